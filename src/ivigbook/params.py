@@ -1,0 +1,62 @@
+"""Analysis rules (DESIGN §4) as one parameter object with the paper's defaults.
+
+Every field is also a papermill parameter of the notebooks and can be set with
+``ivigbook run ... --set name=value``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+ANCHORS = ("ivig_start", "last_cycle")
+INCLUSION_RULES = ("active_diffuse_skin", "all_treated")
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """The analysis rules; defaults reproduce Poelman et al. 2015."""
+
+    round_gap_months: int = 3
+    min_cycles_6m: int = 3
+    baseline_lookback_months: int = 3
+    followup_months: tuple[int, ...] = (6, 12, 18, 24)
+    window_halfwidth_months: int = 2
+    followup_anchor: str = "ivig_start"
+    responder_mcid: float = 5.0
+    inclusion: str = "active_diffuse_skin"
+    baseline_measure: str = "MRSS"  # inclusion needs a baseline of this measure ("" = none)
+
+    def __post_init__(self):
+        object.__setattr__(self, "followup_months", tuple(int(m) for m in self.followup_months))
+        problems = []
+        if self.followup_anchor not in ANCHORS:
+            problems.append(f"followup_anchor must be one of {ANCHORS}, got {self.followup_anchor!r}")
+        if self.inclusion not in INCLUSION_RULES:
+            problems.append(f"inclusion must be one of {INCLUSION_RULES}, got {self.inclusion!r}")
+        for name in ("round_gap_months", "min_cycles_6m", "baseline_lookback_months",
+                     "window_halfwidth_months"):
+            if int(getattr(self, name)) < 0:
+                problems.append(f"{name} must be >= 0")
+        if not self.followup_months:
+            problems.append("followup_months must name at least one target month")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["followup_months"] = list(self.followup_months)
+        return d
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> "AnalysisParams":
+        """Build from a mapping (papermill parameters, CLI --set); unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        kept = {k: v for k, v in values.items() if k in names and v is not None}
+        if isinstance(kept.get("followup_months"), str):
+            kept["followup_months"] = tuple(int(x) for x in kept["followup_months"].replace(";", ",").split(",") if x.strip())
+        return replace(cls(), **kept)
+
+
+PAPER = AnalysisParams()
+#: The multicentre study: all treated patients, follow-up 3 months after the last cycle.
+MULTICENTRE = AnalysisParams(followup_anchor="last_cycle", followup_months=(3,),
+                             inclusion="all_treated", baseline_measure="", min_cycles_6m=1)
