@@ -1,0 +1,419 @@
+"""Cohort derivations: IVIG rounds, treatment summary, inclusion flow, drugs, ADSL.
+
+Time is counted in calendar months (DESIGN §4): the month index of a date is
+``year*12 + month`` and the offset of a date is its month index minus that of an
+anchor cycle, so the day of the month never matters.
+
+Every function is vectorised (sorts, cumulative sums, merges on whole columns):
+a registry of 100,000 patients derives in seconds. Patients are keyed by
+``patient_id`` internally; ``subject_level`` also gives the anonymous ``SUBJSEQ``
+that tables and figures show instead.
+
+Conventions chosen here (only birth year and month-resolution offsets exist):
+
+* age = (date - 1 July of the birth year) / 365.25 days, a float in years
+  (mid-year birth assumption; unbiased when only the birth year is known);
+* disease duration = calendar-month offset of the first cycle from onset,
+  ``month_index(first cycle) - month_index(onset_date)`` (an integer);
+* a medication is *prior* if it starts before the first cycle start date and
+  *concomitant* if [start, stop] overlaps the closed interval
+  [first cycle start, last round-1 cycle start]; a blank stop date means ongoing,
+  a stop on the first-cycle day overlaps, a stop the day before does not.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .data import Cohort
+from .params import PAPER, AnalysisParams
+from .schema import DRUG, INDICATION, MEASURES, OVERLAP
+
+__all__ = [
+    "month_index", "ivig_cycles", "treatment_summary", "subject_sequence",
+    "baseline_values", "inclusion", "flow_table", "reason_label", "drug_exposure",
+    "subject_level", "FIRST_6M_OFFSETS",
+]
+
+_MONTH_OF_EPOCH = 1970 * 12 + 1  # month index of 1970-01
+_DAYS_PER_YEAR = 365.25
+#: Offsets (months from the first cycle) that count as "the first 6 months".
+FIRST_6M_OFFSETS = (0, 5)
+
+
+# ---------------------------------------------------------------- calendar months
+def _months(dates) -> tuple[np.ndarray, np.ndarray]:
+    """Month indices (int64, 0 where missing) and the missing mask of datetime-like values."""
+    values = np.asarray(pd.to_datetime(dates)).astype("datetime64[M]")
+    missing = np.isnat(values)
+    months = values.astype("int64") + _MONTH_OF_EPOCH
+    months[missing] = 0
+    return months, missing
+
+
+def month_index(dates) -> pd.Series:
+    """Calendar month index ``year*12 + month`` of dates (``Int64``, NA where missing)."""
+    s = dates if isinstance(dates, pd.Series) else pd.Series(dates)
+    months, missing = _months(s)
+    return pd.Series(pd.arrays.IntegerArray(months, missing), index=s.index, name=s.name)
+
+
+def _mid_year(birth_year: pd.Series) -> np.ndarray:
+    """1 July of each birth year as datetime64[ns] (NaT where missing)."""
+    years = pd.to_numeric(birth_year).astype("Float64")
+    missing = years.isna().to_numpy()
+    y = years.fillna(1970).to_numpy("int64")
+    out = ((y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + 6).astype("datetime64[ns]")
+    out[missing] = np.datetime64("NaT")
+    return out
+
+
+def _years_between(start: np.ndarray, end: pd.Series) -> np.ndarray:
+    """(end - start) in years of 365.25 days (NaN where either is missing)."""
+    delta = np.asarray(pd.to_datetime(end)).astype("datetime64[ns]") - start
+    return delta / np.timedelta64(1, "D") / _DAYS_PER_YEAR
+
+
+def _group_starts(sorted_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted by group code: first-row flag and, per row, its group's first row."""
+    n = len(sorted_codes)
+    first = np.ones(n, dtype=bool)
+    first[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.append(starts, n))
+    return first, np.repeat(starts, sizes)
+
+
+# ---------------------------------------------------------------- IVIG cycles
+def _cycles(cohort: Cohort, params: AnalysisParams) -> tuple[pd.DataFrame, np.ndarray, pd.Index]:
+    """:func:`ivig_cycles` plus each row's patient code and the sorted patient ids."""
+    inf = cohort.infusions
+    inf = inf[inf["patient_id"].notna() & inf["start_date"].notna()]
+    codes, ids = pd.factorize(inf["patient_id"], sort=True)
+    start = np.asarray(inf["start_date"]).astype("datetime64[ns]").astype("int64")
+    order = np.lexsort((np.arange(len(inf)), start, codes))
+    out = inf.iloc[order].reset_index(drop=True)
+    group = codes[order]
+
+    month, _ = _months(out["start_date"])
+    first, start_row = _group_starts(group)
+    gap = np.diff(month, prepend=month[:1])
+    new_round = first | (gap >= params.round_gap_months)
+    rounds_so_far = np.cumsum(new_round)
+
+    out["cycle_seq"] = np.arange(len(out)) - start_row + 1
+    out["round"] = rounds_so_far - rounds_so_far[start_row] + 1
+    out["offset"] = month - month[start_row]
+    out["in_round1"] = out["round"].to_numpy() == 1
+    return out, group, ids
+
+
+def ivig_cycles(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
+    """One row per infusion with its sequence, round and month offset.
+
+    Columns: patient_id, start_date, dose_g_per_kg, days, cycle_seq (1..k by
+    start date, ties in input order), round (a new round starts where consecutive
+    cycle start months differ by >= ``params.round_gap_months``), offset (calendar
+    months from the patient's first cycle) and in_round1. Sorted by patient_id,
+    cycle_seq.
+    """
+    return _cycles(cohort, params)[0]
+
+
+def treatment_summary(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
+    """One row per patient with infusions: the round-1 treatment course.
+
+    Columns: patient_id, first_cycle_date, last_cycle_date (last cycle of round 1),
+    n_rounds, n_cycles (round 1), n_cycles_all (all rounds), treatment_months
+    (offset of the last round-1 cycle + 1) and cycles_first_6m (round-1 cycles at
+    offsets 0-5). Sorted by patient_id.
+    """
+    cycles, group, ids = _cycles(cohort, params)
+    r1 = cycles["in_round1"].to_numpy()
+    offset = cycles["offset"].to_numpy()
+    start = cycles["start_date"].to_numpy()
+    lo, hi = FIRST_6M_OFFSETS
+    out = pd.DataFrame({
+        "start": start,
+        "r1_start": np.where(r1, start, np.datetime64("NaT")),
+        "r1": r1,
+        "r1_offset": np.where(r1, offset, -1),
+        "first6": r1 & (offset >= lo) & (offset <= hi),
+        "round": cycles["round"].to_numpy(),
+    }).groupby(group, sort=True).agg(
+        first_cycle_date=("start", "min"),  # the first cycle always opens round 1
+        last_cycle_date=("r1_start", "max"),
+        n_rounds=("round", "max"),
+        n_cycles=("r1", "sum"),
+        n_cycles_all=("r1", "size"),
+        treatment_months=("r1_offset", "max"),
+        cycles_first_6m=("first6", "sum"),
+    )
+    out["treatment_months"] += 1
+    out.insert(0, "patient_id", ids.take(out.index.to_numpy()).array)
+    return out.reset_index(drop=True).astype({c: "int64" for c in out.columns[3:]})
+
+
+def _sequence(patient_ids: pd.Series, first_cycle: pd.Series) -> pd.Series:
+    """SUBJSEQ 1..N by first cycle date then patient_id; patients without IVIG last."""
+    frame = pd.DataFrame({"patient_id": patient_ids.to_numpy(),
+                          "first": pd.to_datetime(first_cycle).to_numpy()})
+    order = frame.sort_values(["first", "patient_id"], na_position="last", kind="stable").index
+    seq = np.empty(len(frame), dtype="int64")
+    seq[order.to_numpy()] = np.arange(1, len(frame) + 1)
+    return pd.Series(seq, index=patient_ids.index, name="SUBJSEQ")
+
+
+def _with_treatment(patients: pd.DataFrame, treat: pd.DataFrame) -> pd.DataFrame:
+    """patients (patient_id only) left-joined to the treatment summary, plus SUBJSEQ."""
+    out = patients[["patient_id"]].merge(treat, on="patient_id", how="left")
+    out.insert(1, "SUBJSEQ", _sequence(out["patient_id"], out["first_cycle_date"]))
+    return out
+
+
+def subject_sequence(cohort: Cohort) -> pd.DataFrame:
+    """patient_id -> anonymous SUBJSEQ (sorted by first cycle date then patient_id,
+    patients without IVIG last), for every patient of ``patients``."""
+    first = cohort.infusions.groupby("patient_id").agg(first_cycle_date=("start_date", "min"))
+    out = _with_treatment(cohort.patients, first.reset_index())
+    return out[["patient_id", "SUBJSEQ"]].sort_values("SUBJSEQ", ignore_index=True)
+
+
+# ---------------------------------------------------------------- baseline
+def baseline_values(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
+    """One row per patient with infusions: BASE_<MEASURE> for every schema measure.
+
+    The baseline rule lives in :mod:`ivigbook.windows` (the baseline row of the
+    window table); this is its wide, one-row-per-patient view. NaN = no baseline.
+    """
+    from . import windows  # windows builds on this module; imported here to avoid a cycle
+
+    table = windows.window_table(followup_months=(), lookback=params.baseline_lookback_months)
+    bds = windows.analysis_visits(cohort, params, windows=table)
+    chosen = bds[bds["ABLFL"] == "Y"]
+    wide = chosen.pivot(index="USUBJID", columns="PARAMCD", values="AVAL")
+    patients = treatment_summary(cohort, params)["patient_id"]
+    wide = wide.reindex(index=pd.Index(patients.array), columns=list(MEASURES))
+    wide.columns = [f"BASE_{m}" for m in wide.columns]
+    return wide.rename_axis("patient_id").reset_index()
+
+
+# ---------------------------------------------------------------- inclusion flow
+_REASON_LABELS = {
+    "no_ivig": "No IVIG infusion recorded",
+    "not_active_diffuse_skin": "No active diffuse cutaneous disease",
+    "fewer_cycles_6m": "Fewer than {min_cycles_6m} IVIG cycles in the first 6 months",
+}
+_REASON_ORDER = ("no_ivig", "not_active_diffuse_skin", "fewer_cycles_6m", "no_baseline_")
+_BASELINE_PREFIX = "no_baseline_"
+
+
+def reason_label(code: str, params: AnalysisParams | None = None) -> str:
+    """Human label of an exclusion reason code (numbers filled in when params are given)."""
+    if code.startswith(_BASELINE_PREFIX):
+        measure = code[len(_BASELINE_PREFIX):].upper()
+        label = MEASURES[measure].label if measure in MEASURES else measure
+        when = (f" (from {params.baseline_lookback_months} months before to the month of the first cycle)"
+                if params is not None else "")
+        return f"No baseline {label}{when}"
+    if code == "fewer_cycles_6m" and params is None:
+        return "Too few IVIG cycles in the first 6 months"
+    template = _REASON_LABELS.get(code)
+    if template is None:
+        return code
+    return template.format(**(params.to_dict() if params is not None else {}))
+
+
+def _exclusion_checks(patients: pd.DataFrame, treat: pd.DataFrame, base: pd.DataFrame,
+                      params: AnalysisParams) -> list[tuple[str, np.ndarray]]:
+    """The inclusion checks in order, each (reason code, failed mask aligned to patients)."""
+    t = treat.set_index("patient_id").reindex(patients["patient_id"])
+    checks = [("no_ivig", t["first_cycle_date"].isna().to_numpy())]
+    if params.inclusion == "active_diffuse_skin":
+        ok = ((patients["active_skin_disease"] == "yes") & (patients["ssc_subtype"] == "diffuse"))
+        checks.append(("not_active_diffuse_skin", ~ok.fillna(False).to_numpy(dtype=bool)))
+    cycles = t["cycles_first_6m"].fillna(0).to_numpy()
+    checks.append(("fewer_cycles_6m", cycles < params.min_cycles_6m))
+    measure = params.baseline_measure
+    if measure:
+        if measure not in MEASURES:
+            raise ValueError(f"baseline_measure {measure!r} is not a measure code")
+        b = base.set_index("patient_id").reindex(patients["patient_id"])[f"BASE_{measure}"]
+        checks.append((_BASELINE_PREFIX + measure.lower(), b.isna().to_numpy()))
+    return checks
+
+
+def _inclusion(patients: pd.DataFrame, treat: pd.DataFrame, base: pd.DataFrame,
+               params: AnalysisParams) -> pd.DataFrame:
+    checks = _exclusion_checks(patients, treat, base, params)
+    codes = np.full(len(patients), -1)
+    for i, (_, failed) in enumerate(checks):
+        codes[(codes == -1) & failed] = i  # the first failed check names the reason
+    reason = pd.Categorical.from_codes(codes, categories=[c for c, _ in checks], ordered=True)
+    out = pd.DataFrame({"patient_id": patients["patient_id"].array,
+                        "included": codes == -1, "reason": reason})
+    flow_table(out)  # checks the invariants
+    return out
+
+
+def inclusion(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
+    """One row per patient of ``patients``: patient_id, included (bool), reason.
+
+    Checks run in order and the first failure names the reason. ``reason`` is an
+    ordered categorical whose categories are the checks applied, in order (so a
+    flow diagram shows empty boxes too); NA for included patients.
+
+    * ``active_diffuse_skin`` (the paper): no_ivig, not_active_diffuse_skin
+      (not active_skin_disease == yes and ssc_subtype == diffuse),
+      fewer_cycles_6m (< min_cycles_6m round-1 cycles at offsets 0-5),
+      no_baseline_<measure> (no baseline of ``baseline_measure``).
+    * ``all_treated``: no_ivig, fewer_cycles_6m, then no_baseline_<measure> only
+      when ``baseline_measure`` is non-empty.
+    """
+    return _inclusion(cohort.patients, treatment_summary(cohort, params),
+                      baseline_values(cohort, params), params)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:  # not `assert`: must hold under python -O too
+        raise AssertionError(message)
+
+
+def _reason_order(reason: pd.Series) -> list[str]:
+    if isinstance(reason.dtype, pd.CategoricalDtype):
+        return [str(c) for c in reason.cat.categories]
+    seen = set(reason.dropna().astype(str))
+    rank = {p: i for i, p in enumerate(_REASON_ORDER)}
+
+    def key(code: str) -> tuple[int, str]:
+        prefix = next((p for p in _REASON_ORDER if code.startswith(p)), None)
+        return (rank.get(prefix, len(rank)), code)
+    return sorted(seen, key=key)
+
+
+def flow_table(inclusion_df: pd.DataFrame, params: AnalysisParams | None = None) -> pd.DataFrame:
+    """Ordered boxes of a CONSORT-like flow diagram from :func:`inclusion`.
+
+    Rows: "Patients in the package" (n_remaining = N), one row per exclusion
+    reason in check order (n_excluded, n_remaining after it, reason code and
+    label) and "Included in the analysis". Raises AssertionError unless every
+    patient lands in exactly one box and the boxes add up.
+    """
+    df = inclusion_df
+    reason, included = df["reason"], df["included"].astype(bool)
+    _check(df["patient_id"].is_unique, "flow: patient_id is not unique")
+    _check(bool((included == reason.isna()).all()),
+           "flow: every patient must be either included or excluded for one reason")
+    n = len(df)
+    counts = reason.astype("string").value_counts()
+    order = _reason_order(reason)
+    _check(set(counts.index) <= set(order), "flow: unknown exclusion reasons")
+
+    rows = [("start", "Patients in the package", pd.NA, pd.NA, n)]
+    remaining = n
+    for code in order:
+        k = int(counts.get(code, 0))
+        remaining -= k
+        rows.append(("excluded", reason_label(code, params), code, k, remaining))
+    rows.append(("included", "Included in the analysis", pd.NA, pd.NA, int(included.sum())))
+    out = pd.DataFrame(rows, columns=["kind", "box", "reason", "n_excluded", "n_remaining"])
+    out.insert(0, "step", np.arange(len(out)))
+    out = out.astype({"reason": "string", "n_excluded": "Int64", "n_remaining": "int64"})
+    _check(remaining == int(included.sum()),
+           f"flow: boxes do not add up ({n} - exclusions = {remaining}, included {int(included.sum())})")
+    _check(int(out["n_excluded"].sum()) + int(included.sum()) == n,
+           "flow: excluded + included != patients")
+    return out
+
+
+# ---------------------------------------------------------------- medications
+def _flag_table(pairs: pd.DataFrame, patients: pd.Series, values: tuple[str, ...],
+                prefix: str, column: str) -> pd.DataFrame:
+    """Boolean wide table (one column ``prefix + value``) from (patient_id, value) pairs."""
+    wide = (pairs[["patient_id", column]].drop_duplicates().assign(_flag=True)
+            .pivot(index="patient_id", columns=column, values="_flag")
+            .reindex(index=pd.Index(patients.array), columns=list(values)).notna())
+    wide.columns = [f"{prefix}{v}" for v in values]
+    return wide.reset_index(drop=True)
+
+
+def _drug_exposure(meds: pd.DataFrame, treat: pd.DataFrame, known: bool) -> pd.DataFrame:
+    patients = treat["patient_id"]
+    m = meds.merge(treat[["patient_id", "first_cycle_date", "last_cycle_date"]],
+                   on="patient_id", how="inner")
+    prior = m["start_date"] < m["first_cycle_date"]
+    concomitant = (m["start_date"] <= m["last_cycle_date"]) & (
+        m["stop_date"].isna() | (m["stop_date"] >= m["first_cycle_date"]))
+    flags = pd.concat([_flag_table(m[prior], patients, DRUG, "prior_", "drug"),
+                       _flag_table(m[concomitant], patients, DRUG, "concomitant_", "drug")],
+                      axis=1).astype("boolean")
+    if not known:
+        flags[:] = pd.NA
+    flags.insert(0, "patient_id", patients.array)
+    return flags
+
+
+def drug_exposure(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
+    """One row per patient with infusions: prior_<drug> and concomitant_<drug> for every drug.
+
+    prior = a record starting before the first cycle start date; concomitant = a
+    record whose [start_date, stop_date] overlaps the closed interval
+    [first cycle start, last round-1 cycle start] (blank stop = ongoing). A record
+    can be both. Nullable booleans: all NA when the package has no medications table.
+    """
+    return _drug_exposure(cohort.medications, treatment_summary(cohort, params),
+                          cohort.has("medications"))
+
+
+# ---------------------------------------------------------------- subject level
+_PATIENT_COLUMNS = ("center", "sex", "race", "ssc_subtype")
+_ANTIBODIES = ("ana", "anti_centromere", "anti_scl70", "anti_rnapol3", "anti_rnp")
+_CLINICAL = ("active_skin_disease", "stop_reason", "physician_assessment", "death_date")
+_TREATMENT = ("first_cycle_date", "last_cycle_date", "n_rounds", "n_cycles", "n_cycles_all",
+              "treatment_months", "cycles_first_6m")
+
+
+def subject_level(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
+    """ADSL-like table, one row per patient of ``patients``, sorted by SUBJSEQ.
+
+    USUBJID (= patient_id; internal, never rendered), SUBJSEQ (anonymous 1..N by
+    first cycle date then patient_id; patients without IVIG last), demographics,
+    age_at_ivig / age_at_onset (years from 1 July of the birth year, /365.25),
+    disease_duration_months (calendar-month offset of the first cycle from onset),
+    antibodies, overlap_<x> and indication_<x> flags, clinical columns, the
+    treatment summary (NA without IVIG), included and exclusion_reason,
+    prior_/concomitant_<drug> flags and BASE_<MEASURE> for every measure.
+    """
+    patients = cohort.patients
+    treat = treatment_summary(cohort, params)
+    base = baseline_values(cohort, params)
+    adsl = _with_treatment(patients, treat)
+    for c in _TREATMENT[2:]:
+        adsl[c] = adsl[c].astype("Int64")
+
+    mid_year = _mid_year(patients["birth_year"])
+    first = adsl["first_cycle_date"]
+    adsl["age_at_ivig"] = _years_between(mid_year, first)
+    adsl["age_at_onset"] = _years_between(mid_year, patients["onset_date"])
+    adsl["disease_duration_months"] = month_index(first) - month_index(patients["onset_date"])
+    lists = [_flag_table(cohort.list_column(column), patients["patient_id"], vocab, prefix, "value")
+             for column, vocab, prefix in (("overlap", OVERLAP, "overlap_"),
+                                           ("ivig_indication", INDICATION, "indication_"))]
+    incl = _inclusion(patients, treat, base, params)
+    drugs = _drug_exposure(cohort.medications, treat, cohort.has("medications"))
+
+    out = pd.concat([
+        adsl[["patient_id", "SUBJSEQ"]].rename(columns={"patient_id": "USUBJID"}),
+        patients[list(_PATIENT_COLUMNS)].reset_index(drop=True),
+        adsl[["age_at_ivig", "age_at_onset", "disease_duration_months"]],
+        patients[list(_ANTIBODIES)].reset_index(drop=True),
+        *lists,
+        patients[list(_CLINICAL)].reset_index(drop=True),
+        adsl[list(_TREATMENT)],
+        incl[["included"]].assign(exclusion_reason=incl["reason"]),
+    ], axis=1)
+    out = out.merge(drugs.rename(columns={"patient_id": "USUBJID"}), on="USUBJID", how="left")
+    out = out.merge(base.rename(columns={"patient_id": "USUBJID"}), on="USUBJID", how="left")
+    drug_columns = [c for c in drugs.columns if c != "patient_id"]
+    out[drug_columns] = out[drug_columns].astype("boolean")
+    return out.sort_values("SUBJSEQ", ignore_index=True)

@@ -1,0 +1,438 @@
+"""Validate a cohort package: every problem at once, as ``file:row:column: value - rule``.
+
+Problem string convention (``str(problem)``)::
+
+    patients.csv:7:sex: X - not one of F, M
+    patients.csv:1:favourite_colour: - warning: ignored extra column; never rendered
+    patients.csv:-:-: - required table missing
+
+* ``file``: the display name of :mod:`ivigbook.io` (``patients.csv``,
+  ``cohort.xlsx[patients]``) or the package path for folder-level problems;
+* ``row``: the line/row a person sees (header = 1 in CSV/xlsx; see :mod:`ivigbook.io`),
+  ``-`` when the problem concerns a whole file or table;
+* ``column``: a contract column (or ``a+b`` for a key of several columns), ``-`` when
+  none; ``value``: the cell as read (an empty cell shows as ``""``), left out when the
+  problem is not about one value; ``rule``: what is wrong, prefixed ``warning:`` for
+  warnings.
+
+Column rules run through pandera schemas generated from :mod:`ivigbook.schema`;
+rules across columns and tables are vectorised pandas masks. Problems are
+formatted only for the first ``limit`` failing rows of each (file, column, rule);
+the others are counted.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .schema import MEASURES, REQUIRED_TABLES, TABLES, Column
+
+if TYPE_CHECKING:
+    from .data import Cohort
+    from .io import RawPackage, RawTable
+
+#: Problems listed per (file, column, rule); the rest are counted.
+MAX_LISTED = 50
+_YEARS = (int(TABLES["patients"].column("birth_year").lo),
+          int(TABLES["patients"].column("birth_year").hi))
+
+
+# ---------------------------------------------------------------- problems and reports
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a package; ``str()`` gives ``file:row:column: value - rule``."""
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    rule: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        head = f"{self.file}:{'-' if self.row is None else self.row}:{self.column or '-'}:"
+        rule = self.rule if self.severity == "error" else f"warning: {self.rule}"
+        if self.value is None:
+            return f"{head} - {rule}"
+        return f"{head} {_show(self.value)} - {rule}"
+
+
+def _show(value: str, width: int = 60) -> str:
+    """A cell as text: quoted when empty, padded or multi-line; long values cut."""
+    text = value if len(value) <= width else value[:width - 1] + "…"
+    if text == "" or text != text.strip() or not text.isprintable():
+        return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+    return text
+
+
+@dataclass
+class Report:
+    """All problems of a package; ``omitted`` counts the problems not listed."""
+
+    problems: list[Problem] = field(default_factory=list)
+    omitted: dict[tuple[str, str | None, str, str], int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def _count(self, severity: str) -> int:
+        listed = sum(p.severity == severity for p in self.problems)
+        return listed + sum(n for k, n in self.omitted.items() if k[3] == severity)
+
+    @property
+    def n_errors(self) -> int:
+        """Errors, listed or not."""
+        return self._count("error")
+
+    @property
+    def n_warnings(self) -> int:
+        """Warnings, listed or not."""
+        return self._count("warning")
+
+    @property
+    def ok(self) -> bool:
+        return self.n_errors == 0
+
+    def summary(self) -> str:
+        """``2 errors, 1 warning``."""
+        e, w = self.n_errors, self.n_warnings
+        return f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}"
+
+    def format(self) -> str:
+        """One line per problem, grouped by file in reading order, then the summary."""
+        files = list(dict.fromkeys([p.file for p in self.problems] + [k[0] for k in self.omitted]))
+        lines = []
+        for f in files:
+            mine = [p for p in self.problems if p.file == f]
+            lines += [str(p) for p in sorted(mine, key=lambda p: -1 if p.row is None else p.row)]
+            lines += [f"{f}:*:{col or '-'}: ... - {n} more not listed: "
+                      + (rule if sev == "error" else f"warning: {rule}")
+                      for (ff, col, rule, sev), n in self.omitted.items() if ff == f]
+        return "\n".join(lines + [self.summary()])
+
+    __str__ = format
+
+
+class DataError(Exception):
+    """The package has errors; ``report`` holds them all."""
+
+    def __init__(self, report: Report, source: str = ""):
+        self.report = report
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}the cohort package has {report.summary()}")
+
+
+# ---------------------------------------------------------------- collecting
+class _Collector:
+    """Turns failing rows into Problems, listing at most ``limit`` per rule."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.report = Report()
+
+    def add(self, problem: Problem) -> None:
+        self.report.problems.append(problem)
+
+    def rows(self, table: RawTable, failing, column: str | None, rule: str, *,
+             values=None, details=None, severity: str = "error") -> None:
+        """Report rows ``failing`` (boolean mask or sorted positions) of ``table``.
+
+        ``values`` default to the cells of ``column``; ``details`` (per failing row)
+        are appended to the rule in brackets.
+        """
+        failing = np.asarray(failing)
+        positions = np.flatnonzero(failing) if failing.dtype == bool else failing
+        if not positions.size:
+            return
+        shown = positions[:self.limit]
+        if values is None:
+            cells = table.frame[column].to_numpy()[shown]
+        else:
+            cells = np.asarray(values, dtype=object)[:self.limit]
+        notes = [None] * shown.size if details is None else list(details)[:self.limit]
+        for pos, cell, note in zip(shown, cells, notes):
+            text = rule if note is None else f"{rule} ({note})"
+            self.add(Problem(table.file, int(table.rows[pos]), column,
+                             None if cell is None else str(cell), text, severity))
+        if positions.size > shown.size:
+            key = (table.file, column, rule, severity)
+            self.report.omitted[key] = self.report.omitted.get(key, 0) + positions.size - shown.size
+
+
+# ---------------------------------------------------------------- column rules (pandera)
+def _canon(column: str, s: pd.Series) -> pd.Series:
+    """Case of vocabulary codes as :func:`ivigbook.data.coerce_table` stores them."""
+    return s.str.upper() if column in ("sex", "measure") else s.str.lower()
+
+
+def _numbers(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def _iso(s: pd.Series) -> pd.Series:
+    return s.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    """Valid ISO dates within the plausible years; NaT for everything else."""
+    d = pd.to_datetime(s.where(_iso(s), ""), format="%Y-%m-%d", errors="coerce")
+    return d.where(d.dt.year.between(*_YEARS))
+
+
+def _allowed(col: Column) -> str:
+    if col.name == "measure":
+        return "unknown measure code (see the measures table)"
+    if len(col.vocab) <= 10:
+        return "not one of " + ", ".join(col.vocab)
+    return f"not a known {col.name} code (see the data dictionary)"
+
+
+Rule = tuple[str, Callable[[pd.Series], pd.Series]]
+
+
+def column_rules(col: Column) -> list[Rule]:
+    """The (rule, check) pairs of one contract column.
+
+    Each check takes the stripped cells and returns True where the cell is fine.
+    Blank cells fail only the blank rule; a cell fails at most one rule.
+    """
+    rules: list[Rule] = []
+    if not col.nullable:
+        rules.append(("required value is blank", lambda s: s != ""))
+    if col.kind == "vocab":
+        allowed = set(_canon(col.name, pd.Series(col.vocab, dtype="str")))
+        rules.append((_allowed(col), lambda s: (s == "") | _canon(col.name, s).isin(allowed)))
+    elif col.kind == "vocab_list":
+        allowed = set(col.vocab)
+
+        def each_known(s: pd.Series) -> pd.Series:
+            parts = s.str.lower().str.split(";").explode().str.strip()
+            bad = (parts != "") & ~parts.isin(allowed)
+            return ~bad.groupby(level=0).any().reindex(s.index, fill_value=False)
+
+        rules.append((f"{_allowed(col)} (in a ;-list)", each_known))
+    elif col.kind == "date":
+        rules.append(("not a date in YYYY-MM-DD format", lambda s: (s == "") | _iso(s)))
+        rules.append((f"impossible date (or year outside {_YEARS[0]}-{_YEARS[1]})",
+                      lambda s: ~_iso(s) | _dates(s).notna()))
+    elif col.kind in ("int", "float", "measure"):
+        rules.append(("not a number", lambda s: (s == "") | _numbers(s).notna()))
+        if col.kind == "int":
+            rules.append(("not a whole number", lambda s: ~_fraction(_numbers(s))))
+        if col.lo is not None:
+            unit = f" ({col.unit})" if col.unit else ""
+            rules.append((f"outside the range {col.lo:g} to {col.hi:g}{unit}",
+                          lambda s: ~((_numbers(s) < col.lo) | (_numbers(s) > col.hi))))
+    return rules
+
+
+def _fraction(x: pd.Series) -> pd.Series:
+    return np.isfinite(x) & (x != np.round(x))
+
+
+@functools.cache
+def pandera_schema(table: str):
+    """The pandera schema of one table, generated from the contract.
+
+    Returns ``(schema, rules)`` where ``rules[(column, check_number)]`` is the rule text.
+    """
+    import pandera.pandas as pa
+
+    columns, rules = {}, {}
+    for col in TABLES[table].columns:
+        checks = []
+        for i, (rule, fn) in enumerate(column_rules(col)):
+            checks.append(pa.Check(fn, name=f"{col.name}#{i}", error=rule))
+            rules[(col.name, i)] = rule
+        columns[col.name] = pa.Column(None, checks=checks, required=col.required, nullable=True)
+    return pa.DataFrameSchema(columns, strict=False, name=table), rules
+
+
+def _pandera_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> None:
+    """Run the table's pandera schema lazily; failure cases become Problems."""
+    import pandera.pandas as pa
+
+    schema, rules = pandera_schema(table.name)
+    try:
+        schema.validate(clean, lazy=True, inplace=True)
+        return
+    except pa.errors.SchemaErrors as e:
+        cases = e.failure_cases
+    for _, case in cases[cases["check"] == "column_in_dataframe"].iterrows():
+        out.add(Problem(table.file, table.header_row, str(case["failure_case"]), None,
+                        "required column missing"))
+    cases = cases[cases["check"] != "column_in_dataframe"]
+    for (column, number), group in cases.groupby(["column", "check_number"], sort=False):
+        rule = rules.get((column, int(number)), str(group["check"].iloc[0]))
+        index = pd.to_numeric(group["index"], errors="coerce")
+        if index.isna().any():  # a check that crashed: not a problem of the data
+            raise RuntimeError(f"{table.file}: check {rule!r} failed: "
+                               f"{group['failure_case'].iloc[0]}")
+        order = np.argsort(index.to_numpy(), kind="stable")
+        out.rows(table, index.to_numpy(dtype=np.int64)[order], column, rule,
+                 values=group["failure_case"].to_numpy(dtype=object)[order])
+
+
+# ---------------------------------------------------------------- validation
+def validate_package(raw: RawPackage, limit: int = MAX_LISTED) -> Report:
+    """Every problem of ``raw``: reading, columns (pandera), keys and cross-table rules."""
+    out = _Collector(limit)
+    for p in raw.problems:
+        out.add(p)
+    clean = {}
+    for name, table in raw.tables.items():
+        clean[name] = table.frame.apply(lambda s: s.str.strip())
+        for extra in table.extra_columns:
+            out.add(Problem(table.file, table.header_row, extra, None,
+                            "ignored extra column; never rendered", "warning"))
+        if name in REQUIRED_TABLES and len(table) == 0:
+            out.add(Problem(table.file, None, None, None, "no data rows"))
+        _pandera_problems(table, clean[name], out)
+        _unique_problems(table, clean[name], out)
+    _cross_problems(raw, clean, out)
+    return out.report
+
+
+def _unique_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> None:
+    """Repeated keys of the contract (``Table.unique``): each repeat names the first line."""
+    key = TABLES[table.name].unique
+    if not key or not set(key) <= set(clean.columns) or not len(clean):
+        return
+    parts = [clean[c] if TABLES[table.name].column(c).kind != "vocab" else _canon(c, clean[c])
+             for c in key]
+    joined = functools.reduce(lambda a, b: a + "\x1f" + b, parts)
+    complete = functools.reduce(lambda a, b: a & b, [p != "" for p in parts])
+    repeat = joined.duplicated(keep="first") & complete
+    if not repeat.any():
+        return
+    first = pd.Series(np.arange(len(joined))).groupby(joined.to_numpy()).transform("min")
+    where = np.flatnonzero(repeat.to_numpy())
+    column = "+".join(key)
+    values = [" ".join(row) for row in clean.loc[where[:out.limit], list(key)].to_numpy()]
+    out.rows(table, where, column, f"duplicate {' + '.join(key)}", values=values,
+             details=[f"first at row {table.rows[i]}" for i in first.to_numpy()[where[:out.limit]]])
+
+
+def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Collector) -> None:
+    """Rules across columns and tables: ids, birth, onset, death, stop dates, measures."""
+    if "measurements" in raw.tables:
+        _measure_problems(raw.tables["measurements"], clean["measurements"], out)
+    patients = raw.tables.get("patients")
+    if patients is None or "patient_id" not in clean["patients"]:
+        return
+    pc = clean["patients"]
+    info = pd.DataFrame({"patient_id": pc["patient_id"]})
+    info["birth"] = _numbers(pc["birth_year"]) if "birth_year" in pc else np.nan
+    info["birth"] = info["birth"].where(~_fraction(info["birth"])
+                                        & info["birth"].between(*_YEARS))
+    for c in ("onset_date", "death_date"):
+        info[c] = _dates(pc[c]) if c in pc else pd.NaT
+    _date_problems(patients, pc, info, out)
+    first = info[pc["patient_id"] != ""].drop_duplicates("patient_id").set_index("patient_id")
+    for name, table in raw.tables.items():
+        tc = clean[name]
+        if not TABLES[name].child or "patient_id" not in tc:
+            continue
+        pid = tc["patient_id"]
+        out.rows(table, ((pid != "") & ~pid.isin(first.index)).to_numpy(), "patient_id",
+                 f"patient_id not in {patients.file}")
+        per_row = first.reindex(pid.to_numpy()).reset_index(drop=True)
+        _date_problems(table, tc, per_row, out)
+    infusions = clean.get("infusions")
+    if infusions is not None and "patient_id" in infusions:
+        out.rows(patients, ((pc["patient_id"] != "")
+                            & ~pc["patient_id"].isin(infusions["patient_id"])).to_numpy(),
+                 "patient_id", "patient has no infusions", severity="warning")
+
+
+def _date_problems(table: RawTable, tc: pd.DataFrame, info: pd.DataFrame,
+                   out: _Collector) -> None:
+    """Dates of ``table`` against the patient's birth year, onset and death.
+
+    ``info`` holds, row by row, the patient's ``birth`` year, ``onset_date`` and
+    ``death_date``. Child tables: every date must not precede the birth year; the
+    required dates (start of a cycle/course, assessment, AE onset) must not follow
+    death; a stop date must not precede its start date.
+    """
+    contract = TABLES[table.name]
+    dates = {c.name: _dates(tc[c.name]) for c in contract.columns
+             if c.kind == "date" and c.name in tc}
+    birth = info["birth"].to_numpy(dtype=float)
+    for name, d in dates.items():
+        out.rows(table, (d.dt.year.to_numpy(dtype=float, na_value=np.nan) < birth), name,
+                 "before the patient's birth year")
+    if not contract.child:
+        if {"onset_date", "death_date"} <= set(dates):
+            out.rows(table, (dates["death_date"] < dates["onset_date"]).to_numpy(), "death_date",
+                     "before onset_date")
+        return
+    death = info["death_date"].to_numpy()
+    for c in contract.columns:
+        if c.name in dates and c.required:
+            out.rows(table, dates[c.name].to_numpy() > death, c.name,
+                     "after the patient's death_date")
+    if {"start_date", "stop_date"} <= set(dates):
+        out.rows(table, (dates["stop_date"] < dates["start_date"]).to_numpy(), "stop_date",
+                 "before start_date")
+
+
+def _measure_problems(table: RawTable, tc: pd.DataFrame, out: _Collector) -> None:
+    """Values against the range and scale of their own measure (``schema.MEASURES``)."""
+    if not {"measure", "value"} <= set(tc.columns):
+        return
+    code = _canon("measure", tc["measure"])
+    value = _numbers(tc["value"])
+    lo = code.map({k: m.lo for k, m in MEASURES.items()}).astype("float64")
+    hi = code.map({k: m.hi for k, m in MEASURES.items()}).astype("float64")
+    whole = code.map({k: m.integer for k, m in MEASURES.items()}).fillna(False).astype(bool)
+    outside = ((value < lo) | (value > hi)).to_numpy()
+    fraction = (whole & _fraction(value)).to_numpy() & ~outside
+    for mask, rule in ((outside, "outside the range of {code} ({lo:g} to {hi:g})"),
+                       (fraction, "{code} must be a whole number")):
+        if not mask.any():
+            continue
+        failing = pd.Series(code.to_numpy()[mask], index=np.flatnonzero(mask))
+        for k, rows in failing.groupby(failing.to_numpy(), sort=True):
+            m = MEASURES[k]
+            out.rows(table, rows.index.to_numpy(), "value",
+                     rule.format(code=k, lo=m.lo, hi=m.hi))
+
+
+# ---------------------------------------------------------------- loading
+def load_cohort_with_report(path: str | Path, name: str | None = None,
+                            limit: int = MAX_LISTED) -> tuple[Cohort, Report]:
+    """Read, validate and type the package at ``path``; also return its report (warnings).
+
+    Raises :class:`DataError` (carrying the full report) when there is any error.
+    """
+    from .data import Cohort
+    from .io import read_package
+
+    raw = read_package(path)
+    report = validate_package(raw, limit)
+    if not report.ok:
+        raise DataError(report, str(path))
+    frames = {t: raw.tables[t].frame.astype("string") for t in raw.tables}
+    cohort = Cohort.from_frames(name=name or raw.name, source=str(path), sha256=raw.sha256,
+                                **frames)
+    return cohort, report
+
+
+def load_cohort(path: str | Path, name: str | None = None) -> Cohort:
+    """Read, validate and type a package; raise :class:`DataError` on any error.
+
+    Warnings do not stop loading; use :func:`load_cohort_with_report` to see them.
+    """
+    return load_cohort_with_report(path, name)[0]

@@ -1,0 +1,434 @@
+"""Tests of the runner (ivigbook run / ivigbook book) on tiny dummy notebooks.
+
+The real notebooks and data are not needed: each test builds a throw-away project
+folder (notebooks/, book/, _config.yml copied from the repo, _toc.yml) in tmp_path.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from ivigbook import runner
+from ivigbook.notebook_clean import scrub_notebook
+from ivigbook.runner import (InvalidDataError, ResultsConflictError, RunError, UsageError,
+                             execute_notebooks, merge_results, parse_overrides,
+                             write_results_json)
+
+REPO = Path(__file__).resolve().parents[1]
+
+PARAMETERS_CELL = """\
+data_dir = "data"
+cohort_name = "dummy"
+params_json = "{}"
+results_dir = "_results"
+cache_dir = "_cache"
+comparators_path = ""
+published_path = ""
+synthetic = True
+seed = 0"""
+
+
+# ------------------------------------------------------------------------ fixtures
+
+def dummy_notebook(path: Path, key: str, *, fail: bool = False, figure: bool = False,
+                   reproduction: bool = False) -> Path:
+    """A notebook following the contract: parameters cell, glue, a partial result."""
+    body = [
+        "import json, os, pathlib\n"
+        "from myst_nb import glue\n"
+        "params = json.loads(params_json)\n"
+        "n_files = len(list(pathlib.Path(data_dir).glob('*.csv')))",
+    ]
+    if reproduction:
+        body.append(
+            "merged = json.loads(pathlib.Path('results.json').read_text())['results']\n"
+            f"{key}_value = float(len(merged))\n"
+            f"glue('{key}_value', {key}_value)")
+    else:
+        body.append(("1 / 0\n" if fail else "")
+                    + f"{key}_value = 1 / 3 + n_files + params.get('responder_mcid', 5.0)\n"
+                    f"glue('{key}_value', {key}_value)")
+    if figure:
+        body.append(
+            "import matplotlib\n"
+            "import matplotlib.pyplot as plt\n"
+            "fig, ax = plt.subplots(figsize=(3, 2), dpi=80)\n"
+            "ax.plot([0, 1, 2], [1, 3, 2])\n"
+            "glue('fig_" + key + "', fig, display=False)\n"
+            "fig")
+    body.append(
+        "out = pathlib.Path(results_dir)\n"
+        "out.mkdir(parents=True, exist_ok=True)\n"
+        f"(out / '{path.stem}.json').write_text(json.dumps({{'{key}_value': {key}_value, "
+        f"'cwd_is_out': os.path.basename(os.getcwd())}}))")
+    nb = new_notebook(cells=[
+        new_markdown_cell(f"# Page {key}"),
+        new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]}),
+        *[new_code_cell(src) for src in body],
+        new_markdown_cell(f"The value is {{glue:text}}`{key}_value:.3f`."),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}})
+    for i, cell in enumerate(nb.cells):   # stable ids, as committed sources have
+        cell["id"] = f"{key}-{i}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def make_project(root: Path, *, fail: bool = False, reproduction: bool = True) -> Path:
+    """A minimal project: notebooks/, book/ prose, _config.yml (the repo's), _toc.yml."""
+    dummy_notebook(root / "notebooks" / "01_alpha.ipynb", "alpha")
+    dummy_notebook(root / "notebooks" / "02_beta.ipynb", "beta", fail=fail)
+    if reproduction:
+        dummy_notebook(root / "notebooks" / "reproduction.ipynb", "repro", reproduction=True)
+    book = root / "book"
+    book.mkdir(parents=True, exist_ok=True)
+    (book / "intro.md").write_text("# Dummy book\n\nIntro.\n")
+    (book / "methods.md").write_text("# Methods\n\nAs in {cite}`poelman2015`.\n")
+    (book / "bibliography.md").write_text("# Bibliography\n\n```{bibliography}\n```\n")
+    (book / "references.bib").write_text(
+        "@article{poelman2015,\n  title = {Intravenous immunoglobulin},\n"
+        "  author = {Poelman, C. L.},\n  journal = {J Rheumatol},\n  year = {2015},\n}\n")
+    shutil.copy(REPO / "_config.yml", root / "_config.yml")
+    (root / "data" / "reference").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def make_data(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "patients.csv").write_text("patient_id\nP1\n")
+    return folder
+
+
+class _Report:
+    def __init__(self, lines):
+        self.lines = lines
+
+    def format(self):
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def stub_validate(monkeypatch):
+    """A stand-in for ivigbook.validate: a package with a file BAD is invalid."""
+    mod = types.ModuleType("ivigbook.validate")
+
+    class DataError(Exception):
+        def __init__(self, report):
+            super().__init__("invalid data")
+            self.report = report
+
+    def load_cohort(path):
+        path = Path(path)
+        if (path / "BAD").exists():
+            raise DataError(_Report([f"{path.name}/patients.csv:2:sex: X - must be F or M"]))
+        return types.SimpleNamespace(sha256="0" * 64, name=path.name)
+
+    mod.DataError = DataError
+    mod.load_cohort = load_cohort
+    monkeypatch.setitem(sys.modules, "ivigbook.validate", mod)
+    return mod
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def contract_parameters(tmp: Path) -> dict:
+    return {"data_dir": make_data(tmp / "data"), "cohort_name": "dummy",
+            "params_json": "{}", "results_dir": tmp / "out" / "_results",
+            "cache_dir": tmp / "cache", "comparators_path": "", "published_path": "",
+            "synthetic": True, "seed": 0}
+
+
+# ------------------------------------------------------------------ fast unit tests
+
+def test_merge_results_detects_conflicts(tmp_path):
+    parts = tmp_path / "_results"
+    parts.mkdir()
+    (parts / "01_a.json").write_text(json.dumps({"skin_mrss_m6_mean": 20.5, "n": 30}))
+    (parts / "02_b.json").write_text(json.dumps({"skin_mrss_m6_mean": 21.0, "n": 30}))
+    with pytest.raises(ResultsConflictError) as err:
+        merge_results(parts, "c", None, "sha")
+    msg = str(err.value)
+    assert "skin_mrss_m6_mean" in msg and "01_a.json" in msg and "02_b.json" in msg
+    assert "20.5" in msg and "21.0" in msg
+    assert "\n  n:" not in msg  # equal values defined twice are fine
+
+
+def test_merge_and_write_results_are_deterministic(tmp_path):
+    parts = tmp_path / "_results"
+    parts.mkdir()
+    (parts / "02_b.json").write_text('{"b_p": NaN, "b_or": 0.1234567890123456789, '
+                                     '"b_inf": Infinity, "b_list": [1.00000000000001, 2]}')
+    (parts / "01_a.json").write_text('{"a_n": 30, "a_flag": true, "a_label": "Sj\\u00f6gren"}')
+    payload = merge_results(parts, "hopkins2015", runner.AnalysisParams(), "abc")
+    assert list(payload) == ["cohort", "parameters", "data_sha256", "results"]
+    assert payload["results"]["b_p"] is None and payload["results"]["b_inf"] is None
+    assert payload["results"]["b_or"] == 0.123456789012
+    assert payload["parameters"]["followup_months"] == [6, 12, 18, 24]
+    write_results_json(tmp_path / "r1.json", payload)
+    write_results_json(tmp_path / "r2.json", json.loads((tmp_path / "r1.json").read_text()))
+    text = (tmp_path / "r1.json").read_bytes()
+    assert text == (tmp_path / "r2.json").read_bytes()
+    assert text.endswith(b"}\n") and not text.endswith(b"\n\n")
+    data = json.loads(text)
+    assert list(data) == sorted(data) and data["results"]["b_list"] == [1.0, 2]
+    assert '\n "cohort": "hopkins2015"' in text.decode()   # indent 1
+    assert "Sjögren" in text.decode()
+
+
+def test_parse_overrides_types_and_unknown_names():
+    got = parse_overrides(["followup_months=3", "responder_mcid=4", "min_cycles_6m=1",
+                           "baseline_measure=", "followup_anchor=last_cycle"])
+    assert got == {"followup_months": [3], "responder_mcid": 4.0, "min_cycles_6m": 1,
+                   "baseline_measure": "", "followup_anchor": "last_cycle"}
+    assert parse_overrides(["followup_months=6,12"]) == {"followup_months": [6, 12]}
+    with pytest.raises(UsageError, match="unknown analysis parameter 'mcid'"):
+        parse_overrides(["mcid=3"])
+    with pytest.raises(UsageError, match="expected an integer"):
+        parse_overrides(["min_cycles_6m=three"])
+    with pytest.raises(UsageError, match="followup_anchor"):
+        parse_overrides(["followup_anchor=sometime"])
+    with pytest.raises(UsageError, match="name=value"):
+        parse_overrides(["responder_mcid"])
+
+
+def test_cli_unknown_set_name_exits_2(tmp_path, stub_validate, capsys, monkeypatch):
+    root = make_project(tmp_path / "proj")
+    monkeypatch.setenv("IVIGBOOK_ROOT", str(root))
+    data = make_data(tmp_path / "mine")
+    args = argparse.Namespace(data_dir=str(data), out=str(tmp_path / "out"),
+                              set=["no_such_rule=1"], jobs=1, cohort_name=None)
+    assert runner.main_run(args) == 2
+    err = capsys.readouterr().err
+    assert "unknown analysis parameter 'no_such_rule'" in err and "responder_mcid" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_invalid_data_exit_1_before_touching_out(tmp_path, stub_validate, capsys,
+                                                 monkeypatch):
+    root = make_project(tmp_path / "proj")
+    monkeypatch.setenv("IVIGBOOK_ROOT", str(root))
+    data = make_data(tmp_path / "mine")
+    (data / "BAD").write_text("")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / runner.STAMP_NAME).write_text(runner.STAMP_TEXT)
+    (out / "marker.txt").write_text("old book")
+    before = snapshot(out)
+    args = argparse.Namespace(data_dir=str(data), out=str(out), set=None, jobs=1,
+                              cohort_name=None)
+    assert runner.main_run(args) == 1
+    err = capsys.readouterr().err
+    assert "mine/patients.csv:2:sex: X - must be F or M" in err
+    assert "Traceback" not in err
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "out", "proj"]
+
+
+def test_out_must_be_ivigbook_output(tmp_path, stub_validate, monkeypatch):
+    root = make_project(tmp_path / "proj")
+    data = make_data(tmp_path / "mine")
+    foreign = tmp_path / "documents"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_text("precious")
+    with pytest.raises(UsageError, match="refusing to replace"):
+        runner.run(data, foreign, root=root, progress=False)
+    with pytest.raises(UsageError, match="contain the input data"):
+        runner.run(data, tmp_path, root=root, progress=False)
+    assert (foreign / "thesis.docx").read_text() == "precious"
+
+
+def test_scrub_removes_run_noise():
+    nb = new_notebook(cells=[new_code_cell("x = 1", metadata={
+        "tags": ["injected-parameters"], "papermill": {"duration": 1.0, "status": "completed"},
+        "execution": {"iopub.status.busy": "2025-01-01T00:00:00Z"}})])
+    nb.cells[0].outputs = [nbformat.v4.new_output(
+        "execute_result", data={"text/plain": "<Axes at 0x7f3a2b4c5d60>"}, execution_count=1)]
+    nb.metadata.update({
+        "papermill": {"start_time": "t", "end_time": "t", "duration": 1.2, "exception": None,
+                      "input_path": "/abs/notebooks/01_a.ipynb", "output_path": "/tmp/x/01_a.ipynb",
+                      "parameters": {"seed": 1}, "version": "2.7.0",
+                      "environment_variables": {}},
+        "language_info": {"name": "python", "version": "3.11.7"},
+        "widgets": {"state": {}}})
+    scrub_notebook(nb, input_path="notebooks/01_a.ipynb", output_path="01_a.ipynb")
+    assert nb.metadata.papermill == {"input_path": "notebooks/01_a.ipynb",
+                                     "output_path": "01_a.ipynb", "parameters": {"seed": 1}}
+    assert nb.metadata.language_info == {"name": "python"} and "widgets" not in nb.metadata
+    cell = nb.cells[0]
+    assert cell.id == "injected-parameters"
+    assert set(cell.metadata) == {"tags"}
+    assert cell.outputs[0].data["text/plain"] == "<Axes at 0x0>"
+
+
+# ------------------------------------------------------- notebook execution (slow)
+
+@pytest.mark.slow
+def test_parallel_execution_with_progress(tmp_path):
+    nbs = [dummy_notebook(tmp_path / "src" / f"0{i}_{k}.ipynb", k)
+           for i, k in enumerate(["one", "two", "three"], start=1)]
+    lines: list[str] = []
+    results = execute_notebooks(nbs, tmp_path / "out", contract_parameters(tmp_path),
+                                jobs=2, progress=lines.append, source_root=tmp_path)
+    assert [r.name for r in results] == ["01_one", "02_two", "03_three"]
+    assert all(r.ok for r in results)
+    progress = [ln for ln in lines if ln.startswith("[")]
+    assert [ln[:5] for ln in progress] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert sorted(ln.split()[1] for ln in progress) == ["01_one", "02_two", "03_three"]
+    assert all(" ... done in " in ln and ln.endswith(" s") for ln in progress)
+    assert "(2 workers)" in lines[0]
+    nb = nbformat.read(tmp_path / "out" / "02_two.ipynb", as_version=4)
+    injected = nb.metadata.papermill.parameters
+    assert injected["data_dir"] == "../data" and injected["results_dir"] == "_results"
+    assert injected["cache_dir"] == "../cache"
+    assert nb.metadata.papermill.input_path == "src/02_two.ipynb"
+    part = json.loads((tmp_path / "out" / "_results" / "02_two.json").read_text())
+    assert part["cwd_is_out"] == "out"           # the kernel ran in the output folder
+    assert part["two_value"] == pytest.approx(1 / 3 + 1 + 5)   # data_dir resolved
+
+
+@pytest.mark.slow
+def test_reexecution_is_byte_identical(tmp_path):
+    src = dummy_notebook(tmp_path / "src" / "01_fig.ipynb", "fig", figure=True)
+    params = contract_parameters(tmp_path)
+    execute_notebooks([src], tmp_path / "out", params, progress=False)
+    first = (tmp_path / "out" / "01_fig.ipynb").read_bytes()
+    execute_notebooks([src], tmp_path / "out", params, progress=False)
+    second = (tmp_path / "out" / "01_fig.ipynb").read_bytes()
+    assert first == second
+    text = first.decode()
+    for noise in ("start_time", "end_time", "duration", "iopub", "\"version\": \"3."):
+        assert noise not in text
+    assert "image/png" in text and text.endswith("}\n")
+
+
+@pytest.mark.slow
+def test_failed_run_names_notebook_cell_and_error_and_keeps_out(tmp_path, stub_validate,
+                                                                 capsys, monkeypatch):
+    root = make_project(tmp_path / "proj", fail=True)
+    monkeypatch.setenv("IVIGBOOK_ROOT", str(root))
+    data = make_data(tmp_path / "mine")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / runner.STAMP_NAME).write_text(runner.STAMP_TEXT)
+    (out / "marker.txt").write_text("previous book, must survive")
+    (out / "sub").mkdir()
+    (out / "sub" / "page.html").write_bytes(b"<html>old</html>\n")
+    before = snapshot(out)
+    args = argparse.Namespace(data_dir=str(data), out=str(out), set=None, jobs=2,
+                              cohort_name="mine")
+    assert runner.main_run(args) == 1
+    err = capsys.readouterr().err
+    assert "02_beta.ipynb failed at cell 4 (In [4])" in err   # cell 4 of the source
+    assert "1 / 0" in err and "ZeroDivisionError: division by zero" in err
+    assert "left unchanged" in err and "Traceback (most recent call last)" not in err.split(
+        "traceback (last lines)")[0]
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "out", "proj"]
+
+
+@pytest.mark.slow
+def test_successful_run_replaces_out_atomically(tmp_path, stub_validate, capsys,
+                                                monkeypatch):
+    root = make_project(tmp_path / "proj")
+    monkeypatch.setenv("IVIGBOOK_ROOT", str(root))
+    if shutil.which("git"):
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    data = make_data(tmp_path / "mine")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / runner.STAMP_NAME).write_text(runner.STAMP_TEXT)
+    (out / "marker.txt").write_text("previous book")
+    args = argparse.Namespace(data_dir=str(data), out=str(out),
+                              set=["responder_mcid=4", "followup_months=6,12"], jobs=2,
+                              cohort_name=None)
+    assert runner.main_run(args) == 0
+    captured = capsys.readouterr()
+    assert not (out / "marker.txt").exists()
+    assert (out / "01_alpha.ipynb").is_file() and (out / "02_beta.ipynb").is_file()
+    assert not (out / "reproduction.ipynb").exists()   # no published results for "mine"
+    assert not (out / runner.RUN_CACHE_DIRNAME).exists()
+    index = out / "_build" / "html" / "index.html"
+    assert index.is_file() and (out / "_build" / "html" / "search.html").is_file()
+    assert (out / "_build" / "html" / "searchindex.js").is_file()
+    html = (out / "_build" / "html" / "01_alpha.html").read_text()
+    assert "The value is" in html and "5.333" in html    # glue rendered, override applied
+    results = json.loads((out / "results.json").read_text())
+    assert results["cohort"] == "mine" and results["data_sha256"] == "0" * 64
+    assert results["parameters"]["responder_mcid"] == 4.0
+    assert results["parameters"]["followup_months"] == [6, 12]
+    assert results["results"]["alpha_value"] == pytest.approx(4 + 1 / 3 + 1, rel=1e-11)
+    assert str(index) in captured.out
+    assert "[1/2]" in captured.err and "[2/2]" in captured.err
+    if shutil.which("git"):
+        assert "never commit it" in captured.err   # OUT in a work tree, data not synthetic
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) in (
+        [], [".git"])
+
+
+@pytest.mark.slow
+def test_reference_book_build(tmp_path, stub_validate):
+    root = make_project(tmp_path / "proj")
+    make_data(root / "data" / "synthetic" / "dummy")
+    (root / "data" / "reference" / "published_dummy.csv").write_text("key,value\n")
+    registry = {"dummy": {"data_dir": "data/synthetic/dummy", "params": {"min_cycles_6m": 1},
+                          "published": "data/reference/published_dummy.csv",
+                          "title": "Dummy reference cohort"},
+                "absent": {"data_dir": "data/synthetic/absent", "params": {},
+                           "published": "", "title": "Not there"}}
+    toc = ("format: jb-book\nroot: book/intro\nparts:\n  - caption: Dummy\n    chapters:\n"
+           "      - file: book/dummy/01_alpha\n      - file: book/dummy/02_beta\n"
+           "  - caption: Methods and data\n    chapters:\n      - file: book/methods\n"
+           "      - file: book/bibliography\n")
+    (root / "_toc.yml").write_text(toc)
+    with pytest.raises(RunError, match="book/dummy/reproduction"):   # not in the toc
+        runner.build_reference_book(1, root=root, registry=registry, progress=False)
+    (root / "_toc.yml").write_text(toc.replace(
+        "      - file: book/dummy/02_beta\n",
+        "      - file: book/dummy/02_beta\n      - file: book/dummy/reproduction\n"))
+    lines: list[str] = []
+    index = runner.build_reference_book(2, root=root, registry=registry,
+                                        progress=lines.append)
+    assert index == root / "_build" / "html" / "index.html" and index.is_file()
+    assert any("skipping reference cohort absent" in ln for ln in lines)
+    assert [ln[:5] for ln in lines if ln.startswith("[")] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert lines[[i for i, ln in enumerate(lines) if ln.startswith("[")][-1]].split()[1] \
+        == "reproduction"
+    cohort = root / "book" / "dummy"
+    results = json.loads((cohort / "results.json").read_text())
+    assert results["parameters"]["min_cycles_6m"] == 1
+    # the reproduction notebook saw the merged results of the two others
+    assert results["results"]["repro_value"] == 3.0   # alpha, beta, cwd_is_out
+    nb = nbformat.read(cohort / "reproduction.ipynb", as_version=4)
+    injected = nb.metadata.papermill.parameters
+    assert injected["data_dir"] == "../../data/synthetic/dummy"
+    assert injected["published_path"] == "../../data/reference/published_dummy.csv"
+    assert injected["cache_dir"] == "../../_build/.cache/dummy" and injected["synthetic"]
+    assert (root / "_build" / "html" / "book" / "dummy" / "reproduction.html").is_file()
+    assert not list((root / "book").glob(".*tmp*"))
+    # re-running on unchanged code and data leaves the committed files byte-identical
+    before = snapshot(cohort)
+    runner.build_reference_book(2, root=root, registry=registry, progress=False, build=False)
+    assert snapshot(cohort) == before
+
+
+def test_real_validate_is_used_when_available(tmp_path):
+    pytest.importorskip("ivigbook.validate")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidDataError):
+        runner._load_and_validate(empty)
