@@ -176,12 +176,8 @@ def test_global_rcparams_do_not_leak_in():
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_synthetic_caption(name):
-    fig = BUILDERS[name]()
-    assert F.SYNTHETIC_CAPTION not in texts(fig)
-    fig.clear()
-    builder_kwargs = {"synthetic": True}
-    fig = _call_with(name, **builder_kwargs)
-    assert F.SYNTHETIC_CAPTION in texts(fig)
+    assert F.SYNTHETIC_CAPTION not in texts(BUILDERS[name]())
+    assert F.SYNTHETIC_CAPTION in texts(_call_with(name, synthetic=True))
 
 
 def _call_with(name: str, **kwargs):

@@ -216,6 +216,11 @@ def test_cli_unknown_set_name_exits_2(tmp_path, stub_validate, capsys, monkeypat
     assert "unknown analysis parameter 'no_such_rule'" in err and "responder_mcid" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
+    cli = pytest.importorskip("ivigbook.cli")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", str(data), "--out", str(tmp_path / "out"), "--set", "nope=1"])
+    assert exit_info.value.code == 2
+    assert "nope=1" in capsys.readouterr().err
 
 
 def test_invalid_data_exit_1_before_touching_out(tmp_path, stub_validate, capsys,
@@ -353,10 +358,9 @@ def test_successful_run_replaces_out_atomically(tmp_path, stub_validate, capsys,
     out.mkdir()
     (out / runner.STAMP_NAME).write_text(runner.STAMP_TEXT)
     (out / "marker.txt").write_text("previous book")
-    args = argparse.Namespace(data_dir=str(data), out=str(out),
-                              set=["responder_mcid=4", "followup_months=6,12"], jobs=2,
-                              cohort_name=None)
-    assert runner.main_run(args) == 0
+    cli = pytest.importorskip("ivigbook.cli")   # the real command line, --set parsing
+    assert cli.main(["run", str(data), "--out", str(out), "--set", "responder_mcid=4",
+                     "--set", "followup_months=6,12", "--jobs", "2"]) == 0
     captured = capsys.readouterr()
     assert not (out / "marker.txt").exists()
     assert (out / "01_alpha.ipynb").is_file() and (out / "02_beta.ipynb").is_file()

@@ -50,7 +50,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch
 from matplotlib.text import Text
-from matplotlib.transforms import blended_transform_factory
 
 __all__ = [
     "FIG_WIDTH", "FIG_HEIGHT", "DPI", "MAX_LINES", "MAX_LANES", "MAX_BARS",
@@ -214,8 +213,9 @@ def _numeric(series: pd.Series, name: str, fn: str) -> np.ndarray:
     out = pd.to_numeric(series, errors="coerce")
     bad = out.isna() & series.notna()
     if bad.any():
-        raise _fail(fn, f"column {name} must be numeric (e.g. row {int(np.flatnonzero(bad)[0])}: "
-                        f"{_s(series[bad].iloc[0])[:20]!r})")
+        # the offending value is not echoed: it could be an identifier
+        raise _fail(fn, f"column {name} must be numeric (first bad row: "
+                        f"{int(np.flatnonzero(bad.to_numpy())[0])})")
     return out.to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -251,6 +251,8 @@ def _fmt_p(p: float) -> str:
         return ""
     if p < 0.001:
         return "<0.001"
+    if p > 0.99:
+        return ">0.99"
     if p < 0.01 or 0.045 <= p < 0.05:  # 3 decimals; never round 0.046 up to "0.05"
         return f"{p:.3f}"
     return f"{p:.2f}"
@@ -737,8 +739,9 @@ def spaghetti(long: pd.DataFrame, ylabel: str, max_lines: int = MAX_LINES, seed:
     ax = fig.add_subplot()
     if keep.any():
         segs = _segments(subj[keep], x[keep], y[keep])
-        ax.add_collection(LineCollection(segs, gid="patients", colors=GREY, linewidths=0.7, alpha=0.55,
-                                         zorder=2, label=f"Individual patients ({len(shown):,})"))
+        ax.add_collection(LineCollection(segs, gid="patients", colors=GREY, linewidths=0.7,
+                                         alpha=0.55, zorder=2,
+                                         label=f"Individual patients ({len(shown):,})"))
         ax.scatter(x[keep], y[keep], s=6, c=GREY, alpha=0.55, linewidths=0, zorder=2)
     means = pd.DataFrame({"month": x, "value": y}).groupby("month")["value"].agg(["mean", "size"])
     ax.plot(means.index.to_numpy(), means["mean"].to_numpy(), color="black", lw=2.4,

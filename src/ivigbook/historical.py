@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from . import outcomes, stats
 from .context import Context
@@ -133,18 +132,11 @@ def change_table(comp: pd.DataFrame, synthetic: bool) -> Table | None:
                         "the paper's p-value from its printed summaries (see data/reference/README.md)."])
 
 
-def _mean_ci(mean: float, sd: float, n: int) -> tuple[float, float]:
-    if n < 2 or np.isnan(sd):
-        return np.nan, np.nan
-    h = sps.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
-    return mean - h, mean + h
-
-
 def forest_rows(comp: pd.DataFrame) -> pd.DataFrame:
     """Mean change with its 95% CI for IVIG and each comparator, grouped by visit."""
     if comp.empty:
         return comp
-    ci = [_mean_ci(r.mean, r.sd, r.n) for r in comp.itertuples()]
+    ci = [outcomes.mean_ci_from_summary(r.mean, r.sd, r.n) for r in comp.itertuples()]
     return pd.DataFrame({"label": comp["label"], "estimate": comp["mean"],
                          "ci_low": [c[0] for c in ci], "ci_high": [c[1] for c in ci],
                          "group": comp["visit"]})

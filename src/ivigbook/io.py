@@ -269,7 +269,6 @@ def _detect_separator(name: str, first_line: str) -> str:
 
 
 _Parsed = tuple[list[str], pd.DataFrame, np.ndarray, list[tuple[int, int]]]
-_BLANK_BYTES = [ord(c) for c in " \t\r\n"]
 
 
 def _parse_fast(data: bytes, text: str, sep: str) -> _Parsed | None:
@@ -279,16 +278,13 @@ def _parse_fast(data: bytes, text: str, sep: str) -> _Parsed | None:
     count disagree (e.g. lone CR line ends); the caller then uses the exact parser.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 10)
-    ends = newlines if buf[-1] == 10 else np.append(newlines, buf.size)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-
-    def per_record(positions: np.ndarray) -> np.ndarray:
-        return np.searchsorted(positions, ends) - np.searchsorted(positions, starts)
-
-    fields = per_record(np.flatnonzero(buf == ord(sep))) + 1
+    starts = np.concatenate(([0], np.flatnonzero(buf == 10) + 1))
+    starts = starts[starts < buf.size]  # segment i = line i with its line end
+    fields = np.add.reduceat((buf == ord(sep)).view(np.uint8), starts, dtype=np.int64) + 1
+    content = np.ones(256, dtype=bool)
+    content[[ord(c) for c in " \t\r\n" + sep]] = False
+    blank = ~np.logical_or.reduceat(content[buf], starts)
     width = int(fields[0])
-    blank = per_record(np.flatnonzero(~np.isin(buf, _BLANK_BYTES + [ord(sep)]))) == 0
     too_long = (fields > width) & ~blank
     short = (fields < width) & ~blank
     lines = np.arange(1, len(starts) + 1)
@@ -301,14 +297,11 @@ def _parse_fast(data: bytes, text: str, sep: str) -> _Parsed | None:
     kept = ~too_long
     if len(table) != kept.sum() or table.shape[1] != width:
         return None
-    bad_kept = short[kept][1:]
-    body = table.iloc[1:].reset_index(drop=True)
-    header = [str(h) for h in table.iloc[0]]
-    body = body[~bad_kept].reset_index(drop=True)
+    ok = ~short[kept][1:]
+    body = table.iloc[1:][ok].reset_index(drop=True)
     body.columns = range(width)
-    rows = lines[kept][1:][~bad_kept]
     ragged = [(int(lines[i]), int(fields[i])) for i in np.flatnonzero(too_long | short)]
-    return header, body, rows, ragged
+    return [str(h) for h in table.iloc[0]], body, lines[kept][1:][ok], ragged
 
 
 def _parse_exact(text: str, sep: str) -> _Parsed:

@@ -14,6 +14,16 @@ from .context import Context
 from .schema import MEASURES
 
 
+def mean_ci_from_summary(mean: float, sd: float, n: int, conf: float = 0.95) -> tuple[float, float]:
+    """t-based confidence interval of a mean from its summary statistics."""
+    from scipy import stats as sps
+
+    if n < 2 or not np.isfinite(sd):
+        return np.nan, np.nan
+    h = sps.t.ppf(0.5 + conf / 2, n - 1) * sd / np.sqrt(n)
+    return mean - h, mean + h
+
+
 def visit_key(avisitn: int) -> str:
     """'bl' for baseline, 'm6' for month 6."""
     return "bl" if int(avisitn) == 0 else f"m{int(avisitn)}"
@@ -127,7 +137,7 @@ def trajectory(ctx: Context, paramcd: str, months=range(-24, 37), by: str = "ivi
     g = d.groupby("bin")["value"]
     out = pd.DataFrame({"n": g.size(), "mean": g.mean(), "sd": g.std(ddof=1)})
     out = out[out["n"] >= 2].reset_index().rename(columns={"bin": "month"})
-    ci = [stats.mean_ci_summary(r.mean, r.sd, int(r.n)) for r in out.itertuples()]
+    ci = [mean_ci_from_summary(r.mean, r.sd, int(r.n)) for r in out.itertuples()]
     out["ci_low"] = [c[0] for c in ci]
     out["ci_high"] = [c[1] for c in ci]
     return out

@@ -557,21 +557,33 @@ def _convert(name: str, raw: str, default: Any) -> Any:
     return raw
 
 
-def parse_overrides(items: Iterable[str] | None) -> dict:
-    """``["name=value", ...]`` (``--set``) -> ``{name: typed value}``, checked against
-    :class:`AnalysisParams`. Raises :class:`UsageError` (exit 2) on unknown names or
-    invalid values."""
+def parse_overrides(items: Iterable[str] | dict | None) -> dict:
+    """``--set`` values -> ``{name: typed value}`` checked against :class:`AnalysisParams`.
+
+    ``items``: ``["name=value", ...]`` strings, or a ``{name: value}`` dict (what the CLI's
+    ``--set`` action produces; values already typed or strings). Lists of months come
+    back as lists. Raises :class:`UsageError` (exit 2) on unknown names or bad values.
+    """
     known = {f.name: f.default for f in fields(AnalysisParams)}
+    pairs: list[tuple[str, Any, str]] = []
+    if isinstance(items, dict):
+        pairs = [(str(k).strip(), v, f"{k}={v}") for k, v in items.items()]
+    else:
+        for item in items or []:
+            if "=" not in item:
+                raise UsageError(f"--set expects name=value, got {item!r}")
+            name, raw = item.split("=", 1)
+            pairs.append((name.strip(), raw, item))
     out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UsageError(f"--set expects name=value, got {item!r}")
-        name, raw = item.split("=", 1)
-        name = name.strip()
+    for name, value, item in pairs:
         if name not in known:
             raise UsageError(f"--set {item}: unknown analysis parameter {name!r}; known "
                              f"parameters: {', '.join(sorted(known))}")
-        out[name] = _convert(name, raw, known[name])
+        if isinstance(value, str):
+            value = _convert(name, value, known[name])
+        elif isinstance(value, (tuple, list)):
+            value = [int(v) for v in value]
+        out[name] = value
     try:
         AnalysisParams.from_mapping(out)
     except (TypeError, ValueError) as exc:
@@ -746,7 +758,8 @@ def _cohort_params(base: dict, overrides: dict) -> tuple[AnalysisParams, dict]:
     return params, _normalize(merged)
 
 
-def run(data_dir: str | os.PathLike, out: str | os.PathLike, overrides: Iterable[str] | dict | None = None,
+def run(data_dir: str | os.PathLike, out: str | os.PathLike,
+        overrides: Iterable[str] | dict | None = None,
         jobs: int | None = None, cohort_name: str | None = None, *,
         root: str | os.PathLike | None = None, progress: bool | Callable[[str], None] = True,
         build: bool = True, timeout: int | None = None) -> RunSummary:
@@ -764,11 +777,7 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike, overrides: Iterable
     out = Path(out).resolve()
     if not data_dir.exists():
         raise UsageError(f"the cohort package {data_dir} does not exist")
-    if isinstance(overrides, dict):
-        overrides = parse_overrides(f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
-                                    for k, v in overrides.items())
-    else:
-        overrides = parse_overrides(overrides)
+    overrides = parse_overrides(overrides)
     jobs = jobs or min(4, os.cpu_count() or 1)
     cohort_name = cohort_name or (data_dir.stem if data_dir.is_file() else data_dir.name)
     if out == data_dir or data_dir.is_relative_to(out):
@@ -976,7 +985,7 @@ def main_run(args) -> int:
     """Entry of ``ivigbook run DATA_DIR --out OUT [--set name=value ...] [--jobs N]
     [--cohort-name NAME]``; returns the exit code (0 ok, 1 failed run or bad data,
     2 usage)."""
-    overrides = getattr(args, "set", None) or getattr(args, "overrides", None) or []
+    overrides = getattr(args, "set", None) or getattr(args, "overrides", None) or {}
     try:
         summary = run(args.data_dir, args.out, overrides, _jobs(args),
                       getattr(args, "cohort_name", None))

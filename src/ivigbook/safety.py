@@ -101,10 +101,12 @@ def stop_label_per_patient(ctx: Context) -> pd.DataFrame:
     ae = events(ctx)
     disc = (ae[ae["led_to_discontinuation"] == "yes"].sort_values(["patient_id", "onset_date"])
             .drop_duplicates("patient_id").set_index("patient_id")["term_label"])
-    label = a["stop_reason"].map(lambda r: LABELS.get(r, "Not recorded") if isinstance(r, str) else "Not recorded")
-    is_ae = a["stop_reason"] == "adverse_event"
-    named = a["USUBJID"].map(disc)
-    label = label.where(~(is_ae & named.notna()), "Adverse event: " + named.fillna(""))
+    reason = a["stop_reason"].astype(object)
+    label = reason.map(lambda r: LABELS.get(r, str(r).capitalize()) if isinstance(r, str) else "Not recorded")
+    named = a["USUBJID"].astype(object).map(disc.astype(object).to_dict())
+    use = (reason == "adverse_event").to_numpy() & named.notna().to_numpy()
+    label = label.astype(object)
+    label[use] = "Adverse event: " + named[use].astype(str)
     return pd.DataFrame({"SUBJSEQ": a["SUBJSEQ"].astype(int), "stop_label": label.astype(str),
                          "stop_reason": a["stop_reason"].fillna("not_recorded").astype(str)})
 

@@ -108,11 +108,11 @@ def regressions(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
             rec.value(f"logit_{key}_{v}_ci_low", lg.ci_low, 3)
             rec.value(f"logit_{key}_{v}_ci_high", lg.ci_high, 3)
             rec.value(f"logit_{key}_{v}_p", lg.p, kind="p")
-            rec.value(f"linreg_{key}_{v}_coef", ln.coef, 2)
+            rec.value(f"linreg_{key}_{v}_slope", ln.slope, 2)
             rec.value(f"linreg_{key}_{v}_p", ln.p, kind="p")
             rows.append({"visit": visit_label(month), "key": key, "label": predictor_label(key),
                          "n": lg.n, "or": lg.odds_ratio, "or_low": lg.ci_low, "or_high": lg.ci_high,
-                         "or_p": lg.p, "coef": ln.coef, "coef_low": ln.ci_low,
+                         "or_p": lg.p, "coef": ln.slope, "coef_low": ln.ci_low,
                          "coef_high": ln.ci_high, "coef_p": ln.p,
                          "note": getattr(lg, "note", "") or ""})
     out = pd.DataFrame(rows)

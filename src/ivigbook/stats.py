@@ -735,21 +735,24 @@ def linear_simple(y, x, *, categorical: bool | None = None, reference=None,
         return empty("predictor does not vary")
     if n - k - 1 < 1:
         return empty(f"too few cases ({n}) for {k + 1} parameters: no residual df")
-    res = sm.OLS(yv, X).fit()
-    params, bse = np.asarray(res.params), np.asarray(res.bse)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = sm.OLS(yv, X).fit()
+        params, bse = np.asarray(res.params), np.asarray(res.bse)
+        p_f = float(res.f_pvalue) if np.isfinite(res.f_pvalue) else NAN
+        r2 = float(res.rsquared) if np.isfinite(res.rsquared) else NAN
     df = float(res.df_resid)
     tc = _tcrit(df, conf)
     note = ""
     if np.allclose(yv, yv[0]):
         note = "outcome does not vary: coefficients 0, tests undefined"
+        p_f = r2 = NAN
     lv = []
     for j, (t, g) in enumerate(zip(terms, groups), start=1):
         b, se = float(params[j]), float(bse[j])
-        p = _two_sided_t(b / se, df) if se > 0 else NAN
+        p = _two_sided_t(b / se, df) if se > 1e-12 * max(1.0, abs(b)) and not note else NAN
         lv.append(LevelEstimate(term=t, n=int(g.sum()), n_events=-1, coef=b, se=se, estimate=b,
                                 ci_low=b - tc * se, ci_high=b + tc * se, p=p))
-    p_f = float(res.f_pvalue) if np.isfinite(res.f_pvalue) else NAN
-    r2 = float(res.rsquared) if np.isfinite(res.rsquared) else NAN
     if k == 1:
         one = lv[0]
         return LinearResult(n=n, predictor=name, kind=kind, reference=ref, slope=one.coef,
