@@ -214,8 +214,15 @@ EMPTY_CALLS = {
 
 @pytest.mark.parametrize("name", sorted(EMPTY_CALLS))
 def test_empty_input_raises_clear_value_error(name):
-    with pytest.raises(ValueError, match=rf"^{name}\(\): no "):
+    with pytest.raises(ValueError, match=rf"^{name}\(\): no ") as info:
         EMPTY_CALLS[name]()
+    assert isinstance(info.value, F.NoDataError)
+
+
+def test_contract_violations_are_not_no_data():
+    with pytest.raises(ValueError) as info:
+        F.spaghetti(long_df(3).drop(columns="value"), "mRSS")
+    assert not isinstance(info.value, F.NoDataError)
 
 
 def test_all_missing_values_count_as_empty():
@@ -546,3 +553,31 @@ def test_bar_counts_sorted_and_annotated():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Headache", "Fatigue", "Fever"]
     assert len(ax.patches) == 3
     assert [t.get_text() for t in ax.texts] == ["6 (20%)", "4 (13%)", "2 (7%)"]
+
+
+def test_bar_counts_can_keep_input_order():
+    df = counts_df()
+    fig = F.bar_counts(df, "Patients, n", sort=False)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(df["label"])
+
+
+def test_n_row_thins_dense_months_but_keeps_ivig_start():
+    months = np.arange(-24, 37, 3)
+    df = pd.DataFrame({"month": months, "n": 10, "mean": 20.0, "ci_low": 18.0,
+                       "ci_high": 22.0})
+    ticks = F.mean_trajectory(df, "mRSS").axes[0].get_xticks()
+    assert 0 in ticks and set(ticks) <= set(months)
+    monthly = pd.DataFrame({"SUBJSEQ": np.repeat([1, 2], 61), "month": np.tile(np.arange(-24, 37), 2),
+                            "value": 1.0})
+    ax = F.spaghetti(monthly, "mRSS").axes[0]
+    ticks = ax.get_xticks()
+    assert 0 in ticks and len(ticks) < 61
+    assert np.all(np.mod(ticks, 3) == 0)
+
+
+def test_spaghetti_mean_skips_sparse_months():
+    df = long_df(5, months=(0, 6, 12))
+    df = pd.concat([df, pd.DataFrame({"SUBJSEQ": [1], "month": [30], "value": [99.0]})])
+    ax = F.spaghetti(df, "mRSS", min_n=3).axes[0]
+    mean = [ln for ln in ax.get_lines() if ln.get_linewidth() > 2][0]
+    assert list(mean.get_xdata()) == [0, 6, 12]

@@ -262,6 +262,16 @@ class TestProportions:
         bad = S.proportion_ttest_summary(85.2, 231, 80.0, 30)  # 85.2% is not k/231
         assert "not k/231" in bad.note
 
+    def test_computed_proportions_and_missing_do_not_raise(self):
+        r = S.proportion_ttest_summary(100 * 25 / 30, 30, 83.9, 87)
+        assert r.note == "" and r.k1 == 25
+        m = S.proportion_ttest_summary(float("nan"), 30, 83.9, 87)
+        assert math.isnan(m.p) and "missing" in m.note
+        e = S.proportion_test(0, 0, 2, 87)
+        assert math.isnan(e.p) and "empty" in e.note
+        assert math.isnan(S.proportion_test(None, 30, 2, 87).p)
+        assert math.isnan(S.ttest_summary(1, 1, float("nan"), 2, 1, 10).p)
+
     def test_invalid(self):
         with pytest.raises(ValueError):
             S.proportion_test(5, 4, 1, 10)
@@ -423,10 +433,6 @@ def _p_range(m1, s1, n1, m2, s2, n2):
     return min(ps), max(ps)
 
 
-IVIG6 = ("skin_mrss_change_m6", 29)
-IVIG12 = ("skin_mrss_change_m12", 25)
-
-
 def _ivig(root):
     return PUB[root + "_mean"]["value"], PUB[root + "_sd"]["value"], int(pv(root + "_n"))
 
@@ -481,14 +487,14 @@ class TestTable1Comparisons:
         for row in _hist():
             if row["mean"] == "" or not row["p_key"] or row["quantity"].startswith("mrss_change"):
                 continue
-            m1, s1, _ = PUB[row["ivig_key"] + "_mean"]["value"], PUB[row["ivig_key"] + "_sd"]["value"], 0
+            m1, s1 = PUB[row["ivig_key"] + "_mean"]["value"], PUB[row["ivig_key"] + "_sd"]["value"]
             n1 = int(pv(row["ivig_key"] + "_n")) if row["ivig_key"] + "_n" in PUB else 30
             r = S.ttest_summary(float(m1), float(s1), n1, float(row["mean"]), float(row["sd"]),
                                 int(row["n"]))
             pub = printed(row["p_key"])
             if row["key"] == "hist_mmf_bl_mrss":
                 # face value gives 0.0084 ("0.008"); 0.009 is inside the rounding box
-                assert S.format_p(r.p, prefix=False) == "0.0084"
+                assert S.format_p(r.p) == "0.0084"
                 lo, hi = _p_range(m1, s1, n1, PUB["hist_mmf_bl_mrss_mean"]["value"],
                                   PUB["hist_mmf_bl_mrss_sd"]["value"], 87)
                 assert lo < 0.0085 and hi >= 0.0095

@@ -183,7 +183,7 @@ Adverse events reported during IVIG and why IVIG was stopped.""", "figures, safe
 serious event and {glue:text}`safety_patients_discontinued_n` stopped IVIG because of an
 adverse event."""),
     code("book.show(safety.aet02(ctx, rec), absent='No adverse-event table in this cohort package.')"),
-    code("book.figure(figures.bar_counts, safety.ae_by_term(ctx), xlabel='Patients', synthetic=ctx.synthetic, absent='No adverse events recorded.')"),
+    code("book.figure(figures.bar_counts, safety.ae_by_term(ctx), xlabel='Patients, n', sort=False, synthetic=ctx.synthetic, absent='No adverse events recorded.')"),
     md("""## Reasons for stopping IVIG
 
 {glue:text}`stop_improvement_or_stable_n` patients ({glue:text}`stop_improvement_or_stable_pct`%)

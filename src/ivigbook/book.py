@@ -67,9 +67,11 @@ def show(obj, absent: str = "No data for this section in this cohort.") -> None:
 
 def figure(make, *args, absent: str = "No data to plot in this cohort.", **kwargs) -> None:
     """Build a figure with ``make(*args, **kwargs)`` and show it; a sentence if no data."""
+    from .figures import NoDataError
+
     try:
         fig = make(*args, **kwargs)
-    except ValueError:
+    except NoDataError:
         _markdown(f"*{absent}*")
         return
     show(fig)

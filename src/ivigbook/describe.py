@@ -41,7 +41,7 @@ def flow_boxes(table: pd.DataFrame) -> pd.DataFrame:
     for r in table.itertuples():
         if r.kind == "excluded":
             boxes[-1]["excluded_n"] = int(r.n_excluded)
-            boxes[-1]["excluded_label"] = f"Excluded: {r.box}"
+            boxes[-1]["excluded_label"] = r.box
             boxes.append({"box": len(boxes), "label": "Remaining", "n": int(r.n_remaining),
                           "excluded_n": pd.NA, "excluded_label": pd.NA})
         else:

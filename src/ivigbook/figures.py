@@ -22,8 +22,9 @@ Conventions (every function follows them):
   sampled patients in one ``LineCollection``; waterfall and swimmer plots switch to
   a summarised form above :data:`MAX_BARS` / :data:`MAX_LANES` patients and say so
   in the title. Summaries (means, counts) always use all patients.
-* **Empty input** raises ``ValueError`` with a sentence naming the function, so the
-  caller (``book.figure``) can print a sentence instead of a figure.
+* **Empty input** raises :class:`NoDataError` (a ``ValueError``) with a sentence
+  naming the function, so the caller (``book.figure``) can print a sentence
+  instead of a figure. Contract violations raise a plain ``ValueError``.
 * ``synthetic=True`` adds a discreet grey "Synthetic data" caption in the
   bottom-right corner.
 
@@ -53,7 +54,7 @@ from matplotlib.text import Text
 
 __all__ = [
     "FIG_WIDTH", "FIG_HEIGHT", "DPI", "MAX_LINES", "MAX_LANES", "MAX_BARS",
-    "OKABE_ITO", "PALETTE", "STYLE", "SYNTHETIC_CAPTION",
+    "OKABE_ITO", "PALETTE", "STYLE", "SYNTHETIC_CAPTION", "NoDataError",
     "flow_diagram", "swimmer", "mean_trajectory", "spaghetti", "waterfall", "forest",
     "estimate_by_window", "lab_course", "paired_change", "bar_counts", "to_png_bytes",
 ]
@@ -142,6 +143,11 @@ _STOP_STYLE = {
 _NOT_RECORDED = "Not recorded"
 
 
+class NoDataError(ValueError):
+    """Nothing to plot (no rows, or no usable values). A ``ValueError``, so callers
+    may catch either; catching this one alone keeps real bugs visible."""
+
+
 # ------------------------------------------------------------------ helpers
 def _styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
     """Build the figure under the house style."""
@@ -190,7 +196,12 @@ def _finish(fig: Figure, synthetic: bool) -> Figure:
 
 
 def _fail(fn: str, message: str) -> ValueError:
+    """Contract violation (missing column, non-numeric value, identifier)."""
     return ValueError(f"{fn}(): {message}")
+
+
+def _empty(fn: str, message: str) -> NoDataError:
+    return NoDataError(f"{fn}(): {message}")
 
 
 def _frame(df: Any, columns: Sequence[str], fn: str, *, allow_empty: bool = False,
@@ -203,7 +214,7 @@ def _frame(df: Any, columns: Sequence[str], fn: str, *, allow_empty: bool = Fals
         raise _fail(fn, f"missing column(s) {', '.join(missing)}; "
                         f"expected {', '.join(list(columns) + [f'[{o}]' for o in optional])}")
     if df.empty and not allow_empty:
-        raise _fail(fn, "no data to plot (the input has no rows)")
+        raise _empty(fn, "no data to plot (the input has no rows)")
     keep = list(columns) + [c for c in optional if c in df.columns]
     return df.loc[:, keep].reset_index(drop=True)
 
@@ -343,12 +354,23 @@ def _log_axis(axis: Any, lo: float, hi: float) -> None:
     axis.set_minor_locator(ticker.NullLocator())
 
 
-def _thin_ticks(values: np.ndarray, max_ticks: int = 16) -> np.ndarray:
+def _thin_ticks(values: np.ndarray, min_gap_pt: float = 17.0,
+                axis_pt: float = 430.0) -> np.ndarray:
+    """Tick months for a row of N: every value if they are at least ``min_gap_pt``
+    apart on a ~``axis_pt`` wide axis, else every 2nd/3rd/6th/12th... month counted
+    from 0 (so "IVIG start" keeps its tick)."""
     values = np.unique(values)
-    if len(values) <= max_ticks:
+    if len(values) < 2:
         return values
-    step = math.ceil(len(values) / max_ticks)
-    return values[::step]
+    span = float(values.max() - values.min()) or 1.0
+    pt_per_unit = axis_pt / (span * 1.05)
+    anchor = 0.0 if 0 in values else float(values[0])
+    t = values
+    for k in (1, 2, 3, 6, 12, 24, 60, 120):
+        t = values[np.isclose(np.mod(values - anchor, k), 0) | np.isclose(np.mod(values - anchor, k), k)]
+        if len(t) <= 1 or float(np.min(np.diff(t))) * pt_per_unit >= min_gap_pt:
+            return t
+    return t
 
 
 def _dodge(k: int, width: float) -> np.ndarray:
@@ -536,7 +558,7 @@ def swimmer(cycles: pd.DataFrame, stop: pd.DataFrame, *, max_lanes: int = MAX_LA
     ok = np.isfinite(off) & np.isfinite(rnd)
     subj, off, rnd = subj[ok], off[ok], rnd[ok]
     if len(subj) == 0:
-        raise _fail(fn, "no IVIG cycles to plot")
+        raise _empty(fn, "no IVIG cycles to plot")
     cyc = pd.DataFrame({"SUBJSEQ": subj, "offset": off, "round": rnd})
     per = cyc.groupby("SUBJSEQ").agg(span=("offset", "max"))
     per["length1"] = cyc[cyc["round"] == 1].groupby("SUBJSEQ")["offset"].max()
@@ -672,7 +694,7 @@ def mean_trajectory(summary: pd.DataFrame, ylabel: str, title: str | None = None
     lo = _numeric(df["ci_low"], "ci_low", fn)
     hi = _numeric(df["ci_high"], "ci_high", fn)
     if not np.isfinite(mean).any() or not np.isfinite(month).any():
-        raise _fail(fn, "no mean to plot")
+        raise _empty(fn, "no mean to plot")
     series = (df["series"].map(_s) if "series" in df else pd.Series([""] * len(df)))
     names = _unique_in_order(series)
     months = np.unique(month[np.isfinite(month)])
@@ -713,12 +735,15 @@ def mean_trajectory(summary: pd.DataFrame, ylabel: str, title: str | None = None
 # ------------------------------------------------------------------ spaghetti
 @_styled
 def spaghetti(long: pd.DataFrame, ylabel: str, max_lines: int = MAX_LINES, seed: int = 0, *,
-              xlabel: str = "Months since IVIG start", ref_x: float | None = 0,
-              title: str | None = None, synthetic: bool = False) -> Figure:
+              min_n: int = 3, xlabel: str = "Months since IVIG start",
+              ref_x: float | None = 0, title: str | None = None,
+              synthetic: bool = False) -> Figure:
     """Thin grey line per patient (seeded sample of ``max_lines``) and the bold mean of all.
 
     ``long`` columns: SUBJSEQ, month, value. The mean at each month uses every
-    patient with a value that month (not only those drawn).
+    patient with a value that month (not only those drawn) and is drawn only for
+    months with at least ``min_n`` patients (the N row shows every tick month).
+    With irregular visits, bin the months before calling (as ``trajectory`` does).
     """
     fn = "spaghetti"
     if max_lines < 0:
@@ -730,7 +755,7 @@ def spaghetti(long: pd.DataFrame, ylabel: str, max_lines: int = MAX_LINES, seed:
     ok = np.isfinite(x) & np.isfinite(y)
     subj, x, y = subj[ok], x[ok], y[ok]
     if len(subj) == 0:
-        raise _fail(fn, "no values to plot")
+        raise _empty(fn, "no values to plot")
     total = len(np.unique(subj))
     shown = _sample(subj, max_lines, seed) if max_lines else np.array([], dtype=np.int64)
     keep = np.isin(subj, shown)
@@ -744,14 +769,18 @@ def spaghetti(long: pd.DataFrame, ylabel: str, max_lines: int = MAX_LINES, seed:
                                          label=f"Individual patients ({len(shown):,})"))
         ax.scatter(x[keep], y[keep], s=6, c=GREY, alpha=0.55, linewidths=0, zorder=2)
     means = pd.DataFrame({"month": x, "value": y}).groupby("month")["value"].agg(["mean", "size"])
-    ax.plot(means.index.to_numpy(), means["mean"].to_numpy(), color="black", lw=2.4,
-            marker="o", ms=4, zorder=4, label=f"Mean of all {total:,} patients")
+    dense = means[means["size"] >= min_n]
+    ax.plot(dense.index.to_numpy(), dense["mean"].to_numpy(), color="black", lw=2.4,
+            marker="o", ms=4, zorder=4,
+            label=f"Mean of all {total:,} patients" + (f" (months with ≥ {min_n})"
+                                                        if len(dense) < len(means) else ""))
     ax.autoscale_view()
     _nice_y(ax)
     months = means.index.to_numpy()
-    if len(months) <= 16:
-        ax.set_xticks(months)
-        _n_rows(ax, [("N", months, means["size"].to_numpy(), "black")])
+    ticks = _thin_ticks(months)
+    if len(ticks) >= 2:
+        ax.set_xticks(ticks)
+        _n_rows(ax, [("N", ticks, means["size"].reindex(ticks).to_numpy(dtype=float), "black")])
     else:
         _month_x(ax)
     _ref_line(ax, ref_x)
@@ -781,7 +810,7 @@ def waterfall(changes: pd.DataFrame, mcid: float = 5.0, ylabel: str = "Change in
     ok = np.isfinite(chg)
     subj, chg = subj[ok], chg[ok]
     if len(chg) == 0:
-        raise _fail(fn, "no changes to plot")
+        raise _empty(fn, "no changes to plot")
     order = np.lexsort((subj, -chg))
     chg = chg[order]
     npat = len(chg)
@@ -973,7 +1002,7 @@ def estimate_by_window(df: pd.DataFrame, ylabel: str = "Mean change in mRSS", *,
     hi = _numeric(d["ci_high"], "ci_high", fn)
     nn = _numeric(d["n"], "n", fn)
     if not (np.isfinite(hw) & np.isfinite(est)).any():
-        raise _fail(fn, "no estimate to plot")
+        raise _empty(fn, "no estimate to plot")
     visits = _unique_in_order(d["visit"].map(_s))
     vcol = d["visit"].map(_s).to_numpy()
     xs = np.unique(hw[np.isfinite(hw)])
@@ -1031,7 +1060,7 @@ def lab_course(long: pd.DataFrame, ylabel: str = "CK (U/L)", uln: float | None =
     ok = np.isfinite(x) & np.isfinite(y)
     subj, x, y = subj[ok], x[ok], y[ok]
     if len(subj) == 0:
-        raise _fail(fn, "no values to plot")
+        raise _empty(fn, "no values to plot")
     total = len(np.unique(subj))
     shown = _sample(subj, max_lines, seed)
     keep = np.isin(subj, shown)
@@ -1098,7 +1127,7 @@ def paired_change(df: pd.DataFrame, ylabel: str, *, max_lines: int = MAX_LINES, 
     ok = np.isfinite(b) & np.isfinite(a)
     subj, b, a = subj[ok], b[ok], a[ok]
     if len(subj) == 0:
-        raise _fail(fn, "no patient has both values")
+        raise _empty(fn, "no patient has both values")
     npat = len(subj)
     shown = _sample(subj, max_lines, seed)
     keep = np.isin(subj, shown)
@@ -1152,12 +1181,13 @@ def paired_change(df: pd.DataFrame, ylabel: str, *, max_lines: int = MAX_LINES, 
 # ------------------------------------------------------------------ counts
 @_styled
 def bar_counts(df: pd.DataFrame, xlabel: str = "Patients, n", *, title: str | None = None,
-               pct_decimals: int = 0, color: str = OKABE_ITO["blue"],
+               sort: bool = True, pct_decimals: int = 0, color: str = OKABE_ITO["blue"],
                synthetic: bool = False) -> Figure:
     """Horizontal bars, largest on top, each annotated "n (pct%)".
 
     ``df`` columns: label, n, pct (percent, may be NA). Used for adverse events and
-    stop reasons.
+    stop reasons. ``sort=False`` keeps the input order top to bottom (e.g. an AET02
+    order with "Other" last).
     """
     fn = "bar_counts"
     d = _frame(df, ["label", "n", "pct"], fn)
@@ -1166,10 +1196,11 @@ def bar_counts(df: pd.DataFrame, xlabel: str = "Patients, n", *, title: str | No
     labels = d["label"].map(_s).to_numpy()
     ok = np.isfinite(n)
     if not ok.any():
-        raise _fail(fn, "no counts to plot")
+        raise _empty(fn, "no counts to plot")
     n, pct, labels = n[ok], pct[ok], labels[ok]
-    order = np.lexsort((labels, -n))
-    n, pct, labels = n[order], pct[order], labels[order]
+    if sort:
+        order = np.lexsort((labels, -n))
+        n, pct, labels = n[order], pct[order], labels[order]
     k = len(n)
     height = max(2.0, 0.9 + 0.27 * k)
     fig = _new_figure(height)

@@ -279,14 +279,17 @@ def _parse_fast(data: bytes, text: str, sep: str) -> _Parsed | None:
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     starts = np.concatenate(([0], np.flatnonzero(buf == 10) + 1))
-    starts = starts[starts < buf.size]  # segment i = line i with its line end
-    fields = np.add.reduceat((buf == ord(sep)).view(np.uint8), starts, dtype=np.int64) + 1
-    content = np.ones(256, dtype=bool)
-    content[[ord(c) for c in " \t\r\n" + sep]] = False
-    blank = ~np.logical_or.reduceat(content[buf], starts)
+    starts = starts[starts < buf.size]  # line i = bytes starts[i]:starts[i+1], line end included
+    bounds = np.append(starts, buf.size)
+    fields = np.diff(np.searchsorted(np.flatnonzero(buf == ord(sep)), bounds)) + 1
     width = int(fields[0])
-    too_long = (fields > width) & ~blank
-    short = (fields < width) & ~blank
+    odd = np.flatnonzero(fields != width)  # few: check them one by one for blank lines
+    junk = (" \t\r\n" + sep).encode()
+    odd = odd[[bool(data[bounds[i]:bounds[i + 1]].strip(junk)) for i in odd]]
+    too_long = np.zeros(len(starts), dtype=bool)
+    too_long[odd[fields[odd] > width]] = True
+    short = np.zeros(len(starts), dtype=bool)
+    short[odd[fields[odd] < width]] = True
     lines = np.arange(1, len(starts) + 1)
     try:
         table = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, na_filter=False,

@@ -18,8 +18,9 @@ Every notebook is executed with its working directory set to the folder of the
 *executed* notebook, and every path above is relative to that folder, so committed
 notebooks re-run from any clone (``pytest --nbval book/hopkins2015``).
 
-Independent notebooks run in parallel (a process pool; papermill changes the working
-directory of its process, so threads cannot be used); a notebook whose name contains
+Independent notebooks run in parallel, ``--jobs`` at a time, each in a fresh worker
+process (papermill changes the working directory of its process, so notebooks cannot
+share one); a notebook whose name contains
 ``reproduction`` runs after all others, once their partial results have been merged
 into ``results.json`` next to it.
 """
@@ -30,7 +31,6 @@ import hashlib
 import importlib
 import json
 import math
-import multiprocessing
 import os
 import re
 import shutil
@@ -116,7 +116,7 @@ _NB_NAME = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
 #: lines of the kernels' own stderr that are noise, not news
 _KERNEL_NOISE = re.compile(r"Kernel is running over TCP without encryption|Debugger warning|"
                            r"frozen modules|PYDEVD_DISABLE_FILE_VALIDATION|Xfrozen_modules|"
-                           r"Debugging will proceed|^\s*$")
+                           r"Debugging will proceed|KeyboardInterrupt caught in kernel|^\s*$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -254,32 +254,53 @@ def _check_contract(sources: list[Path], parameters: dict, emit) -> None:
 
 # ------------------------------------------------------------------ notebook execution
 
-def _init_worker(env: dict) -> None:
-    os.environ.update(env)
-
-
 def _execute_one(task: dict) -> dict:
-    """Execute one notebook with papermill (runs in a worker process)."""
-    os.environ.update(task["env"])
+    """Execute one notebook in a fresh Python process (``_worker_main``); called from a
+    thread of :func:`execute_notebooks`.
+
+    A subprocess per notebook rather than a multiprocessing pool: papermill changes the
+    working directory of its process (so threads cannot share one), and unlike
+    ``spawn``/``forkserver`` pools this never re-imports the caller's ``__main__``
+    (scripts without an ``if __name__ == "__main__"`` guard, Jupyter, Windows all work).
+    The kernel inherits the worker's stderr, which is captured and filtered.
+    """
     start = time.monotonic()
-    out = {"ok": False, "error": None, "stderr": [], "log": []}
-    # the kernel inherits this process's stderr: capture it (and papermill's warnings)
-    log = tempfile.TemporaryFile()
-    sys.stderr.flush()
-    saved_fd = os.dup(2)
-    os.dup2(log.fileno(), 2)
-    try:
-        _run_papermill(task, out)
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved_fd, 2)
-        os.close(saved_fd)
-        log.seek(0)
-        text = log.read().decode("utf-8", errors="replace")
-        log.close()
+    with tempfile.TemporaryDirectory(prefix="ivigbook-nb-") as scratch:
+        result_path = Path(scratch) / "result.json"
+        payload = json.dumps({**task, "result_path": str(result_path)})
+        env = {**os.environ, **task["env"]}
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", "from ivigbook.runner import _worker_main; _worker_main()"],
+                input=payload, capture_output=True, text=True, env=env,
+                encoding="utf-8", errors="replace")
+            text = (proc.stdout or "") + (proc.stderr or "")
+            returncode = proc.returncode
+        except OSError as exc:
+            text, returncode = str(exc), -1
+        if result_path.is_file():
+            out = json.loads(result_path.read_text(encoding="utf-8"))
+        else:
+            tail = [ln for ln in _ANSI.sub("", text).splitlines() if ln.strip()][-15:]
+            out = {"ok": False, "stderr": [],
+                   "error": {"kind": "other", "ename": "WorkerDied",
+                             "evalue": f"the notebook worker exited with status {returncode}"
+                                       + (": " + tail[-1] if tail else "")}}
     out["log"] = [ln for ln in _ANSI.sub("", text).splitlines() if not _KERNEL_NOISE.search(ln)]
     out["seconds"] = time.monotonic() - start
     return out
+
+
+def _worker_main() -> None:
+    """Entry point of a notebook worker process: task JSON on stdin, result to a file."""
+    task = json.loads(sys.stdin.read())
+    os.environ.update(task["env"])
+    out = {"ok": False, "error": None, "stderr": []}
+    try:
+        _run_papermill(task, out)
+    finally:
+        with open(task["result_path"], "w", encoding="utf-8") as fh:
+            json.dump(out, fh)
 
 
 def _run_papermill(task: dict, out: dict) -> None:
@@ -358,7 +379,8 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
 
     ``parameters``: injected into every notebook; :class:`~pathlib.Path` values are
     made relative to ``out_dir``, which is also each kernel's working directory.
-    Independent notebooks run on ``jobs`` worker processes; ``*reproduction*``
+    Independent notebooks run ``jobs`` at a time, each in its own worker process;
+    ``*reproduction*``
     notebooks run after all others, after ``between()`` was called (the runner merges
     the partial results there). Each executed notebook is scrubbed
     (:mod:`ivigbook.notebook_clean`). Progress lines go to ``progress`` (stderr by
@@ -396,9 +418,7 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
          f"({workers} worker{'s' if workers != 1 else ''})")
     results: list[NotebookResult] = []
     done = 0
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                initializer=_init_worker, initargs=(env,)) as pool:
+    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook") as pool:
         for number, stage in enumerate(stages):
             if number > 0 and between is not None:
                 between()

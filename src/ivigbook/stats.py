@@ -132,6 +132,15 @@ def _zcrit(conf: float = CONF) -> float:
     return float(_st.norm.ppf(0.5 + conf / 2))
 
 
+def _count(n) -> int | None:
+    """A sample size as int, or None when missing/not finite (never raises)."""
+    try:
+        f = float(n)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if math.isfinite(f) else None
+
+
 def _two_sided_t(t: float, df: float) -> float:
     if not np.isfinite(t) or not df > 0:
         return NAN
@@ -232,11 +241,17 @@ def signrank(before, after, *, decimals: int = 10) -> SignRank:
       ranks; zeros carry no sign (they count in neither sum);
     * statistic ``T+`` = sum of ranks of positive ``d``;
     * ``E(T+) = [n(n+1) - n0(n0+1)] / 4`` (n0 = number of zeros);
-    * ``Var(T+) = n(n+1)(2n+1)/24 - n0(n0+1)(2n0+1)/24 - sum(t^3 - t)/48`` over
-      tie groups ``t`` among the non-zero ``|d|`` (= a quarter of the sum of the
-      squared ranks of the non-zero differences);
-    * ``z = (T+ - E) / sqrt(Var)``, **no continuity correction**, two-sided
-      normal p.
+    * ``Var(T+)`` = a quarter of the sum of the squared ranks of the non-zero
+      differences = ``n(n+1)(2n+1)/24`` (unadjusted) ``- n0(n0+1)(2n0+1)/24``
+      (adjustment for zeros) ``- sum(t^3 - t)/48`` over tie groups ``t`` of the
+      non-zero ``|d|`` (adjustment for ties), the three lines Stata prints;
+    * ``z = (T+ - E) / sqrt(Var)`` (Stata: ``(T+ - T-) / (2 sqrt(Var))``, the
+      same number), **no continuity correction**, two-sided normal p.
+
+    The rounding of ``d`` is the one deliberate departure: Stata ranks the raw
+    double-precision differences, so e.g. ``1.21 - 1.29`` and ``2.0 - 2.08``
+    could fall into different ranks there; integer (ordinal) scores are
+    unaffected.
 
     This equals ``scipy.stats.wilcoxon(d, zero_method="pratt", correction=False,
     method="approx")``. All differences zero: ``z = NaN`` and ``p = 1.0`` with a
@@ -257,9 +272,13 @@ def signrank(before, after, *, decimals: int = 10) -> SignRank:
     expected = (n * (n + 1) - n0 * (n0 + 1)) / 4
     var_unadj = n * (n + 1) * (2 * n + 1) / 24
     adj_zeros = -n0 * (n0 + 1) * (2 * n0 + 1) / 24
-    _, counts = np.unique(np.abs(d[~zero]), return_counts=True)
-    adj_ties = -float(np.sum(counts.astype(float) ** 3 - counts)) / 48
-    var = var_unadj + adj_ties + adj_zeros
+    # Stata computes the variance directly as a quarter of the sum of the squared
+    # (average) ranks of the non-zero differences and reports the tie adjustment as
+    # the remainder; this equals -sum(t^3 - t)/48 over tie groups of non-zero |d|.
+    var = float(np.sum(ranks[~zero] ** 2)) / 4
+    adj_ties = var - var_unadj - adj_zeros
+    if abs(adj_ties) < 1e-9 * max(1.0, var_unadj):
+        adj_ties = 0.0
     common = dict(n=n, n_pos=int(pos.sum()), n_neg=int(neg.sum()), n_zero=n0,
                   sum_pos=sum_pos, sum_neg=float(ranks[neg].sum()),
                   sum_zero=float(ranks[zero].sum()), statistic=sum_pos, expected=expected,
@@ -298,7 +317,7 @@ def ttest1_summary(mean: float, sd: float, n: int, mu0: float = 0.0, *,
     With the mean and SD of paired differences this is the paired t test, e.g.
     the paper's mean change of mRSS at 6 months (-5.3, SD 7.9, N=29).
     """
-    n = int(n)
+    n = _count(n) or 0
     if n < 2 or not np.isfinite(mean) or not np.isfinite(sd):
         return OneSampleT(n=n, mean=mean, sd=sd, se=NAN, mu0=mu0, t=NAN, df=max(n - 1, 0),
                           p=NAN, ci_low=NAN, ci_high=NAN, conf=conf,
@@ -343,7 +362,10 @@ def ttest_summary(mean1: float, sd1: float, n1: int, mean2: float, sd2: float, n
     freedom (Stata ``ttesti ..., unequal``), offered as a sensitivity analysis;
     the paper used the pooled test.
     """
-    n1, n2 = int(n1), int(n2)
+    c1, c2 = _count(n1), _count(n2)
+    n1, n2 = (c1 if c1 is not None else 0), (c2 if c2 is not None else 0)
+    mean1, sd1, mean2, sd2 = (float(v) if v is not None else NAN
+                              for v in (mean1, sd1, mean2, sd2))
     base = dict(n1=n1, mean1=mean1, sd1=sd1, n2=n2, mean2=mean2, sd2=sd2,
                 diff=mean1 - mean2, equal_var=equal_var, conf=conf)
     finite = all(np.isfinite(v) for v in (mean1, sd1, mean2, sd2))
@@ -401,10 +423,17 @@ class ProportionTest(_Result):
 _PROP_METHODS = ("ttest", "chi2", "fisher")
 
 
+def _proportion_nan(n1, k1, p1, n2, k2, p2, method, note) -> ProportionTest:
+    return ProportionTest(n1=n1, k1=k1, p1=p1, n2=n2, k2=k2, p2=p2, diff=p1 - p2, t=NAN,
+                          df=NAN, p_ttest=NAN, ci_low=NAN, ci_high=NAN, chi2=NAN, p_chi2=NAN,
+                          p_fisher=NAN, method=method, p=NAN, note=note)
+
+
 def _proportion(p1: float, n1: int, k1: int, p2: float, n2: int, k2: int,
                 method: str, conf: float, note: str) -> ProportionTest:
-    if method not in _PROP_METHODS:
-        raise ValueError(f"method must be one of {_PROP_METHODS}, got {method!r}")
+    if n1 < 1 or n2 < 1:
+        return _proportion_nan(n1, k1, p1, n2, k2, p2, method,
+                               "; ".join(x for x in (note, "empty group") if x))
     # Student t on 0/1 data: mean = p, SD = sqrt(p(1-p) n/(n-1)).
     sd1 = math.sqrt(p1 * (1 - p1) * n1 / (n1 - 1)) if n1 > 1 else NAN
     sd2 = math.sqrt(p2 * (1 - p2) * n2 / (n2 - 1)) if n2 > 1 else NAN
@@ -435,7 +464,13 @@ def proportion_test(k1: int, n1: int, k2: int, n2: int, *, method: str = "ttest"
     the myositis p = 0.004 (see ``tests/test_stats.py``); uncorrected
     chi-square agrees; Fisher does not (myositis p = 0.012).
     """
-    k1, n1, k2, n2 = int(k1), int(n1), int(k2), int(n2)
+    if method not in _PROP_METHODS:
+        raise ValueError(f"method must be one of {_PROP_METHODS}, got {method!r}")
+    counts = [_count(v) for v in (k1, n1, k2, n2)]
+    if any(c is None for c in counts):
+        return _proportion_nan(counts[1] or 0, counts[0] or 0, NAN, counts[3] or 0,
+                               counts[2] or 0, NAN, method, "missing count")
+    k1, n1, k2, n2 = counts
     if not (0 <= k1 <= n1 and 0 <= k2 <= n2):
         raise ValueError("counts must satisfy 0 <= k <= n")
     p1 = k1 / n1 if n1 else NAN
@@ -452,7 +487,14 @@ def proportion_ttest_summary(pct1: float, n1: int, pct2: float, n2: int, *,
     percentage that is not k/n for any integer k at its printed precision
     (a sign that the percentage has a smaller denominator than ``n``).
     """
-    n1, n2 = int(n1), int(n2)
+    if method not in _PROP_METHODS:
+        raise ValueError(f"method must be one of {_PROP_METHODS}, got {method!r}")
+    n1, n2 = _count(n1) or 0, _count(n2) or 0
+    pct1 = float(pct1) if pct1 is not None else NAN
+    pct2 = float(pct2) if pct2 is not None else NAN
+    if not (math.isfinite(pct1) and math.isfinite(pct2)) or n1 < 1 or n2 < 1:
+        return _proportion_nan(n1, 0, pct1 / 100, n2, 0, pct2 / 100, method,
+                               "missing percentage or empty group")
     notes = []
     counts = []
     for label, pct, n in (("group 1", pct1, n1), ("group 2", pct2, n2)):
@@ -460,9 +502,10 @@ def proportion_ttest_summary(pct1: float, n1: int, pct2: float, n2: int, *,
             raise ValueError(f"{label}: percentage must be within 0-100, got {pct}")
         k = int(round_half_up(pct / 100 * n, 0))
         counts.append(k)
-        dec = max(decimals_of(repr(float(pct))), 1)
+        # precision as printed, capped so that computed proportions (83.333...%) pass
+        dec = min(max(decimals_of(repr(pct)), 1), 6)
         if round_half_up(100 * k / n, dec) != round_half_up(pct, dec):
-            notes.append(f"{label}: {pct}% is not k/{n} for an integer k")
+            notes.append(f"{label}: {pct:g}% is not k/{n} for an integer k")
     return _proportion(pct1 / 100, n1, counts[0], pct2 / 100, n2, counts[1], method, conf,
                        "; ".join(notes))
 

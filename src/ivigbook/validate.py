@@ -306,23 +306,35 @@ def validate_package(raw: RawPackage, limit: int = MAX_LISTED) -> Report:
 
 
 def _unique_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> None:
-    """Repeated keys of the contract (``Table.unique``): each repeat names the first line."""
-    key = TABLES[table.name].unique
+    """Repeated keys of the contract (``Table.unique``): each repeat names the first row."""
+    contract = TABLES[table.name]
+    key = contract.unique
     if not key or not set(key) <= set(clean.columns) or not len(clean):
         return
-    parts = [clean[c] if TABLES[table.name].column(c).kind != "vocab" else _canon(c, clean[c])
-             for c in key]
-    joined = functools.reduce(lambda a, b: a + "\x1f" + b, parts)
-    complete = functools.reduce(lambda a, b: a & b, [p != "" for p in parts])
-    repeat = joined.duplicated(keep="first") & complete
+    parts = [_canon(c, clean[c]) if contract.column(c).kind == "vocab" else clean[c] for c in key]
+    combined = np.zeros(len(clean), dtype=np.int64)
+    for part in parts:  # one integer code per distinct key, without joining strings
+        codes, uniques = pd.factorize(part)
+        combined = pd.factorize(combined * (len(uniques) + 1) + codes)[0]
+    complete = np.logical_and.reduce([(p != "").to_numpy() for p in parts])
+    repeat = pd.Series(combined).duplicated().to_numpy() & complete
     if not repeat.any():
         return
-    first = pd.Series(np.arange(len(joined))).groupby(joined.to_numpy()).transform("min")
-    where = np.flatnonzero(repeat.to_numpy())
-    column = "+".join(key)
-    values = [" ".join(row) for row in clean.loc[where[:out.limit], list(key)].to_numpy()]
-    out.rows(table, where, column, f"duplicate {' + '.join(key)}", values=values,
-             details=[f"first at row {table.rows[i]}" for i in first.to_numpy()[where[:out.limit]]])
+    _, first_of_code, code = np.unique(combined, return_index=True, return_inverse=True)
+    where = np.flatnonzero(repeat)[:out.limit]
+    out.rows(table, repeat, "+".join(key), f"duplicate {' + '.join(key)}",
+             values=[" ".join(row) for row in clean.loc[where, list(key)].to_numpy()],
+             details=[f"first at row {table.rows[first_of_code[code[i]]]}" for i in where])
+
+
+def _positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
+    """Position of each key among ``values`` (distinct), -1 when absent (pyarrow hash join)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.index_in(pa.array(keys, type=pa.large_string()),
+                        value_set=pa.array(values, type=pa.large_string()))
+    return found.fill_null(-1).to_numpy()
 
 
 def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Collector) -> None:
@@ -333,52 +345,48 @@ def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Colle
     if patients is None or "patient_id" not in clean["patients"]:
         return
     pc = clean["patients"]
-    info = pd.DataFrame({"patient_id": pc["patient_id"]})
-    info["birth"] = _numbers(pc["birth_year"]) if "birth_year" in pc else np.nan
-    info["birth"] = info["birth"].where(~_fraction(info["birth"])
-                                        & info["birth"].between(*_YEARS))
-    for c in ("onset_date", "death_date"):
-        info[c] = _dates(pc[c]) if c in pc else pd.NaT
-    _date_problems(patients, pc, info, out)
-    first = info[pc["patient_id"] != ""].drop_duplicates("patient_id").set_index("patient_id")
+    ids = pc["patient_id"]
+    birth = _numbers(pc["birth_year"]) if "birth_year" in pc else pd.Series(np.nan, ids.index)
+    birth = birth.where(~_fraction(birth) & birth.between(*_YEARS)).to_numpy()
+    death = (_dates(pc["death_date"]) if "death_date" in pc
+             else pd.Series(pd.NaT, ids.index, dtype="datetime64[us]")).to_numpy()
+    _date_problems(patients, pc, birth, death, out)
+    first = np.flatnonzero((~ids.duplicated() & (ids != "")).to_numpy())
+    # one sentinel (unknown patient) at the end: position -1 picks it
+    birth_of, death_of = np.append(birth[first], np.nan), np.append(death[first], np.datetime64("NaT"))
     for name, table in raw.tables.items():
         tc = clean[name]
         if not TABLES[name].child or "patient_id" not in tc:
             continue
-        pid = tc["patient_id"]
-        out.rows(table, ((pid != "") & ~pid.isin(first.index)).to_numpy(), "patient_id",
+        at = _positions(tc["patient_id"], ids.iloc[first])
+        out.rows(table, (at < 0) & (tc["patient_id"] != "").to_numpy(), "patient_id",
                  f"patient_id not in {patients.file}")
-        per_row = first.reindex(pid.to_numpy()).reset_index(drop=True)
-        _date_problems(table, tc, per_row, out)
+        _date_problems(table, tc, birth_of[at], death_of[at], out)
     infusions = clean.get("infusions")
     if infusions is not None and "patient_id" in infusions:
-        out.rows(patients, ((pc["patient_id"] != "")
-                            & ~pc["patient_id"].isin(infusions["patient_id"])).to_numpy(),
+        out.rows(patients, ((ids != "") & ~ids.isin(infusions["patient_id"])).to_numpy(),
                  "patient_id", "patient has no infusions", severity="warning")
 
 
-def _date_problems(table: RawTable, tc: pd.DataFrame, info: pd.DataFrame,
+def _date_problems(table: RawTable, tc: pd.DataFrame, birth: np.ndarray, death: np.ndarray,
                    out: _Collector) -> None:
-    """Dates of ``table`` against the patient's birth year, onset and death.
+    """Dates of ``table`` against the patient's birth year and death date (row by row).
 
-    ``info`` holds, row by row, the patient's ``birth`` year, ``onset_date`` and
-    ``death_date``. Child tables: every date must not precede the birth year; the
-    required dates (start of a cycle/course, assessment, AE onset) must not follow
-    death; a stop date must not precede its start date.
+    Every date must not precede the birth year. Patients: death not before onset.
+    Child tables: the required dates (cycle/course start, assessment, AE onset) must
+    not follow death; a stop date must not precede its start date.
     """
     contract = TABLES[table.name]
     dates = {c.name: _dates(tc[c.name]) for c in contract.columns
              if c.kind == "date" and c.name in tc}
-    birth = info["birth"].to_numpy(dtype=float)
     for name, d in dates.items():
-        out.rows(table, (d.dt.year.to_numpy(dtype=float, na_value=np.nan) < birth), name,
+        out.rows(table, d.dt.year.to_numpy(dtype=float, na_value=np.nan) < birth, name,
                  "before the patient's birth year")
     if not contract.child:
         if {"onset_date", "death_date"} <= set(dates):
             out.rows(table, (dates["death_date"] < dates["onset_date"]).to_numpy(), "death_date",
                      "before onset_date")
         return
-    death = info["death_date"].to_numpy()
     for c in contract.columns:
         if c.name in dates and c.required:
             out.rows(table, dates[c.name].to_numpy() > death, c.name,
@@ -392,22 +400,18 @@ def _measure_problems(table: RawTable, tc: pd.DataFrame, out: _Collector) -> Non
     """Values against the range and scale of their own measure (``schema.MEASURES``)."""
     if not {"measure", "value"} <= set(tc.columns):
         return
-    code = _canon("measure", tc["measure"])
-    value = _numbers(tc["value"])
-    lo = code.map({k: m.lo for k, m in MEASURES.items()}).astype("float64")
-    hi = code.map({k: m.hi for k, m in MEASURES.items()}).astype("float64")
-    whole = code.map({k: m.integer for k, m in MEASURES.items()}).fillna(False).astype(bool)
-    outside = ((value < lo) | (value > hi)).to_numpy()
-    fraction = (whole & _fraction(value)).to_numpy() & ~outside
-    for mask, rule in ((outside, "outside the range of {code} ({lo:g} to {hi:g})"),
-                       (fraction, "{code} must be a whole number")):
-        if not mask.any():
-            continue
-        failing = pd.Series(code.to_numpy()[mask], index=np.flatnonzero(mask))
-        for k, rows in failing.groupby(failing.to_numpy(), sort=True):
-            m = MEASURES[k]
-            out.rows(table, rows.index.to_numpy(), "value",
-                     rule.format(code=k, lo=m.lo, hi=m.hi))
+    codes, uniques = pd.factorize(_canon("measure", tc["measure"]))
+    known = [MEASURES.get(u) for u in uniques] + [None]  # codes == -1 pick the None
+    value = _numbers(tc["value"]).to_numpy()
+    lo = np.array([m.lo if m else np.nan for m in known])[codes]
+    hi = np.array([m.hi if m else np.nan for m in known])[codes]
+    whole = np.array([bool(m and m.integer) for m in known])[codes]
+    outside = (value < lo) | (value > hi)
+    fraction = whole & _fraction(value) & ~outside
+    for mask, rule in ((outside, "outside the range of {m.code} ({m.lo:g} to {m.hi:g})"),
+                       (fraction, "{m.code} must be a whole number")):
+        for k in np.unique(codes[mask]):
+            out.rows(table, mask & (codes == k), "value", rule.format(m=known[k]))
 
 
 # ---------------------------------------------------------------- loading

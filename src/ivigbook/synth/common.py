@@ -161,12 +161,15 @@ class CalibrationError(RuntimeError):
 
 def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequence[Target],
                    rng: np.random.Generator, *, extra_cost: Callable[[np.ndarray], float] | None = None,
-                   group_moves: Sequence[np.ndarray] = (), max_steps: int = 20000,
-                   max_kicks: int = 60, step: int = 1) -> np.ndarray:
+                   group_moves: Sequence[np.ndarray] = (), pair_blocks: Sequence[np.ndarray] = (),
+                   max_steps: int = 20000, max_kicks: int = 60, step: int = 1) -> np.ndarray:
     """Seeded first-improvement local search over integer vectors.
 
-    Moves: every single coordinate by ``±step`` within [lo, hi], and every index
-    array of ``group_moves`` shifted together by ``±step``. The move order is
+    Moves: every single coordinate by ``±step`` within [lo, hi], every index
+    array of ``group_moves`` shifted together by ``±step``, and for each index
+    array of ``pair_blocks`` every transfer of ``step`` from one member to
+    another (keeps the block's sum: tunes an SD or a test statistic without
+    disturbing a mean). The move order is
     reshuffled (by ``rng``) each pass; the first move that lowers the cost is
     taken. At a local minimum that still misses a target the state is kicked
     (a few random moves) and the search continues; the best state is returned.
@@ -194,6 +197,14 @@ def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequ
         g = np.asarray(g, dtype=np.int64)
         for s in (step, -step):
             moves.append((g, s))
+    pair_moves: list[tuple[np.ndarray, np.ndarray]] = []
+    for block in pair_blocks:
+        block = [int(i) for i in block]
+        for i in block:
+            for j in block:
+                if i != j:
+                    pair_moves.append((np.array([i, j]), np.array([step, -step])))
+    moves += pair_moves  # type: ignore[arg-type]
 
     cur = cost(x)
     best, best_cost = x.copy(), cur
@@ -254,6 +265,65 @@ def solve_mean_sd(rng: np.random.Generator, n: int, mean: float, sd: float, deci
     if bad:
         raise CalibrationError(f"{what}: " + "; ".join(bad))
     return out
+
+
+def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray, unit: float,
+                 lo: int, hi: int, decimals: int, base: tuple[float, float],
+                 paired_base: tuple[float, float], follow: tuple[float, float],
+                 p_band: tuple[float, float], what: str, base_init: np.ndarray | None = None,
+                 change_sd: float | None = None, attempts: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline values (``n_base``) and follow-up values (for ``pair_idx`` of them), in
+    integer units of ``unit``, such that
+
+    * all baselines print as ``base`` = (mean, SD), the paired subset as ``paired_base``;
+    * the follow-up values print as ``follow`` = (mean, SD);
+    * the paired Student t p-value of follow-up minus baseline lies in ``p_band``
+      (the sign of the mean change follows ``follow`` minus ``paired_base``).
+
+    Two stages (baselines, then follow-up with baselines fixed), each a seeded
+    :func:`integer_search` with transfer moves; restarted from a fresh draw if a
+    stage fails. Raises :class:`CalibrationError` after ``attempts`` draws.
+    """
+    pair_idx = np.asarray(pair_idx, dtype=np.int64)
+    npair = len(pair_idx)
+    sign = 1.0 if follow[0] >= paired_base[0] else -1.0
+    t_hi, t_lo = t_for_p(p_band[0], npair - 1), t_for_p(p_band[1], npair - 1)
+    change_sd = change_sd if change_sd is not None else 0.7 * follow[1]
+    problems: list[str] = []
+    for attempt in range(attempts):
+        if attempt == 0 and base_init is not None:
+            b0 = np.rint(np.asarray(base_init, dtype=float))
+        else:
+            b0 = np.rint(rng.normal(base[0] / unit, base[1] / unit, n_base))
+        b0 = np.clip(b0, lo, hi).astype(np.int64)
+        t1 = [
+            Target.printed(f"{what} baseline mean", lambda v: float(np.mean(v)) * unit, *base[:1], decimals),
+            Target.printed(f"{what} baseline sd", lambda v: float(np.std(v, ddof=1)) * unit, base[1], decimals),
+            Target.printed(f"{what} paired baseline mean", lambda v: float(np.mean(v[pair_idx])) * unit,
+                           paired_base[0], decimals),
+            Target.printed(f"{what} paired baseline sd",
+                           lambda v: float(np.std(v[pair_idx], ddof=1)) * unit, paired_base[1], decimals),
+        ]
+        b = integer_search(b0, np.full(n_base, lo), np.full(n_base, hi), t1, rng,
+                           pair_blocks=[np.arange(n_base)], max_kicks=30)
+        problems = failing(t1, b)
+        if problems:
+            continue
+        pb = b[pair_idx].astype(float)
+        f0 = np.rint(pb + rng.normal((follow[0] - paired_base[0]) / unit, change_sd / unit, npair))
+        f0 = np.clip(f0, lo, hi).astype(np.int64)
+        t2 = [
+            Target.printed(f"{what} follow-up mean", lambda v: float(np.mean(v)) * unit, follow[0], decimals),
+            Target.printed(f"{what} follow-up sd", lambda v: float(np.std(v, ddof=1)) * unit, follow[1], decimals),
+            Target(f"{what} paired t", lambda v: sign * paired_t_stat((v - pb) * unit), t_lo, t_hi,
+                   centre=(t_lo + t_hi) / 2, scale=max((t_hi - t_lo) / 4, 1e-4)),
+        ]
+        f = integer_search(f0, np.full(npair, lo), np.full(npair, hi), t2, rng,
+                           pair_blocks=[np.arange(npair)], max_kicks=30)
+        problems = failing(t2, f)
+        if not problems:
+            return b, f
+    raise CalibrationError(f"{what}: " + "; ".join(problems))
 
 
 # =============================================================== fast statistics

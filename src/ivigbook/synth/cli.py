@@ -1,0 +1,72 @@
+"""``ivigbook synth NAME --seed S --out DIR [--patients N]``.
+
+Dispatches on ``args.name`` to a generator module. Each entry of
+:data:`GENERATORS` names a module that provides ``DEFAULT_SEED``,
+``DEFAULT_OUT`` and ``write(out_dir, seed, ...)``; optional ``verify(out_dir)``
+returns (name, published, recomputed, ok) rows that are printed after writing,
+and optional ``SUPPORTS_PATIENTS = True`` lets ``--patients`` through
+(``write(out_dir, seed, patients=N)``).
+
+Hooks for the other cohorts: ``spain_multicentre`` and ``registry`` are
+registered below; their modules (``ivigbook.synth.spain_multicentre``,
+``ivigbook.synth.registry``) are written separately. Until a module exists the
+command reports that it is not available (exit status 1).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: synthetic cohort name -> module implementing it
+GENERATORS = {
+    "hopkins2015": "ivigbook.synth.hopkins2015",
+    "spain_multicentre": "ivigbook.synth.spain_multicentre",
+    "registry": "ivigbook.synth.registry",
+}
+
+
+def _module(name: str):
+    if name not in GENERATORS:
+        raise SystemExit(f"ivigbook synth: unknown synthetic cohort {name!r}; "
+                         f"choose one of {', '.join(sorted(GENERATORS))}")
+    try:
+        return importlib.import_module(GENERATORS[name])
+    except ModuleNotFoundError as e:
+        if e.name == GENERATORS[name]:
+            from ..cli import CommandUnavailable
+            raise CommandUnavailable(f"synthetic cohort {name!r} is not available in this "
+                                     f"installation ({GENERATORS[name]} missing)") from e
+        raise
+
+
+def main_synth(args: argparse.Namespace) -> int:
+    """Generate the synthetic cohort ``args.name``; print what was written and the check."""
+    mod = _module(args.name)
+    seed = mod.DEFAULT_SEED if getattr(args, "seed", None) is None else int(args.seed)
+    out = getattr(args, "out", None) or mod.DEFAULT_OUT
+    patients = getattr(args, "patients", None)
+    kwargs = {}
+    if patients is not None:
+        if not getattr(mod, "SUPPORTS_PATIENTS", False):
+            fixed = getattr(mod, "N_INCLUDED", None)
+            print(f"ivigbook synth {args.name}: --patients is not supported; this cohort is "
+                  f"calibrated to the published study" + (f" ({fixed} included patients)" if fixed else ""),
+                  file=sys.stderr)
+            return 2
+        kwargs["patients"] = patients
+    paths = mod.write(out, seed, **kwargs)
+    print(f"ivigbook synth {args.name}: seed {seed}, wrote {len(paths)} files to {out}: "
+          + ", ".join(p.name for p in paths))
+    verify = getattr(mod, "verify", None)
+    if verify is not None:
+        rows = verify(out)
+        bad = [r for r in rows if not r[3]]
+        width = max(len(r[0]) for r in rows)
+        print(f"{'figure':<{width}}  {'published':>10}  {'recomputed':>12}  ok")
+        for name, published, recomputed, ok in rows:
+            print(f"{name:<{width}}  {published:>10}  {recomputed:>12}  {'yes' if ok else 'NO'}")
+        print(f"{len(rows) - len(bad)}/{len(rows)} published figures reproduced by the pipeline")
+        if bad:
+            return 1
+    return 0
