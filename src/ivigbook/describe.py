@@ -116,6 +116,10 @@ def record_table1(ctx: Context, rec) -> list[dict]:
     any_prior = a[prior].fillna(False).astype(bool).any(axis=1) if prior else pd.Series(False, index=a.index)
     rec.value("table1_prior_any_n", int(any_prior.sum()), kind="int")
     rec.value("table1_prior_any_pct", 100.0 * any_prior.mean() if len(a) else np.nan, 1)
+    rec.value("cohort_first_line_n", int((~any_prior).sum()), kind="int")
+    years = a["first_cycle_date"].dt.year
+    rec.value("cohort_ivig_start_year_min", years.min(), kind="int")
+    rec.value("cohort_ivig_start_year_max", years.max(), kind="int")
     for r in rows:
         k = f"table1_{r['key']}"
         if r["kind"] == "mean_sd":
@@ -191,6 +195,10 @@ def table2(ctx: Context, rec) -> Table:
                      f"N={n}": cell_mean_sd(s.mean(), s.std(ddof=1))})
         body.append({"group": "", "Variable": f"{label}, median [range]",
                      f"N={n}": f"{s.median():g} [{s.min():g}\u2013{s.max():g}]"})
+    cyc = ctx.cycles[ctx.cycles["in_round1"].astype(bool) & ctx.cycles["patient_id"].isin(a["USUBJID"])]
+    rec.value("method_dose_g_per_kg_month", cyc["dose_g_per_kg"].median(), 1)
+    rec.value("method_cycle_days_min", cyc["days"].min(), kind="int")
+    rec.value("method_cycle_days_max", cyc["days"].max(), kind="int")
     none = []
     for drug in DRUG:
         col = f"concomitant_{drug}"

@@ -21,6 +21,8 @@ STATUS_SIDE = "same side of 0.05"
 STATUS_DIFF = "differs"
 STATUS_MISSING = "not computed"
 STATUS_NA = "not reproducible"
+STATUS_INPUT = "input"
+NOT_JUDGED = (STATUS_NA, STATUS_INPUT)
 
 PACKAGES = ("ivigbook", "pandas", "numpy", "scipy", "statsmodels", "pandera", "matplotlib",
             "papermill", "myst-nb", "jupyter-book", "sphinx")
@@ -60,7 +62,7 @@ def judge(row: dict, recomputed) -> str:
         return STATUS_NA
     value = _as_float(recomputed)
     if value is None:
-        return STATUS_MISSING
+        return STATUS_INPUT if kind in ("parameter", "reference_input") else STATUS_MISSING
     decimals = int(_as_float(row.get("decimals")) or 0)
     printed = str(row["value"]).strip()
     relation = str(row.get("relation") or "=").strip()
@@ -88,6 +90,8 @@ def comparison(results_dir: str | Path, published_path: str | Path) -> pd.DataFr
     rows = []
     for row in published.to_dict("records"):
         rec = results.get(row["key"])
+        if rec is None and row["key"].endswith("_abstract"):
+            rec = results.get(row["key"].removesuffix("_abstract"))
         status = judge(row, rec)
         decimals = int(_as_float(row.get("decimals")) or 0)
         shown = "" if _as_float(rec) is None else f"{float(rec):.{max(decimals, 0)}f}"
@@ -103,18 +107,19 @@ def comparison(results_dir: str | Path, published_path: str | Path) -> pd.DataFr
 def summary_table(table: pd.DataFrame, rec, synthetic: bool) -> Table:
     """Counts per status; records repro_* keys."""
     counts = table["status"].value_counts()
-    judged = table[table["status"] != STATUS_NA]
+    judged = table[~table["status"].isin(NOT_JUDGED)]
     match = int((judged["status"] == STATUS_MATCH).sum())
     rec.value("repro_rows_n", len(judged), kind="int")
     rec.value("repro_match_n", match, kind="int")
     rec.value("repro_match_pct", 100.0 * match / len(judged) if len(judged) else float("nan"), 1)
     rows = [{"Status": s, "Published numbers": str(int(counts.get(s, 0)))}
-            for s in (STATUS_MATCH, STATUS_SIDE, STATUS_DIFF, STATUS_MISSING, STATUS_NA)]
+            for s in (STATUS_MATCH, STATUS_SIDE, STATUS_DIFF, STATUS_MISSING, STATUS_NA, STATUS_INPUT)]
     return Table(pd.DataFrame(rows), caption="Reproduction summary", table_id="repro-summary",
                  synthetic=synthetic,
                  notes=["match: equal at the printed precision (counts and Ns exactly); same side of "
                         "0.05: a p-value the published summaries cannot pin down but whose conclusion "
-                        "agrees; not reproducible: numbers that only the original patient data determine."])
+                        "agrees; not reproducible: numbers that only the original patient data determine; input: "
+                        "analysis rules and comparator summaries the analysis takes as given."])
 
 
 def detail_table(table: pd.DataFrame, synthetic: bool) -> Table:

@@ -743,7 +743,9 @@ def build_book(book_dir: str | os.PathLike, progress: bool | Callable[[str], Non
     book_dir = Path(book_dir).resolve()
     start = time.monotonic()
     emit(f"building the book in {book_dir} (jupyter-book build --all -W -n --keep-going)")
-    env = {**os.environ, **KERNEL_ENV}
+    # no SOURCE_DATE_EPOCH here: Sphinx would rewrite the copyright year with it
+    env = {**os.environ, "PYTHONHASHSEED": "0", "TZ": "UTC"}
+    env.pop("SOURCE_DATE_EPOCH", None)
     proc = subprocess.run([*_jupyter_book_cmd(), "build", "--all", "-W", "-n", "--keep-going",
                            str(book_dir)], cwd=book_dir, env=env, capture_output=True,
                           text=True)
@@ -803,6 +805,9 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
     if out == data_dir or data_dir.is_relative_to(out):
         raise UsageError(f"--out {out} would contain the input data {data_dir}; choose "
                          f"another folder")
+    if out.is_relative_to(data_dir):
+        raise UsageError(f"--out {out} lies inside the cohort package {data_dir}; input "
+                         f"folders are never written to: choose another folder")
     if out == root or root.is_relative_to(out):
         raise UsageError(f"--out {out} would replace the project folder")
     _check_replaceable(out, "--out")
@@ -1023,7 +1028,8 @@ def main_run(args) -> int:
         print(f"ivigbook run: interrupted; {args.out} was left unchanged", file=sys.stderr)
         return 130
     n = len(summary.notebooks)
-    print(f"ivigbook run: {n} notebooks executed, book built in {summary.seconds:.1f} s")
+    built = "executed and the book built" if summary.html_index else "executed"
+    print(f"ivigbook run: {n} notebooks {built} in {summary.seconds:.1f} s")
     print(f"  results: {summary.results_path}")
     print(f"  book:    {summary.html_index}")
     return 0

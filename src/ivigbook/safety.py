@@ -53,16 +53,45 @@ def record_safety(ctx: Context, rec) -> dict:
         rec.value(f"safety_{k}_n", v, kind="int")
         if k.startswith("patients"):
             rec.value(f"safety_{k}_pct", 100.0 * v / n if n else float("nan"), 1)
+    timing = event_timing(ctx, ae)
     for r in ae_by_term(ctx).itertuples():
+        if r.code in timing.index:
+            rec.value(f"safety_{r.code}_months_after_stop", timing.loc[r.code, "months_after_stop"], 1)
         rec.value(f"safety_{r.code}_n", r.n, kind="int")
         rec.value(f"safety_{r.code}_pct", r.pct, 1)
         rec.value(f"safety_{r.code}_events_n", r.events, kind="int")
     return overall
 
 
+def event_timing(ctx: Context, ae: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per known term, the median calendar months from the last round-1 cycle to onset
+    (negative = during treatment); also records nothing, callers decide."""
+    from .cohort import month_index
+
+    ae = events(ctx) if ae is None else ae
+    last = ctx.analysed.set_index("USUBJID")["last_cycle_date"]
+    after = month_index(ae["onset_date"]) - month_index(ae["patient_id"].map(last))
+    d = pd.DataFrame({"code": ae["term_code"].to_numpy(), "after": after.astype("Float64").to_numpy()})
+    d = d[d["code"] != OTHER_TERM].dropna()
+    return d.groupby("code")["after"].median().rename("months_after_stop").to_frame()
+
+
+def record_deaths(ctx: Context, rec) -> None:
+    """Deaths and months from the first cycle to death."""
+    from .cohort import month_index
+
+    a = ctx.analysed
+    dead = a[a["death_date"].notna()]
+    rec.value("safety_deaths_n", len(dead), kind="int")
+    if len(dead):
+        months = month_index(dead["death_date"]) - month_index(dead["first_cycle_date"])
+        rec.value("safety_death_months_from_start", float(months.astype(float).median()), 1)
+
+
 def aet02(ctx: Context, rec) -> Table:
     """Adverse events table in the AET02 shape."""
     overall = record_safety(ctx, rec)
+    record_deaths(ctx, rec)
     n = ctx.n
     col = f"IVIG (N={n})"
     rows = [
@@ -139,6 +168,7 @@ def record_stop_reasons(ctx: Context, rec) -> Table:
     disc = ae[ae["led_to_discontinuation"] == "yes"].drop_duplicates(["patient_id", "term_code"])
     for code, k in disc.groupby("term_code").size().items():
         rec.value(f"stop_adverse_event_{code}_n", int(k), kind="int")
+        rec.value(f"stop_adverse_event_{code}_pct", 100.0 * k / n if n else float("nan"), 1)
     table = stop_reasons(ctx)
     rows = [{"Reason IVIG was stopped": r.label, f"N={n}": cell_n_pct(r.n, n)} for r in table.itertuples()]
     return Table(pd.DataFrame(rows), caption="Reasons for stopping IVIG", table_id="stop-reasons",

@@ -158,7 +158,7 @@ class _Collector:
             return
         shown = positions[:self.limit]
         if values is None:
-            cells = table.frame[column].to_numpy()[shown]
+            cells = table.frame[column].iloc[shown].to_numpy(dtype=object)
         else:
             cells = np.asarray(values, dtype=object)[:self.limit]
         notes = [None] * shown.size if details is None else list(details)[:self.limit]
@@ -177,18 +177,55 @@ def _canon(column: str, s: pd.Series) -> pd.Series:
     return s.str.upper() if column in ("sex", "measure") else s.str.lower()
 
 
-def _numbers(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s, errors="coerce").astype("float64")
+_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def _iso(s: pd.Series) -> pd.Series:
-    return s.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+def _arrow(s: pd.Series):
+    import pyarrow as pa
+
+    return pa.array(s, type=pa.large_string())
 
 
-def _dates(s: pd.Series) -> pd.Series:
-    """Valid ISO dates within the plausible years; NaT for everything else."""
-    d = pd.to_datetime(s.where(_iso(s), ""), format="%Y-%m-%d", errors="coerce")
-    return d.where(d.dt.year.between(*_YEARS))
+def _numbers(s: pd.Series) -> np.ndarray:
+    """The number in each (stripped) cell; NaN for blanks and non-numbers (e.g. ``1,5``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = _arrow(s)
+    plain = pc.match_substring_regex(cells, _NUMBER)
+    return pc.cast(pc.if_else(plain, cells, None), pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _iso(s: pd.Series) -> np.ndarray:
+    """Cells shaped ``YYYY-MM-DD`` (not necessarily a real date)."""
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(_arrow(s), _ISO_DATE).to_numpy(zero_copy_only=False)
+
+
+def _dates(s: pd.Series) -> np.ndarray:
+    """``datetime64[D]`` of real ISO dates within the plausible years; NaT otherwise."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    iso = _iso(s)
+    text = pc.if_else(pa.array(iso), _arrow(s), "0000-00-00")
+    y, m, d = (pc.cast(pc.utf8_slice_codeunits(text, a, b), pa.int64()).to_numpy()
+               for a, b in ((0, 4), (5, 7), (8, 10)))
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    last = _DAYS_IN_MONTH[np.clip(m - 1, 0, 11)] + (leap & (m == 2))
+    real = iso & (m >= 1) & (m <= 12) & (d >= 1) & (d <= last) & (y >= _YEARS[0]) & (y <= _YEARS[1])
+    out = ((y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)).astype(
+        "datetime64[D]") + (d - 1)
+    return np.where(real, out, np.datetime64("NaT", "D"))
+
+
+def _years(dates: np.ndarray) -> np.ndarray:
+    """Calendar year of each date, NaN for NaT."""
+    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970.0
+    return np.where(np.isnat(dates), np.nan, years)
 
 
 def _allowed(col: Column) -> str:
@@ -226,20 +263,26 @@ def column_rules(col: Column) -> list[Rule]:
     elif col.kind == "date":
         rules.append(("not a date in YYYY-MM-DD format", lambda s: (s == "") | _iso(s)))
         rules.append((f"impossible date (or year outside {_YEARS[0]}-{_YEARS[1]})",
-                      lambda s: ~_iso(s) | _dates(s).notna()))
+                      lambda s: pd.Series(~_iso(s) | ~np.isnat(_dates(s)), s.index)))
     elif col.kind in ("int", "float", "measure"):
-        rules.append(("not a number", lambda s: (s == "") | _numbers(s).notna()))
+        rules.append(("not a number", lambda s: (s == "") | ~np.isnan(_numbers(s))))
         if col.kind == "int":
-            rules.append(("not a whole number", lambda s: ~_fraction(_numbers(s))))
+            rules.append(("not a whole number",
+                          lambda s: pd.Series(~_fraction(_numbers(s)), s.index)))
         if col.lo is not None:
             unit = f" ({col.unit})" if col.unit else ""
             rules.append((f"outside the range {col.lo:g} to {col.hi:g}{unit}",
-                          lambda s: ~((_numbers(s) < col.lo) | (_numbers(s) > col.hi))))
+                          lambda s: pd.Series(~_outside(_numbers(s), col.lo, col.hi), s.index)))
     return rules
 
 
-def _fraction(x: pd.Series) -> pd.Series:
+def _fraction(x: np.ndarray) -> np.ndarray:
+    """Finite numbers that are not whole."""
     return np.isfinite(x) & (x != np.round(x))
+
+
+def _outside(x: np.ndarray, lo, hi) -> np.ndarray:
+    return (x < lo) | (x > hi)
 
 
 @functools.cache
@@ -346,14 +389,14 @@ def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Colle
         return
     pc = clean["patients"]
     ids = pc["patient_id"]
-    birth = _numbers(pc["birth_year"]) if "birth_year" in pc else pd.Series(np.nan, ids.index)
-    birth = birth.where(~_fraction(birth) & birth.between(*_YEARS)).to_numpy()
-    death = (_dates(pc["death_date"]) if "death_date" in pc
-             else pd.Series(pd.NaT, ids.index, dtype="datetime64[us]")).to_numpy()
+    birth = _numbers(pc["birth_year"]) if "birth_year" in pc else np.full(len(pc), np.nan)
+    birth = np.where(_fraction(birth) | _outside(birth, *_YEARS), np.nan, birth)
+    death = _dates(pc["death_date"]) if "death_date" in pc else \
+        np.full(len(pc), np.datetime64("NaT", "D"))
     _date_problems(patients, pc, birth, death, out)
     first = np.flatnonzero((~ids.duplicated() & (ids != "")).to_numpy())
     # one sentinel (unknown patient) at the end: position -1 picks it
-    birth_of, death_of = np.append(birth[first], np.nan), np.append(death[first], np.datetime64("NaT"))
+    birth_of, death_of = np.append(birth[first], np.nan), np.append(death[first], np.datetime64("NaT", "D"))
     for name, table in raw.tables.items():
         tc = clean[name]
         if not TABLES[name].child or "patient_id" not in tc:
@@ -380,19 +423,19 @@ def _date_problems(table: RawTable, tc: pd.DataFrame, birth: np.ndarray, death: 
     dates = {c.name: _dates(tc[c.name]) for c in contract.columns
              if c.kind == "date" and c.name in tc}
     for name, d in dates.items():
-        out.rows(table, d.dt.year.to_numpy(dtype=float, na_value=np.nan) < birth, name,
+        out.rows(table, _years(d) < birth, name,
                  "before the patient's birth year")
     if not contract.child:
         if {"onset_date", "death_date"} <= set(dates):
-            out.rows(table, (dates["death_date"] < dates["onset_date"]).to_numpy(), "death_date",
+            out.rows(table, dates["death_date"] < dates["onset_date"], "death_date",
                      "before onset_date")
         return
     for c in contract.columns:
         if c.name in dates and c.required:
-            out.rows(table, dates[c.name].to_numpy() > death, c.name,
+            out.rows(table, dates[c.name] > death, c.name,
                      "after the patient's death_date")
     if {"start_date", "stop_date"} <= set(dates):
-        out.rows(table, (dates["stop_date"] < dates["start_date"]).to_numpy(), "stop_date",
+        out.rows(table, dates["stop_date"] < dates["start_date"], "stop_date",
                  "before start_date")
 
 
@@ -402,11 +445,11 @@ def _measure_problems(table: RawTable, tc: pd.DataFrame, out: _Collector) -> Non
         return
     codes, uniques = pd.factorize(_canon("measure", tc["measure"]))
     known = [MEASURES.get(u) for u in uniques] + [None]  # codes == -1 pick the None
-    value = _numbers(tc["value"]).to_numpy()
+    value = _numbers(tc["value"])
     lo = np.array([m.lo if m else np.nan for m in known])[codes]
     hi = np.array([m.hi if m else np.nan for m in known])[codes]
     whole = np.array([bool(m and m.integer) for m in known])[codes]
-    outside = (value < lo) | (value > hi)
+    outside = _outside(value, lo, hi)
     fraction = whole & _fraction(value) & ~outside
     for mask, rule in ((outside, "outside the range of {m.code} ({m.lo:g} to {m.hi:g})"),
                        (fraction, "{m.code} must be a whole number")):

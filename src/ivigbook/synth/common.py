@@ -310,13 +310,24 @@ def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray,
         if problems:
             continue
         pb = b[pair_idx].astype(float)
-        f0 = np.rint(pb + rng.normal((follow[0] - paired_base[0]) / unit, change_sd / unit, npair))
+        # bivariate-normal start: the correlation that gives the SD of the changes the
+        # target t implies (regression to the mean included)
+        delta = follow[0] - paired_base[0]
+        sd_d = abs(delta) * math.sqrt(npair) / ((t_lo + t_hi) / 2) if delta else change_sd
+        sb, sf = paired_base[1], follow[1]
+        r = (sb ** 2 + sf ** 2 - sd_d ** 2) / (2 * sb * sf)
+        if -0.95 < r < 0.98:
+            z = (pb * unit - pb.mean() * unit) / max(np.std(pb * unit, ddof=1), 1e-9)
+            f0 = (follow[0] + sf * (r * z + math.sqrt(1 - r * r) * rng.normal(0, 1, npair))) / unit
+        else:
+            f0 = pb + rng.normal(delta / unit, change_sd / unit, npair)
+        f0 = np.rint(f0)
         f0 = np.clip(f0, lo, hi).astype(np.int64)
         t2 = [
             Target.printed(f"{what} follow-up mean", lambda v: float(np.mean(v)) * unit, follow[0], decimals),
             Target.printed(f"{what} follow-up sd", lambda v: float(np.std(v, ddof=1)) * unit, follow[1], decimals),
             Target(f"{what} paired t", lambda v: sign * paired_t_stat((v - pb) * unit), t_lo, t_hi,
-                   centre=(t_lo + t_hi) / 2, scale=max((t_hi - t_lo) / 4, 1e-4)),
+                   centre=(t_lo + t_hi) / 2, scale=0.02),
         ]
         f = integer_search(f0, np.full(npair, lo), np.full(npair, hi), t2, rng,
                            pair_blocks=[np.arange(npair)], max_kicks=30)
@@ -380,29 +391,49 @@ def signrank_p(d: np.ndarray) -> float:
     return float(2 * _st.norm.sf(abs(sp - e) / math.sqrt(var)))
 
 
+def _signrank_p_counts(n: int, counts: dict[int, int]) -> float:
+    """Stata signrank p from counts of integer differences (closed form, no ranking)."""
+    n0 = n - sum(counts.values())
+    if n0 == n:
+        return 1.0
+    pos_sum = 0.0
+    var4 = 0.0  # sum of squared ranks of the non-zero differences
+    below = n0
+    for a in sorted({abs(v) for v in counts}):
+        k = counts.get(a, 0) + counts.get(-a, 0)
+        if k == 0:
+            continue
+        r = below + (k + 1) / 2.0
+        pos_sum += counts.get(a, 0) * r
+        var4 += k * r * r
+        below += k
+    e = (n * (n + 1) - n0 * (n0 + 1)) / 4.0
+    return math.erfc(abs(pos_sum - e) / math.sqrt(var4 / 4.0) / math.sqrt(2.0))
+
+
 def signrank_designs(n: int, target: float, decimals: int, max_abs: int = 2,
                      max_changed: int | None = None) -> list[dict[int, int]]:
     """Every vector of counts of integer differences in [-max_abs, max_abs] (n pairs)
     whose signed-rank p prints as ``target``; as {difference: count} dicts, fewest
-    changes first. The p depends only on these counts."""
+    total absolute change first, then fewest changed pairs. The p depends only on
+    these counts."""
     vals = [v for v in range(-max_abs, max_abs + 1) if v != 0]
-    out: list[tuple[int, tuple[int, ...]]] = []
+    out: list[tuple[int, int, tuple[int, ...]]] = []
     limit = n if max_changed is None else max_changed
 
     def rec(i: int, left: int, counts: list[int]):
         if i == len(vals):
-            changed = sum(counts)
-            d = np.concatenate([np.zeros(n - changed)] +
-                               [np.full(c, v, dtype=float) for v, c in zip(vals, counts)])
-            if prints_as(signrank_p(d), target, decimals):
-                out.append((changed, tuple(counts)))
+            cd = {v: c for v, c in zip(vals, counts) if c}
+            if prints_as(_signrank_p_counts(n, cd), target, decimals):
+                size = sum(abs(v) * c for v, c in zip(vals, counts))
+                out.append((size, sum(counts), tuple(counts)))
             return
         for c in range(0, left + 1):
             rec(i + 1, left - c, counts + [c])
 
     rec(0, limit, [])
     out.sort()
-    return [{v: c for v, c in zip(vals, counts) if c} for _, counts in out]
+    return [{v: c for v, c in zip(vals, counts) if c} for _, _, counts in out]
 
 
 def logit_wald(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
