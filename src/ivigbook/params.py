@@ -24,6 +24,9 @@ class AnalysisParams:
     responder_mcid: float = 5.0
     inclusion: str = "active_diffuse_skin"
     baseline_measure: str = "MRSS"  # inclusion needs a baseline of this measure ("" = none)
+    #: analyse each organ outcome in the patients treated for that indication (skin: mRSS,
+    #: myositis: MRC and CK, gi: UCLA GIT) instead of in the whole analysis set
+    population_by_indication: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "followup_months", tuple(int(m) for m in self.followup_months))
@@ -59,4 +62,5 @@ class AnalysisParams:
 PAPER = AnalysisParams()
 #: The multicentre study: all treated patients, follow-up 3 months after the last cycle.
 MULTICENTRE = AnalysisParams(followup_anchor="last_cycle", followup_months=(3,),
-                             inclusion="all_treated", baseline_measure="", min_cycles_6m=1)
+                             inclusion="all_treated", baseline_measure="", min_cycles_6m=1,
+                             population_by_indication=True)

@@ -28,6 +28,16 @@ DRUG = (
     "rituximab", "tocilizumab", "other",
 )
 
+#: Drug classes used in summaries (a drug may be in one class only).
+DRUG_CLASSES = {
+    "corticosteroids": ("prednisone",),
+    "immunosuppressants": ("mycophenolate", "methotrexate", "cyclophosphamide", "azathioprine",
+                           "leflunomide", "rapamycin"),
+    "antimalarials": ("hydroxychloroquine",),
+    "biologics": ("tnf_inhibitor", "rituximab", "tocilizumab"),
+    "antifibrotic_other": ("d_penicillamine", "minocycline", "colchicine", "imatinib", "other"),
+}
+
 #: Human labels for vocabulary codes used in tables and figures.
 LABELS = {
     "F": "Female", "M": "Male",

@@ -371,7 +371,7 @@ def _unique_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> N
 
 
 def _positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
-    """Position of each key among ``values`` (distinct), -1 when absent (pyarrow hash join)."""
+    """Position of each key among ``values``, -1 when absent (a pyarrow hash lookup)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -407,7 +407,7 @@ def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Colle
         _date_problems(table, tc, birth_of[at], death_of[at], out)
     infusions = clean.get("infusions")
     if infusions is not None and "patient_id" in infusions:
-        out.rows(patients, ((ids != "") & ~ids.isin(infusions["patient_id"])).to_numpy(),
+        out.rows(patients, (ids != "").to_numpy() & (_positions(ids, infusions["patient_id"]) < 0),
                  "patient_id", "patient has no infusions", severity="warning")
 
 
