@@ -79,6 +79,10 @@ The comparator columns are published summaries of three negative randomised tria
 (relaxin, D-penicillamine, oral bovine collagen; {cite:t}`amjadi2009`) and of patients
 treated with mycophenolate alone ({cite:t}`le2011`)."""),
     code("comparators = historical.load_comparators(comparators_path)\nbook.show(describe.table1(ctx, rec, comparators))"),
+    md("""## Centres
+
+{glue:md}`cohort_centers_text`"""),
+    code("book.show(describe.centres(ctx, rec), absent='Single-centre cohort.')"),
     md("""## Treatment (Table 2)
 
 Patients received a mean of {glue:text}`treat_cycles_mean` IVIG cycles (SD
@@ -97,79 +101,67 @@ NOTEBOOKS["02_skin_outcomes"] = ("""# Skin outcomes
 
 The modified Rodnan skin score (mRSS, 0–51) before and after IVIG, who responded, what
 predicted response, and the patients' and physicians' view.""", "figures, outcomes, skin", [
+    code("sctx = skin.population(ctx, rec)"),
     md("""## mRSS over time
 
-The mean baseline mRSS was {glue:text}`skin_mrss_bl_mean` (SD {glue:text}`skin_mrss_bl_sd`,
-N={glue:text}`skin_mrss_bl_n`). At 6 months it was {glue:text}`skin_mrss_m6_mean`
-(SD {glue:text}`skin_mrss_m6_sd`, N={glue:text}`skin_mrss_m6_n`, p={glue:text}`skin_mrss_m6_p`)
-and at 12 months {glue:text}`skin_mrss_m12_mean` (SD {glue:text}`skin_mrss_m12_sd`,
-N={glue:text}`skin_mrss_m12_n`, p={glue:text}`skin_mrss_m12_p`); p-values compare each visit
-with baseline among the patients with both values (paired t test). The number of patients
-falls at later visits: the complete-case means describe fewer and fewer patients."""),
-    code('book.show(skin.course_table(ctx, rec, caption="mRSS at baseline and follow-up"))'),
+{glue:md}`skin_population_text` {glue:md}`skin_mrss_text` The number of patients falls at
+later visits, so each complete-case mean describes fewer patients."""),
+    code('book.show(outcomes.course_table(sctx, rec, caption="mRSS at baseline and follow-up"))'),
     md("""## Trend before and after IVIG start (Figure 1)
 
 Mean mRSS with 95% confidence intervals over all recorded visits, by calendar month from
-the first IVIG cycle (values grouped in 3-month bins, N under each point)."""),
-    code('book.figure(figures.mean_trajectory, outcomes.trajectory(ctx, "MRSS"), ylabel="mRSS (points)", synthetic=ctx.synthetic)'),
-    code('book.figure(figures.spaghetti, skin.spaghetti_data(ctx), ylabel="mRSS (points)", synthetic=ctx.synthetic)'),
+the first IVIG cycle (values grouped in 3-month bins, N under each point), and each
+patient's course (anonymous numbers; a random sample when there are many)."""),
+    code('book.figure(figures.mean_trajectory, outcomes.trajectory(sctx, "MRSS"), ylabel="mRSS (points)", synthetic=ctx.synthetic)'),
+    code('book.figure(figures.spaghetti, skin.spaghetti_data(sctx), ylabel="mRSS (points)", synthetic=ctx.synthetic)'),
     md("""## Responders
 
-A responder's mRSS fell by at least 5 points, the minimal clinically important difference
-{cite:p}`khanna2006`: {glue:text}`skin_responders_m6_k` of {glue:text}`skin_responders_m6_n`
-patients with data at 6 months and {glue:text}`skin_responders_m12_k` of
-{glue:text}`skin_responders_m12_n` at 12 months."""),
-    code("book.show(skin.responders(ctx, rec))"),
-    code('book.figure(figures.waterfall, skin.waterfall_data(ctx, 12), mcid=ctx.params.responder_mcid, synthetic=ctx.synthetic)'),
+{glue:md}`skin_responders_text` The threshold is the minimal clinically important
+difference of the mRSS {cite:p}`khanna2006`."""),
+    code("book.show(skin.responders(sctx, rec))"),
+    code('book.figure(figures.waterfall, skin.waterfall_data(sctx), mcid=ctx.params.responder_mcid, synthetic=ctx.synthetic)'),
     md("""## Predictors of response
 
 Simple logistic regression of responder status, and simple linear regression of the change
-in mRSS, on each candidate predictor at 6 and 12 months. Concomitant prednisone at 12
-months: odds ratio {glue:text}`logit_prednisone_m12_or` (95% CI
-{glue:text}`logit_prednisone_m12_ci_low` to {glue:text}`logit_prednisone_m12_ci_high`,
-p={glue:text}`logit_prednisone_m12_p`). Predictors with p < 0.05 in any model:
-{glue:text}`skin_predictors_significant`. With this few patients and this many
-predictors, some p-values below 0.05 are expected by chance alone."""),
-    code("reg = skin.regressions(ctx, rec)\nbook.figure(figures.forest, skin.forest_rows(reg), synthetic=ctx.synthetic)\nbook.show(skin.regression_table(reg, ctx.synthetic))"),
+in mRSS, on each candidate predictor. {glue:md}`skin_predictors_text` With this few patients
+and this many predictors, some p-values below 0.05 are expected by chance alone."""),
+    code("reg = skin.regressions(sctx, rec)\nbook.figure(figures.forest, skin.forest_rows(reg), synthetic=ctx.synthetic)\nbook.show(skin.regression_table(reg, ctx.synthetic))"),
     md("""## Disability and patient-reported severity
 
-HAQ-DI and the patient's rating of disease severity (HAQ visual analogue scale, 0–3),
-baseline vs follow-up (paired t test)."""),
-    code('book.show(skin.course_table(ctx, rec, "HAQ_DI", "haq_di", decimals=2, caption="HAQ disability index"))\nbook.show(skin.course_table(ctx, rec, "HAQ_VAS_SEVERITY", "haq_vas", decimals=2, caption="Patient global severity (HAQ VAS)"))'),
+HAQ disability index and the patient's rating of disease severity (HAQ visual analogue
+scale, 0–3). {glue:md}`skin_haq_di_text` For the patient's global severity:
+{glue:md}`skin_haq_vas_text`"""),
+    code('book.show(outcomes.course_table(sctx, rec, "HAQ_DI", "haq_di", decimals=2, caption="HAQ disability index"))\nbook.show(outcomes.course_table(sctx, rec, "HAQ_VAS_SEVERITY", "haq_vas", decimals=2, caption="Patient global severity (HAQ VAS)"))'),
     md("""## Physician assessment and tendon friction rubs
 
 The treating physician judged {glue:text}`skin_physician_improved_n` patients
 ({glue:text}`skin_physician_improved_pct`%) improved and {glue:text}`skin_physician_stable_n`
-({glue:text}`skin_physician_stable_pct`%) stable. Of the {glue:text}`skin_tfr_bl_n` patients
-with tendon friction rubs at baseline, {glue:text}`skin_tfr_m6_resolved_n` had none at
-6 months, {glue:text}`skin_tfr_m6_persisting_n` still had them and
-{glue:text}`skin_tfr_m6_missing_n` had no assessment in the window."""),
-    code("book.show(skin.physician(ctx, rec))\nbook.show(skin.tfr_resolution(ctx, rec))"),
+({glue:text}`skin_physician_stable_pct`%) stable. {glue:md}`skin_tfr_text`"""),
+    code("book.show(skin.physician(sctx, rec))\nbook.show(skin.tfr_resolution(sctx, rec))"),
 ])
 
 NOTEBOOKS["03_organ_outcomes"] = ("""# Pulmonary and organ outcomes
 
-Lung function, organ severity (Medsger scale) and muscle enzymes at baseline and
-follow-up.""", "figures, organ", [
+Lung function, organ severity (Medsger scale), muscle and gastrointestinal outcomes at
+baseline and follow-up.""", "figures, organ", [
     md("""## Pulmonary function
 
-Mean FVC went from {glue:text}`organ_fvc_m12_base_mean`% to {glue:text}`organ_fvc_m12_mean`%
-predicted (N={glue:text}`organ_fvc_m12_n`, p={glue:text}`organ_fvc_m12_p`), and DLCO from
-{glue:text}`organ_dlco_m12_base_mean`% to {glue:text}`organ_dlco_m12_mean`% predicted
-(N={glue:text}`organ_dlco_m12_n`, p={glue:text}`organ_dlco_m12_p`). The baseline means here
-are those of the patients with both values, so they differ from Table 1."""),
-    code('book.show(organ.paired_table(ctx, rec, {"FVC_PCT": "fvc", "DLCO_PCT": "dlco", "RVSP_MMHG": "rvsp"}))'),
+{glue:md}`organ_pulmonary_text`"""),
+    code("book.show(organ.pulmonary(ctx, rec), absent='No lung function values in this cohort.')"),
     md("""## Organ severity (Medsger)
 
 Severity scores are ordinal (0–4), so baseline and follow-up are compared with the
 Wilcoxon signed-rank test {cite:p}`medsger1999`."""),
     code("book.show(organ.medsger(ctx, rec), absent='No Medsger severity scores in this cohort.')"),
-    md("""## Creatine kinase in patients with myositis
+    md("""## Muscle: CK and strength
 
-Of the {glue:text}`organ_ck_myositis_n` patients with overlap myositis,
-{glue:text}`organ_ck_serial_n` had serial CK values; in {glue:text}`organ_ck_normalised_n`
-the last value was below the upper limit of normal (200 U/L)."""),
-    code('book.figure(figures.lab_course, organ.ck_course(ctx, rec), ylabel="CK (U/L)", uln=organ.CK_ULN, synthetic=ctx.synthetic, absent="No CK values in patients with myositis.")'),
+{glue:md}`organ_myositis_text` {glue:md}`organ_ck_text`"""),
+    code("book.show(organ.myositis(ctx, rec), absent='No muscle outcomes in this cohort.')"),
+    code('book.figure(figures.lab_course, organ.ck_course(ctx, rec), ylabel="CK (U/L)", uln=organ.CK_ULN, synthetic=ctx.synthetic, absent="No CK values in the myositis group.")'),
+    md("""## Gastrointestinal: UCLA GIT 2.0
+
+{glue:md}`organ_gi_text`"""),
+    code("book.show(organ.gastrointestinal(ctx, rec), absent='No UCLA GIT 2.0 scores in this cohort.')"),
 ])
 
 NOTEBOOKS["04_safety"] = ("""# Safety
@@ -177,11 +169,7 @@ NOTEBOOKS["04_safety"] = ("""# Safety
 Adverse events reported during IVIG and why IVIG was stopped.""", "figures, safety", [
     md("""## Adverse events
 
-{glue:text}`safety_patients_any_n` of {glue:text}`cohort_analysed_n` patients
-({glue:text}`safety_patients_any_pct`%) had at least one adverse event, with
-{glue:text}`safety_events_n` events in total; {glue:text}`safety_patients_serious_n` had a
-serious event and {glue:text}`safety_patients_discontinued_n` stopped IVIG because of an
-adverse event."""),
+{glue:md}`safety_text`"""),
     code("book.show(safety.aet02(ctx, rec), absent='No adverse-event table in this cohort package.')"),
     code("book.figure(figures.bar_counts, safety.ae_by_term(ctx), xlabel='Patients, n', sort=False, synthetic=ctx.synthetic, absent='No adverse events recorded.')"),
     md("""## Reasons for stopping IVIG
@@ -197,18 +185,16 @@ The change in mRSS under IVIG compared with the published course of patients in 
 large negative trials {cite:p}`amjadi2009` and with patients treated with mycophenolate
 alone {cite:p}`le2011`, using Student's t test from summary statistics as the paper did.""",
     "figures, historical", [
+    code("comparators = historical.load_comparators(comparators_path)\ncomp = historical.change_comparisons(ctx, rec, comparators)"),
     md("""## Change in mRSS against each comparator
 
-At 6 months the mean change under IVIG was {glue:text}`hist_ivig_m6_mean` (SD
-{glue:text}`hist_ivig_m6_sd`, N={glue:text}`hist_ivig_m6_n`); at 12 months
-{glue:text}`hist_ivig_m12_mean` (SD {glue:text}`hist_ivig_m12_sd`,
-N={glue:text}`hist_ivig_m12_n`)."""),
-    code("comparators = historical.load_comparators(comparators_path)\ncomp = historical.change_comparisons(ctx, rec, comparators)\nbook.show(historical.change_table(comp, ctx.synthetic))\nbook.figure(figures.forest, historical.forest_rows(comp), null=0.0, log=False, xlabel='Mean change in mRSS (95% CI)', synthetic=ctx.synthetic)"),
+{glue:md}`hist_change_text`"""),
+    code("book.show(historical.change_table(comp, ctx.synthetic), absent='No comparison at the visits of this cohort.')\nbook.figure(figures.forest, historical.forest_rows(comp), null=0.0, log=False, xlabel='Mean change in mRSS (95% CI)', synthetic=ctx.synthetic, absent='No comparison to plot.')"),
     md("""## How the p-value depends on the comparator's N
 
 The published summaries do not say how many comparator patients had follow-up data. The
 table recomputes each p-value over a range of plausible comparator Ns."""),
-    code("book.show(historical.n_sensitivity(ctx, comparators))"),
+    code("book.show(historical.n_sensitivity(ctx, comparators), absent='No comparison at the visits of this cohort.')"),
     md("""## Caveats
 
 - **Baseline severity.** Patients with higher baseline mRSS tend to improve more
@@ -223,15 +209,15 @@ table recomputes each p-value over a range of plausible comparator Ns."""),
 
 NOTEBOOKS["06_sensitivity_windows"] = ("""# Sensitivity to the visit windows
 
-The paper accepted a follow-up value within ±2 months of the target month. Here the skin
-analysis is repeated with the exact month only, ±1 month, and a wider ±3 months.""",
-    "figures, sensitivity", [
+The analysis accepts a follow-up value within a window around the target month (±2
+months in the paper). Here the skin analysis is repeated with the exact month only, ±1
+month, the default and a wider ±3 months.""",
+    "figures, sensitivity, skin", [
+    code("sctx = skin.population(ctx, rec)\nwin = sensitivity.by_window(sctx, rec)"),
     md("""## mRSS change by window width
 
-With the exact month only, {glue:text}`sens_hw0_mrss_m12_n` patients had a 12-month value
-(mean change {glue:text}`sens_hw0_mrss_m12_change_mean`); with ±2 months,
-{glue:text}`sens_hw2_mrss_m12_n` (mean change {glue:text}`sens_hw2_mrss_m12_change_mean`)."""),
-    code("win = sensitivity.by_window(ctx, rec)\nbook.show(sensitivity.window_table(win, ctx.synthetic))\nbook.figure(figures.estimate_by_window, win, synthetic=ctx.synthetic)"),
+{glue:md}`sens_text`"""),
+    code("book.show(sensitivity.window_table(win, ctx.synthetic))\nbook.figure(figures.estimate_by_window, win, synthetic=ctx.synthetic)"),
 ])
 
 NOTEBOOKS["07_reproduction"] = ("""# Reproduction and reproducibility

@@ -45,6 +45,22 @@ class Context:
     def n(self) -> int:
         return int(self.adsl["included"].sum())
 
+    def restrict(self, usubjids) -> "Context":
+        """The same context with the analysis set narrowed to ``usubjids``."""
+        import dataclasses
+
+        adsl = self.adsl.copy()
+        adsl["included"] = adsl["included"].astype(bool) & adsl["USUBJID"].isin(list(usubjids))
+        return dataclasses.replace(self, adsl=adsl)
+
+    def indication_group(self, indication: str) -> "Context":
+        """Patients treated for ``indication`` when outcomes are analysed by indication;
+        the whole analysis set otherwise."""
+        col = f"indication_{indication}"
+        if not self.params.population_by_indication or col not in self.adsl:
+            return self
+        return self.restrict(self.adsl.loc[self.adsl[col].fillna(False).astype(bool), "USUBJID"])
+
     def chosen(self, paramcd: str, included_only: bool = True) -> pd.DataFrame:
         """Analysis-flagged records (ANL01FL == 'Y') of one measure."""
         b = self.bds

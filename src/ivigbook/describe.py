@@ -6,7 +6,7 @@ import pandas as pd
 
 from . import cohort as derive
 from .context import Context
-from .schema import DRUG, LABELS, MEASURES, RACE
+from .schema import DRUG, DRUG_CLASSES, INDICATION, LABELS, MEASURES, OVERLAP, SSC_SUBTYPE
 from .tables import Table, cell_mean_sd, cell_n_pct
 
 ANTIBODIES = {
@@ -80,6 +80,11 @@ def table1_values(ctx: Context) -> list[dict]:
     cont("age", "Age at IVIG start, years", a["age_at_ivig"])
     cont("duration", "Disease duration at IVIG start, months", a["disease_duration_months"])
     cat("female", "Female sex", (a["sex"] == "F").sum(), a["sex"].notna().sum())
+    rows.append({"key": "male", "label": "Male sex", "group": "", "kind": "n_pct", "hidden": True,
+                 "n": int((a["sex"] == "M").sum()), "denom": int(a["sex"].notna().sum())})
+    if a["ssc_subtype"].nunique() > 1:
+        for sub in SSC_SUBTYPE:
+            cat(f"subtype_{sub}", LABELS[sub], (a["ssc_subtype"] == sub).sum(), n, group="Subtype")
     race = _race_groups(a["race"])
     for r in ("white", "black", "other", "unknown"):
         if r == "unknown" and not (race == "unknown").any():
@@ -89,8 +94,23 @@ def table1_values(ctx: Context) -> list[dict]:
         if code == "MRSS" or a[f"BASE_{code}"].notna().any():
             m = MEASURES[code]
             cont(key, f"{m.label}, {m.unit}", a[f"BASE_{code}"], decimals=dec)
-    myo = a["overlap_myositis"].fillna(False).astype(bool)
-    cat("myositis", "Concomitant myositis", myo.sum(), n)
+    overlaps = a[[f"overlap_{o}" for o in OVERLAP]].fillna(False).astype(bool)
+    cat("overlap_any", "Any overlap disease", overlaps.any(axis=1).sum(), n, group="Overlap disease")
+    for o in OVERLAP:
+        k = overlaps[f"overlap_{o}"].sum()
+        if o == "myositis":
+            cat("myositis", "Concomitant myositis", k, n, group="Overlap disease")
+            rows.append({**rows[-1], "key": "overlap_myositis", "hidden": True})
+        elif k:
+            cat(f"overlap_{o}", LABELS[o], k, n, group="Overlap disease")
+    ind = a[[f"indication_{i}" for i in INDICATION]].fillna(False).astype(bool)
+    if ind.to_numpy().any():
+        for i in INDICATION:
+            if ind[f"indication_{i}"].any():
+                cat(f"indication_{i}", LABELS[i], ind[f"indication_{i}"].sum(), n, group="IVIG indication")
+        organ = ind[["indication_skin", "indication_myositis", "indication_gi"]].sum(axis=1)
+        cat("indication_multiple", "More than one of skin, myositis, GI", (organ > 1).sum(), n,
+            group="IVIG indication")
     for code, key in TABLE1_FLAGS.items():
         s = a[f"BASE_{code}"]
         if s.notna().any():
@@ -142,6 +162,8 @@ def table1(ctx: Context, rec, comparators: pd.DataFrame | None = None) -> Table:
     body = []
     comp_cols = historical.baseline_columns(ctx, rec, rows, comparators) if comparators is not None else {}
     for r in rows:
+        if r.get("hidden"):
+            continue
         label = r["label"]
         if r["kind"] == "mean_sd":
             if r.get("show_n"):
@@ -211,6 +233,14 @@ def table2(ctx: Context, rec) -> Table:
         else:
             rec.value(f"treat_concomitant_{drug}_n", 0, kind="int")
             none.append(LABELS.get(drug, drug))
+    for cls, drugs in DRUG_CLASSES.items():
+        cols = [f"concomitant_{d}" for d in drugs if f"concomitant_{d}" in a]
+        k = int(a[cols].fillna(False).astype(bool).any(axis=1).sum()) if cols else 0
+        rec.value(f"treat_concomitant_{cls}_n", k, kind="int")
+        rec.value(f"treat_concomitant_{cls}_pct", 100.0 * k / n if n else np.nan, 1)
+        if k:
+            body.append({"group": "Concomitant drug classes", "Variable": cls.replace("_", " ").capitalize(),
+                         f"N={n}": cell_n_pct(k, n)})
     if ctx.cohort.has("adverse_events"):
         ae = safety.ae_by_term(ctx)
         for r in ae.itertuples():
@@ -227,6 +257,36 @@ def table2(ctx: Context, rec) -> Table:
                  "cycle of round 1, inclusive.")
     return Table(pd.DataFrame(body), caption="Table 2. Treatment details", table_id="table2",
                  notes=notes, group_col="group", synthetic=ctx.synthetic)
+
+
+def centres(ctx: Context, rec) -> Table | None:
+    """Per-centre breakdown (patients, indications, follow-up data); None for one centre."""
+    a = ctx.analysed
+    centre = a["center"].fillna("Not recorded").astype(str)
+    rec.value("cohort_centers_n", int(centre.nunique()), kind="int")
+    if centre.nunique() < 2:
+        rec.prose("cohort_centers_text", "All analysed patients come from one centre, so there is no "
+                  "per-centre breakdown.")
+        return None
+    followup = ctx.bds[(ctx.bds["ANL01FL"] == "Y") & (ctx.bds["AVISITN"] != 0)]["USUBJID"].unique()
+    df = pd.DataFrame({"centre": centre, "fu": a["USUBJID"].isin(followup)})
+    for i in INDICATION:
+        df[i] = a[f"indication_{i}"].fillna(False).astype(bool).to_numpy()
+    g = df.groupby("centre", sort=True)
+    rows = []
+    for name, grp in g:
+        row = {"Centre": name, "Patients": str(len(grp))}
+        for i in INDICATION:
+            row[f"Indication: {LABELS[i].lower()}"] = str(int(grp[i].sum()))
+        row["With follow-up data"] = cell_n_pct(int(grp["fu"].sum()), len(grp))
+        rows.append(row)
+    sizes = centre.value_counts()
+    rec.value("cohort_center_size_min", int(sizes.min()), kind="int")
+    rec.value("cohort_center_size_max", int(sizes.max()), kind="int")
+    rec.prose("cohort_centers_text", f"The {len(a)} analysed patients come from {centre.nunique()} "
+              f"centres ({int(sizes.min())} to {int(sizes.max())} patients each).")
+    return Table(pd.DataFrame(rows), caption="Patients by centre", table_id="centres",
+                 synthetic=ctx.synthetic, notes=["Centre names are shown as recorded in the package."])
 
 
 def swimmer_data(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:

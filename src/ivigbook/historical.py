@@ -87,6 +87,7 @@ def change_comparisons(ctx: Context, rec, comparators: pd.DataFrame | None,
     """Mean change in mRSS under IVIG vs each comparator with published change data."""
     rows = []
     if comparators is None:
+        rec.prose("hist_change_text", "No comparator file was given, so no historical comparison is made.")
         return pd.DataFrame(rows)
     for month in ctx.params.followup_months:
         v = outcomes.visit_key(month)
@@ -114,7 +115,26 @@ def change_comparisons(ctx: Context, rec, comparators: pd.DataFrame | None,
                          "label": COMPARATOR_LABELS.get(q.comparator, q.comparator),
                          "mean": q.mean, "sd": q.sd, "n": int(q.n), "n_source": q.n_source,
                          "diff": r.diff, "diff_low": r.ci_low, "diff_high": r.ci_high, "p": r.p})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    rec.prose("hist_change_text", change_sentence(out))
+    return out
+
+
+def change_sentence(comp: pd.DataFrame) -> str:
+    """One sentence per visit: IVIG change and each comparator's p-value."""
+    from .results import fmt_number, fmt_p
+
+    if comp.empty:
+        return ("No historical comparator in the comparator file reports a change in mRSS at the "
+                "follow-up visits of this cohort, so no comparison is made.")
+    parts = []
+    for visit, g in comp.groupby("avisitn", sort=True):
+        mine = g[g["comparator"] == "ivig"].iloc[0]
+        others = [f"{r.label} {fmt_number(r.mean)} (SD {fmt_number(r.sd)}, N={r.n}; p={fmt_p(r.p)})"
+                  for r in g[g["comparator"] != "ivig"].itertuples()]
+        parts.append(f"At month {visit} the mean change under IVIG was {fmt_number(mine['mean'])} "
+                     f"(SD {fmt_number(mine['sd'])}, N={mine['n']}), against " + "; ".join(others) + ".")
+    return " ".join(parts)
 
 
 def change_table(comp: pd.DataFrame, synthetic: bool) -> Table | None:

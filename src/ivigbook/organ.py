@@ -7,6 +7,7 @@ import pandas as pd
 from . import outcomes
 from .context import Context
 from .schema import MEASURES
+from .results import fmt_number, fmt_p
 from .tables import Table, cell_mean_sd, cell_p
 
 #: Upper limit of normal for creatine kinase used to call a value "normal" (U/L).
@@ -14,41 +15,108 @@ CK_ULN = 200.0
 MEDSGER = [code for code in MEASURES if code.startswith("MEDSGER_")]
 
 
-def primary_month(ctx: Context) -> int:
-    """The visit the paper analyses for organ outcomes: month 12 if scheduled, else the last."""
-    months = ctx.params.followup_months
-    return 12 if 12 in months else months[-1]
-
-
-def paired_table(ctx: Context, rec, measures: dict[str, str], area: str = "organ",
-                 caption: str = "Pulmonary function") -> Table | None:
-    """Baseline vs primary visit for continuous measures (paired t)."""
-    month = primary_month(ctx)
+def pulmonary(ctx: Context, rec, measures: dict[str, str] | None = None) -> Table | None:
+    """Baseline vs the primary visit for lung function (paired t); glues organ_pulmonary_text."""
+    measures = measures or {"FVC_PCT": "fvc", "DLCO_PCT": "dlco", "RVSP_MMHG": "rvsp"}
+    month = outcomes.primary_month(ctx)
     v = outcomes.visit_key(month)
-    rows = []
+    where = outcomes.visit_phrase(month, ctx.params.followup_anchor)
+    rows, phrases = [], []
     for code, name in measures.items():
         if not ctx.measure_present(code):
             continue
-        c = outcomes.record_course(ctx, rec, area, code, name)
+        c = outcomes.record_course(ctx, rec, "organ", code, name)
         r = c[c["avisitn"] == month].iloc[0]
         m = MEASURES[code]
         rows.append({"Measure": f"{m.label} ({m.unit})", "N (pairs)": str(int(r["n"])),
                      "Baseline": cell_mean_sd(r["base_mean"], r["base_sd"]),
                      f"Month {month}": cell_mean_sd(r["aval_mean"], r["aval_sd"]),
                      "Change": cell_mean_sd(r["chg_mean"], r["chg_sd"]), "p": cell_p(r["p"])})
-        rec.value(f"{area}_{name}_{v}_pairs_n", int(r["n"]), kind="int")
+        if r["n"]:
+            phrases.append(f"mean {m.label} went from {fmt_number(r['base_mean'])} to "
+                           f"{fmt_number(r['aval_mean'])} {m.unit} (N={int(r['n'])}, p={fmt_p(r['p'])})")
     if not rows:
+        rec.prose("organ_pulmonary_text", "No lung function or echocardiography values were recorded in this cohort.")
         return None
-    return Table(pd.DataFrame(rows), caption=caption, table_id=f"paired-{area}", synthetic=ctx.synthetic,
-                 notes=["Mean (SD) among patients with both a baseline and a month "
-                        f"{month} value; p: paired Student t test."])
+    text = (f"Between baseline and {where}, " + "; ".join(phrases) + "." if phrases else
+            f"No patient had lung function values at both baseline and {where}.")
+    rec.prose("organ_pulmonary_text", text + " Baseline means here are those of the patients with "
+              "both values, so they can differ from Table 1.")
+    return Table(pd.DataFrame(rows), caption="Pulmonary function and RVSP", table_id="paired-organ",
+                 synthetic=ctx.synthetic,
+                 notes=["Mean (SD) among patients with both a baseline and a follow-up value; "
+                        "p: paired Student t test."])
+
+
+def _muscle_population(ctx: Context) -> tuple[Context, str]:
+    """Patients treated for myositis (by indication) or with overlap myositis (the paper)."""
+    if ctx.params.population_by_indication:
+        return ctx.indication_group("myositis"), "treated with IVIG for myositis"
+    a = ctx.analysed
+    return ctx.restrict(a.loc[a["overlap_myositis"].fillna(False).astype(bool), "USUBJID"]), "with overlap myositis"
+
+
+def myositis(ctx: Context, rec) -> Table | None:
+    """Muscle outcomes: CK and MRC strength in the myositis group (Wilcoxon for skewed CK)."""
+    mctx, who = _muscle_population(ctx)
+    rec.value("myositis_patients_n", mctx.n, kind="int")
+    rows, phrases = [], []
+    for code, name in (("CK_UL", "ck"), ("MRC_STRENGTH", "mrc")):
+        if not mctx.measure_present(code):
+            continue
+        c = outcomes.record_course(mctx, rec, "myositis", code, name)
+        m = MEASURES[code]
+        for r in c.to_dict("records"):
+            first = r["avisitn"] == 0
+            rows.append({"group": f"{m.label} ({m.unit})", "Visit": outcomes.visit_label(r["avisitn"]),
+                         "N": str(r["n"]), "Mean (SD)": cell_mean_sd(r["aval_mean"], r["aval_sd"]),
+                         "Median": "" if first else fmt_number(r.get("aval_median"), 0 if code == "CK_UL" else 1),
+                         "p": "" if first else cell_p(r["p"])})
+            if not first and r["n"]:
+                phrases.append(f"mean {m.label} {fmt_number(r['base_mean'], 0)} to "
+                               f"{fmt_number(r['aval_mean'], 0)} {m.unit} at "
+                               f"{outcomes.visit_phrase(r['avisitn'], ctx.params.followup_anchor)} "
+                               f"(N={r['n']}, p={fmt_p(r['p'])}, {outcomes.test_for(code).replace('_', ' ')})")
+    mrc = mctx.chosen("MRC_STRENGTH")
+    for month in ctx.params.followup_months:
+        at = mrc[mrc["AVISITN"] == month]["AVAL"]
+        if len(at):
+            k = int((at >= 3).sum())
+            v = outcomes.visit_key(month)
+            rec.value(f"myositis_mrc_3to5_{v}_n", k, kind="int")
+            rec.value(f"myositis_mrc_3to5_{v}_pct", 100.0 * k / len(at), 1)
+            phrases.append(f"{k} of {len(at)} ({fmt_number(100.0 * k / len(at))}%) had MRC grade 3-5 at "
+                           f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}")
+    if not rows:
+        rec.prose("organ_myositis_text", f"No CK or MRC values were recorded for patients {who}.")
+        return None
+    rec.prose("organ_myositis_text", f"Among the {mctx.n} patients {who}: " + "; ".join(phrases) + "."
+              if phrases else f"The {mctx.n} patients {who} have no paired muscle values.")
+    return Table(pd.DataFrame(rows), caption=f"Muscle outcomes in patients {who}", table_id="myositis",
+                 group_col="group", synthetic=ctx.synthetic,
+                 notes=["CK is right-skewed, so it is compared with the Wilcoxon signed-rank test; MRC "
+                        "grades are ordinal (Wilcoxon). Mean (SD) over all patients with a value at the "
+                        "visit; p over patients with both baseline and visit values."])
+
+
+def gastrointestinal(ctx: Context, rec) -> Table | None:
+    """UCLA GIT 2.0 in the GI group (paired t)."""
+    gctx = ctx.indication_group("gi")
+    if not gctx.measure_present("UCLA_GIT_TOTAL"):
+        rec.prose("organ_gi_text", "No UCLA GIT 2.0 scores were recorded in this cohort.")
+        return None
+    who = "treated for gastrointestinal involvement" if gctx is not ctx else "of the analysis set"
+    table = outcomes.course_table(gctx, rec, "UCLA_GIT_TOTAL", "ucla_git", area="gi", decimals=2,
+                                  caption=f"UCLA GIT 2.0 total score, patients {who}")
+    rec.prose("organ_gi_text", rec.texts["gi_ucla_git_text"])
+    return table
 
 
 def medsger(ctx: Context, rec) -> Table | None:
     """Medsger severity by organ, baseline vs primary visit, Wilcoxon signed-rank (Stata)."""
     from . import stats
 
-    month = primary_month(ctx)
+    month = outcomes.primary_month(ctx)
     v = outcomes.visit_key(month)
     rows = []
     for code in MEDSGER:
@@ -82,22 +150,26 @@ def medsger(ctx: Context, rec) -> Table | None:
 
 
 def ck_course(ctx: Context, rec) -> pd.DataFrame:
-    """CK values over time in patients with overlap myositis (long: SUBJSEQ, month, value)."""
+    """CK values over time in the myositis group (long: SUBJSEQ, month, value); records
+    how many had serial values and how many ended below the upper limit of normal."""
     from .cohort import month_index
 
-    a = ctx.analysed
-    myo = a[a["overlap_myositis"].fillna(False).astype(bool)].set_index("USUBJID")
+    mctx, who = _muscle_population(ctx)
+    group = mctx.analysed.set_index("USUBJID")
     m = ctx.cohort.measurements
-    m = m[(m["measure"] == "CK_UL") & m["patient_id"].isin(myo.index)]
-    month = month_index(m["date"]) - month_index(m["patient_id"].map(myo["first_cycle_date"]))
-    long = pd.DataFrame({"SUBJSEQ": m["patient_id"].map(myo["SUBJSEQ"]).astype(int).to_numpy(),
+    m = m[(m["measure"] == "CK_UL") & m["patient_id"].isin(group.index)]
+    month = month_index(m["date"]) - month_index(m["patient_id"].map(group["first_cycle_date"]))
+    long = pd.DataFrame({"SUBJSEQ": m["patient_id"].map(group["SUBJSEQ"]).astype(int).to_numpy(),
                          "month": month.astype(int).to_numpy(), "value": m["value"].to_numpy(),
                          "date": m["date"].to_numpy()}).sort_values(["SUBJSEQ", "date"])
     counts = long.groupby("SUBJSEQ").size()
     serial = counts[counts >= 2].index
     last = long.groupby("SUBJSEQ")["value"].last()
     normalised = int((last.loc[serial] < CK_ULN).sum()) if len(serial) else 0
-    rec.value("organ_ck_myositis_n", len(myo), kind="int")
+    rec.value("organ_ck_myositis_n", len(group), kind="int")
     rec.value("organ_ck_serial_n", len(serial), kind="int")
     rec.value("organ_ck_normalised_n", normalised, kind="int")
+    rec.prose("organ_ck_text", f"Of the {len(group)} patients {who}, {len(serial)} had serial CK "
+              f"values; in {normalised} of them the last value was below the upper limit of normal "
+              f"({fmt_number(CK_ULN, 0)} U/L)." if len(group) else f"No patient {who} in this cohort.")
     return long.drop(columns="date")

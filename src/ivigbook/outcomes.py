@@ -12,6 +12,7 @@ import pandas as pd
 from . import stats
 from .context import Context
 from .schema import MEASURES
+from .tables import Table, cell_mean_sd, cell_p
 
 
 def mean_ci_from_summary(mean: float, sd: float, n: int, conf: float = 0.95) -> tuple[float, float]:
@@ -22,6 +23,12 @@ def mean_ci_from_summary(mean: float, sd: float, n: int, conf: float = 0.95) -> 
         return np.nan, np.nan
     h = sps.t.ppf(0.5 + conf / 2, n - 1) * sd / np.sqrt(n)
     return mean - h, mean + h
+
+
+def primary_month(ctx: Context) -> int:
+    """The visit the paper emphasises: month 12 if scheduled, else the last follow-up."""
+    months = ctx.params.followup_months
+    return 12 if 12 in months else months[-1]
 
 
 def visit_key(avisitn: int) -> str:
@@ -48,9 +55,47 @@ def pairs(ctx: Context, paramcd: str, avisitn: int) -> pd.DataFrame:
 
 
 def test_for(paramcd: str) -> str:
-    """'signrank' for ordinal scores, 'paired_t' otherwise."""
+    """'signrank' for ordinal scores and skewed lab values, 'paired_t' otherwise."""
     m = MEASURES.get(paramcd)
-    return "signrank" if m is not None and m.ordinal else "paired_t"
+    return "signrank" if m is not None and (m.ordinal or m.skewed) else "paired_t"
+
+
+TEST_NAMES = {
+    "paired_t": "paired Student t test",
+    "signrank": "Wilcoxon signed-rank test (Stata signrank: zeros ranked without sign, "
+                "normal approximation, no continuity correction)",
+}
+
+
+def visit_phrase(avisitn: int, anchor: str) -> str:
+    """'month 6' or 'month 3 after the last cycle'."""
+    return f"month {avisitn}" + (" after the last cycle" if anchor == "last_cycle" else "")
+
+
+def course_sentence(ctx: Context, c: pd.DataFrame, label: str, decimals: int = 1) -> str:
+    """A sentence describing a measure's course; numbers as recorded by record_course."""
+    from .results import fmt_number, fmt_p
+
+    f = lambda v: fmt_number(v, decimals)  # noqa: E731
+    base = c[c["avisitn"] == 0].iloc[0]
+    if base["n"] == 0:
+        return f"No {label} value was recorded at baseline."
+    parts = [f"The mean baseline {label} was {f(base['aval_mean'])} (SD {f(base['aval_sd'])}, "
+             f"N={int(base['n'])})."]
+    visits = []
+    for r in c[c["avisitn"] != 0].itertuples():
+        where = visit_phrase(r.avisitn, ctx.params.followup_anchor)
+        if r.n == 0:
+            visits.append(f"no patient had a value at {where}")
+        else:
+            visits.append(f"at {where} it was {f(r.aval_mean)} (SD {f(r.aval_sd)}, N={r.n}; "
+                          f"change {f(r.chg_mean)}, p={fmt_p(r.p)})")
+    if visits:
+        parts.append(visits[0][0].upper() + visits[0][1:] + ("; " + "; ".join(visits[1:]) if len(visits) > 1 else "") + ".")
+    test = test_for(c.attrs.get("paramcd", "")) if c.attrs.get("paramcd") else "paired_t"
+    parts.append(f"Each p compares the visit with baseline among the patients with both values "
+                 f"({TEST_NAMES[test]}).")
+    return " ".join(parts)
 
 
 def compare_visit(ctx: Context, paramcd: str, avisitn: int, test: str | None = None) -> dict:
@@ -89,7 +134,9 @@ def course(ctx: Context, paramcd: str) -> pd.DataFrame:
              "aval_sd": base.std(ddof=1) if base.size > 1 else np.nan}]
     for month in ctx.params.followup_months:
         rows.append(compare_visit(ctx, paramcd, month))
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["paramcd"] = paramcd
+    return out
 
 
 def record_course(ctx: Context, rec, area: str, paramcd: str, name: str, decimals: int = 1) -> pd.DataFrame:
@@ -141,3 +188,33 @@ def trajectory(ctx: Context, paramcd: str, months=range(-24, 37), by: str = "ivi
     out["ci_low"] = [c[0] for c in ci]
     out["ci_high"] = [c[1] for c in ci]
     return out
+
+
+def visit_label(avisitn: int) -> str:
+    return "Baseline" if avisitn == 0 else f"Month {avisitn}"
+
+
+def course_table(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss", area: str = "skin",
+                 decimals: int = 1, caption: str | None = None) -> Table:
+    """A measure at baseline and each visit: N, mean (SD), change and p vs baseline."""
+    c = record_course(ctx, rec, area, paramcd, name, decimals)
+    label = MEASURES[paramcd].label
+    rec.prose(f"{area}_{name}_text", course_sentence(ctx, c, label, decimals))
+    test = test_for(paramcd)
+    rows = []
+    for r in c.to_dict("records"):
+        first = r["avisitn"] == 0
+        rows.append({
+            "Visit": visit_label(r["avisitn"]), "N": str(r["n"]),
+            "Mean (SD)": cell_mean_sd(r["aval_mean"], r["aval_sd"], decimals),
+            "Baseline of the same patients": "" if first else cell_mean_sd(r["base_mean"], r["base_sd"], decimals),
+            "Change, mean (SD)": "" if first else cell_mean_sd(r["chg_mean"], r["chg_sd"], decimals),
+            "p": "" if first else cell_p(r["p"]),
+        })
+    test_name = TEST_NAMES[test]
+    return Table(pd.DataFrame(rows), caption=caption or f"{name.upper()} over time", table_id=f"course-{name}",
+                 synthetic=ctx.synthetic,
+                 notes=[f"p: {test_name}, baseline vs visit among patients with both values. "
+                        f"Visit windows: target month \u00b1{ctx.params.window_halfwidth_months}; "
+                        f"baseline: latest value from {ctx.params.baseline_lookback_months} months "
+                        "before to the month of the first cycle."])

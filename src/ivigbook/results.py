@@ -106,8 +106,7 @@ class Recorder:
     def value(self, key: str, value: Any, decimals: int = 1, kind: str = "number") -> str:
         """Store ``value`` under ``key`` and glue its prose form; return the prose form.
 
-        ``kind`` is ``number`` (fixed decimals), ``int``, ``pct`` (decimals + no
-        sign) or ``p`` (journal style p-value).
+        ``kind`` is ``number`` (fixed decimals), ``int`` or ``p`` (journal-style p-value).
         """
         self._check_key(key)
         raw = clean_value(value)
@@ -128,6 +127,21 @@ class Recorder:
         self._check_key(key)
         self.texts[key] = text
         self._glue(key, _Text(text))
+        return text
+
+    def prose(self, key: str, text: str) -> str:
+        """Glue a computed Markdown sentence for ``{glue:md}`key``` (not stored as a result).
+
+        Use it for sentences whose content depends on the cohort (which visits exist,
+        which sections have data); every number inside comes from recorded values.
+        """
+        self._check_key(key)
+        self.texts[key] = text
+        if self._glue_enabled:
+            from IPython.display import Markdown
+            from myst_nb import glue
+
+            glue(key, Markdown(text), display=False)
         return text
 
     def many(self, values: dict[str, Any], decimals: int = 1) -> None:

@@ -20,9 +20,9 @@ notebooks re-run from any clone (``pytest --nbval book/hopkins2015``).
 
 Independent notebooks run in parallel, ``--jobs`` at a time, each in a fresh worker
 process (papermill changes the working directory of its process, so notebooks cannot
-share one); a notebook whose name contains
-``reproduction`` runs after all others, once their partial results have been merged
-into ``results.json`` next to it.
+share one); a notebook whose name contains ``reproduction`` runs after all others, once
+their partial results have been merged into ``results.json`` next to it (it may read
+that file or the partials in ``results_dir``).
 """
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ __all__ = [
 # --------------------------------------------------------------------------- constants
 
 KERNEL_NAME = "python3"
-#: Environment of every kernel (and of the Sphinx build): hash order, headless
-#: matplotlib, a fixed "build date" for tools that embed one, UTC.
+#: Environment of every kernel: hash order, headless matplotlib, a fixed "build date"
+#: for tools that embed one, UTC. (The Sphinx build gets PYTHONHASHSEED and TZ only.)
 KERNEL_ENV = {
     "PYTHONHASHSEED": "0",
     # headless like Agg, but registers the PNG formatter for Figure objects, without
@@ -298,6 +298,10 @@ def _worker_main() -> None:
     out = {"ok": False, "error": None, "stderr": []}
     try:
         _run_papermill(task, out)
+    except BaseException as exc:  # scrubbing failed, interrupted, ...
+        out["ok"] = False
+        out["error"] = {"kind": "other", "ename": type(exc).__name__, "evalue": str(exc)}
+        raise
     finally:
         with open(task["result_path"], "w", encoding="utf-8") as fh:
             json.dump(out, fh)
@@ -447,6 +451,8 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
                         emit(f"      note: {src.stem} wrote to stderr in In [{count}]: "
                              f"{first[:160]}")
                 else:
+                    res.error = res.error or {"kind": "other", "ename": "UnknownError",
+                                              "evalue": "the worker reported no error"}
                     emit(f"[{done}/{total}] {src.stem} ... FAILED after {res.seconds:.1f} s "
                          f"({res.error.get('ename')})")
                     failed.append(res)

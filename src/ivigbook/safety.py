@@ -48,6 +48,8 @@ def record_safety(ctx: Context, rec) -> dict:
         "patients_serious": ae.loc[ae["serious"] == "yes", "patient_id"].nunique(),
         "events_serious": int((ae["serious"] == "yes").sum()),
         "patients_discontinued": ae.loc[ae["led_to_discontinuation"] == "yes", "patient_id"].nunique(),
+        "patients_serious_discontinued": ae.loc[(ae["led_to_discontinuation"] == "yes")
+                                                & (ae["serious"] == "yes"), "patient_id"].nunique(),
     }
     for k, v in overall.items():
         rec.value(f"safety_{k}_n", v, kind="int")
@@ -88,9 +90,21 @@ def record_deaths(ctx: Context, rec) -> None:
         rec.value("safety_death_months_from_start", float(months.astype(float).median()), 1)
 
 
-def aet02(ctx: Context, rec) -> Table:
-    """Adverse events table in the AET02 shape."""
+def aet02(ctx: Context, rec) -> Table | None:
+    """Adverse events table in the AET02 shape (None when the package has no AE table)."""
+    if not ctx.cohort.has("adverse_events"):
+        rec.prose("safety_text", "This cohort package has no adverse-event table, so adverse events "
+                  "are not summarised.")
+        return None
     overall = record_safety(ctx, rec)
+    from .results import fmt_number
+
+    n_ = ctx.n
+    rec.prose("safety_text", (
+        f"{overall['patients_any']} of {n_} patients ({fmt_number(100.0 * overall['patients_any'] / n_ if n_ else float('nan'))}%) "
+        f"had at least one adverse event, with {overall['events']} events in total; "
+        f"{overall['patients_serious']} had a serious event and {overall['patients_discontinued']} "
+        "stopped IVIG because of an adverse event."))
     record_deaths(ctx, rec)
     n = ctx.n
     col = f"IVIG (N={n})"

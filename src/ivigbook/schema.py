@@ -105,6 +105,7 @@ class Measure:
     hi: float
     integer: bool = False
     ordinal: bool = False  # analysed with the Wilcoxon signed-rank test
+    skewed: bool = False  # right-skewed lab value: Wilcoxon signed-rank, medians shown
     description: str = ""
 
 
@@ -125,7 +126,7 @@ MEASURES: dict[str, Measure] = {m.code: m for m in [
             description="Health Assessment Questionnaire disability index"),
     Measure("HAQ_VAS_SEVERITY", "Patient global severity (HAQ VAS)", "points", 0, 3,
             description="Patient's rating of disease severity on the HAQ visual analogue scale"),
-    Measure("CK_UL", "CK", "U/L", 0, 100000, description="Creatine kinase"),
+    Measure("CK_UL", "CK", "U/L", 0, 100000, skewed=True, description="Creatine kinase"),
     Measure("RVSP_MMHG", "RVSP", "mmHg", 0, 150,
             description="Right ventricular systolic pressure (echocardiography)"),
     Measure("TFR", "Tendon friction rubs", "0/1", 0, 1, integer=True,
@@ -287,6 +288,7 @@ def measure_rows() -> list[dict]:
     return [{
         "measure": m.code, "label": m.label, "unit": m.unit,
         "range": f"{m.lo:g} to {m.hi:g}", "integer": "yes" if m.integer else "no",
-        "analysed as": "ordinal (Wilcoxon)" if m.ordinal else "continuous (paired t)",
+        "analysed as": ("ordinal (Wilcoxon)" if m.ordinal else
+                        "skewed (Wilcoxon)" if m.skewed else "continuous (paired t)"),
         "description": m.description,
     } for m in MEASURES.values()]

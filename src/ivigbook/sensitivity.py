@@ -48,7 +48,21 @@ def by_window(ctx: Context, rec, paramcd: str = "MRSS", halfwidths=DEFAULT_HALFW
                          "estimate": r["chg_mean"], "sd": r["chg_sd"],
                          "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p": r["p"],
                          "aval_mean": r["aval_mean"], "aval_sd": r["aval_sd"]})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    rec.prose("sens_text", window_sentence(out, ctx))
+    return out
+
+
+def window_sentence(df: pd.DataFrame, ctx: Context) -> str:
+    """How N and the mean change at the primary visit move with the window width."""
+    from .results import fmt_number
+
+    month = outcomes.primary_month(ctx)
+    d = df[df["avisitn"] == month].sort_values("halfwidth")
+    bits = [f"{r.window}: N={r.n}, mean change {fmt_number(r.estimate)}" for r in d.itertuples()]
+    return (f"At {outcomes.visit_phrase(month, ctx.params.followup_anchor)}, by window half-width — "
+            + "; ".join(bits) + ". Narrower windows keep fewer patients; a stable estimate across "
+            "widths means the result does not hinge on which visit was picked.")
 
 
 def window_table(df: pd.DataFrame, synthetic: bool) -> Table:

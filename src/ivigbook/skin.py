@@ -6,42 +6,28 @@ import pandas as pd
 
 from . import outcomes, stats
 from .context import Context
-from .schema import DRUG, LABELS
+from .results import fmt_number, fmt_p
+from .schema import DRUG, LABELS, MEASURES
 from .tables import Table, cell_est_ci, cell_mean_sd, cell_n_pct, cell_p
 
 
-def visit_label(avisitn: int) -> str:
-    return "Baseline" if avisitn == 0 else f"Month {avisitn}"
-
-
-def course_table(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss", area: str = "skin",
-                 decimals: int = 1, caption: str | None = None) -> Table:
-    """A measure at baseline and each visit: N, mean (SD), change and p vs baseline."""
-    c = outcomes.record_course(ctx, rec, area, paramcd, name, decimals)
-    test = outcomes.test_for(paramcd)
-    rows = []
-    for r in c.to_dict("records"):
-        first = r["avisitn"] == 0
-        rows.append({
-            "Visit": visit_label(r["avisitn"]), "N": str(r["n"]),
-            "Mean (SD)": cell_mean_sd(r["aval_mean"], r["aval_sd"], decimals),
-            "Baseline of the same patients": "" if first else cell_mean_sd(r["base_mean"], r["base_sd"], decimals),
-            "Change, mean (SD)": "" if first else cell_mean_sd(r["chg_mean"], r["chg_sd"], decimals),
-            "p": "" if first else cell_p(r["p"]),
-        })
-    test_name = ("paired Student t test" if test == "paired_t"
-                 else "Wilcoxon signed-rank test (Stata signrank: zeros ranked, normal approximation)")
-    return Table(pd.DataFrame(rows), caption=caption or f"{name.upper()} over time", table_id=f"course-{name}",
-                 synthetic=ctx.synthetic,
-                 notes=[f"p: {test_name}, baseline vs visit among patients with both values. "
-                        f"Visit windows: target month \u00b1{ctx.params.window_halfwidth_months}; "
-                        f"baseline: latest value from {ctx.params.baseline_lookback_months} months "
-                        "before to the month of the first cycle."])
+def population(ctx: Context, rec) -> Context:
+    """The skin analysis set: everyone analysed, or the patients treated for skin
+    involvement when outcomes are analysed by indication; glues a sentence saying which."""
+    sctx = ctx.indication_group("skin")
+    rec.value("skin_population_n", sctx.n, kind="int")
+    if sctx is ctx:
+        text = f"Skin outcomes are analysed in all {ctx.n} patients of the analysis set."
+    else:
+        text = (f"Skin outcomes are analysed in the {sctx.n} patients treated with IVIG for skin "
+                f"involvement (of {ctx.n} analysed).")
+    rec.prose("skin_population_text", text)
+    return sctx
 
 
 def responders(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
     """Responders (fall >= MCID) per follow-up visit among patients with data."""
-    rows = []
+    rows, phrases = [], []
     for month in ctx.params.followup_months:
         p = outcomes.pairs(ctx, paramcd, month)
         k = int((p["CHG"] <= -ctx.params.responder_mcid).sum())
@@ -49,8 +35,13 @@ def responders(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
         rec.value(f"skin_responders_{v}_k", k, kind="int")
         rec.value(f"skin_responders_{v}_n", len(p), kind="int")
         rec.value(f"skin_responders_{v}_pct", 100.0 * k / len(p) if len(p) else np.nan, 1)
-        rows.append({"Visit": visit_label(month), "Responders": cell_n_pct(k, len(p)),
+        rows.append({"Visit": outcomes.visit_label(month), "Responders": cell_n_pct(k, len(p)),
                      "Patients with data": str(len(p))})
+        phrases.append(f"{k} of {len(p)} patients with data at "
+                       f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}")
+    mcid = fmt_number(ctx.params.responder_mcid, 0)
+    rec.prose("skin_responders_text",
+              f"A responder's mRSS fell by at least {mcid} points: " + "; ".join(phrases) + ".")
     return pd.DataFrame(rows)
 
 
@@ -110,24 +101,42 @@ def regressions(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
             rec.value(f"logit_{key}_{v}_p", lg.p, kind="p")
             rec.value(f"linreg_{key}_{v}_slope", ln.slope, 2)
             rec.value(f"linreg_{key}_{v}_p", ln.p, kind="p")
-            rows.append({"visit": visit_label(month), "key": key, "label": predictor_label(key),
+            rows.append({"visit": outcomes.visit_label(month), "key": key, "label": predictor_label(key),
                          "n": lg.n, "or": lg.odds_ratio, "or_low": lg.ci_low, "or_high": lg.ci_high,
                          "or_p": lg.p, "coef": ln.slope, "coef_low": ln.ci_low,
                          "coef_high": ln.ci_high, "coef_p": ln.p,
                          "note": getattr(lg, "note", "") or ""})
     out = pd.DataFrame(rows)
-    sig = out[(out["or_p"] < 0.05) | (out["coef_p"] < 0.05)] if not out.empty else out
-    rec.text("skin_predictors_significant",
-             "none" if sig.empty else "; ".join(f"{r.label} at {r.visit.lower()}" for r in sig.itertuples()))
+    rec.prose("skin_predictors_text", predictors_sentence(out))
     return out
 
 
+def predictors_sentence(reg: pd.DataFrame) -> str:
+    """Which predictors reached p < 0.05, and the strongest association per visit."""
+    if reg.empty:
+        return "No patient had both a baseline and a follow-up mRSS, so no predictor was examined."
+    parts = []
+    for visit, g in reg.groupby("visit", sort=False):
+        g = g.dropna(subset=["or_p"])
+        if g.empty:
+            continue
+        best = g.sort_values(["or_p", "label"]).iloc[0]
+        parts.append(f"At {visit.lower()}, the strongest association with response was "
+                     f"{best['label'].lower()} (OR {fmt_number(best['or'], 2)}; 95% CI "
+                     f"{fmt_number(best['or_low'], 3)} to {fmt_number(best['or_high'], 3)}; "
+                     f"p={fmt_p(best['or_p'])}).")
+    sig = reg[(reg["or_p"] < 0.05) | (reg["coef_p"] < 0.05)]
+    listed = "; ".join(f"{r.label.lower()} at {r.visit.lower()}" for r in sig.itertuples())
+    parts.append("Predictors with p < 0.05 in any model: " + (listed if listed else "none") + ".")
+    return " ".join(parts)
+
+
 def regression_table(reg: pd.DataFrame, synthetic: bool) -> Table:
-    rows = [{"group": r.visit, "Predictor": r.label, "N": str(r.n),
-             "OR for response (95% CI)": cell_est_ci(r.__getattribute__("or"), r.or_low, r.or_high, 2),
-             "p (logistic)": cell_p(r.or_p),
-             "Change in mRSS, slope (95% CI)": cell_est_ci(r.coef, r.coef_low, r.coef_high, 2),
-             "p (linear)": cell_p(r.coef_p)} for r in reg.itertuples()]
+    rows = [{"group": r["visit"], "Predictor": r["label"], "N": str(r["n"]),
+             "OR for response (95% CI)": cell_est_ci(r["or"], r["or_low"], r["or_high"], 2),
+             "p (logistic)": cell_p(r["or_p"]),
+             "Change in mRSS, slope (95% CI)": cell_est_ci(r["coef"], r["coef_low"], r["coef_high"], 2),
+             "p (linear)": cell_p(r["coef_p"])} for r in reg.to_dict("records")]
     return Table(pd.DataFrame(rows), caption="Simple regressions of response and of mRSS change",
                  table_id="predictors", group_col="group", synthetic=synthetic,
                  notes=["One model per predictor (intercept + predictor). Logistic: odds ratio with "
@@ -166,16 +175,23 @@ def tfr_resolution(ctx: Context, rec, month: int | None = None) -> pd.DataFrame:
     persisting = int((at == 1).sum())
     missing = len(with_tfr) - resolved - persisting
     v = outcomes.visit_key(month)
+    where = outcomes.visit_phrase(month, ctx.params.followup_anchor)
+    rec.prose("skin_tfr_text", (f"Of the {len(with_tfr)} patients with tendon friction rubs at baseline, "
+                                f"{resolved} had none at {where}, {persisting} still had them and "
+                                f"{missing} had no assessment in the window.") if len(with_tfr) else
+              "No patient had tendon friction rubs recorded at baseline.")
     rec.value("skin_tfr_bl_n", len(with_tfr), kind="int")
     rec.value(f"skin_tfr_{v}_resolved_n", resolved, kind="int")
     rec.value(f"skin_tfr_{v}_persisting_n", persisting, kind="int")
     rec.value(f"skin_tfr_{v}_missing_n", missing, kind="int")
     return pd.DataFrame([{"Tendon friction rubs at baseline": str(len(with_tfr)),
-                          f"Resolved at {visit_label(month).lower()}": str(resolved),
+                          f"Resolved at {outcomes.visit_label(month).lower()}": str(resolved),
                           "Persisting": str(persisting), "No data in the window": str(missing)}])
 
 
-def waterfall_data(ctx: Context, month: int = 12) -> pd.DataFrame:
+def waterfall_data(ctx: Context, month: int | None = None) -> pd.DataFrame:
+    """Change in mRSS at the primary visit (month 12 in the paper), one bar per patient."""
+    month = month or outcomes.primary_month(ctx)
     return outcomes.pairs(ctx, "MRSS", month)[["SUBJSEQ", "CHG"]]
 
 

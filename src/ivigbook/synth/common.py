@@ -162,14 +162,16 @@ class CalibrationError(RuntimeError):
 def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequence[Target],
                    rng: np.random.Generator, *, extra_cost: Callable[[np.ndarray], float] | None = None,
                    group_moves: Sequence[np.ndarray] = (), pair_blocks: Sequence[np.ndarray] = (),
-                   max_steps: int = 20000, max_kicks: int = 60, step: int = 1) -> np.ndarray:
+                   max_steps: int = 20000, max_kicks: int = 60, step: int = 1,
+                   singles: bool = True) -> np.ndarray:
     """Seeded first-improvement local search over integer vectors.
 
     Moves: every single coordinate by ``±step`` within [lo, hi], every index
     array of ``group_moves`` shifted together by ``±step``, and for each index
     array of ``pair_blocks`` every transfer of ``step`` from one member to
     another (keeps the block's sum: tunes an SD or a test statistic without
-    disturbing a mean). The move order is
+    disturbing a mean). ``singles=False`` keeps only the group and transfer
+    moves, so every block sum stays fixed. The move order is
     reshuffled (by ``rng``) each pass; the first move that lowers the cost is
     taken. At a local minimum that still misses a target the state is kicked
     (a few random moves) and the search continues; the best state is returned.
@@ -190,7 +192,7 @@ def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequ
         return c
 
     moves: list[tuple[np.ndarray, int]] = []
-    for i in range(n):
+    for i in range(n if singles else 0):
         for s in (step, -step):
             moves.append((np.array([i]), s))
     for g in group_moves:
@@ -267,6 +269,27 @@ def solve_mean_sd(rng: np.random.Generator, n: int, mean: float, sd: float, deci
     return out
 
 
+def sums_for_mean(n: int, unit: float, value: float, decimals: int) -> list[int]:
+    """Integer sums (in units) of ``n`` values whose mean prints as ``value``, closest first."""
+    lo, hi = printed_interval(value, decimals)
+    a, b = math.ceil(lo * n / unit - 1e-9), math.floor(hi * n / unit + 1e-9)
+    sums = [k for k in range(a, b + 1) if lo < k * unit / n < hi]
+    return sorted(sums, key=lambda k: (abs(k * unit / n - value), k))
+
+
+def fix_sum(x: np.ndarray, total: int, lo: int, hi: int, rng: np.random.Generator) -> np.ndarray:
+    """Move random elements by one unit (within [lo, hi]) until ``x`` sums to ``total``."""
+    x = np.clip(np.asarray(x, dtype=np.int64).copy(), lo, hi)
+    if not (lo * len(x) <= total <= hi * len(x)):
+        raise CalibrationError(f"sum {total} impossible for {len(x)} values in [{lo}, {hi}]")
+    while x.sum() != total:
+        s = 1 if x.sum() < total else -1
+        i = int(rng.integers(len(x)))
+        if lo <= x[i] + s <= hi:
+            x[i] += s
+    return x
+
+
 def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray, unit: float,
                  lo: int, hi: int, decimals: int, base: tuple[float, float],
                  paired_base: tuple[float, float], follow: tuple[float, float],
@@ -280,32 +303,57 @@ def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray,
     * the paired Student t p-value of follow-up minus baseline lies in ``p_band``
       (the sign of the mean change follows ``follow`` minus ``paired_base``).
 
-    Two stages (baselines, then follow-up with baselines fixed), each a seeded
-    :func:`integer_search` with transfer moves; restarted from a fresh draw if a
-    stage fails. Raises :class:`CalibrationError` after ``attempts`` draws.
+    Means are fixed first by choosing integer sums that print right (the closest
+    to the published value); SDs and the t statistic are then tuned by transfer
+    moves that keep those sums, in two stages (baselines, then follow-up).
+    Restarts from a fresh draw if a stage fails; raises :class:`CalibrationError`
+    after ``attempts`` draws.
     """
     pair_idx = np.asarray(pair_idx, dtype=np.int64)
+    rest = np.setdiff1d(np.arange(n_base), pair_idx)
     npair = len(pair_idx)
     sign = 1.0 if follow[0] >= paired_base[0] else -1.0
     t_hi, t_lo = t_for_p(p_band[0], npair - 1), t_for_p(p_band[1], npair - 1)
     change_sd = change_sd if change_sd is not None else 0.7 * follow[1]
+    all_sums = sums_for_mean(n_base, unit, base[0], decimals)
+    pair_sums = sums_for_mean(npair, unit, paired_base[0], decimals)
+    follow_sums = sums_for_mean(npair, unit, follow[0], decimals)
+
+    def reachable(s_pair: int, s_follow: int) -> bool:
+        # the t statistic fixes the sum of squared changes (in units) to a window; it
+        # must hold an integer of the parity of the sum of changes (d*d = d mod 2)
+        md = (s_follow - s_pair) / npair
+        if md == 0:
+            return False
+        ss = [npair * md * md + (npair - 1) * npair * md * md / t ** 2 for t in (t_hi, t_lo)]
+        lo_ss, hi_ss = math.ceil(min(ss)), math.floor(max(ss))
+        parity = (s_follow - s_pair) % 2
+        return any(k % 2 == parity for k in range(lo_ss, hi_ss + 1))
+
+    combos = [(a, p, f) for a in all_sums for p in pair_sums for f in follow_sums
+              if (len(rest) > 0 or a == p) and reachable(p, f)]
+    if not combos:
+        raise CalibrationError(f"{what}: no integer sums print as the published means "
+                               "and allow the published p-value")
     problems: list[str] = []
     for attempt in range(attempts):
+        s_all, s_pair, s_follow = combos[attempt % len(combos)]
         if attempt == 0 and base_init is not None:
             b0 = np.rint(np.asarray(base_init, dtype=float))
         else:
             b0 = np.rint(rng.normal(base[0] / unit, base[1] / unit, n_base))
         b0 = np.clip(b0, lo, hi).astype(np.int64)
+        b0[pair_idx] = fix_sum(b0[pair_idx], s_pair, lo, hi, rng)
+        if len(rest):
+            b0[rest] = fix_sum(b0[rest], s_all - s_pair, lo, hi, rng)
         t1 = [
-            Target.printed(f"{what} baseline mean", lambda v: float(np.mean(v)) * unit, *base[:1], decimals),
             Target.printed(f"{what} baseline sd", lambda v: float(np.std(v, ddof=1)) * unit, base[1], decimals),
-            Target.printed(f"{what} paired baseline mean", lambda v: float(np.mean(v[pair_idx])) * unit,
-                           paired_base[0], decimals),
             Target.printed(f"{what} paired baseline sd",
                            lambda v: float(np.std(v[pair_idx], ddof=1)) * unit, paired_base[1], decimals),
         ]
+        blocks = [pair_idx] + ([rest] if len(rest) > 1 else [])
         b = integer_search(b0, np.full(n_base, lo), np.full(n_base, hi), t1, rng,
-                           pair_blocks=[np.arange(n_base)], max_kicks=30)
+                           pair_blocks=blocks, singles=False, max_kicks=30)
         problems = failing(t1, b)
         if problems:
             continue
@@ -317,20 +365,18 @@ def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray,
         sb, sf = paired_base[1], follow[1]
         r = (sb ** 2 + sf ** 2 - sd_d ** 2) / (2 * sb * sf)
         if -0.95 < r < 0.98:
-            z = (pb * unit - pb.mean() * unit) / max(np.std(pb * unit, ddof=1), 1e-9)
+            z = (pb - pb.mean()) / max(float(np.std(pb, ddof=1)), 1e-9)
             f0 = (follow[0] + sf * (r * z + math.sqrt(1 - r * r) * rng.normal(0, 1, npair))) / unit
         else:
             f0 = pb + rng.normal(delta / unit, change_sd / unit, npair)
-        f0 = np.rint(f0)
-        f0 = np.clip(f0, lo, hi).astype(np.int64)
+        f0 = fix_sum(np.rint(f0), s_follow, lo, hi, rng)
         t2 = [
-            Target.printed(f"{what} follow-up mean", lambda v: float(np.mean(v)) * unit, follow[0], decimals),
             Target.printed(f"{what} follow-up sd", lambda v: float(np.std(v, ddof=1)) * unit, follow[1], decimals),
             Target(f"{what} paired t", lambda v: sign * paired_t_stat((v - pb) * unit), t_lo, t_hi,
                    centre=(t_lo + t_hi) / 2, scale=0.02),
         ]
         f = integer_search(f0, np.full(npair, lo), np.full(npair, hi), t2, rng,
-                           pair_blocks=[np.arange(npair)], max_kicks=30)
+                           pair_blocks=[np.arange(npair)], singles=False, max_kicks=30)
         problems = failing(t2, f)
         if not problems:
             return b, f
