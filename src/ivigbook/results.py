@@ -60,15 +60,11 @@ def fmt_number(value: Any, decimals: int = 1) -> str:
 
 
 def fmt_p(p: Any) -> str:
-    """p-value in journal style: '<0.0001', else 4 decimals below 0.001 and 3 otherwise."""
-    v = clean_value(p)
-    if v is None:
-        return "NA"
-    if v < 0.0001:
-        return "<0.0001"
-    if v < 0.001:
-        return f"{v:.4f}"
-    return f"{v:.3f}"
+    """p-value in journal style (``stats.format_p``): '<0.0001', 4 decimals below 0.01,
+    3 otherwise, never rounded up to 0.050."""
+    from .stats import format_p
+
+    return format_p(clean_value(p))
 
 
 class _Text(str):

@@ -1,0 +1,216 @@
+"""Validation: every problem at once, with the row a person sees; loading a Cohort."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SEEDED_ERRORS, SEEDED_WARNINGS, VALID_TABLES, write_valid_package
+
+from ivigbook.data import Cohort
+from ivigbook.io import read_package
+from ivigbook.schema import REQUIRED_TABLES, TABLES
+from ivigbook.validate import (DataError, Problem, Report, _dates, _numbers, load_cohort,
+                               load_cohort_with_report, pandera_schema, validate_package)
+
+
+def _validate(path, **kw) -> Report:
+    return validate_package(read_package(path), **kw)
+
+
+def _where(report: Report, severity: str) -> list[tuple]:
+    return [(p.file, p.row, p.column, p.rule) for p in report.problems if p.severity == severity]
+
+
+def _edit(path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+# ---------------------------------------------------------------- problems and reports
+def test_problem_string_convention():
+    assert str(Problem("patients.csv", 7, "sex", "X", "not one of F, M")) == \
+        "patients.csv:7:sex: X - not one of F, M"
+    assert str(Problem("patients.csv", None, None, None, "required table missing")) == \
+        "patients.csv:-:-: - required table missing"
+    assert str(Problem("patients.csv", 4, "sex", "", "required value is blank")) == \
+        'patients.csv:4:sex: "" - required value is blank'
+    assert str(Problem("a.csv", 1, "x", None, "ignored extra column; never rendered",
+                       "warning")) == "a.csv:1:x: - warning: ignored extra column; never rendered"
+    assert str(Problem("a.csv", 2, "x", " 1\n", "r")) == 'a.csv:2:x: " 1\\n" - r'
+    assert str(Problem("a.csv", 2, "x", "y" * 100, "r")) == f"a.csv:2:x: {'y' * 59}… - r"
+
+
+def test_report_counts_and_format():
+    report = Report([Problem("b.csv", 3, "c", "1", "bad"),
+                     Problem("b.csv", None, None, None, "no data rows"),
+                     Problem("a.csv", 1, "x", None, "extra", "warning")],
+                    {("b.csv", "c", "bad", "error"): 5})
+    assert (report.n_errors, report.n_warnings, report.ok) == (7, 1, False)
+    assert len(report.errors) == 2 and len(report.warnings) == 1
+    assert report.format().splitlines() == [
+        "b.csv:-:-: - no data rows",
+        "b.csv:3:c: 1 - bad",
+        "b.csv:*:c: ... - 5 more not listed: bad",
+        "a.csv:1:x: - warning: extra",
+        "7 errors, 1 warning",
+    ]
+    assert Report().format() == "0 errors, 0 warnings" and Report().ok
+
+
+# ---------------------------------------------------------------- the contract drives pandera
+@pytest.mark.parametrize("table", TABLES)
+def test_pandera_schemas_are_generated_from_the_contract(table):
+    schema, rules = pandera_schema(table)
+    assert list(schema.columns) == TABLES[table].column_names
+    for col in TABLES[table].columns:
+        assert schema.columns[col.name].required == col.required
+        has_blank_rule = ("required value is blank" in
+                          [r for (c, _), r in rules.items() if c == col.name])
+        assert has_blank_rule == (not col.nullable)
+
+
+@pytest.mark.parametrize("table, column", [(t.name, c) for t in TABLES.values()
+                                           for c in t.required_columns])
+def test_every_required_column_is_enforced(valid_package, table, column):
+    f = valid_package / TABLES[table].file
+    df = pd.read_csv(f, dtype=str, keep_default_na=False).drop(columns=column)
+    df.to_csv(f, index=False)
+    errors = _where(_validate(valid_package), "error")
+    assert (TABLES[table].file, 1, column, "required column missing") in errors
+    assert len(errors) == 1 or column == "patient_id"
+
+
+# ---------------------------------------------------------------- clean and seeded packages
+def test_clean_package_has_no_problem(valid_package):
+    report = _validate(valid_package)
+    assert report.problems == [] and report.ok
+    assert report.format() == "0 errors, 0 warnings"
+
+
+def test_seeded_package_reports_every_problem_once(seeded_package):
+    report = _validate(seeded_package)
+    errors = _where(report, "error")
+    for file, row, column, rule in SEEDED_ERRORS:
+        hits = [e for e in errors if e[:3] == (file, row, column) and rule in e[3]]
+        assert len(hits) == 1, (file, row, column, rule, errors)
+    assert len(errors) == len(SEEDED_ERRORS), "unexpected extra errors"
+    assert [w[:3] for w in _where(report, "warning")] == [w[:3] for w in SEEDED_WARNINGS]
+
+
+def test_header_only_required_tables(valid_package):
+    for name in TABLES:
+        f = valid_package / TABLES[name].file
+        f.write_text(f.read_text().split("\n", 1)[0] + "\n")
+    errors = _where(_validate(valid_package), "error")
+    assert errors == [(TABLES[n].file, None, None, "no data rows") for n in REQUIRED_TABLES]
+
+
+def test_optional_tables_may_be_absent_or_empty(valid_package):
+    (valid_package / "medications.csv").unlink()
+    f = valid_package / "adverse_events.csv"
+    f.write_text(f.read_text().split("\n", 1)[0] + "\n")
+    assert _validate(valid_package).problems == []
+
+
+def test_codes_are_case_insensitive_and_cells_are_stripped(valid_package):
+    _edit(valid_package / "patients.csv", "P01,Hopkins,F,white,1962,diffuse",
+          "P01,Hopkins, f ,White,1962 ,Diffuse")
+    _edit(valid_package / "measurements.csv", "P01,2010-12-20,MRSS,30", "P01, 2010-12-20 ,mrss, 30")
+    assert _validate(valid_package).problems == []
+    cohort = load_cohort(valid_package)
+    assert cohort.patients.loc[0, ["sex", "race", "ssc_subtype"]].tolist() == ["F", "white", "diffuse"]
+    assert cohort.measurements.loc[0, "measure"] == "MRSS"
+
+
+def test_decimal_comma_and_odd_numbers():
+    cells = pd.Series(["1,5", " ", "", "1e3", "+2", ".5", "5.", "inf", "nan", "0x10", "1 000"],
+                      dtype="str")
+    got = _numbers(cells.str.strip())
+    expected = [np.nan, np.nan, np.nan, 1000, 2, 0.5, 5, np.nan, np.nan, np.nan, np.nan]
+    np.testing.assert_array_equal(got, np.array(expected, dtype=float))
+
+
+def test_date_parsing_is_strict():
+    cells = ["2020-02-29", "2021-02-29", "2021-02-30", "1900-01-01", "1899-12-31", "2020-13-01",
+             "2020-1-01", "2020-04-31", "2000-02-29", "2100-02-29", "", "01/02/2020"]
+    got = _dates(pd.Series(cells, dtype="str"))
+    valid = [c for c, d in zip(cells, got) if not np.isnat(d)]
+    assert valid == ["2020-02-29", "1900-01-01", "2000-02-29"]
+    assert str(got[0]) == "2020-02-29"
+
+
+def test_measure_ranges_come_from_the_measures_table(valid_package):
+    f = valid_package / "measurements.csv"
+    f.write_text(f.read_text() + "P03,2013-08-15,MEDSGER_GI,4\nP03,2013-08-15,MRC_STRENGTH,5\n"
+                 "P03,2013-08-15,MEDSGER_LUNG,5\nP03,2013-08-15,RENAL_CRISIS,1\n")
+    assert _where(_validate(valid_package), "error") == [
+        ("measurements.csv", 13, "value", "outside the range of MEDSGER_LUNG (0 to 4)")]
+
+
+def test_many_problems_are_capped_but_all_counted(valid_package):
+    f = valid_package / "measurements.csv"
+    extra = "".join(f"P01,2012-{1 + i // 28:02d}-{1 + i % 28:02d},MRSS,{60 + i}\n" for i in range(120))
+    f.write_text(f.read_text() + extra)
+    report = _validate(valid_package, limit=50)
+    assert report.n_errors == 120 and len(report.errors) == 50
+    assert [p.row for p in report.errors] == list(range(11, 61))
+    lines = report.format().splitlines()
+    assert "measurements.csv:*:value: ... - 70 more not listed: " \
+           "outside the range of MRSS (0 to 51)" in lines
+    assert lines[-1] == "120 errors, 0 warnings"
+
+
+def test_large_table_is_validated_vectorised(tmp_path):
+    """200,000 measurement rows, every one wrong twice: seconds, and only the cap is listed."""
+    d = write_valid_package(tmp_path / "big")
+    n = 200_000
+    rows = pd.DataFrame({"patient_id": "P01",
+                         "date": pd.date_range("2000-01-01", periods=n, freq="h").strftime(
+                             "%Y-%m-%d %H"),
+                         "measure": "MRSS", "value": "99"})
+    rows.to_csv(d / "measurements.csv", index=False)
+    start = time.perf_counter()
+    report = _validate(d)
+    assert time.perf_counter() - start < 30
+    assert report.n_errors == 2 * n
+    assert len(report.problems) == 2 * 50
+
+
+# ---------------------------------------------------------------- loading
+def test_load_cohort_types_the_clean_package(valid_package):
+    cohort, report = load_cohort_with_report(valid_package, name="demo")
+    assert isinstance(cohort, Cohort) and report.ok
+    assert (cohort.name, cohort.source) == ("demo", str(valid_package))
+    assert cohort.sha256 == read_package(valid_package).sha256
+    assert cohort.present == frozenset(TABLES)
+    assert len(cohort.patients) == 3 and len(cohort.measurements) == len(VALID_TABLES["measurements"])
+    assert cohort.patients["birth_year"].tolist() == [1962, 1955, 1971]
+    assert cohort.patients["overlap"].isna().tolist() == [False, True, False]
+    assert str(cohort.infusions["start_date"].dtype).startswith("datetime64")
+    assert load_cohort(valid_package).name == valid_package.name
+
+
+def test_load_cohort_keeps_warnings_and_absent_tables(valid_package):
+    (valid_package / "adverse_events.csv").unlink()
+    f = valid_package / "patients.csv"
+    f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes())
+    cohort, report = load_cohort_with_report(valid_package)
+    assert not cohort.has("adverse_events") and cohort.has("medications")
+    assert len(cohort.adverse_events) == 0
+    assert [p.rule for p in report.warnings] == ["UTF-8 byte-order mark (BOM) removed"]
+
+
+def test_load_cohort_raises_data_error_with_the_whole_report(seeded_package):
+    with pytest.raises(DataError) as info:
+        load_cohort(seeded_package)
+    assert info.value.report.n_errors == len(SEEDED_ERRORS)
+    assert f"{len(SEEDED_ERRORS)} errors" in str(info.value)
+
+
+def test_load_cohort_of_a_missing_path_raises_data_error(tmp_path):
+    with pytest.raises(DataError) as info:
+        load_cohort(tmp_path / "nope")
+    assert info.value.report.problems[0].rule == "no such file or folder"
