@@ -41,12 +41,7 @@ def start(notebook: str, data_dir: str, params_json: str = "{}", results_dir: st
     ctx = load_context(data_dir, params_json, cache_dir or None, synthetic=synthetic,
                        cohort_name=cohort_name or Path(data_dir).name)
     rec = Recorder(notebook, results_dir or None)
-    rec.value("cohort_patients_n", len(ctx.adsl), kind="int")
-    rec.value("cohort_analysed_n", ctx.n, kind="int")
-    rec.value("cohort_n", ctx.n, kind="int")
-    for name in ("round_gap_months", "min_cycles_6m", "baseline_lookback_months",
-                 "window_halfwidth_months", "responder_mcid"):
-        rec.value(f"method_{name}", getattr(ctx.params, name), kind="int")
+    ctx.record_basics(rec)
     if synthetic:
         _markdown(f"```{{admonition}} Synthetic data\n:class: warning\n{SYNTHETIC_NOTE}\n```")
     return ctx, rec

@@ -45,6 +45,15 @@ class Context:
     def n(self) -> int:
         return int(self.adsl["included"].sum())
 
+    def record_basics(self, rec) -> None:
+        """Record what every chapter states: patient counts and the analysis rules."""
+        rec.value("cohort_patients_n", len(self.adsl), kind="int")
+        rec.value("cohort_analysed_n", self.n, kind="int")
+        rec.value("cohort_n", self.n, kind="int")
+        for name in ("round_gap_months", "min_cycles_6m", "baseline_lookback_months",
+                     "window_halfwidth_months", "responder_mcid"):
+            rec.value(f"method_{name}", getattr(self.params, name), kind="int")
+
     def restrict(self, usubjids) -> "Context":
         """The same context with the analysis set narrowed to ``usubjids``."""
         import dataclasses
