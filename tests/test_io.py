@@ -35,7 +35,8 @@ def _write_csv_variant(d: Path, *, bom: bool = False, sep: str = ",", crlf: bool
     d.mkdir(parents=True, exist_ok=True)
     for name in VALID_TABLES:
         buffer = io.StringIO()
-        _expected(name).to_csv(buffer, sep=sep, index=False, lineterminator="\r\n" if crlf else "\n")
+        _expected(name).to_csv(buffer, sep=sep, index=False,
+                               lineterminator="\r\n" if crlf else "\n")
         data = buffer.getvalue().encode("utf-8")
         (d / TABLES[name].file).write_bytes((codecs.BOM_UTF8 if bom else b"") + data)
     return d
@@ -171,9 +172,9 @@ def test_ragged_rows_are_errors_with_their_line(valid_package, quoted):
         lines[5] = lines[5].replace("P01", '"P01"')
     f.write_text("\n".join(lines) + "\n")
     raw = read_package(valid_package)
-    ragged = [(p.file, p.row, p.rule) for p in raw.problems]
-    assert ragged == [("infusions.csv", 3, "row has 5 fields but the header has 4"),
-                      ("infusions.csv", 5, "row has 2 fields but the header has 4")]
+    rule = "wrong number of fields (the header has 4)"
+    assert [(p.file, p.row, p.value, p.rule) for p in raw.problems] == [
+        ("infusions.csv", 3, "5 fields", rule), ("infusions.csv", 5, "2 fields", rule)]
     assert 3 not in raw.tables["infusions"].rows and 5 not in raw.tables["infusions"].rows
     assert len(raw.tables["infusions"]) == len(VALID_TABLES["infusions"]) - 2
 
@@ -197,6 +198,14 @@ def test_latin1_bytes_are_rejected_with_line_and_offset(valid_package):
     assert problem.value == f"byte 0xED at offset {offset}"
     assert "not UTF-8" in problem.rule
     assert "patients" not in raw.tables
+
+
+def test_header_must_be_on_line_1(valid_package):
+    f = valid_package / "patients.csv"
+    f.write_text("\n" + f.read_text())
+    [problem] = read_package(valid_package).problems
+    assert (problem.file, problem.row, problem.rule) == (
+        "patients.csv", 1, "line 1 must hold the column headers")
 
 
 def test_utf16_is_rejected(valid_package):
@@ -323,3 +332,28 @@ def test_typed_columns_render_as_text():
     }
     for label, (series, expected) in cases.items():
         assert _column_text(series).tolist() == expected, label
+
+
+def test_unreadable_file_is_a_problem(valid_package, monkeypatch):
+    read_bytes = Path.read_bytes
+
+    def locked(self):
+        if self.name == "infusions.csv":
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", locked)
+    problems = read_package(valid_package).problems
+    assert [(p.file, p.rule) for p in problems] == [
+        ("infusions.csv", "cannot read the file (Permission denied)")]
+
+
+def test_many_ragged_rows_are_counted_not_all_listed(valid_package):
+    f = valid_package / "measurements.csv"
+    f.write_text(f.read_text() + "P01,2012-01-01,MRSS,1,x\n" * 80)
+    raw = read_package(valid_package)
+    assert len(raw.problems) == 50 and raw.problems[0].row == 11
+    report = validate_package(raw)
+    assert report.n_errors == 80
+    assert "measurements.csv:*:-: ... - 30 more not listed: wrong number of fields" \
+           " (the header has 4)" in report.format()

@@ -121,7 +121,8 @@ def test_codes_are_case_insensitive_and_cells_are_stripped(valid_package):
     _edit(valid_package / "measurements.csv", "P01,2010-12-20,MRSS,30", "P01, 2010-12-20 ,mrss, 30")
     assert _validate(valid_package).problems == []
     cohort = load_cohort(valid_package)
-    assert cohort.patients.loc[0, ["sex", "race", "ssc_subtype"]].tolist() == ["F", "white", "diffuse"]
+    coded = cohort.patients.loc[0, ["sex", "race", "ssc_subtype"]].tolist()
+    assert coded == ["F", "white", "diffuse"]
     assert cohort.measurements.loc[0, "measure"] == "MRSS"
 
 
@@ -152,7 +153,8 @@ def test_measure_ranges_come_from_the_measures_table(valid_package):
 
 def test_many_problems_are_capped_but_all_counted(valid_package):
     f = valid_package / "measurements.csv"
-    extra = "".join(f"P01,2012-{1 + i // 28:02d}-{1 + i % 28:02d},MRSS,{60 + i}\n" for i in range(120))
+    extra = "".join(f"P01,2012-{1 + i // 28:02d}-{1 + i % 28:02d},MRSS,{60 + i}\n"
+                    for i in range(120))
     f.write_text(f.read_text() + extra)
     report = _validate(valid_package, limit=50)
     assert report.n_errors == 120 and len(report.errors) == 50
@@ -186,7 +188,8 @@ def test_load_cohort_types_the_clean_package(valid_package):
     assert (cohort.name, cohort.source) == ("demo", str(valid_package))
     assert cohort.sha256 == read_package(valid_package).sha256
     assert cohort.present == frozenset(TABLES)
-    assert len(cohort.patients) == 3 and len(cohort.measurements) == len(VALID_TABLES["measurements"])
+    assert len(cohort.patients) == 3
+    assert len(cohort.measurements) == len(VALID_TABLES["measurements"])
     assert cohort.patients["birth_year"].tolist() == [1962, 1955, 1971]
     assert cohort.patients["overlap"].isna().tolist() == [False, True, False]
     assert str(cohort.infusions["start_date"].dtype).startswith("datetime64")

@@ -111,7 +111,8 @@ class _SetParameter(argparse.Action):
 
 # ---------------------------------------------------------------- validate / template
 def _configure_validate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", metavar="DIR", help="package folder (CSV, .dta, parquet) or .xlsx workbook")
+    p.add_argument("path", metavar="DIR",
+                   help="package folder (CSV, .dta, parquet files) or .xlsx workbook")
     p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                    help="problems listed per file, column and rule (default 50); all are counted")
 

@@ -28,7 +28,7 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     for col in table.columns:
         if col.name in frame.columns:
             s = frame[col.name]
-            if s.dtype == object or str(s.dtype).startswith("string"):
+            if s.dtype == object or pd.api.types.is_string_dtype(s):
                 s = s.astype("string").str.strip().replace("", pd.NA)
         else:
             s = pd.Series([pd.NA] * n, index=frame.index, dtype="string")

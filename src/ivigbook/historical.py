@@ -122,7 +122,7 @@ def change_comparisons(ctx: Context, rec, comparators: pd.DataFrame | None,
 
 def change_sentence(comp: pd.DataFrame) -> str:
     """One sentence per visit: IVIG change and each comparator's p-value."""
-    from .results import fmt_number, fmt_p
+    from .results import fmt_number, p_text
 
     if comp.empty:
         return ("No historical comparator in the comparator file reports a change in mRSS at the "
@@ -130,7 +130,7 @@ def change_sentence(comp: pd.DataFrame) -> str:
     parts = []
     for visit, g in comp.groupby("avisitn", sort=True):
         mine = g[g["comparator"] == "ivig"].iloc[0]
-        others = [f"{r.label} {fmt_number(r.mean)} (SD {fmt_number(r.sd)}, N={r.n}; p={fmt_p(r.p)})"
+        others = [f"{r.label} {fmt_number(r.mean)} (SD {fmt_number(r.sd)}, N={r.n}; {p_text(r.p)})"
                   for r in g[g["comparator"] != "ivig"].itertuples()]
         parts.append(f"At month {visit} the mean change under IVIG was {fmt_number(mine['mean'])} "
                      f"(SD {fmt_number(mine['sd'])}, N={mine['n']}), against " + "; ".join(others) + ".")

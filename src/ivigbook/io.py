@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .schema import REQUIRED_TABLES, TABLES
-from .validate import Problem
+from .validate import MAX_LISTED, Problem
 
 #: File suffixes of the one-file-per-table formats, in order of preference.
 TABLE_SUFFIXES = {"csv": (".csv",), "dta": (".dta",), "parquet": (".parquet", ".pq")}
@@ -69,8 +69,10 @@ class RawPackage:
     format: str  # "csv", "xlsx", "dta", "parquet" or "" when nothing could be read
     tables: dict[str, RawTable] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    omitted: dict[tuple, int] = field(default_factory=dict)  # problems counted, not listed
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 of its bytes
     missing: dict[str, str] = field(default_factory=dict)  # absent table -> display name
+    displays: dict[str, str] = field(default_factory=dict)  # every table -> display name
 
     @property
     def name(self) -> str:
@@ -102,7 +104,10 @@ def read_package(path: str | Path) -> RawPackage:
             pkg.problems.append(_problem(
                 str(path), "not a package: give a folder of table files or an .xlsx workbook"))
     elif p.is_dir():
-        _read_folder(p, pkg)
+        try:
+            _read_folder(p, pkg)
+        except OSError as e:  # e.g. a folder we may not list
+            pkg.problems.append(_problem(str(path), f"cannot read the folder ({e.strerror})"))
     else:
         pkg.problems.append(_problem(str(path), "not a regular file or folder"))
     return pkg
@@ -150,12 +155,24 @@ def _read_folder(folder: Path, pkg: RawPackage) -> None:
     reader = {"csv": _read_csv, "dta": _read_dta, "parquet": _read_parquet}[fmt]
     suffix = TABLE_SUFFIXES[fmt][0]
     for name in TABLES:
+        pkg.displays[name] = files[name].name if name in files else f"{name}{suffix}"
         if name not in files:
-            _note_missing(pkg, name, f"{name}{suffix}", "required table missing")
+            _note_missing(pkg, name, pkg.displays[name], "required table missing")
             continue
-        data = files[name].read_bytes()
-        pkg.files[files[name].name] = hashlib.sha256(data).hexdigest()
-        reader(name, files[name].name, data, pkg)
+        data = _read_bytes(files[name], pkg)
+        if data is not None:
+            reader(name, files[name].name, data, pkg)
+
+
+def _read_bytes(path: Path, pkg: RawPackage) -> bytes | None:
+    """The file's bytes (recorded for the package hash), or None with a problem."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        pkg.problems.append(_problem(path.name, f"cannot read the file ({e.strerror})"))
+        return None
+    pkg.files[path.name] = hashlib.sha256(data).hexdigest()
+    return data
 
 
 def _note_missing(pkg: RawPackage, name: str, display: str, rule: str) -> None:
@@ -208,7 +225,11 @@ def _read_csv(name: str, display: str, data: bytes, pkg: RawPackage) -> None:
         _empty(name, display, pkg)
         return
     newline = text.find("\n")
-    sep = _detect_separator(name, text if newline < 0 else text[:newline])
+    header_line = text if newline < 0 else text[:newline]
+    if not header_line.strip():
+        pkg.problems.append(_problem(display, "line 1 must hold the column headers", 1))
+        return
+    sep = _detect_separator(name, header_line)
     if sep != ",":
         pkg.problems.append(_problem(
             display, f"{_SEP_NAMES[sep]}-separated file read with '{sep}' as separator"
@@ -219,10 +240,11 @@ def _read_csv(name: str, display: str, data: bytes, pkg: RawPackage) -> None:
     if parsed is None:
         parsed = _parse_exact(text, sep)
     header, body, lines, ragged = parsed
-    width = len(header)
-    for line, n in ragged:
-        pkg.problems.append(_problem(display, f"row has {n} fields but the header has {width}",
-                                     int(line)))
+    rule = f"wrong number of fields (the header has {len(header)})"
+    for line, n in ragged[:MAX_LISTED]:
+        pkg.problems.append(_problem(display, rule, int(line), value=f"{n} fields"))
+    if len(ragged) > MAX_LISTED:
+        pkg.omitted[(display, None, rule, "error")] = len(ragged) - MAX_LISTED
     _assemble(name, display, header, body, lines, 1, pkg)
 
 
@@ -336,8 +358,9 @@ def _parse_exact(text: str, sep: str) -> _Parsed:
 def _read_workbook(path: Path, pkg: RawPackage) -> None:
     """One sheet per table; sheet names match table names case-insensitively."""
     pkg.format = "xlsx"
-    data = path.read_bytes()
-    pkg.files[path.name] = hashlib.sha256(data).hexdigest()
+    data = _read_bytes(path, pkg)
+    if data is None:
+        return
     try:
         sheets = _sheet_values(data)
     except Exception as e:  # noqa: BLE001 - any failure means an unreadable workbook
@@ -351,11 +374,11 @@ def _read_workbook(path: Path, pkg: RawPackage) -> None:
                                          "sheet ignored: not a table of the contract",
                                          severity="warning"))
     for name in TABLES:
+        pkg.displays[name] = f"{path.name}[{by_name.get(name, name)}]"
         if name not in by_name:
-            _note_missing(pkg, name, f"{path.name}[{name}]", "required sheet missing")
+            _note_missing(pkg, name, pkg.displays[name], "required sheet missing")
         else:
-            title = by_name[name]
-            _read_sheet(name, f"{path.name}[{title}]", sheets[title], pkg)
+            _read_sheet(name, pkg.displays[name], sheets[by_name[name]], pkg)
 
 
 def _sheet_values(data: bytes) -> dict[str, list[list[str]] | None]:

@@ -7,7 +7,7 @@ import pandas as pd
 from . import outcomes
 from .context import Context
 from .schema import MEASURES
-from .results import fmt_number, fmt_p
+from .results import fmt_number, p_text
 from .tables import Table, cell_mean_sd, cell_p
 
 #: Upper limit of normal for creatine kinase used to call a value "normal" (U/L).
@@ -34,7 +34,7 @@ def pulmonary(ctx: Context, rec, measures: dict[str, str] | None = None) -> Tabl
                      "Change": cell_mean_sd(r["chg_mean"], r["chg_sd"]), "p": cell_p(r["p"])})
         if r["n"]:
             phrases.append(f"mean {m.label} went from {fmt_number(r['base_mean'])} to "
-                           f"{fmt_number(r['aval_mean'])} {m.unit} (N={int(r['n'])}, p={fmt_p(r['p'])})")
+                           f"{fmt_number(r['aval_mean'])} {m.unit} (N={int(r['n'])}, {p_text(r['p'])})")
     if not rows:
         rec.prose("organ_pulmonary_text", "No lung function or echocardiography values were recorded in this cohort.")
         return None
@@ -73,10 +73,11 @@ def myositis(ctx: Context, rec) -> Table | None:
                          "Median": "" if first else fmt_number(r.get("aval_median"), 0 if code == "CK_UL" else 1),
                          "p": "" if first else cell_p(r["p"])})
             if not first and r["n"]:
-                phrases.append(f"mean {m.label} {fmt_number(r['base_mean'], 0)} to "
-                               f"{fmt_number(r['aval_mean'], 0)} {m.unit} at "
+                d = 0 if code == "CK_UL" else 1
+                phrases.append(f"mean {m.label} {fmt_number(r['base_mean'], d)} to "
+                               f"{fmt_number(r['aval_mean'], d)} {m.unit} at "
                                f"{outcomes.visit_phrase(r['avisitn'], ctx.params.followup_anchor)} "
-                               f"(N={r['n']}, p={fmt_p(r['p'])}, {outcomes.test_for(code).replace('_', ' ')})")
+                               f"(N={r['n']}, {p_text(r['p'])}, {outcomes.test_for(code).replace('_', ' ')})")
     mrc = mctx.chosen("MRC_STRENGTH")
     for month in ctx.params.followup_months:
         at = mrc[mrc["AVISITN"] == month]["AVAL"]

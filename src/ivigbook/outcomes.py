@@ -74,7 +74,7 @@ def visit_phrase(avisitn: int, anchor: str) -> str:
 
 def course_sentence(ctx: Context, c: pd.DataFrame, label: str, decimals: int = 1) -> str:
     """A sentence describing a measure's course; numbers as recorded by record_course."""
-    from .results import fmt_number, fmt_p
+    from .results import fmt_number, p_text
 
     f = lambda v: fmt_number(v, decimals)  # noqa: E731
     base = c[c["avisitn"] == 0].iloc[0]
@@ -89,7 +89,7 @@ def course_sentence(ctx: Context, c: pd.DataFrame, label: str, decimals: int = 1
             visits.append(f"no patient had a value at {where}")
         else:
             visits.append(f"at {where} it was {f(r.aval_mean)} (SD {f(r.aval_sd)}, N={r.n}; "
-                          f"change {f(r.chg_mean)}, p={fmt_p(r.p)})")
+                          f"change {f(r.chg_mean)}, {p_text(r.p)})")
     if visits:
         parts.append(visits[0][0].upper() + visits[0][1:] + ("; " + "; ".join(visits[1:]) if len(visits) > 1 else "") + ".")
     test = test_for(c.attrs.get("paramcd", "")) if c.attrs.get("paramcd") else "paired_t"

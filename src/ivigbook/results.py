@@ -67,6 +67,13 @@ def fmt_p(p: Any) -> str:
     return format_p(clean_value(p))
 
 
+def p_text(p: Any) -> str:
+    """'p=0.0011' or 'p<0.0001' for prose."""
+    from .stats import format_p
+
+    return format_p(clean_value(p), prefix=True)
+
+
 class _Text(str):
     """A string whose text/plain repr is itself (so glued prose has no quotes)."""
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from . import outcomes, stats
 from .context import Context
-from .results import fmt_number, fmt_p
+from .results import fmt_number, p_text
 from .schema import DRUG, LABELS, MEASURES
 from .tables import Table, cell_est_ci, cell_mean_sd, cell_n_pct, cell_p
 
@@ -124,7 +124,7 @@ def predictors_sentence(reg: pd.DataFrame) -> str:
         parts.append(f"At {visit.lower()}, the strongest association with response was "
                      f"{best['label'].lower()} (OR {fmt_number(best['or'], 2)}; 95% CI "
                      f"{fmt_number(best['or_low'], 3)} to {fmt_number(best['or_high'], 3)}; "
-                     f"p={fmt_p(best['or_p'])}).")
+                     f"{p_text(best['or_p'])}).")
     sig = reg[(reg["or_p"] < 0.05) | (reg["coef_p"] < 0.05)]
     listed = "; ".join(f"{r.label.lower()} at {r.visit.lower()}" for r in sig.itertuples())
     parts.append("Predictors with p < 0.05 in any model: " + (listed if listed else "none") + ".")

@@ -16,9 +16,13 @@ Problem string convention (``str(problem)``)::
   warnings.
 
 Column rules run through pandera schemas generated from :mod:`ivigbook.schema`;
-rules across columns and tables are vectorised pandas masks. Problems are
-formatted only for the first ``limit`` failing rows of each (file, column, rule);
-the others are counted.
+rules across columns and tables are vectorised (pandas, numpy, pyarrow). Problems
+are formatted only for the first ``limit`` failing rows of each (file, column,
+rule); the others are counted in ``Report.omitted`` and in the summary line.
+
+:func:`load_cohort` raises :class:`DataError` (with the full report) on any error;
+warnings do not stop it. :func:`load_cohort_with_report` also returns the report,
+for callers that show the warnings.
 """
 from __future__ import annotations
 
@@ -323,9 +327,7 @@ def _pandera_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> 
         if index.isna().any():  # a check that crashed: not a problem of the data
             raise RuntimeError(f"{table.file}: check {rule!r} failed: "
                                f"{group['failure_case'].iloc[0]}")
-        order = np.argsort(index.to_numpy(), kind="stable")
-        out.rows(table, index.to_numpy(dtype=np.int64)[order], column, rule,
-                 values=group["failure_case"].to_numpy(dtype=object)[order])
+        out.rows(table, np.sort(index.to_numpy(dtype=np.int64)), column, rule)
 
 
 # ---------------------------------------------------------------- validation
@@ -334,6 +336,7 @@ def validate_package(raw: RawPackage, limit: int = MAX_LISTED) -> Report:
     out = _Collector(limit)
     for p in raw.problems:
         out.add(p)
+    out.report.omitted.update(raw.omitted)
     clean = {}
     for name, table in raw.tables.items():
         clean[name] = table.frame.apply(lambda s: s.str.strip())
@@ -345,6 +348,8 @@ def validate_package(raw: RawPackage, limit: int = MAX_LISTED) -> Report:
         _pandera_problems(table, clean[name], out)
         _unique_problems(table, clean[name], out)
     _cross_problems(raw, clean, out)
+    rank = {display: i for i, display in enumerate(raw.displays.values())}
+    out.report.problems.sort(key=lambda p: rank.get(p.file, -1))  # stable: tables in order
     return out.report
 
 
@@ -396,7 +401,8 @@ def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Colle
     _date_problems(patients, pc, birth, death, out)
     first = np.flatnonzero((~ids.duplicated() & (ids != "")).to_numpy())
     # one sentinel (unknown patient) at the end: position -1 picks it
-    birth_of, death_of = np.append(birth[first], np.nan), np.append(death[first], np.datetime64("NaT", "D"))
+    birth_of = np.append(birth[first], np.nan)
+    death_of = np.append(death[first], np.datetime64("NaT", "D"))
     for name, table in raw.tables.items():
         tc = clean[name]
         if not TABLES[name].child or "patient_id" not in tc:

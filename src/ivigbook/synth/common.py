@@ -405,6 +405,14 @@ def t_p(t: float, df: float) -> float:
     return float(2 * _st.t.sf(abs(t), df))
 
 
+def pooled_t_p(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> float:
+    """Two-sided p of Student's t with pooled variance from summary statistics (``ttesti``)."""
+    df = n1 + n2 - 2
+    sp2 = ((n1 - 1) * s1 * s1 + (n2 - 1) * s2 * s2) / df
+    se = math.sqrt(sp2 * (1.0 / n1 + 1.0 / n2))
+    return t_p((m1 - m2) / se, df)
+
+
 def corr_t(x: np.ndarray, y: np.ndarray) -> float:
     """t statistic of the slope of a simple linear regression of y on x (NaN if undefined)."""
     n = len(x)

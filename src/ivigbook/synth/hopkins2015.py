@@ -50,6 +50,7 @@ N_INCLUDED = 30
 CUTOFF = date(2013, 12, 31)  # data collection (paper submitted 2014)
 CENTER = "johns_hopkins"
 FOLLOWUP = (6, 12, 18, 24)
+ATTEMPTS = 25  # fresh seeded draws tried by each calibration step before giving up
 
 # ============================================================================ design
 #: Which follow-up windows (6, 12, 18, 24 months) hold an mRSS value, per pattern.
@@ -148,11 +149,15 @@ ROSTER = [
 ]
 
 #: Roles of particular designed patients.
-FIRST_LINE_MONO = "I13"      # IVIG monotherapy: recent malignancy (prior docetaxel = "other")
-FIRST_LINE_CYC = "I02"       # 2 weeks of mycophenolate, then IVIG + cyclophosphamide
+#: The three first-line patients have no medication record before IVIG (the book counts a
+#: patient with any prior course as pre-treated: 27/30 = 90%).
+FIRST_LINE_MONO = "I13"      # IVIG monotherapy: recent malignancy
+FIRST_LINE_CYC = "I02"       # IVIG + cyclophosphamide (the paper's 2-week mycophenolate course
+#                              before IVIG is not recorded, see ASSUMPTIONS)
 FIRST_LINE_MMF = "I04"       # mycophenolate started with IVIG (myositis overlap)
 AKI_PATIENT = "I01"          # acute kidney injury 15 months after stopping for improvement
 LONGEST = "I06"              # 24 round-1 cycles
+EARLIEST = "S4"              # starts IVIG in 2004
 ABSTRACTED_12M = "I10"       # 12-month skin score abstracted from the chart: no HAQ/Medsger
 NO_BASELINE_HAQ = ("MV", "I17")
 NO_BASELINE_PFT = "MV"
@@ -187,12 +192,12 @@ DRUGS = {
     "leflunomide": {"prior": ["N2"]},
     "imatinib": {"pc": ["I08"], "prior": ["S1"]},
     "rapamycin": {"prior": ["I03"]},
-    "other": {"prior": ["N2", "I01", "S4", FIRST_LINE_MONO]},  # gold, alefacept, cetuximab, docetaxel
+    "other": {"prior": ["N2", "I01", "S4", "S3"]},  # gold, alefacept, cetuximab, docetaxel
     "mycophenolate": {
         "pc": [k for k in _ALL if k not in
                ("I13", "I04", "P1", "I17", "OG", "I02", "I09", "DT", "S3", "I14")],
         "new": [FIRST_LINE_MMF],
-        "prior": [FIRST_LINE_CYC, "I09", "DT", "S3", "I14"]},
+        "prior": ["I17", "I09", "DT", "S3", "I14"]},
 }
 #: Drugs started after round 1 (never prior or concomitant; realism only).
 AFTER_IVIG = {"P1": "rituximab"}
@@ -258,6 +263,27 @@ PUBLISHED = {
     "ck_serial_n": (4, 0), "ck_normalised_n": (4, 0),
 }
 
+#: Comparator summaries (data/reference/historical_controls.csv): mean, SD, N used,
+#: published p (None = "<0.0001"), decimals. The book tests them against this
+#: cohort's summaries with Student's t (pooled), so the cohort is calibrated to them.
+HIST_BASELINE_MRSS = {
+    "relaxin": (27.3, 6.9, 231, 0.09, 2),
+    "dpen": (21.0, 8.0, 134, None, 4),
+    "collagen": (26.1, 7.8, 168, 0.023, 3),
+    # MMF (24.5, 9.5, N=87, published 0.009) is left out: with N=87 no baseline whose mean
+    # and SD print as 29.6 (7.2) gives both Collagen 0.023 and MMF 0.009 (it gives 0.0084)
+}
+HIST_BASELINE_DURATION = {
+    "dpen": (9.5, 4.1, 134, None, 4),
+    "collagen": (41.8, 31.9, 168, 0.005, 3),
+}
+HIST_CHANGE = {
+    # 6 months: Relaxin (-4.83, 6.99, N=196) p=0.74 and MMF (-3.4, 7.4, N=71) p=0.256 are not
+    # reachable: 29 integer changes average -5.276, -5.310 or -5.345, never -5.3 (see README)
+    12: {"dpen": (-2.47, 8.6, 89, 0.005, 3), "collagen": (-3.4, 7.12, 119, 0.005, 3),
+         "mmf": (-7.1, 9.0, 53, 0.674, 3)},
+}
+
 #: Assumptions the paper does not pin (also written into the package README).
 ASSUMPTIONS = [
     "Paired N for HAQ-DI and the HAQ severity VAS at 12 months is 24 (the 25 patients with a "
@@ -276,8 +302,20 @@ ASSUMPTIONS = [
     "adverse-event table therefore shows an extra 'Aseptic meningitis' row (1 patient) that the "
     "paper folds into the headache row.",
     "The acute kidney injury is recorded as serious, 15 calendar months after the last round-1 "
-    "cycle of a patient who stopped for improvement; headaches recur in some patients "
-    "(several records, one patient).",
+    "cycle of a patient who stopped for improvement. Headache, fatigue and nausea recur with "
+    "several cycles in some patients (several records of one term count once per patient).",
+    "Medsger skin severity is derived from the mRSS of the same visit (0; 1-14; 15-29; 30-39; "
+    ">=40); joint severity follows tendon friction rubs; the other organs are drawn, and their "
+    "baseline-to-12-month differences are the smallest integer tables whose signed-rank p prints "
+    "as published.",
+    "Three published comparisons with historical controls cannot be reproduced by any cohort "
+    "consistent with the rest of the paper, given the comparator N recorded in "
+    "data/reference/historical_controls.csv: at 6 months Relaxin (N=196, p 0.74) and MMF "
+    "(N=71, p 0.256) need an IVIG mean change of exactly -5.3, but 29 integer changes average "
+    "-5.276 or -5.310 (and -5.276 makes the 6-month paired p 0.0012, not 0.0011); at baseline, "
+    "MMF (N=87, p 0.009) and Collagen (p 0.023) cannot both hold for a mean and SD that print "
+    "29.6 (7.2). This cohort gives 0.734, 0.253 and 0.0084; the conclusions (not significant / "
+    "significant) are unchanged.",
     "Physician assessment: 'improved' for the 18 who stopped for improvement, 'stable' for the 4 "
     "who stopped as stable, 'worse' for the patient stopped for progression and one stopped by "
     "insurance, blank for the other 6.",
@@ -285,6 +323,12 @@ ASSUMPTIONS = [
     "date; disease duration is the calendar-month offset of the first cycle from onset.",
     "Mean change in mRSS at 12 months is calibrated to -8.0 (one decimal); its paired t p is "
     "6.6e-05, which Stata prints as 0.0001 (as the paper) and the book's p format as '<0.0001'.",
+    "First-line IVIG (3 patients): none of them has a medication record before the first "
+    "cycle, because the book counts any prior course as pre-treatment (27/30 = 90%). The paper's "
+    "first-line patient who had 2 weeks of mycophenolate before IVIG plus cyclophosphamide "
+    "therefore has no prior mycophenolate record; the 25 prior mycophenolate users of Table 1 are "
+    "other patients, and the 4 'other' prior drugs (gold, alefacept, cetuximab, docetaxel) belong "
+    "to pre-treated patients (the malignancy patient's cancer therapy is not recorded).",
     "Three included patients received a second round of IVIG (>= 3 months after round 1); only "
     "round 1 is analysed, as in the paper.",
     "Five EXCLUDED patients are additions for a non-trivial inclusion flow (the paper reports only "
@@ -316,8 +360,9 @@ def _day(rng, lo=1, hi=28) -> int:
 class Builder:
     """Builds the cohort for one seed (see the module docstring)."""
 
-    def __init__(self, seed: int = DEFAULT_SEED):
+    def __init__(self, seed: int = DEFAULT_SEED, attempt: int = 0):
         self.seed = int(seed)
+        self.attempt = int(attempt)
         self.pts = [Pt(*r[:4], pred=bool(r[4]), r6=r[5], r12=r[6], tfr=r[7], myositis=bool(r[8]))
                     for r in ROSTER]
         self.by = {p.key: p for p in self.pts}
@@ -329,6 +374,12 @@ class Builder:
         self.excluded: list[Pt] = []
 
     # ------------------------------------------------------------------ helpers
+    def _rng(self, stream: int) -> np.random.Generator:
+        """Seeded stream of one component (the build attempt joins the key after the first)."""
+        if self.attempt == 0:
+            return _rng(self.seed, stream)
+        return _rng(self.seed, 100 + self.attempt, stream)
+
     def keys(self, pred) -> list[str]:
         return [p.key for p in self.pts if pred(p)]
 
@@ -338,7 +389,7 @@ class Builder:
 
     # ------------------------------------------------------------------ 1. identifiers
     def identifiers(self) -> None:
-        rng = _rng(self.seed, 1)
+        rng = self._rng(1)
         n = len(self.pts) + 5
         numbers = rng.choice(np.arange(1000, 10000), size=n, replace=False)
         for p, num in zip(self.pts, numbers[: len(self.pts)]):
@@ -347,7 +398,7 @@ class Builder:
 
     # ------------------------------------------------------------------ 2. start dates
     def start_dates(self) -> None:
-        rng = _rng(self.seed, 2)
+        rng = self._rng(2)
         for p in self.pts:
             if p.key in LATE_2012:
                 y, m0, m1 = LATE_2012[p.key]
@@ -360,17 +411,16 @@ class Builder:
                 last_month = 6 if y == 2011 else 12
                 if p.key in (AKI_PATIENT, LONGEST) and y > 2009:
                     y = 2009
+                if p.key == EARLIEST:
+                    y = 2004  # the paper's patients started IVIG between 2004 and 2012
                 month = int(rng.integers(1, last_month + 1))
             p.first = date(y, month, _day(rng, 2, 26))
 
     # ------------------------------------------------------------------ 3. treatment
     def treatment(self) -> None:
-        rng = _rng(self.seed, 3)
+        rng = self._rng(3)
         free = [p for p in self.pts if p.key not in FIXED_COURSES]
         nf = len(free)
-        # initial: the standard 6 monthly cycles, some shorter and some longer courses
-        c0 = np.array([int(rng.choice([3, 4, 5, 6, 6, 6, 6, 7, 8, 10, 12, 14])) for _ in free])
-        s0 = np.array([int(rng.random() < 0.3) for _ in free])
         fixed_c = np.array([FIXED_COURSES[k][0] for k in FIXED_COURSES])
         fixed_l = np.array([sum(FIXED_COURSES[k]) for k in FIXED_COURSES])
         hi_len = []
@@ -415,13 +465,18 @@ class Builder:
             return 0.01 * float(np.sum((c - 6.0) ** 2)) / nf + 5.0 * float(
                 np.sum(too_long) + np.sum(many_skips))
 
-        x0 = np.concatenate([c0, s0])
         lo = np.concatenate([np.full(nf, 3), np.zeros(nf, dtype=int)])
         hi = np.concatenate([np.full(nf, 18), np.full(nf, 4)])
-        x = C.integer_search(x0, lo, hi, targets, rng, extra_cost=realism)
-        bad = C.failing(targets, x)
-        if bad or realism(x) >= 5.0:
-            raise CalibrationError("treatment: " + "; ".join(bad or ["realism"]))
+        for attempt in range(ATTEMPTS):
+            # initial: the standard 6 monthly cycles, some shorter and some longer courses
+            c0 = np.array([int(rng.choice([3, 4, 5, 6, 6, 6, 6, 7, 8, 10, 12, 14])) for _ in free])
+            s0 = np.array([int(rng.random() < 0.3) for _ in free])
+            x = C.integer_search(np.concatenate([c0, s0]), lo, hi, targets, rng, extra_cost=realism)
+            bad = C.failing(targets, x) + (["realism"] if realism(x) >= 5.0 else [])
+            if not bad:
+                break
+        else:
+            raise CalibrationError("treatment: " + "; ".join(bad))
         courses = {p.key: (int(x[i]), int(x[nf + i])) for i, p in enumerate(free)}
         courses.update(FIXED_COURSES)
         for p in self.pts:
@@ -450,7 +505,7 @@ class Builder:
         })
 
     def cycle_dates(self) -> None:
-        rng = _rng(self.seed, 4)
+        rng = self._rng(4)
         for p in self.pts:
             dates = [p.first]
             for o in (p.offsets[1:] + p.round2):
@@ -468,7 +523,7 @@ class Builder:
     # ------------------------------------------------------------------ 4. demographics
     def demographics(self) -> None:
         """Disease duration, ages, sex, race and antibodies (none predicts response)."""
-        rng = _rng(self.seed, 5)
+        rng = self._rng(5)
         n = len(self.pts)
         r6 = np.array([np.nan if p.r6 is None else p.r6 for p in self.pts], dtype=float)
         r12 = np.array([np.nan if p.r12 is None else p.r12 for p in self.pts], dtype=float)
@@ -477,42 +532,60 @@ class Builder:
             m = ~np.isnan(r)
             return abs(C.corr_t(np.asarray(values, float)[m], r[m]))
 
-        # disease duration in calendar months (onset to first cycle)
-        init = np.clip(np.rint(np.exp(rng.normal(2.95, 0.7, n))), 4, 90)
+        # disease duration in calendar months (onset to first cycle); Table 1 comparators:
+        # Student t vs D-pen (<0.0001) and Collagen (0.005) from summary statistics
         tp = C.t_for_p(0.3, 25)
-        dur = C.solve_mean_sd(rng, n, 24.6, 19.9, 1, 4, 96, init=init, what="disease duration",
-                              extra=[Target.at_most("dur~r6", lambda v: resp_t(v, r6), tp, 0.1),
-                                     Target.at_most("dur~r12", lambda v: resp_t(v, r12), tp, 0.1)])
+        hist = [Target.at_most(f"duration vs {c} p",
+                               lambda v, m2=m2, s2=s2, n2=n2: C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2),
+                               0.00004, 1e-5) if pp is None else
+                Target.printed(f"duration vs {c} p",
+                               lambda v, m2=m2, s2=s2, n2=n2: C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2),
+                               pp, dec)
+                for c, (m2, s2, n2, pp, dec) in HIST_BASELINE_DURATION.items()]
+        for attempt in range(ATTEMPTS):
+            init = np.clip(np.rint(np.exp(rng.normal(2.95, 0.7, n))), 4, 90)
+            try:
+                dur = C.solve_mean_sd(
+                    rng, n, 24.6, 19.9, 1, 4, 96, init=init, what="disease duration",
+                    extra=[Target.at_most("dur~r6", lambda v: resp_t(v, r6), tp, 0.1),
+                           Target.at_most("dur~r12", lambda v: resp_t(v, r12), tp, 0.1), *hist])
+                break
+            except CalibrationError:
+                if attempt == ATTEMPTS - 1:
+                    raise
         for p, d in zip(self.pts, dur):
             p.duration = int(d)
             p.onset = C.month_date(p.first, -int(d), _day(rng))
 
         # birth years: the book's age = (first cycle - 1 July of birth year) / 365.25
-        def age_at(p, by, when):
+        def age_at(by, when):
             return ((when - date(int(by), 7, 1)).days) / 365.25
 
         firsts = [p.first for p in self.pts]
         onsets = [p.onset for p in self.pts]
 
         def ages(v):
-            return np.array([age_at(None, b, f) for b, f in zip(v, firsts)])
+            return np.array([age_at(b, f) for b, f in zip(v, firsts)])
 
         def onset_ages(v):
-            return np.array([age_at(None, b, o) for b, o in zip(v, onsets)])
+            return np.array([age_at(b, o) for b, o in zip(v, onsets)])
 
-        a0 = np.clip(rng.normal(46.6, 12.3, n), 20, 72)
-        by0 = np.array([f.year - round(a) for f, a in zip(firsts, a0)])
         lo = np.array([f.year - 75 for f in firsts])
-        hi = np.array([o.year - 16 for o in onsets])
+        hi = np.array([o.year - 20 for o in onsets])  # adult onset
         targets = [
             Target.printed("age mean", lambda v: _mean(ages(v)), 46.6, 1),
             Target.printed("age sd", lambda v: _sd(ages(v)), 12.3, 1),
             Target.at_most("onset age~r6", lambda v: resp_t(onset_ages(v), r6), tp, 0.1),
             Target.at_most("onset age~r12", lambda v: resp_t(onset_ages(v), r12), tp, 0.1),
         ]
-        by = C.integer_search(by0, lo, hi, targets, rng)
-        bad = C.failing(targets, by)
-        if bad:
+        for attempt in range(ATTEMPTS):
+            a0 = np.clip(rng.normal(46.6, 12.3, n), 20, 72)
+            by0 = np.clip(np.array([f.year - round(a) for f, a in zip(firsts, a0)]), lo, hi)
+            by = C.integer_search(by0, lo, hi, targets, rng)
+            bad = C.failing(targets, by)
+            if not bad:
+                break
+        else:
             raise CalibrationError("ages: " + "; ".join(bad))
         for p, b in zip(self.pts, by):
             p.birth_year = int(b)
@@ -557,6 +630,7 @@ class Builder:
                 "anti_rnapol3": {-1: "", 0: "neg", 1: "pos"}[int(rna[i])],
                 "anti_rnp": "" if i == rnp_blank else ("pos" if i in rnp_pos else "neg"),
             }
+        self.check_logistic()
 
     # ------------------------------------------------------------------ predictors
     def predictor_matrix(self) -> dict[str, np.ndarray]:
@@ -606,26 +680,52 @@ class Builder:
 
     # ------------------------------------------------------------------ 5. skin scores
     def skin(self) -> None:
-        rng = _rng(self.seed, 6)
+        rng = self._rng(6)
         pts = self.pts
         n = len(pts)
         X = self.predictor_matrix()
 
-        # ---- baseline
+        # ---- baseline: the means are fixed through exact sums. V6 = B + D6 must print
+        # 24.1 while D6 prints -5.3, and V12 22.5 while D12 prints -8(.0): that pins the
+        # baseline sums of the 29 and 25 patients with those visits. Cells: in both,
+        # only in the 6-month set, only in the 12-month set.
         in6 = np.array([6 in p.windows for p in pts])
         in12 = np.array([12 in p.windows for p in pts])
-        b0 = np.clip(np.rint(rng.normal(29.6, 7.2, n)), 16, 46)
-        targets = [
-            Target.printed("baseline mean", lambda v: _mean(v), 29.6, 1),
-            Target.printed("baseline sd", lambda v: _sd(v), 7.2, 1),
-            # the 29 (6 months) and 25 (12 months) pairs need these baseline means for
-            # the visit means and mean changes to both print as published
-            Target("baseline mean (6-month pairs)", lambda v: _mean(v[in6]), 29.33, 29.47,
-                   centre=29.4, scale=0.1),
-            Target("baseline mean (12-month pairs)", lambda v: _mean(v[in12]), 30.46, 30.54,
-                   centre=30.5, scale=0.1),
-        ]
-        base = C.integer_search(b0, np.full(n, 15), np.full(n, 48), targets, rng)
+        self.change_sums = {6: _closest_sum(29, -5.3), 12: _closest_sum(25, -8.0)}
+        total = C.sums_for_mean(n, 1.0, 29.6, 1)[0]
+        cells = {"both": np.flatnonzero(in6 & in12), "6": np.flatnonzero(in6 & ~in12),
+                 "12": np.flatnonzero(~in6 & in12), "none": np.flatnonzero(~in6 & ~in12)}
+        plan = None
+        for v6 in C.sums_for_mean(int(in6.sum()), 1.0, 24.1, 1):
+            for v12 in C.sums_for_mean(int(in12.sum()), 1.0, 22.5, 1):
+                s6, s12 = v6 - self.change_sums[6], v12 - self.change_sums[12]
+                # cell sums: both + only6 = s6; both + only12 = s12; all = total
+                only12 = total - s6 - (0 if not len(cells["none"]) else 0)
+                both = s12 - only12
+                only6 = s6 - both
+                if (len(cells["12"]) * 15 <= only12 <= len(cells["12"]) * 48
+                        and len(cells["6"]) * 15 <= only6 <= len(cells["6"]) * 48
+                        and len(cells["both"]) * 15 <= both <= len(cells["both"]) * 48
+                        and not len(cells["none"])):
+                    plan = {"both": both, "6": only6, "12": only12}
+                    break
+            if plan:
+                break
+        if plan is None:
+            raise CalibrationError("baseline mRSS: no cell sums fit the published means")
+        b0 = np.clip(np.rint(rng.normal(29.6, 7.2, n)), 16, 46).astype(np.int64)
+        for cell, target in plan.items():
+            b0[cells[cell]] = C.fix_sum(b0[cells[cell]], target, 15, 48, rng)
+        targets = [Target.printed("baseline sd", lambda v: _sd(v), 7.2, 1)]
+        # Table 1 comparator columns: Student t from summary statistics (historical_controls.csv)
+        for comp, (m2, s2, n2, printed, dec) in HIST_BASELINE_MRSS.items():
+            fn = (lambda v, m2=m2, s2=s2, n2=n2: C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2))
+            if printed is None:
+                targets.append(Target.at_most(f"baseline mRSS vs {comp} p", fn, 0.00004, 1e-5))
+            else:
+                targets.append(Target.printed(f"baseline mRSS vs {comp} p", fn, printed, dec))
+        base = C.integer_search(b0, np.full(n, 15), np.full(n, 48), targets, rng, singles=False,
+                                pair_blocks=[c for c in cells.values() if len(c) > 1])
         bad = C.failing(targets, base)
         if bad:
             raise CalibrationError("baseline mRSS: " + "; ".join(bad))
@@ -648,65 +748,81 @@ class Builder:
             members = [p for p in pts if month in p.windows]
             idx = self.idx([p.key for p in members])
             B = base[idx].astype(float)
-            init, lo, hi = [], [], []
-            for p in members:
-                centre = slope[p.key] * min(month, 14) + (slope[p.key] * 0.3 * (month - 14)
-                                                         if month > 14 else 0)
-                if p.key in prev:
-                    centre = 0.5 * centre + 0.5 * (prev[p.key] + slope[p.key] * 2)
-                d = centre + rng.normal(0, 2.0)
-                flag = p.r6 if month == 6 else p.r12 if month == 12 else None
-                l, h = -30, 14
-                if flag == 1:
-                    h = -5
-                elif flag == 0:
-                    l = -4
-                if p.stop == "progressing":
-                    l = 2
-                l = max(l, 1 - p.base)
-                h = min(h, 51 - p.base)
-                init.append(int(np.clip(round(d), l, h)))
-                lo.append(l)
-                hi.append(h)
-            init, lo, hi = map(np.array, (init, lo, hi))
-            nm = len(members)
-            key = f"m{month}"
-            tg: list[Target] = [
-                Target.printed(f"mRSS {key} mean", lambda d, B=B: _mean(B + d),
-                               *PUBLISHED[f"mrss_{key}_mean"]),
-                Target.printed(f"mRSS {key} sd", lambda d, B=B: _sd(B + d),
-                               *PUBLISHED[f"mrss_{key}_sd"]),
-            ]
-            if month in (6, 12):
-                tg += [Target.printed(f"change {key} mean", lambda d: _mean(d),
-                                      *PUBLISHED[f"mrss_change_{key}_mean"], pull=0.05),
-                       Target.printed(f"change {key} sd", lambda d: _sd(d),
-                                      *PUBLISHED[f"mrss_change_{key}_sd"], pull=0.02)]
-            plo, phi = {6: (0.00105, 0.00115), 12: (0.00005, 0.00015),
-                        18: (0.000102, 0.000145), 24: (1e-12, 0.00004)}[month]
-            tlo, thi = C.t_for_p(phi, nm - 1), C.t_for_p(plo, nm - 1)
-            tg.append(Target(f"paired t {key}", lambda d: -C.paired_t_stat(d.astype(float)),
-                             tlo, thi, centre=(tlo + thi) / 2, scale=0.01))
-            if month in (6, 12):
-                # no covariate predicts the change (simple linear regression p >= 0.08)
-                for name, x in X.items():
-                    xs = x[idx]
-                    m = ~np.isnan(xs)
-                    if np.unique(xs[m]).size < 2:
-                        continue
-                    tcrit = C.t_for_p(0.08, int(m.sum()) - 2)
-                    tg.append(Target.at_most(
-                        f"linreg {name} {key}",
-                        lambda d, xs=xs[m], m=m: abs(C.corr_t(xs, d[m].astype(float))),
-                        tcrit, 0.05))
-            ref = init.astype(float)
+            for attempt in range(ATTEMPTS):
+                init, lo, hi = [], [], []
+                for p in members:
+                    centre = slope[p.key] * min(month, 14) + (slope[p.key] * 0.3 * (month - 14)
+                                                             if month > 14 else 0)
+                    if p.key in prev:
+                        centre = 0.5 * centre + 0.5 * (prev[p.key] + slope[p.key] * 2)
+                    d = centre + rng.normal(0, 2.0)
+                    flag = p.r6 if month == 6 else p.r12 if month == 12 else None
+                    l, h = -30, 14
+                    if flag == 1:
+                        h = -5
+                    elif flag == 0:
+                        l = -4
+                    if p.stop == "progressing":
+                        l = 2
+                    l = max(l, 3 - p.base)
+                    h = min(h, 51 - p.base)
+                    init.append(int(np.clip(round(d), l, h)))
+                    lo.append(l)
+                    hi.append(h)
+                init, lo, hi = map(np.array, (init, lo, hi))
+                nm = len(members)
+                key = f"m{month}"
+                # exact sum of the changes: from the published mean change (6, 12 months) or
+                # from the published visit mean (18, 24 months)
+                if month in self.change_sums:
+                    dsum = self.change_sums[month]
+                else:
+                    dsum = C.sums_for_mean(nm, 1.0, PUBLISHED[f"mrss_{key}_mean"][0], 1)[0] - int(B.sum())
+                init = _fix_sum_bounded(init, dsum, lo, hi, rng)
+                tg: list[Target] = [
+                    Target.printed(f"mRSS {key} mean", lambda d, B=B: _mean(B + d),
+                                   *PUBLISHED[f"mrss_{key}_mean"]),
+                    Target.printed(f"mRSS {key} sd", lambda d, B=B: _sd(B + d),
+                                   *PUBLISHED[f"mrss_{key}_sd"]),
+                ]
+                if month in (6, 12):
+                    tg += [Target.printed(f"change {key} mean", lambda d: _mean(d),
+                                          *PUBLISHED[f"mrss_change_{key}_mean"], pull=0.05),
+                           Target.printed(f"change {key} sd", lambda d: _sd(d),
+                                          *PUBLISHED[f"mrss_change_{key}_sd"], pull=0.02)]
+                plo, phi = {6: (0.00105, 0.00115), 12: (0.00005, 0.00015),
+                            18: (0.000102, 0.000145), 24: (1e-12, 0.00004)}[month]
+                tlo, thi = C.t_for_p(phi, nm - 1), C.t_for_p(plo, nm - 1)
+                tg.append(Target(f"paired t {key}", lambda d: -C.paired_t_stat(d.astype(float)),
+                                 tlo, thi, centre=(tlo + thi) / 2, scale=0.01))
+                for comp, (m2, s2, n2, printed, dec) in HIST_CHANGE.get(month, {}).items():
+                    tg.append(Target.printed(
+                        f"change {key} vs {comp} p",
+                        lambda d, m2=m2, s2=s2, n2=n2, nm=nm: C.pooled_t_p(_mean(d), _sd(d), nm, m2, s2, n2),
+                        printed, dec))
+                if month in (6, 12):
+                    # no covariate predicts the change (simple linear regression p >= 0.08)
+                    for name, x in X.items():
+                        xs = x[idx]
+                        m = ~np.isnan(xs)
+                        if np.unique(xs[m]).size < 2:
+                            continue
+                        tcrit = C.t_for_p(0.08, int(m.sum()) - 2)
+                        tg.append(Target.at_most(
+                            f"linreg {name} {key}",
+                            lambda d, xs=xs[m], m=m: abs(C.corr_t(xs, d[m].astype(float))),
+                            tcrit, 0.05))
+                ref = init.astype(float)
 
-            def realism(d, ref=ref):
-                return 0.002 * float(np.sum((d - ref) ** 2))
+                def realism(d, ref=ref):
+                    return 0.002 * float(np.sum((d - ref) ** 2))
 
-            d = C.integer_search(init, lo, hi, tg, rng, extra_cost=realism)
-            bad = C.failing(tg, d)
-            if bad:
+                d = C.integer_search(init, lo, hi, tg, rng, extra_cost=realism, singles=False,
+                                     pair_blocks=[np.arange(nm)])
+                bad = C.failing(tg, d)
+                if not bad:
+                    break
+            else:
                 raise CalibrationError(f"mRSS month {month}: " + "; ".join(bad))
             for p, v in zip(members, d):
                 p.fu[month] = int(p.base + v)
@@ -722,13 +838,12 @@ class Builder:
                 self.achieved[f"responders_{key}_k"] = int(np.sum(d <= -5))
         self.achieved.update({"mrss_bl_n": n, "mrss_bl_mean": _mean(base),
                               "mrss_bl_sd": _sd(base)})
-        self.check_logistic()
 
     # ------------------------------------------------------------------ 6. visit schedule
     def schedule(self) -> None:
         """Visit offsets and dates per patient; designated values sit where the window
         rules will find them, everything else where they will not."""
-        rng = _rng(self.seed, 7)
+        rng = self._rng(7)
         jitter_p = np.array([0.07, 0.2, 0.46, 0.2, 0.07])
         for p in self.pts:
             limit = C.offset_of(CUTOFF, p.first)
@@ -849,10 +964,10 @@ class Builder:
     # ------------------------------------------------------------------ 7. other scores
     def visit_values(self) -> None:
         """mRSS at every visit, then the questionnaires, TFR and Medsger at research visits."""
-        rng = _rng(self.seed, 8)
+        rng = self._rng(8)
         for p in self.pts:
             anchors = sorted([(0, p.base)] + [(m, v) for m, v in p.fu.items()])
-            rise = rng.uniform(0.25, 0.9)
+            rise = rng.uniform(0.15, 0.6)
             last_val = anchors[-1][1]
             drift = 0.0
             for v in p.visits:
@@ -861,8 +976,12 @@ class Builder:
                     val = p.base
                 elif role == "fu":
                     val = p.fu[v["month"]]
+                    if not 0 <= val <= 51:
+                        raise CalibrationError(f"{p.key}: designed mRSS {val} out of range")
+                    v["MRSS"] = int(val)
+                    continue
                 elif role == "pre":
-                    val = p.base - rise * (-o) + rng.normal(0, 1.5)
+                    val = max(p.base - rise * (-o) + rng.normal(0, 1.5), 6)
                 elif role == "base_decoy":
                     val = p.base + rng.choice([-3, -2, 2, 3])
                 elif role in ("fu_decoy", "fu_decoy_same"):
@@ -881,7 +1000,7 @@ class Builder:
 
     # ------------------------------------------------------------------ 8. HAQ
     def haq(self) -> None:
-        rng = _rng(self.seed, 9)
+        rng = self._rng(9)
         pts = self.pts
         has_base = [p for p in pts if p.key not in NO_BASELINE_HAQ]
         paired = [p for p in has_base if 12 in p.windows and p.key != ABSTRACTED_12M]
@@ -922,7 +1041,7 @@ class Builder:
                        "MUSCLE": 0.054}
 
     def medsger(self) -> None:
-        rng = _rng(self.seed, 10)
+        rng = self._rng(10)
         pts = self.pts
         paired = [p for p in pts if 12 in p.windows and p.key != ABSTRACTED_12M]
         n = len(paired)
@@ -982,7 +1101,7 @@ class Builder:
 
     # ------------------------------------------------------------------ 10. lung, CK, RVSP
     def lung(self) -> None:
-        rng = _rng(self.seed, 11)
+        rng = self._rng(11)
         pts = self.pts
         fvc_b = [p for p in pts if p.key != NO_BASELINE_PFT]
         fvc_pair = [p for p in fvc_b if p.key != NO_12M_PFT]
@@ -1020,29 +1139,39 @@ class Builder:
         self.pft = {"FVC_PCT": (fb, ff), "DLCO_PCT": (db, df)}
 
     def ck_rvsp(self) -> None:
-        rng = _rng(self.seed, 12)
+        rng = self._rng(12)
         pts = self.pts
         myo = [p for p in pts if p.myositis]
         others = [p.key for p in pts if not p.myositis]
         ck_keys = [p.key for p in myo] + sorted(rng.choice(others, 13, replace=False).tolist())
-        init = np.concatenate([[2100, 800, 560, 420, 350], rng.normal(105, 40, 13)])
         lo = np.array([400] * 5 + [35] * 13)
         hi = np.array([4000] * 5 + [195] * 13)
-        ck = C.integer_search(np.rint(init), lo, hi, [
-            Target.printed("CK mean", lambda v: _mean(v), 265.8, 1),
-            Target.printed("CK sd", lambda v: _sd(v), 440.6, 1)], rng)
-        if not (C.prints_as(_mean(ck), 265.8, 1) and C.prints_as(_sd(ck), 440.6, 1)):
+        for attempt in range(ATTEMPTS):
+            myo0 = np.array([2100, 800, 560, 420, 350]) * rng.uniform(0.85, 1.15, 5)
+            init = np.concatenate([myo0, rng.normal(105, 40, 13)])
+            ck = C.integer_search(np.rint(init), lo, hi, [
+                Target.printed("CK mean", lambda v: _mean(v), 265.8, 1),
+                Target.printed("CK sd", lambda v: _sd(v), 440.6, 1)], rng)
+            if C.prints_as(_mean(ck), 265.8, 1) and C.prints_as(_sd(ck), 440.6, 1):
+                break
+        else:
             raise CalibrationError("baseline CK")
         self.ck_base = {k: int(v) for k, v in zip(ck_keys, ck)}
         rv_keys = sorted(rng.choice([p.key for p in pts], 19, replace=False).tolist())
-        rv = C.solve_mean_sd(rng, 19, 32.1, 6.5, 1, 20, 60, what="RVSP")
+        for attempt in range(ATTEMPTS):
+            try:
+                rv = C.solve_mean_sd(rng, 19, 32.1, 6.5, 1, 20, 60, what="RVSP")
+                break
+            except CalibrationError:
+                if attempt == ATTEMPTS - 1:
+                    raise
         self.rvsp_base = {k: int(v) for k, v in zip(rv_keys, rv)}
         self.achieved.update({"ck_bl_n": len(ck), "ck_bl_mean": _mean(ck), "ck_bl_sd": _sd(ck),
                               "rvsp_bl_n": 19, "rvsp_bl_mean": _mean(rv), "rvsp_bl_sd": _sd(rv)})
 
     # ------------------------------------------------------------------ 11. measurement rows
     def measurement_rows(self) -> None:
-        rng = _rng(self.seed, 13)
+        rng = self._rng(13)
         rows = self.measurements
 
         def add(p, d, measure, value):
@@ -1166,7 +1295,7 @@ class Builder:
 
     # ------------------------------------------------------------------ 12. infusions, drugs, AEs
     def infusion_rows(self) -> None:
-        rng = _rng(self.seed, 14)
+        rng = self._rng(14)
         for p in self.pts:
             days = int(rng.choice([3, 4, 5], p=[0.15, 0.45, 0.4]))
             reduced_from = None
@@ -1180,7 +1309,7 @@ class Builder:
                                        "dose_g_per_kg": dose, "days": days})
 
     def medication_rows(self) -> None:
-        rng = _rng(self.seed, 15)
+        rng = self._rng(15)
         for drug in sorted(DRUGS):
             spec = DRUGS[drug]
             for kind in ("pc", "new", "prior"):
@@ -1188,11 +1317,8 @@ class Builder:
                     p = self.by[key]
                     first, last = p.first, p.last
                     if kind == "prior":
-                        if key == FIRST_LINE_CYC and drug == "mycophenolate":
-                            start, stop = first - timedelta(days=21), first - timedelta(days=7)
-                        else:
-                            stop = first - timedelta(days=int(rng.integers(20, 200)))
-                            start = stop - timedelta(days=int(rng.integers(60, 1400)))
+                        stop = first - timedelta(days=int(rng.integers(20, 200)))
+                        start = stop - timedelta(days=int(rng.integers(60, 1400)))
                     elif kind == "pc":
                         start = first - timedelta(days=int(rng.integers(45, 1100)))
                         if rng.random() < 0.55 or p.stop == "ongoing":
@@ -1225,7 +1351,7 @@ class Builder:
                                          "start_date": stop - timedelta(days=120), "stop_date": stop})
 
     def adverse_event_rows(self) -> None:
-        rng = _rng(self.seed, 16)
+        rng = self._rng(16)
         keys = [p.key for p in self.pts]
         holders: dict[str, list[str]] = {}
         for term in AE_COUNTS:
@@ -1285,7 +1411,7 @@ class Builder:
     # ------------------------------------------------------------------ 13. excluded
     def excluded_patients(self) -> list[dict]:
         """Five excluded patients (flow diagram only)."""
-        rng = _rng(self.seed, 17)
+        rng = self._rng(17)
         specs = [
             # key, subtype, active skin, indication, overlap, offsets, stop, reason
             ("X_MYO", "diffuse", "no", "myositis", "myositis", [0, 1, 2, 3, 4, 5], "improvement"),
@@ -1333,7 +1459,8 @@ class Builder:
                 "overlap": ov, "ana": "pos", "anti_centromere": "pos" if sub == "limited" else "neg",
                 "anti_scl70": "neg", "anti_rnapol3": "", "anti_rnp": "neg",
                 "ivig_indication": ind, "active_skin_disease": active, "stop_reason": stop,
-                "stop_detail": {"adverse_event": "infusion reaction"}.get(stop, STOP_DETAIL.get(stop, "")),
+                "stop_detail": {"X_MYO": "myositis improved", "X_LIM": "gastrointestinal symptoms stable",
+                                "X_FEW": "infusion reaction"}.get(key, STOP_DETAIL.get(stop, "")),
                 "physician_assessment": "", "death_date": None,
             })
         return rows
@@ -1417,6 +1544,25 @@ class Builder:
         return texts
 
 
+def _closest_sum(n: int, mean: float) -> int:
+    """Integer sum of n integers whose mean is closest to ``mean``."""
+    return int(round(mean * n))
+
+
+def _fix_sum_bounded(x: np.ndarray, total: int, lo: np.ndarray, hi: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+    """Like :func:`common.fix_sum` with per-element bounds."""
+    x = np.clip(np.asarray(x, dtype=np.int64), lo, hi)
+    if not (lo.sum() <= total <= hi.sum()):
+        raise CalibrationError(f"sum {total} outside the bounds of the values")
+    while x.sum() != total:
+        s = 1 if x.sum() < total else -1
+        i = int(rng.integers(len(x)))
+        if lo[i] <= x[i] + s <= hi[i]:
+            x[i] += s
+    return x
+
+
 def _medsger_skin(mrss: int) -> int:
     """Medsger skin severity from the mRSS (0: 0; 1: 1-14; 2: 15-29; 3: 30-39; 4: >= 40)."""
     return 0 if mrss == 0 else 1 if mrss < 15 else 2 if mrss < 30 else 3 if mrss < 40 else 4
@@ -1476,7 +1622,8 @@ summaries (Table 1, Table 2 and the text) at the printed precision.
 ivigbook synth hopkins2015 --seed {b.seed} --out data/synthetic/hopkins2015
 ```
 
-Seed **{b.seed}**. The same seed regenerates byte-identical files (the test suite checks this).
+Seed **{b.seed}**{"" if b.attempt == 0 else f" (build attempt {b.attempt})"}. The same seed regenerates
+byte-identical files (the test suite checks this).
 
 1. A fixed *design* chooses, per patient, the reason IVIG stopped, the follow-up windows with
    skin-score data (29/25/23/15 patients at 6/12/18/24 months), concomitant prednisone, the
@@ -1516,12 +1663,151 @@ Files: `patients.csv`, `infusions.csv`, `measurements.csv`, `medications.csv`,
 
 # ============================================================================ API
 def generate(seed: int = DEFAULT_SEED) -> tuple[dict[str, str], Builder]:
-    """Build the package texts ({file name: text}) for ``seed``; also return the builder."""
-    b = Builder(seed)
-    return b.build(), b
+    """Build the package texts ({file name: text}) for ``seed``; also return the builder.
+
+    Every calibration step restarts from fresh seeded draws when it misses a target; if
+    a whole build still fails, the build is repeated on the next sub-stream of the seed
+    (recorded in the README), so any seed yields a cohort, deterministically.
+    """
+    last: Exception | None = None
+    for attempt in range(5):
+        b = Builder(seed, attempt)
+        try:
+            return b.build(), b
+        except CalibrationError as e:
+            last = e
+    raise CalibrationError(f"seed {seed}: no calibrated cohort after 5 builds ({last})")
 
 
 def write(out_dir: str | Path, seed: int = DEFAULT_SEED) -> list[Path]:
     """Generate and write the package into ``out_dir`` (other files there are left alone)."""
     texts, _ = generate(seed)
     return C.write_package(out_dir, texts)
+
+
+# ============================================================================ pipeline check
+#: Published numbers the book cannot reproduce from ANY cohort consistent with the rest of
+#: the paper, because of the comparator N recorded in data/reference/historical_controls.csv
+#: (see the package README and the report). Shown, but not counted as failures.
+KNOWN_UNREACHABLE = {
+    "hist_relaxin_m6_p": "Relaxin N=196 needs an IVIG mean change of exactly -5.3; 29 integer changes "
+                         "give -5.310 (p 0.7345) or -5.276 (p 0.753)",
+    "hist_mmf_m6_p": "MMF N=71 needs an IVIG mean change of exactly -5.3 (gives 0.2525-0.2544 at "
+                     "-5.310, 0.261-0.263 at -5.276)",
+    "hist_mmf_m6_p_abstract": "as hist_mmf_m6_p",
+    "hist_mmf_bl_mrss_p": "MMF N=87: a baseline printing 29.6 (7.2) gives 0.0083-0.0089; 0.009 "
+                          "needs sum 887, which makes Collagen 0.024 instead of 0.023",
+}
+
+#: Rows of published_poelman2015.csv that are not results of the cohort data.
+_NOT_DATA = ("not_reproducible", "parameter", "reference_input")
+
+
+def _reference_dir() -> Path | None:
+    here = Path(__file__).resolve()
+    for up in here.parents:
+        cand = up / "data" / "reference"
+        if (cand / "published_poelman2015.csv").exists():
+            return cand
+    return None
+
+
+def pipeline_results(path: str | Path) -> tuple[dict, list[str]]:
+    """Run the book's chapter functions (as the notebooks call them) on the package at
+    ``path``; return (merged recorded results, errors). Never raises for one failing step."""
+    from .. import describe, historical, organ, outcomes, safety, skin
+    from ..context import load_context
+    from ..results import Recorder
+
+    ctx = load_context(str(path), synthetic=True, cohort_name=NAME)
+    ref = _reference_dir()
+    comparators = historical.load_comparators(ref / "historical_controls.csv") if ref else None
+    errors: list[str] = []
+    merged: dict = {}
+
+    def run(name, steps):
+        rec = Recorder(name, None, glue=False)
+        for label, fn in steps:
+            try:
+                fn(rec)
+            except Exception as e:  # noqa: BLE001 - report, keep going
+                errors.append(f"{name}/{label}: {type(e).__name__}: {e}")
+        merged.update(rec.values)
+
+    def skin_steps(rec):
+        sctx = skin.population(ctx, rec)
+        for label, fn in (
+            ("mrss", lambda: outcomes.course_table(sctx, rec)),
+            ("responders", lambda: skin.responders(sctx, rec)),
+            ("regressions", lambda: skin.regressions(sctx, rec)),
+            ("haq_di", lambda: outcomes.course_table(sctx, rec, "HAQ_DI", "haq_di", decimals=2)),
+            ("haq_vas", lambda: outcomes.course_table(sctx, rec, "HAQ_VAS_SEVERITY", "haq_vas",
+                                                      decimals=2)),
+            ("physician", lambda: skin.physician(sctx, rec)),
+            ("tfr", lambda: skin.tfr_resolution(sctx, rec)),
+        ):
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"02/{label}: {type(e).__name__}: {e}")
+
+    run("00_start", [("cohort", lambda r: r.value("cohort_n", ctx.n, kind="int"))])
+    run("01_cohort", [("flow", lambda r: describe.flow(ctx, r)),
+                      ("table1", lambda r: describe.table1(ctx, r, comparators)),
+                      ("table2", lambda r: describe.table2(ctx, r))])
+    run("02_skin_outcomes", [("skin", skin_steps)])
+    run("03_organ_outcomes", [("pulmonary", lambda r: organ.pulmonary(ctx, r)),
+                              ("medsger", lambda r: organ.medsger(ctx, r)),
+                              ("myositis", lambda r: organ.myositis(ctx, r)),
+                              ("ck", lambda r: organ.ck_course(ctx, r))])
+    run("04_safety", [("aet02", lambda r: safety.aet02(ctx, r)),
+                      ("stops", lambda r: safety.record_stop_reasons(ctx, r))])
+    run("05_historical_comparisons",
+        [("change", lambda r: historical.change_comparisons(ctx, r, comparators))])
+    return merged, errors
+
+
+def verify(path: str | Path) -> list[tuple[str, str, str, bool]]:
+    """Published vs recomputed through the book's pipeline, for every number of
+    ``data/reference/published_poelman2015.csv`` that the cohort data determine, plus the
+    checks the paper states in words (no other predictor of response, kidney unchanged).
+
+    Rows: (key, published, recomputed, ok); ``ok`` is True for matches and for the few
+    numbers listed in :data:`KNOWN_UNREACHABLE` (their recomputed value is suffixed "*").
+    """
+    import pandas as pd
+
+    from ..reproduce import STATUS_MATCH, judge
+
+    results, errors = pipeline_results(path)
+    rows: list[tuple[str, str, str, bool]] = []
+    ref = _reference_dir()
+    if ref is not None:
+        pub = pd.read_csv(ref / "published_poelman2015.csv", dtype=str, keep_default_na=False)
+        for r in pub.to_dict("records"):
+            if r.get("comparison") in _NOT_DATA:
+                continue
+            v = results.get(r["key"])
+            if v is None and r["key"].endswith("_abstract"):
+                # the abstract's rounding of a result the book records once
+                v = results.get(r["key"][: -len("_abstract")])
+            status = judge(r, v)
+            shown = "NA" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
+            printed = ("<" if r.get("relation") == "<" else "") + r["value"]
+            if r["key"] in KNOWN_UNREACHABLE and status != STATUS_MATCH:
+                rows.append((r["key"], printed, shown + "*", True))
+            else:
+                rows.append((r["key"], printed, shown, status == STATUS_MATCH))
+    # stated in words: no other predictor is associated with response or change
+    ps = {k: v for k, v in results.items()
+          if (k.startswith("logit_") or k.startswith("linreg_")) and k.endswith("_p")}
+    others = {k: v for k, v in ps.items() if k != "logit_prednisone_m12_p" and v is not None}
+    worst = min(others.items(), key=lambda kv: kv[1]) if others else ("none", float("nan"))
+    rows.append(("no_other_predictor_min_p", ">=0.05", f"{worst[1]:.4f} ({worst[0]})",
+                 bool(others) and worst[1] >= 0.05))
+    pr6 = results.get("logit_prednisone_m6_p")
+    rows.append(("logit_prednisone_m6_p", ">=0.05", "NA" if pr6 is None else f"{pr6:.4f}",
+                 pr6 is not None and pr6 >= 0.05))
+    for e in errors:
+        rows.append(("pipeline_error", "", e[:60], False))
+    return rows

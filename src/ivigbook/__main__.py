@@ -1,0 +1,4 @@
+"""python -m ivigbook"""
+from .cli import main
+
+raise SystemExit(main())

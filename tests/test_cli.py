@@ -1,0 +1,176 @@
+"""The ``ivigbook`` command: exit codes, messages, no tracebacks, inputs untouched."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SEEDED_ERRORS, SEEDED_WARNINGS
+
+from ivigbook import cli
+from ivigbook.validate import DataError, Report
+
+
+def ivigbook(*args) -> subprocess.CompletedProcess:
+    """Run the command as a user would, in a fresh interpreter."""
+    return subprocess.run([sys.executable, "-m", "ivigbook.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
+    return {f.name: (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns)
+            for f in sorted(folder.iterdir())}
+
+
+# ---------------------------------------------------------------- validate
+def test_seeded_package_reports_every_problem_in_one_run(seeded_package):
+    before = fingerprint(seeded_package)
+    result = ivigbook("validate", seeded_package)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for file, row, column, rule in SEEDED_ERRORS + SEEDED_WARNINGS:
+        prefix = f"{file}:{row}:{column}: "
+        assert [line for line in lines if line.startswith(prefix) and rule in line], prefix + rule
+    assert lines[-1] == f"{len(SEEDED_ERRORS)} errors, {len(SEEDED_WARNINGS)} warnings"
+    assert fingerprint(seeded_package) == before
+
+
+def test_clean_package_exits_0_and_is_untouched(valid_package):
+    before = fingerprint(valid_package)
+    result = ivigbook("validate", valid_package)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == "0 errors, 0 warnings"
+    assert "valid cohort package" in result.stdout
+    assert fingerprint(valid_package) == before
+
+
+def test_warnings_alone_exit_0(valid_package):
+    f = valid_package / "patients.csv"
+    f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes())
+    result = ivigbook("validate", valid_package)
+    assert result.returncode == 0
+    assert "patients.csv:1:-: - warning: UTF-8 byte-order mark (BOM) removed" in result.stdout
+    assert "0 errors, 1 warning" in result.stdout
+
+
+def test_nonexistent_path_is_a_clear_message(tmp_path):
+    result = ivigbook("validate", tmp_path / "no_such_export")
+    assert result.returncode == 1
+    assert f"{tmp_path / 'no_such_export'}:-:-: - no such file or folder" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_validate_limit_option(valid_package):
+    f = valid_package / "measurements.csv"
+    f.write_text(f.read_text() + "".join(f"P01,2012-01-{d:02d},MRSS,99\n" for d in range(1, 6)))
+    out = ivigbook("validate", valid_package, "--limit", 2).stdout.splitlines()
+    assert out[-2:] == ["measurements.csv:*:value: ... - 3 more not listed: "
+                        "outside the range of MRSS (0 to 51)", "5 errors, 0 warnings"]
+
+
+# ---------------------------------------------------------------- template
+def test_template_then_filled_validates(tmp_path):
+    target = tmp_path / "mine"
+    result = ivigbook("template", target)
+    assert result.returncode == 0 and "cohort_template.xlsx" in result.stdout
+    for name, row in (("patients", "T01,,F,,1970,diffuse" + "," * 13),
+                      ("infusions", "T01,2021-05-03,2,5"),
+                      ("measurements", "T01,2021-05-03,MRSS,22")):
+        with open(target / f"{name}.csv", "a", encoding="utf-8") as f:
+            f.write(row + "\n")
+    result = ivigbook("validate", target)
+    assert result.returncode == 0, result.stdout
+    again = ivigbook("template", target)
+    assert again.returncode == 1 and "would overwrite" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+# ---------------------------------------------------------------- usage and registry
+@pytest.mark.parametrize("argv", [
+    [], ["validate"], ["frobnicate"], ["run", "data"],
+    ["run", "data", "--out", "o", "--set", "no_such_parameter=1"],
+    ["run", "data", "--out", "o", "--set", "round_gap_months=three"],
+    ["run", "data", "--out", "o", "--set", "followup_anchor=tomorrow"],
+    ["book", "--jobs", "0"], ["synth", "x", "--patients", "many"],
+])
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert "usage: ivigbook" in capsys.readouterr().err
+
+
+def test_arguments_of_the_registered_commands():
+    parse = cli.build_parser().parse_args
+    run = parse(["run", "d", "--out", "o", "--set", "round_gap_months=4",
+                 "--set", "followup_months=6,12", "--set", "followup_anchor=last_cycle",
+                 "--set", "responder_mcid=4.5", "--jobs", "3", "--cohort-name", "mine"])
+    assert (run.data_dir, run.out, run.jobs, run.cohort_name) == ("d", "o", 3, "mine")
+    assert run.set == {"round_gap_months": 4, "followup_months": (6, 12),
+                       "followup_anchor": "last_cycle", "responder_mcid": 4.5}
+    assert parse(["run", "d", "--out", "o"]).set == {}
+    synth = parse(["synth", "registry", "--seed", "7", "--out", "x", "--patients", "100"])
+    assert (synth.name, synth.seed, synth.out, synth.patients) == ("registry", 7, "x", 100)
+    book = parse(["book", "--jobs", "2", "--only", "hopkins2015"])
+    assert (book.jobs, book.only) == (2, "hopkins2015")
+    assert set(cli.COMMANDS) >= {"validate", "template", "synth", "run", "book"}
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A private copy of the command registry for registering test commands."""
+    monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
+    return cli.COMMANDS
+
+
+def _raises(exc):
+    def handler(args):
+        raise exc
+    return handler
+
+
+def test_missing_module_of_a_lazy_command(registry, capsys):
+    cli.register("later", "not written yet", lambda p: None,
+                 cli.lazy("ivigbook.not_written_yet", "main"))
+    assert cli.main(["later"]) == 1
+    assert "ivigbook.not_written_yet is not available" in capsys.readouterr().err
+
+
+def test_data_errors_and_file_errors_are_messages(registry, capsys):
+    from ivigbook.validate import Problem
+
+    report = Report([Problem("patients.csv", 3, "sex", "X", "not one of F, M")])
+    cli.register("bad-data", "", lambda p: None, _raises(DataError(report, "export")))
+    cli.register("bad-file", "", lambda p: None,
+                 _raises(PermissionError(13, "Permission denied", "/locked/out")))
+    assert cli.main(["bad-data"]) == 1
+    err = capsys.readouterr().err
+    assert "patients.csv:3:sex: X - not one of F, M" in err and "1 error, 0 warnings" in err
+    assert cli.main(["bad-file"]) == 1
+    assert "Permission denied: /locked/out" in capsys.readouterr().err
+
+
+def test_internal_errors_show_a_traceback_only_with_debug(registry, capsys):
+    cli.register("boom", "", lambda p: None, _raises(ZeroDivisionError("division by zero")))
+    assert cli.main(["boom"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error (ZeroDivisionError" in err and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["--debug", "boom"])
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["boom", "--debug"])
+
+
+def test_handler_status_is_the_exit_status(registry):
+    cli.register("three", "", lambda p: None, lambda args: 3)
+    cli.register("none", "", lambda p: None, lambda args: None)
+    assert (cli.main(["three"]), cli.main(["none"])) == (3, 0)
+
+
+def test_version_and_help():
+    assert ivigbook("--version").stdout.startswith("ivigbook ")
+    help_text = ivigbook("--help").stdout
+    assert all(name in help_text for name in ("validate", "template", "synth", "run", "book"))
