@@ -155,7 +155,7 @@ def change_table(comp: pd.DataFrame, synthetic: bool) -> Table | None:
 def forest_rows(comp: pd.DataFrame) -> pd.DataFrame:
     """Mean change with its 95% CI for IVIG and each comparator, grouped by visit."""
     if comp.empty:
-        return comp
+        return pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "group"])
     ci = [outcomes.mean_ci_from_summary(r.mean, r.sd, r.n) for r in comp.itertuples()]
     return pd.DataFrame({"label": comp["label"], "estimate": comp["mean"],
                          "ci_low": [c[0] for c in ci], "ci_high": [c[1] for c in ci],

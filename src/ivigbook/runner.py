@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .params import AnalysisParams
+from .params import MULTICENTRE, PAPER, AnalysisParams
 
 __all__ = [
     "RunError", "UsageError", "InvalidDataError", "ResultsConflictError",
@@ -91,6 +91,9 @@ RUN_PROSE_DIRS = ("images", "figures")
 
 #: Reference cohorts of the committed book (`make book`). Paths relative to the repo.
 #: A cohort is built only when its data folder exists.
+#: the multicentre rules as overrides of the paper's defaults (params.MULTICENTRE)
+_MULTICENTRE_OVERRIDES = {k: v for k, v in MULTICENTRE.to_dict().items() if v != PAPER.to_dict()[k]}
+
 REFERENCE_COHORTS: dict[str, dict[str, Any]] = {
     "hopkins2015": {
         "data_dir": "data/synthetic/hopkins2015",
@@ -98,17 +101,12 @@ REFERENCE_COHORTS: dict[str, dict[str, Any]] = {
         "published": "data/reference/published_poelman2015.csv",
         "title": "Poelman et al. 2015 (Johns Hopkins)",
     },
-    # ------------------------------------------------------------------------------
-    # SECOND REFERENCE COHORT: uncomment when data/synthetic/spain_multicentre, its
-    # published results and its part in _toc.yml exist.
-    # "spain_multicentre": {
-    #     "data_dir": "data/synthetic/spain_multicentre",
-    #     "params": {"followup_anchor": "last_cycle", "followup_months": [3],
-    #                "inclusion": "all_treated", "baseline_measure": "",
-    #                "min_cycles_6m": 1},
-    #     "published": "data/reference/published_spain_multicentre.csv",
-    #     "title": "Spanish multicentre study",
-    # },
+    "spain_multicentre": {
+        "data_dir": "data/synthetic/spain_multicentre",
+        "params": _MULTICENTRE_OVERRIDES,
+        "published": "data/reference/published_spain_multicentre.csv",
+        "title": "Spanish multicentre study",
+    },
     # ------------------------------------------------------------------------------
 }
 

@@ -380,9 +380,6 @@ class Builder:
             return _rng(self.seed, stream)
         return _rng(self.seed, 100 + self.attempt, stream)
 
-    def keys(self, pred) -> list[str]:
-        return [p.key for p in self.pts if pred(p)]
-
     def idx(self, keys) -> np.ndarray:
         order = {p.key: i for i, p in enumerate(self.pts)}
         return np.array([order[k] for k in keys], dtype=np.int64)
@@ -995,8 +992,6 @@ class Builder:
                         val = last_val + rng.normal(-1.0, 1.5)
                     val += rng.normal(0, 1.5)
                 v["MRSS"] = int(np.clip(round(val), 2, 51))
-            if p.key == "P1":
-                pass
 
     # ------------------------------------------------------------------ 8. HAQ
     def haq(self) -> None:
@@ -1298,10 +1293,8 @@ class Builder:
         rng = self._rng(14)
         for p in self.pts:
             days = int(rng.choice([3, 4, 5], p=[0.15, 0.45, 0.4]))
-            reduced_from = None
-            if p.key in ("AM",):
-                reduced_from = None
-            elif rng.random() < 0.1 and len(p.cycle_dates) > 4:
+            reduced_from = None  # a few patients continue on a reduced dose
+            if rng.random() < 0.1 and len(p.cycle_dates) > 4:
                 reduced_from = int(rng.integers(3, len(p.cycle_dates)))
             for i, d in enumerate(p.cycle_dates):
                 dose = 2.0 if reduced_from is None or i < reduced_from else 1.5
@@ -1337,13 +1330,12 @@ class Builder:
                             last + timedelta(days=int(rng.integers(30, 300))), CUTOFF)
                     self.medications.append({"patient_id": p.pid, "drug": drug,
                                              "start_date": start, "stop_date": stop})
-            # a second, earlier course of prednisone for some (realism; still "prior")
         for key, drug in AFTER_IVIG.items():
             p = self.by[key]
             self.medications.append({"patient_id": p.pid, "drug": drug,
                                      "start_date": p.last + timedelta(days=int(rng.integers(60, 120))),
                                      "stop_date": None})
-        for key in ("I05", "S3"):
+        for key in ("I05", "S3"):  # an earlier, second prednisone course (still "prior")
             p = self.by[key]
             if key in DRUGS["prednisone"]["prior"]:
                 stop = p.first - timedelta(days=int(rng.integers(500, 900)))
