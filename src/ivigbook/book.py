@@ -61,6 +61,15 @@ def show(obj, absent: str = "No data for this section in this cohort.") -> None:
 
         _display(Image(data=to_png_bytes(obj), format="png"))
         return
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        import hashlib
+
+        from .tables import Table
+
+        digest = hashlib.sha1("|".join(map(str, obj.columns)).encode()).hexdigest()[:8]
+        obj = Table(obj.astype(str), table_id=f"table-{digest}")
     _display(obj)
 
 

@@ -71,6 +71,10 @@ def scrub_notebook(nb: nbformat.NotebookNode, *, input_path: str | None = None,
         cmd = cell.setdefault("metadata", nbformat.NotebookNode())
         for key in _CELL_VOLATILE:
             cmd.pop(key, None)
+        # parameter cells are listed on the reproducibility page, not shown in chapters
+        tags = cmd.get("tags", [])
+        if (INJECTED_TAG in tags or "parameters" in tags) and "remove-cell" not in tags:
+            cmd["tags"] = list(tags) + ["remove-cell"]
         # ids
         if INJECTED_TAG in cmd.get("tags", []):
             cid = INJECTED_TAG

@@ -122,9 +122,22 @@ def summary_table(table: pd.DataFrame, rec, synthetic: bool) -> Table:
                         "analysis rules and comparator summaries the analysis takes as given."])
 
 
+def differences_table(table: pd.DataFrame, synthetic: bool) -> Table:
+    """The published numbers not matched exactly, with the reason recorded for each."""
+    d = table[~table["status"].isin([STATUS_MATCH, STATUS_INPUT])]
+    cols = {"key": "Key", "published": "Published", "recomputed": "Recomputed", "status": "Status",
+            "note": "Why"}
+    return Table(d[list(cols)].rename(columns=cols), caption="Numbers not matched exactly",
+                 table_id="repro-differences", synthetic=synthetic,
+                 notes=["Tests against historical controls are computed from summary statistics: "
+                        "the paper used its rounded summaries and a comparator N with follow-up data "
+                        "that it does not report (chapter 5 shows how the p-value depends on that N), "
+                        "so only the side of 0.05 can be required of them."])
+
+
 def detail_table(table: pd.DataFrame, synthetic: bool) -> Table:
     cols = {"key": "Key", "published": "Published", "recomputed": "Recomputed", "status": "Status",
-            "population": "Population", "source": "Where published", "note": "Note"}
+            "source": "Where published"}
     return Table(table[list(cols)].rename(columns=cols), caption="Every published number",
                  table_id="repro-detail", synthetic=synthetic)
 

@@ -105,6 +105,8 @@ REFERENCE_COHORTS: dict[str, dict[str, Any]] = {
         "data_dir": "data/synthetic/spain_multicentre",
         "params": _MULTICENTRE_OVERRIDES,
         "published": "data/reference/published_spain_multicentre.csv",
+        "comparators": "",  # the dcSSc trial comparators do not apply to this cohort
+        "seed": 2023,
         "title": "Spanish multicentre study",
     },
     # ------------------------------------------------------------------------------
@@ -847,7 +849,7 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
             "data_dir": data_dir, "cohort_name": cohort_name,
             "params_json": json.dumps(params_json, sort_keys=True),
             "results_dir": results_dir, "cache_dir": cache_dir,
-            "comparators_path": root / COMPARATORS_PATH,
+            "comparators_path": _comparators(root, ref),
             "published_path": published if published is not None else "",
             "synthetic": synthetic, "seed": DEFAULT_SEED,
         }
@@ -916,6 +918,12 @@ def _write_run_book(root: Path, book: Path, *, cohort_name: str, data_dir: Path,
 
 # ------------------------------------------------------------------------------ book
 
+def _comparators(root: Path, entry: dict | None) -> Path | str:
+    """The comparator file of a cohort: its registry entry's, else the default ('' = none)."""
+    path = (entry or {}).get("comparators", COMPARATORS_PATH)
+    return root / path if path else ""
+
+
 def build_reference_book(jobs: int | None = None, only: str | None = None, *,
                          root: str | os.PathLike | None = None,
                          registry: dict | None = None,
@@ -979,7 +987,7 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
                 "data_dir": data_dir, "cohort_name": name,
                 "params_json": json.dumps(params_json, sort_keys=True),
                 "results_dir": results_dir, "cache_dir": cache_dir,
-                "comparators_path": root / COMPARATORS_PATH,
+                "comparators_path": _comparators(root, entry),
                 "published_path": (root / published) if published else "",
                 "synthetic": data_dir.is_relative_to((root / SYNTHETIC_DIR).resolve()),
                 "seed": int(entry.get("seed", DEFAULT_SEED)),

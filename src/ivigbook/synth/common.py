@@ -209,7 +209,11 @@ def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequ
     moves += pair_moves  # type: ignore[arg-type]
 
     cur = cost(x)
-    best, best_cost = x.copy(), cur
+    # the best state: fewest missed targets first, then the lowest cost (soft terms may
+    # outweigh a missed target's cost, so the cost alone does not rank states)
+    best, best_key = x.copy(), (len(failing(targets, x)), cur)
+    if not moves:
+        return best
     kicks = 0
     steps = 0
     while steps < max_steps:
@@ -228,8 +232,10 @@ def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequ
                 steps += 1
                 break
             x[idx] = old
-        if cur < best_cost:
-            best, best_cost = x.copy(), cur
+        if improved or kicks:
+            key = (len(failing(targets, x)), cur)
+            if key < best_key:
+                best, best_key = x.copy(), key
         if not improved:
             if not failing(targets, x) or kicks >= max_kicks:
                 break
@@ -240,8 +246,9 @@ def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequ
                 if np.all(y >= lo[idx]) and np.all(y <= hi[idx]):
                     x[idx] = y
             cur = cost(x)
-    if failing(targets, best) and not failing(targets, x):
-        best = x
+    key = (len(failing(targets, x)), cur)
+    if key < best_key:
+        best = x.copy()
     return best
 
 

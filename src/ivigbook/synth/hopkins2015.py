@@ -321,8 +321,10 @@ ASSUMPTIONS = [
     "insurance, blank for the other 6.",
     "Ages are computed by the book from the birth year (mid-year birth) and the first cycle "
     "date; disease duration is the calendar-month offset of the first cycle from onset.",
-    "Mean change in mRSS at 12 months is calibrated to -8.0 (one decimal); its paired t p is "
-    "6.6e-05, which Stata prints as 0.0001 (as the paper) and the book's p format as '<0.0001'.",
+    "Mean change in mRSS at 12 months is calibrated to exactly -8.0 (the paper prints '-8'); its "
+    "paired t p is {p12:.1e}, which Stata prints as 0.0001 (as the paper) and the book's p "
+    "format as '<0.0001'; no mean that prints -8.0 with an SD that prints 8.3 gives p >= 0.0001. "
+    "At 18 months p is calibrated to [0.0001, 0.00015) so that both print 0.0001.",
     "First-line IVIG (3 patients): none of them has a medication record before the first "
     "cycle, because the book counts any prior course as pre-treatment (27/30 = 90%). The paper's "
     "first-line patient who had 2 weeks of mycophenolate before IVIG plus cyclophosphamide "
@@ -1594,7 +1596,8 @@ def readme(b: Builder) -> str:
     for name in PUBLISHED:
         rows.append(f"| {name} | {_fmt_target(name)} | {_fmt_achieved(name, b.achieved.get(name))} |")
     table = "\n".join(rows)
-    assumptions = "\n".join(f"- {a}" for a in ASSUMPTIONS)
+    assumptions = "\n".join(f"- {a}".replace("{p12:.1e}", f"{b.achieved['mrss_m12_p']:.1e}")
+                            for a in ASSUMPTIONS)
     return f"""# SYNTHETIC cohort `hopkins2015` - not patient data
 
 **Every row in this folder is SYNTHETIC.** No real patient is described. The cohort was

@@ -2,7 +2,7 @@
 
 The notebooks in notebooks/ are the sources of truth for readers of the repo;
 this script only exists to keep their boilerplate (parameters, start, finish)
-identical. Run: .venv/bin/python tools/make_notebooks.py
+identical. Run: .venv/bin/python notebooks/make_notebooks.py
 """
 from pathlib import Path
 
@@ -229,7 +229,13 @@ only compares.""", "reproduce", [
 
 {glue:text}`repro_match_n` of {glue:text}`repro_rows_n` published numbers
 ({glue:text}`repro_match_pct`%) are reproduced at their printed precision."""),
-    code("table = reproduce.comparison(results_dir, published_path)\nbook.show(reproduce.summary_table(table, rec, ctx.synthetic))\nbook.show(reproduce.detail_table(table, ctx.synthetic))"),
+    code("table = reproduce.comparison(results_dir, published_path)\nbook.show(reproduce.summary_table(table, rec, ctx.synthetic))"),
+    md("""### Numbers not matched exactly
+
+Each published number that is not reproduced exactly, with the reason."""),
+    code("book.show(reproduce.differences_table(table, ctx.synthetic), absent='Every published number is reproduced exactly.')"),
+    md("""### Every published number"""),
+    code("book.show(reproduce.detail_table(table, ctx.synthetic))"),
     md("""## Reproducibility
 
 The package versions, analysis parameters and the SHA-256 hash of the cohort data used
