@@ -939,6 +939,9 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
     emit = _emitter(progress)
     root = project_root(root)
     registry = REFERENCE_COHORTS if registry is None else registry
+    from .dictionary import write_dictionary_page
+
+    write_dictionary_page(root)  # the data-dictionary page always follows the schema
     if only is not None:
         if only not in registry:
             raise UsageError(f"unknown reference cohort {only!r}; known: "

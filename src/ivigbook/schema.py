@@ -289,6 +289,8 @@ def measure_rows() -> list[dict]:
         "measure": m.code, "label": m.label, "unit": m.unit,
         "range": f"{m.lo:g} to {m.hi:g}", "integer": "yes" if m.integer else "no",
         "analysed as": ("ordinal (Wilcoxon)" if m.ordinal else
-                        "skewed (Wilcoxon)" if m.skewed else "continuous (paired t)"),
+                        "skewed (Wilcoxon)" if m.skewed else
+                        "binary (counts)" if (m.integer and m.lo == 0 and m.hi == 1) else
+                        "continuous (paired t)"),
         "description": m.description,
     } for m in MEASURES.values()]
