@@ -100,6 +100,7 @@ def make_project(root: Path, *, fail: bool = False, reproduction: bool = True) -
         "@article{poelman2015,\n  title = {Intravenous immunoglobulin},\n"
         "  author = {Poelman, C. L.},\n  journal = {J Rheumatol},\n  year = {2015},\n}\n")
     shutil.copy(REPO / "_config.yml", root / "_config.yml")
+    shutil.copytree(REPO / "book" / "_static", book / "_static")
     (root / "data" / "reference").mkdir(parents=True, exist_ok=True)
     return root
 

@@ -46,6 +46,10 @@ def cohort_book_config(root: str | Path, *, title: str, bibfile: str | None,
         cfg.pop("bibtex_bibfiles", None)
         cfg.pop("bibtex_reference_style", None)
     cfg.setdefault("html", {})["extra_footer"] = footer
+    # prose folders (book/_static, ...) are copied to the top of the stand-alone book
+    sphinx_cfg = cfg.get("sphinx", {}).get("config", {})
+    if "html_static_path" in sphinx_cfg:
+        sphinx_cfg["html_static_path"] = [str(p).removeprefix("book/") for p in sphinx_cfg["html_static_path"]]
     return _dump(cfg, _GENERATED)
 
 
