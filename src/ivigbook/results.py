@@ -113,7 +113,8 @@ class Recorder:
         """
         self._check_key(key)
         raw = clean_value(value)
-        if key in self.values and self.values[key] != raw:
+        again = key in self.values
+        if again and self.values[key] != raw:
             raise ValueError(f"result {key!r} recorded twice with different values")
         self.values[key] = raw
         if kind == "p":
@@ -122,7 +123,8 @@ class Recorder:
             text = fmt_number(raw, 0)
         else:
             text = fmt_number(raw, decimals)
-        self._glue(key, text)
+        if not again:  # a key is glued once per page (myst-nb warns on duplicates)
+            self._glue(key, text)
         return text
 
     def text(self, key: str, text: str) -> str:
@@ -139,6 +141,10 @@ class Recorder:
         which sections have data); every number inside comes from recorded values.
         """
         self._check_key(key)
+        if key in self.texts:
+            if self.texts[key] != text:
+                raise ValueError(f"prose {key!r} glued twice with different texts")
+            return text
         self.texts[key] = text
         if self._glue_enabled:
             from IPython.display import Markdown

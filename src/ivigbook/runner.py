@@ -343,7 +343,8 @@ def _run_papermill(task: dict, out: dict) -> None:
         out["error"] = {"kind": "other", "ename": type(exc).__name__,
                         "evalue": _ANSI.sub("", str(exc)), "traceback": ""}
     else:
-        nb = scrub_file(task["output"], input_path=task["record_input"])
+        nb = scrub_file(task["output"], input_path=task["record_input"],
+                        redact=task.get("redact"))
         out["stderr"] = stderr_outputs(nb)
         out["ok"] = True
 
@@ -378,6 +379,7 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
                       kernel_name: str = KERNEL_NAME, timeout: int | None = None,
                       between: Callable[[], None] | None = None,
                       source_root: str | os.PathLike | None = None,
+                      redact: dict[str, str] | None = None,
                       ) -> list[NotebookResult]:
     """Execute ``sources`` with papermill into ``out_dir`` (same file names).
 
@@ -389,6 +391,8 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
     the partial results there). Each executed notebook is scrubbed
     (:mod:`ivigbook.notebook_clean`). Progress lines go to ``progress`` (stderr by
     default). Raises :class:`RunError` naming every failed notebook, its cell and error.
+    ``redact``: ``{parameter: text}`` recorded instead of the real value in the executed
+    notebooks (see :func:`ivigbook.notebook_clean.scrub_notebook`).
     """
     emit = _emitter(progress)
     sources = [Path(s).resolve() for s in sources]
@@ -412,7 +416,7 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
             record = src.name
         return {"source": str(src), "output": str(out_dir / src.name), "parameters": params,
                 "kernel": kernel_name, "cwd": str(out_dir), "timeout": timeout,
-                "record_input": record, "env": env}
+                "record_input": record, "env": env, "redact": redact}
 
     stages = [[s for s in sources if not is_late(s)], [s for s in sources if is_late(s)]]
     stages = [s for s in stages if s]
@@ -632,8 +636,12 @@ def package_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _load_and_validate(data_dir: Path):
-    """``ivigbook.validate.load_cohort(data_dir)``; bad data -> :class:`InvalidDataError`."""
+def _load_and_validate(data_dir: Path, emit: Callable[[str], None] | None = None):
+    """``ivigbook.validate.load_cohort(data_dir)``; bad data -> :class:`InvalidDataError`.
+
+    The warnings of a valid package (a BOM removed, a ``;``-separated file, extra
+    columns ignored, ...) go to ``emit``, as ``ivigbook validate`` prints them.
+    """
     try:
         validate = importlib.import_module("ivigbook.validate")
     except ModuleNotFoundError as exc:
@@ -643,7 +651,13 @@ def _load_and_validate(data_dir: Path):
         raise
     data_error = getattr(validate, "DataError", None)
     try:
-        return validate.load_cohort(data_dir)
+        with_report = getattr(validate, "load_cohort_with_report", None)
+        if with_report is None or emit is None:
+            return validate.load_cohort(data_dir)
+        cohort, report = with_report(data_dir)
+        if getattr(report, "n_warnings", 0):
+            emit(f"the cohort package {data_dir} is valid, with warnings:\n{report.format()}")
+        return cohort
     except Exception as exc:
         if data_error is not None and isinstance(exc, data_error):
             report = getattr(exc, "report", None)
@@ -671,6 +685,18 @@ def _check_replaceable(path: Path, what: str) -> None:
     raise UsageError(f"{what} {path} exists, is not empty and was not made by ivigbook "
                      f"(no {STAMP_NAME} file in it); refusing to replace it. Choose a new "
                      f"or empty folder.")
+
+
+def _check_creatable(path: Path, what: str) -> None:
+    """Fail early (before any work) when ``path`` can never be created: its nearest
+    existing ancestor is a file, or a folder we may not write to."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{what} {path} cannot be created: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path} cannot be created: no permission to write in {parent}")
 
 
 def _fresh_dir(path: Path) -> None:
@@ -780,6 +806,18 @@ def _check_toc(root: Path, cohorts: list[str], notebooks: list[Path]) -> None:
 
 # ------------------------------------------------------------------------------- run
 
+#: characters that are markup somewhere on the way to the page (HTML, MyST, YAML): the
+#: book title is rendered unescaped by the theme, the footer is raw HTML
+_UNSAFE_NAME = re.compile(r"[^\w .,()+-]")
+
+
+def _display_name(name: str) -> str:
+    """``name`` as shown in the book: every character outside letters, digits and
+    `` .,()+-_`` becomes ``_`` (a folder named ``<img src=x onerror=...>`` or a
+    ``--cohort-name`` with ``<script>`` must not become live markup)."""
+    return _UNSAFE_NAME.sub("_", name).strip() or "cohort"
+
+
 def _cohort_params(base: dict, overrides: dict) -> tuple[AnalysisParams, dict]:
     merged = {**base, **overrides}
     params = AnalysisParams.from_mapping(merged)
@@ -807,7 +845,11 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
         raise UsageError(f"the cohort package {data_dir} does not exist")
     overrides = parse_overrides(overrides)
     jobs = jobs or min(4, os.cpu_count() or 1)
-    cohort_name = cohort_name or (data_dir.stem if data_dir.is_file() else data_dir.name)
+    requested = cohort_name or (data_dir.stem if data_dir.is_file() else data_dir.name)
+    cohort_name = _display_name(requested)
+    if cohort_name != requested:
+        emit(f"note: the cohort name {requested!r} is shown as {cohort_name!r} (characters "
+             f"that are markup in a web page are replaced by '_')")
     if out == data_dir or data_dir.is_relative_to(out):
         raise UsageError(f"--out {out} would contain the input data {data_dir}; choose "
                          f"another folder")
@@ -817,6 +859,7 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
     if out == root or root.is_relative_to(out):
         raise UsageError(f"--out {out} would replace the project folder")
     _check_replaceable(out, "--out")
+    _check_creatable(out, "--out")
 
     # reference cohort run on its own registered data: its parameters and published results
     ref = next((c for c in REFERENCE_COHORTS.values()
@@ -826,7 +869,7 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
     published = (root / ref["published"]) if ref else None
     notebooks = discover_notebooks(root / "notebooks", include_late=published is not None)
 
-    cohort = _load_and_validate(data_dir)        # (a) validate before touching OUT
+    cohort = _load_and_validate(data_dir, emit)  # (a) validate before touching OUT
     sha = _data_sha(cohort, data_dir)
     synthetic = data_dir.is_relative_to((root / SYNTHETIC_DIR).resolve())
     note = _privacy_warning(out, data_dir, root)
@@ -851,15 +894,21 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
             "results_dir": results_dir, "cache_dir": cache_dir,
             "comparators_path": _comparators(root, ref),
             "published_path": published if published is not None else "",
-            "synthetic": synthetic, "seed": DEFAULT_SEED,
+            "synthetic": synthetic, "seed": int((ref or {}).get("seed", DEFAULT_SEED)),
         }
 
         def merge() -> None:
             payload = merge_results(results_dir, cohort_name, params, sha)
             write_results_json(tmp / RESULTS_FILENAME, payload)
 
+        # where a real export lives is not published with its book (folder names may
+        # carry patient names or record numbers); the intro page names the package
+        redact = None if synthetic else {
+            "data_dir": f"<not recorded: path of the cohort package "
+                        f"{_display_name(data_dir.name)}>"}
         nb_results = execute_notebooks(notebooks, tmp, parameters, jobs, progress,
-                                       between=merge, source_root=root, timeout=timeout)
+                                       between=merge, source_root=root, timeout=timeout,
+                                       redact=redact)
         merge()
         _write_run_book(root, tmp, cohort_name=cohort_name, data_dir=data_dir, sha=sha,
                         synthetic=synthetic, params=params, overrides=params_json,
@@ -902,11 +951,12 @@ def _write_run_book(root: Path, book: Path, *, cohort_name: str, data_dir: Path,
             shutil.copytree(prose / name, book / name)
     stems = [nb.stem for nb in notebooks]
     (book / "intro.md").write_text(run_intro_page(
-        cohort_name=cohort_name, data_label=data_dir.name, data_sha256=sha,
+        cohort_name=cohort_name, data_label=_display_name(data_dir.name), data_sha256=sha,
         synthetic=synthetic, parameters=params.to_dict(), overrides=overrides,
         notebooks=stems), encoding="utf-8")
     footer = ("All patient-level data shown in this book are synthetic." if synthetic else
-              f"Computed by ivigbook from the cohort package {data_dir.name}; may contain "
+              f"Computed by ivigbook from the cohort package {_display_name(data_dir.name)}; "
+              f"may contain "
               f"results from real patient data.")
     (book / "_config.yml").write_text(cohort_book_config(
         root, title=f"IVIG in systemic sclerosis: {cohort_name}", bibfile=bib, footer=footer),
