@@ -100,7 +100,7 @@ the reason IVIG was stopped."""),
 NOTEBOOKS["02_skin_outcomes"] = ("""# Skin outcomes
 
 The modified Rodnan skin score (mRSS, 0–51) before and after IVIG, who responded, what
-predicted response, and the patients' and physicians' view.""", "figures, outcomes, skin", [
+predicted response, and the patients' and physicians' view.""", "figures, imputation, longitudinal, outcomes, skin", [
     code("sctx = skin.population(ctx, rec)"),
     md("""## mRSS over time
 
@@ -138,6 +138,33 @@ The treating physician judged {glue:text}`skin_physician_improved_n` patients
 ({glue:text}`skin_physician_improved_pct`%) improved and {glue:text}`skin_physician_stable_n`
 ({glue:text}`skin_physician_stable_pct`%) stable. {glue:md}`skin_tfr_text`"""),
     code("book.show(skin.physician(sctx, rec))\nbook.show(skin.tfr_resolution(sctx, rec))"),
+    md("""## Beyond the paper: all visits in one model
+
+The paired comparisons above use, at each visit, only the patients with a value in that
+visit's window, and ignore every other visit. A linear mixed model {cite:p}`lairdware1982`
+uses every recorded mRSS of every patient, before and after IVIG start, with a random
+intercept and slope per patient, and estimates the mean change from IVIG start to each
+visit for all patients. It is valid when visits are missing at random.
+
+{glue:md}`lmm_mrss_text`"""),
+    code("lmm = longitudinal.mrss_model(sctx, rec)\n"
+         "book.figure(figures.mean_trajectory, **longitudinal.figure_args(lmm, sctx), synthetic=ctx.synthetic, absent='No mixed model in this cohort.')\n"
+         "book.show(longitudinal.terms_table(lmm, ctx.synthetic), absent='No mixed model in this cohort.')"),
+    md("""### Why the two estimates differ
+
+{glue:md}`lmm_mrss_why_text`
+
+### Multiple imputation
+
+A second way to handle the missing visits: each missing follow-up value is imputed from
+the patient's baseline, other visits and characteristics by chained equations with
+predictive mean matching {cite:p}`vanbuuren2018`, many times over, and the results are
+pooled with Rubin's rules {cite:p}`rubin1987` and small-sample degrees of freedom
+{cite:p}`barnard1999`. Like the mixed model, it assumes the visits are missing at random.
+
+{glue:md}`mi_mrss_text`"""),
+    code("mi = imputation.mrss_change(sctx, rec, seed)\n"
+         "book.show(imputation.comparison_table(sctx, lmm, mi), absent='No model-based estimate in this cohort.')"),
 ])
 
 NOTEBOOKS["03_organ_outcomes"] = ("""# Pulmonary and organ outcomes
@@ -184,7 +211,7 @@ NOTEBOOKS["05_historical_comparisons"] = ("""# Historical comparisons
 The change in mRSS under IVIG compared with the published course of patients in three
 large negative trials {cite:p}`amjadi2009` and with patients treated with mycophenolate
 alone {cite:p}`le2011`, using Student's t test from summary statistics as the paper did.""",
-    "figures, historical", [
+    "figures, historical, maic", [
     code("comparators = historical.load_comparators(comparators_path)\ncomp = historical.change_comparisons(ctx, rec, comparators)"),
     md("""## Change in mRSS against each comparator
 
@@ -205,6 +232,24 @@ table recomputes each p-value over a range of plausible comparator Ns."""),
   {cite:p}`poelman2015`. The comparison is therefore biased *against* IVIG, not for it.
 - **Historical controls** differ in era, entry criteria and visit schedules; these
   comparisons describe, they do not estimate a causal effect."""),
+    md("""## Matching-adjusted indirect comparison
+
+The comparators differed from the IVIG patients at baseline (Table 1, chapter 1). A
+matching-adjusted indirect comparison (MAIC) {cite:p}`signorovitch2010` reweights the IVIG
+patients with a value at the comparator's visit so that their mean age, disease duration
+and baseline mRSS and their percentage of women equal the comparator's published values,
+then sets the weighted mean change against the comparator's. The comparison is
+**unanchored** (there is no common control arm), so it is unbiased only if every
+prognostic factor and effect modifier is among the matched covariates, an assumption the
+NICE technical support document calls very strong {cite:p}`phillippo2016`: antibodies,
+prior treatment and the reason for adding IVIG are not matched, and the comparators' N
+with follow-up is inferred (see the data notes).
+
+{glue:md}`maic_text`"""),
+    code("mres = maic.compare(ctx, rec, comparators, seed)\n"
+         "book.show(maic.results_table(mres, ctx.synthetic), absent='No matching-adjusted comparison in this cohort.')\n"
+         "book.figure(figures.forest, maic.forest_rows(mres), null=0.0, log=False, xlabel='Difference in mean change in mRSS, IVIG \u2212 comparator', header='Difference (95% CI)', synthetic=ctx.synthetic, absent='No matching-adjusted comparison to plot.')\n"
+         "book.show(maic.balance_table(mres, ctx.synthetic), absent='No matching-adjusted comparison in this cohort.')"),
 ])
 
 NOTEBOOKS["06_sensitivity_windows"] = ("""# Sensitivity to the visit windows
@@ -212,12 +257,18 @@ NOTEBOOKS["06_sensitivity_windows"] = ("""# Sensitivity to the visit windows
 The analysis accepts a follow-up value within a window around the target month (±2
 months in the paper). Here the skin analysis is repeated with the exact month only, ±1
 month, the default and a wider ±3 months.""",
-    "figures, sensitivity, skin", [
+    "figures, longitudinal, sensitivity, skin", [
     code("sctx = skin.population(ctx, rec)\nwin = sensitivity.by_window(sctx, rec)"),
     md("""## mRSS change by window width
 
 {glue:md}`sens_text`"""),
     code("book.show(sensitivity.window_table(win, ctx.synthetic))\nbook.figure(figures.estimate_by_window, win, synthetic=ctx.synthetic)"),
+    md("""## A model that needs no window
+
+The mixed model of the skin chapter uses every recorded mRSS, whatever its distance from
+the target month, so its estimates do not depend on the window.
+{glue:md}`sens_lmm_text`"""),
+    code("book.show(longitudinal.window_comparison(sctx, rec, win), absent='No mixed model in this cohort.')"),
 ])
 
 NOTEBOOKS["07_reproduction"] = ("""# Reproduction and reproducibility
