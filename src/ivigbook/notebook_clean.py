@@ -19,12 +19,17 @@ What papermill / nbclient add that changes on every run, and what we do:
   ``at 0x7f...`` memory addresses in ``text/plain`` reprs become ``at 0x0``.
 * writing: nbformat's JSON writer (sorted keys, indent 1, ``ensure_ascii=False``),
   LF line endings and exactly one trailing newline.
+* ``redact={name: text}`` (``ivigbook run`` on non-synthetic data): the value of each
+  named parameter is replaced by ``text`` in ``metadata.papermill.parameters`` and in
+  the injected-parameters cell, so the location of a patient-data export (whose folder
+  names may carry names or record numbers) is not published with the book.
 
 Outputs themselves (numbers, tables, PNG figures) must be deterministic at the
 source: seeds from parameters, explicit sort orders, fixed figure size and dpi.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -45,11 +50,13 @@ INJECTED_TAG = "injected-parameters"
 
 
 def scrub_notebook(nb: nbformat.NotebookNode, *, input_path: str | None = None,
-                   output_path: str | None = None) -> nbformat.NotebookNode:
+                   output_path: str | None = None,
+                   redact: dict[str, str] | None = None) -> nbformat.NotebookNode:
     """Remove run-dependent noise from an executed notebook (in place; also returned).
 
     ``input_path`` / ``output_path``: what to record in ``metadata.papermill``
     instead of the paths papermill saw (pass repo-relative / bare file names).
+    ``redact``: parameters whose recorded value is replaced (see the module notes).
     """
     md = nb.setdefault("metadata", nbformat.NotebookNode())
     pm = md.get("papermill")
@@ -60,6 +67,9 @@ def scrub_notebook(nb: nbformat.NotebookNode, *, input_path: str | None = None,
             pm["input_path"] = input_path
         if output_path is not None:
             pm["output_path"] = output_path
+        for name, text in (redact or {}).items():
+            if name in pm.get("parameters", {}):
+                pm["parameters"][name] = text
     md.pop("widgets", None)
     lang = md.get("language_info")
     if lang is not None:
@@ -75,6 +85,8 @@ def scrub_notebook(nb: nbformat.NotebookNode, *, input_path: str | None = None,
         tags = cmd.get("tags", [])
         if (INJECTED_TAG in tags or "parameters" in tags) and "remove-cell" not in tags:
             cmd["tags"] = list(tags) + ["remove-cell"]
+        if redact and INJECTED_TAG in cmd.get("tags", []):
+            cell["source"] = _redact_source(cell.get("source", ""), redact)
         # ids
         if INJECTED_TAG in cmd.get("tags", []):
             cid = INJECTED_TAG
@@ -106,6 +118,16 @@ def scrub_notebook(nb: nbformat.NotebookNode, *, input_path: str | None = None,
     return nb
 
 
+def _redact_source(source, redact: dict[str, str]) -> str:
+    """The injected-parameters cell with ``name = <anything>`` lines set to the redaction."""
+    text = "".join(source) if isinstance(source, list) else source
+    for name, value in redact.items():
+        text = re.sub(rf"(?m)^{re.escape(name)}\s*=.*$",
+                      lambda _m, n=name, v=value: f"{n} = {json.dumps(v, ensure_ascii=False)}",
+                      text)
+    return text
+
+
 def write_notebook(nb: nbformat.NotebookNode, path: str | os.PathLike) -> None:
     """Write ``nb`` deterministically (nbformat JSON, LF, one trailing newline), atomically."""
     path = Path(path)
@@ -118,12 +140,14 @@ def write_notebook(nb: nbformat.NotebookNode, path: str | os.PathLike) -> None:
 
 
 def scrub_file(path: str | os.PathLike, *, input_path: str | None = None,
-               output_path: str | None = None) -> nbformat.NotebookNode:
+               output_path: str | None = None,
+               redact: dict[str, str] | None = None) -> nbformat.NotebookNode:
     """Read, scrub and rewrite one executed notebook; returns the scrubbed notebook."""
     path = Path(path)
     nb = nbformat.read(path, as_version=NB_VERSION)
     scrub_notebook(nb, input_path=input_path,
-                   output_path=path.name if output_path is None else output_path)
+                   output_path=path.name if output_path is None else output_path,
+                   redact=redact)
     write_notebook(nb, path)
     return nb
 

@@ -373,6 +373,15 @@ def _format_failure(res: NotebookResult) -> str:
     return "\n".join(lines)
 
 
+class _CancellingPool(cf.ThreadPoolExecutor):
+    """A thread pool that, when its block is left by an exception (Ctrl-C, a failed
+    stage), drops the notebooks not yet started instead of running them all first."""
+
+    def __exit__(self, exc_type, exc, tb):
+        self.shutdown(wait=True, cancel_futures=exc_type is not None)
+        return False
+
+
 def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
                       parameters: dict, jobs: int = 1,
                       progress: bool | Callable[[str], None] = True, *,
@@ -426,7 +435,7 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
          f"({workers} worker{'s' if workers != 1 else ''})")
     results: list[NotebookResult] = []
     done = 0
-    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook") as pool:
+    with _CancellingPool(max_workers=workers, thread_name_prefix="notebook") as pool:
         for number, stage in enumerate(stages):
             if number > 0 and between is not None:
                 between()
