@@ -128,7 +128,11 @@ def treatment_summary(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.Data
     (offset of the last round-1 cycle + 1) and cycles_first_6m (round-1 cycles at
     offsets 0-5). Sorted by patient_id.
     """
-    cycles, group, ids = _cycles(cohort, params)
+    return _treatment(*_cycles(cohort, params))
+
+
+def _treatment(cycles: pd.DataFrame, group: np.ndarray, ids: pd.Index) -> pd.DataFrame:
+    """:func:`treatment_summary` from the output of :func:`_cycles`."""
     r1 = cycles["in_round1"].to_numpy()
     offset = cycles["offset"].to_numpy()
     start = cycles["start_date"].to_numpy()
@@ -175,7 +179,13 @@ def subject_sequence(cohort: Cohort) -> pd.DataFrame:
     """patient_id -> anonymous SUBJSEQ (sorted by first cycle date then patient_id,
     patients without IVIG last), for every patient of ``patients``."""
     first = cohort.infusions.groupby("patient_id").agg(first_cycle_date=("start_date", "min"))
-    out = _with_treatment(cohort.patients, first.reset_index())
+    return _subject_sequence(cohort.patients, first.reset_index())
+
+
+def _subject_sequence(patients: pd.DataFrame, first: pd.DataFrame) -> pd.DataFrame:
+    """:func:`subject_sequence` from (patient_id, first_cycle_date) rows, e.g. the
+    treatment summary (patients without a row have no IVIG)."""
+    out = _with_treatment(patients, first[["patient_id", "first_cycle_date"]])
     return out[["patient_id", "SUBJSEQ"]].sort_values("SUBJSEQ", ignore_index=True)
 
 
@@ -190,10 +200,15 @@ def baseline_values(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFr
 
     table = windows.window_table(followup_months=(), lookback=params.baseline_lookback_months)
     bds = windows.analysis_visits(cohort, params, windows=table)
-    chosen = bds[bds["ABLFL"] == "Y"]
+    return _baseline_wide(bds, treatment_summary(cohort, params)["patient_id"])
+
+
+def _baseline_wide(bds: pd.DataFrame, patient_ids: pd.Series) -> pd.DataFrame:
+    """:func:`baseline_values` from any analysis-visit table holding the baseline window
+    of the parameters (its ABLFL rows), for ``patient_ids`` (the treated patients)."""
+    chosen = bds[(bds["ABLFL"] == "Y").to_numpy(bool)]
     wide = chosen.pivot(index="USUBJID", columns="PARAMCD", values="AVAL")
-    patients = treatment_summary(cohort, params)["patient_id"]
-    wide = wide.reindex(index=pd.Index(patients.array), columns=list(MEASURES))
+    wide = wide.reindex(index=pd.Index(patient_ids.array), columns=list(MEASURES))
     wide.columns = [f"BASE_{m}" for m in wide.columns]
     return wide.rename_axis("patient_id").reset_index()
 
@@ -384,9 +399,15 @@ def subject_level(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFram
     treatment summary (NA without IVIG), included and exclusion_reason,
     prior_/concomitant_<drug> flags and BASE_<MEASURE> for every measure.
     """
+    return _subject_level(cohort, params, treatment_summary(cohort, params),
+                          baseline_values(cohort, params))
+
+
+def _subject_level(cohort: Cohort, params: AnalysisParams, treat: pd.DataFrame,
+                   base: pd.DataFrame, incl: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`subject_level` from the treatment summary, the baseline values and
+    (optionally) the inclusion table already derived."""
     patients = cohort.patients
-    treat = treatment_summary(cohort, params)
-    base = baseline_values(cohort, params)
     adsl = _with_treatment(patients, treat)
     for c in _TREATMENT[2:]:
         adsl[c] = adsl[c].astype("Int64")
@@ -399,7 +420,8 @@ def subject_level(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFram
     lists = [_flag_table(cohort.list_column(column), patients["patient_id"], vocab, prefix, "value")
              for column, vocab, prefix in (("overlap", OVERLAP, "overlap_"),
                                            ("ivig_indication", INDICATION, "indication_"))]
-    incl = _inclusion(patients, treat, base, params)
+    if incl is None:
+        incl = _inclusion(patients, treat, base, params)
     drugs = _drug_exposure(cohort.medications, treat, cohort.has("medications"))
 
     out = pd.concat([

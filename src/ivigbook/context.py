@@ -1,7 +1,10 @@
 """One analysis context per run: the validated cohort plus its derived tables.
 
-Derivation happens once per run and is cached as parquet, keyed by the data
-hash and the analysis parameters, so the six notebooks do not repeat it.
+Validation and derivation happen once per run and are cached as parquet in the
+run's cache folder: the typed cohort keyed by the bytes of the package, the
+derived tables by the data hash and the analysis parameters. The notebooks of a
+run (executed in parallel) take a lock on the folder, so the first one does the
+work and the others read its tables.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import cohort as derive
@@ -59,8 +63,12 @@ class Context:
         import dataclasses
 
         adsl = self.adsl.copy()
-        adsl["included"] = adsl["included"].astype(bool) & adsl["USUBJID"].isin(list(usubjids))
-        return dataclasses.replace(self, adsl=adsl)
+        keep = usubjids if isinstance(usubjids, pd.Series) else pd.Series(list(usubjids))
+        adsl["included"] = adsl["included"].astype(bool) & _isin(adsl["USUBJID"], keep)
+        out = dataclasses.replace(self, adsl=adsl)
+        if "_chosen_cache" in self.__dict__:  # same bds: share the per-measure rows
+            out.__dict__["_chosen_cache"] = self.__dict__["_chosen_cache"]
+        return out
 
     def indication_group(self, indication: str) -> "Context":
         """Patients treated for ``indication`` when outcomes are analysed by indication;
@@ -72,15 +80,50 @@ class Context:
 
     def chosen(self, paramcd: str, included_only: bool = True) -> pd.DataFrame:
         """Analysis-flagged records (ANL01FL == 'Y') of one measure."""
-        b = self.bds
-        b = b[(b["PARAMCD"] == paramcd) & (b["ANL01FL"] == "Y")]
+        b = self._chosen_rows(paramcd)
         if included_only:
-            b = b[b["USUBJID"].isin(self.analysed["USUBJID"])]
+            included = self.adsl["included"].to_numpy(dtype=bool)
+            b = b[_isin(b["USUBJID"], self.adsl["USUBJID"][included])]
         return b.reset_index(drop=True)
+
+    def _chosen_rows(self, paramcd: str) -> pd.DataFrame:
+        """ANL01FL rows of one measure (all subjects), computed once per bds and measure.
+
+        Chapters ask for the same measure many times; the cache lives on the instance
+        and is dropped when ``bds`` is replaced (it remembers which frame it came from).
+        """
+        bds = self.bds
+        cache = self.__dict__.get("_chosen_cache")
+        if cache is None or cache[0] is not bds:
+            anl = (bds["ANL01FL"] == "Y").to_numpy(dtype=bool)
+            cache = (bds, anl, {})
+            self.__dict__["_chosen_cache"] = cache
+        _, anl, by_param = cache
+        if paramcd not in by_param:
+            by_param[paramcd] = bds[(bds["PARAMCD"] == paramcd).to_numpy(dtype=bool) & anl]
+        return by_param[paramcd]
 
     def measure_present(self, paramcd: str) -> bool:
         """Does the analysis set have at least one value of this measure?"""
         return not self.chosen(paramcd).empty
+
+
+def _isin(values: pd.Series, allowed) -> np.ndarray:
+    """``values.isin(allowed)`` as a boolean array; strings through one pyarrow hash
+    lookup (pandas' ``isin`` of Arrow-backed strings loops in Python)."""
+    allowed = allowed if isinstance(allowed, pd.Series) else pd.Series(list(allowed))
+    if pd.api.types.is_string_dtype(values.dtype) and pd.api.types.is_string_dtype(allowed.dtype):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            a = pa.array(values, from_pandas=True).cast(pa.large_string())
+            v = pa.array(allowed, from_pandas=True).cast(pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            pass  # mixed objects: pandas below
+        else:
+            return pc.is_in(a, value_set=v).fill_null(False).to_numpy(zero_copy_only=False)
+    return values.isin(allowed).to_numpy(dtype=bool)
 
 
 def params_key(sha256: str, params: AnalysisParams) -> str:
@@ -90,36 +133,193 @@ def params_key(sha256: str, params: AnalysisParams) -> str:
 
 
 def derive_all(cohort: Cohort, params: AnalysisParams) -> dict[str, pd.DataFrame]:
-    """Run the whole derivation (no caching)."""
+    """Run the whole derivation (no caching).
+
+    Same tables as ``subject_level``, ``analysis_visits``, ``ivig_cycles`` and
+    ``inclusion`` called one by one, but each intermediate (cycles, treatment
+    summary, SUBJSEQ, analysis visits, baselines) is computed once: the baseline
+    values are the ABLFL rows of the analysis-visit table itself.
+    """
+    cycles, group, ids = derive._cycles(cohort, params)
+    treat = derive._treatment(cycles, group, ids)
+    bds = windows._analysis_visits(cohort, windows.window_table_from_params(params),
+                                   windows._anchors(cohort, treat))
+    base = derive._baseline_wide(bds, treat["patient_id"])
+    inclusion = derive._inclusion(cohort.patients, treat, base, params)
     return {
-        "adsl": derive.subject_level(cohort, params),
-        "bds": windows.analysis_visits(cohort, params),
-        "cycles": derive.ivig_cycles(cohort, params),
-        "inclusion": derive.inclusion(cohort, params),
+        "adsl": derive._subject_level(cohort, params, treat, base, inclusion),
+        "bds": bds,
+        "cycles": cycles,
+        "inclusion": inclusion,
     }
 
 
 def load_context(data_dir: str | Path, params_json: str | dict = "{}",
                  cache_dir: str | Path | None = None, synthetic: bool = False,
                  cohort_name: str | None = None) -> Context:
-    """Validate and load a cohort package, derive (or read cached) tables."""
-    from .validate import load_cohort
+    """Validate and load a cohort package, derive (or read cached) tables.
 
+    With ``cache_dir`` (what ``ivigbook run`` passes to every notebook) the work is
+    done once per run: the first caller validates and types the package
+    (:func:`cached_cohort`) and derives the tables (:func:`cached_derived`), both
+    stored as parquet; callers running at the same time wait on a lock in
+    ``cache_dir`` and then read the stored tables instead of repeating the work.
+    """
     overrides = json.loads(params_json) if isinstance(params_json, str) else dict(params_json)
     params = AnalysisParams.from_mapping(overrides)
-    cohort = load_cohort(data_dir, name=cohort_name)
-    derived = None
-    folder = None
-    if cache_dir:
-        folder = Path(cache_dir) / params_key(cohort.sha256, params)
-        if all((folder / f"{name}.parquet").exists() for name in _DERIVED):
-            derived = {name: pd.read_parquet(folder / f"{name}.parquet") for name in _DERIVED}
-    if derived is None:
-        derived = derive_all(cohort, params)
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, frame in derived.items():
-                tmp = folder / f".{name}.parquet.tmp"
-                frame.to_parquet(tmp, index=False)
-                tmp.replace(folder / f"{name}.parquet")
+    if not cache_dir:
+        from .validate import load_cohort
+
+        cohort = load_cohort(data_dir, name=cohort_name)
+        return Context(cohort=cohort, params=params, synthetic=synthetic,
+                       **derive_all(cohort, params))
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    with _locked(cache / ".lock"):
+        cohort = cached_cohort(data_dir, cache, cohort_name)
+        derived = cached_derived(cohort, params, cache)
     return Context(cohort=cohort, params=params, synthetic=synthetic, **derived)
+
+
+# ---------------------------------------------------------------- parquet cache
+_COHORT_META = "cohort.json"
+_CACHE_VERSION = 1
+
+
+def package_key(path: str | Path) -> str:
+    """Hash of a package's bytes: every non-hidden file of the folder (or the file),
+    with its name. Any edit, added or removed file gives another key."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(
+        f for f in path.iterdir() if f.is_file() and not f.name.startswith((".", "~$")))
+    digest = hashlib.sha256(f"ivigbook-cohort-cache {_CACHE_VERSION}\n".encode())
+    for f in files:
+        with open(f, "rb") as fh:
+            content = hashlib.file_digest(fh, "sha256").hexdigest()
+        digest.update(f"{f.name}\0{content}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _default_name(data_dir: str | Path) -> str:
+    from .io import RawPackage
+
+    return RawPackage(source=str(data_dir), format="").name
+
+
+def cached_cohort(data_dir: str | Path, cache_dir: str | Path,
+                  name: str | None = None) -> Cohort:
+    """:func:`ivigbook.validate.load_cohort`, stored in ``cache_dir`` as parquet.
+
+    The typed tables are keyed by :func:`package_key` (the bytes of the package), so
+    a package is read and validated once; later calls read the typed tables back
+    (identical frames). Raises :class:`~ivigbook.validate.DataError` like
+    ``load_cohort`` on invalid data (nothing is stored then).
+    """
+    from .validate import load_cohort
+
+    folder = Path(cache_dir) / f"cohort-{package_key(data_dir)}"
+    if (folder / _COHORT_META).is_file():
+        try:
+            meta = json.loads((folder / _COHORT_META).read_text(encoding="utf-8"))
+            frames = {t: pd.read_parquet(folder / f"{t}.parquet") for t in meta["tables"]}
+            return Cohort(**frames, present=frozenset(meta["present"]),
+                          name=name or _default_name(data_dir), source=str(data_dir),
+                          sha256=meta["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # unreadable cache: load again below and replace it
+    cohort = load_cohort(data_dir, name=name)
+    _store_cohort(folder, cohort)
+    return cohort
+
+
+def _store_cohort(folder: Path, cohort: Cohort) -> None:
+    tables = {t: getattr(cohort, t) for t in _COHORT_TABLES}
+    meta = {"sha256": cohort.sha256, "present": sorted(cohort.present), "tables": list(tables)}
+    _store(folder, tables, {_COHORT_META: json.dumps(meta, sort_keys=True)})
+
+
+def prime_cache(cohort: Cohort, data_dir: str | Path, params: AnalysisParams,
+                cache_dir: str | Path) -> None:
+    """Store a cohort already loaded with ``load_cohort(data_dir)`` and its derived tables
+    in ``cache_dir``, so that every :func:`load_context` of a run reads them instead of
+    validating and deriving again (for a caller that validated the package first, as
+    ``ivigbook run`` does)."""
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    with _locked(cache / ".lock"):
+        folder = cache / f"cohort-{package_key(data_dir)}"
+        if not (folder / _COHORT_META).is_file():
+            _store_cohort(folder, cohort)
+        cached_derived(cohort, params, cache)
+
+
+def cached_derived(cohort: Cohort, params: AnalysisParams,
+                   cache_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """:func:`derive_all`, stored in ``cache_dir`` as parquet keyed by :func:`params_key`."""
+    folder = Path(cache_dir) / params_key(cohort.sha256, params)
+    if all((folder / f"{name}.parquet").exists() for name in _DERIVED):
+        try:
+            return {name: pd.read_parquet(folder / f"{name}.parquet") for name in _DERIVED}
+        except (OSError, ValueError):
+            pass
+    derived = derive_all(cohort, params)
+    _store(folder, derived)
+    return derived
+
+
+_COHORT_TABLES = ("patients", "infusions", "measurements", "medications", "adverse_events")
+
+
+def _store(folder: Path, frames: dict[str, pd.DataFrame], texts: dict[str, str] | None = None) -> None:
+    """Write ``frames`` (parquet) and ``texts`` into ``folder`` via a temporary sibling
+    renamed into place, so a reader never sees a half-written folder."""
+    import os
+    import shutil
+
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for name, frame in frames.items():
+            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        for name, text in (texts or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.replace(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+class _locked:
+    """Exclusive advisory lock on ``path`` (``fcntl.flock``; no-op where unavailable).
+
+    Only an optimisation: every writer stores through a temporary folder renamed into
+    place, so without the lock concurrent callers repeat work but never read half a cache.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock, work may be repeated
+            return self
+        try:
+            self.fh = open(self.path, "a+b")
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
+        except OSError:  # a file system without locks: work may be repeated, never wrong
+            if self.fh is not None:
+                self.fh.close()
+            self.fh = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fh is not None:
+            import fcntl
+
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
+            self.fh.close()
+        return False

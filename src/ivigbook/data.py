@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .schema import TABLES
@@ -33,12 +34,15 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         else:
             s = pd.Series([pd.NA] * n, index=frame.index, dtype="string")
         if col.kind == "date":
-            s = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce") if s.dtype != "datetime64[ns]" else s
+            if s.dtype != "datetime64[ns]":
+                fast = _arrow_dates(s)
+                s = fast if fast is not None else pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
             s = s.astype("datetime64[ns]")
         elif col.kind == "int":
             s = pd.to_numeric(s, errors="coerce").round().astype("Int64")
         elif col.kind in ("float", "measure"):
-            s = pd.to_numeric(s, errors="coerce").astype("float64")
+            fast = _arrow_floats(s)
+            s = fast if fast is not None else pd.to_numeric(s, errors="coerce").astype("float64")
         else:
             s = s.astype("string")
             if col.kind in ("vocab", "vocab_list") and col.name != "sex" and col.name != "measure":
@@ -49,6 +53,55 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
                 s = s.str.upper()
         out[col.name] = s.reset_index(drop=True)
     return pd.DataFrame(out, columns=table.column_names)
+
+
+# Fast paths for the big columns (a registry has millions of measurement rows): pyarrow
+# parses ISO dates and decimal numbers ~20x faster than pandas and gives the same values
+# (checked on every committed and registry package). Anything it does not accept (blank
+# padding, other date layouts, text) falls back to pandas, which coerces it to missing.
+_NS_YEARS = (1678, 2261)  # datetime64[ns] can hold these years
+
+
+def _arrow_array(s: pd.Series):
+    import pyarrow as pa
+
+    if not pd.api.types.is_string_dtype(s.dtype):
+        return None
+    try:
+        return pa.array(s, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+
+
+def _arrow_floats(s: pd.Series) -> pd.Series | None:
+    import pyarrow as pa
+
+    arr = _arrow_array(s)
+    if arr is None:
+        return None
+    try:
+        values = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(values, index=s.index, name=s.name, dtype="float64")
+
+
+def _arrow_dates(s: pd.Series) -> pd.Series | None:
+    import pyarrow as pa
+
+    arr = _arrow_array(s)
+    if arr is None:
+        return None
+    try:
+        days = arr.cast(pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    known = days[~np.isnat(days)]
+    if len(known):
+        years = known.astype("datetime64[Y]").astype("int64") + 1970
+        if years.min() < _NS_YEARS[0] or years.max() > _NS_YEARS[1]:
+            return None  # pandas decides what such dates become
+    return pd.Series(days.astype("datetime64[ns]"), index=s.index, name=s.name)
 
 
 @dataclass

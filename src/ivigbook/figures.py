@@ -644,10 +644,42 @@ def swimmer(cycles: pd.DataFrame, stop: pd.DataFrame, *, max_lanes: int = MAX_LA
     return _finish(fig, synthetic)
 
 
+#: summary swimmer: at most this many stop reasons in the legend (a registry has many)
+MAX_LEGEND = 10
+_OTHER_REASONS = "Other reasons"
+
+
+def _fewer_reasons(per: pd.DataFrame, reasons: list[str],
+                   style: dict[str, tuple[str, str]]) -> tuple[pd.DataFrame, list[str], dict, pd.Series]:
+    """At most :data:`MAX_LEGEND` stop reasons: detailed labels ("Adverse event:
+    Headache") fold into their reason ("Adverse event"), then the rarest reasons
+    into "Other reasons"."""
+    stop = per["stop"].astype(str)
+    if len(reasons) > MAX_LEGEND:
+        stop = stop.str.split(": ", n=1).str[0]
+    counts = stop.value_counts()
+    order = sorted(counts.index, key=lambda r: (r == _NOT_RECORDED, -counts[r], r))
+    if len(order) > MAX_LEGEND:
+        keep = [r for r in order if r != _NOT_RECORDED][:MAX_LEGEND - 2]
+        keep += [_NOT_RECORDED] if _NOT_RECORDED in counts.index else []
+        stop = stop.where(stop.isin(keep), _OTHER_REASONS)
+        counts = stop.value_counts()
+        order = sorted(counts.index, key=lambda r: (r == _NOT_RECORDED, r == _OTHER_REASONS,
+                                                    -counts[r], r))
+    new_style = {}
+    for r in order:
+        key = _stop_key(r)
+        new_style[r] = style.get(r) or _STOP_STYLE.get(key) or (
+            LIGHT_GREY if r == _OTHER_REASONS else GREY, "o")
+    return per.assign(stop=stop.to_numpy()), order, new_style, counts
+
+
 def _swimmer_summary(per: pd.DataFrame, reasons: list[str],
                      style: dict[str, tuple[str, str]], counts: pd.Series,
                      title: str | None, synthetic: bool) -> Figure:
     npat = len(per)
+    if len(reasons) > MAX_LEGEND:
+        per, reasons, style, counts = _fewer_reasons(per, reasons, style)
     fig = _new_figure()
     ax = fig.add_subplot()
     length = per["length1"].to_numpy().astype(int)

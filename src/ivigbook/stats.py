@@ -738,7 +738,9 @@ def logistic_simple(y, x, *, categorical: bool | None = None, reference=None,
     V = np.asarray(res.cov_params())[1:, 1:]
     wald = float(b @ np.linalg.solve(V, b))
     p_wald = float(_st.chi2.sf(wald, k))
-    p_lr = float(_st.chi2.sf(2 * (res.llf - res.llnull), k))
+    # null (intercept-only) log-likelihood in closed form: statsmodels' llnull refits it by
+    # Nelder-Mead, the slowest part of this function on a registry
+    p_lr = float(_st.chi2.sf(2 * (res.llf - (n_events * math.log(n_events / n) + (n - n_events) * math.log1p(-n_events / n))), k))
     if k == 1:
         one = lv[0]
         return LogitResult(n=n, n_events=n_events, predictor=name, kind=kind, reference=ref,

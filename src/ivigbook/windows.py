@@ -30,7 +30,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .cohort import month_index, subject_sequence, treatment_summary
+from .cohort import _subject_sequence, month_index, treatment_summary
 from .data import Cohort
 from .params import ANCHORS, PAPER, AnalysisParams
 from .schema import MEASURES
@@ -142,7 +142,18 @@ def analysis_visits(cohort: Cohort, params: AnalysisParams = PAPER,
     :func:`window_table_from_params`; ``measures`` restricts the measures.
     """
     wt = window_table_from_params(params) if windows is None else as_window_table(windows)
-    anchors = treatment_summary(cohort, params).merge(subject_sequence(cohort), on="patient_id")
+    return _analysis_visits(cohort, wt, _anchors(cohort, treatment_summary(cohort, params)),
+                            measures)
+
+
+def _anchors(cohort: Cohort, treat: pd.DataFrame) -> pd.DataFrame:
+    """The treatment summary with each treated patient's SUBJSEQ."""
+    return treat.merge(_subject_sequence(cohort.patients, treat), on="patient_id")
+
+
+def _analysis_visits(cohort: Cohort, wt: pd.DataFrame, anchors: pd.DataFrame,
+                     measures: Iterable[str] | None = None) -> pd.DataFrame:
+    """:func:`analysis_visits` for a validated window table and :func:`_anchors`."""
     rec = _records(cohort.measurements, anchors, measures)
     n_measures = len(rec["measure_order"])
 
@@ -161,7 +172,7 @@ def analysis_visits(cohort: Cohort, params: AnalysisParams = PAPER,
     is_base = (wt["AVISIT"] == BASELINE).to_numpy(dtype=bool)[win]
     distance = np.where(is_base, 0, np.abs(off - wt["AWTARGET"].to_numpy()[win]))
     subject_measure = subj * n_measures + mcode
-    date_rank = np.unique(date_ns, return_inverse=True)[1].reshape(-1)
+    date_rank = _date_rank(date_ns)
     chosen = _first_in_group(subject_measure * len(wt) + win, distance, date_rank)
     base_of = np.full(len(anchors) * n_measures, np.nan)
     base_of[subject_measure[chosen & is_base]] = aval[chosen & is_base]
@@ -170,25 +181,44 @@ def analysis_visits(cohort: Cohort, params: AnalysisParams = PAPER,
     seq = anchors["SUBJSEQ"].to_numpy("int64")[subj]
     show = _sort_order((seq * n_measures + mcode) * len(wt) + win, date_rank)
     anchor_codes = pd.Categorical(wt["ANCHOR"], categories=ANCHORS).codes
+    win_s = win[show]  # gathered once; the per-window columns are lookups in tiny arrays
+    flags = chosen.astype("int8") * (1 + is_base)  # 0 not chosen, 1 chosen, 2 chosen baseline
+    flags_s = flags[show]
     out = pd.DataFrame({
         "USUBJID": anchors["patient_id"].array.take(subj[show]),
         "SUBJSEQ": seq[show],
         "PARAMCD": _categorical(mcode[show], rec["measure_order"]),
-        "AVISIT": _categorical(win[show], wt["AVISIT"]),
-        **{c: wt[c].to_numpy()[win[show]] for c in _INT_COLUMNS},
-        "ANCHOR": _categorical(anchor_codes[win[show]], ANCHORS),
+        "AVISIT": _categorical(win_s, wt["AVISIT"]),
+        **{c: wt[c].to_numpy()[win_s] for c in _INT_COLUMNS},
+        "ANCHOR": _categorical(anchor_codes[win_s], ANCHORS),
         "ADT": date_ns[show].astype("datetime64[ns]"),
         "AOFFSET": off[show],
         "AVAL": aval[show],
         "BASE": base[show],
         "CHG": np.where(is_base, np.nan, aval - base)[show],
-        "ABLFL": _categorical((chosen & is_base)[show].astype("int8"), _FLAG),
-        "ANL01FL": _categorical(chosen[show].astype("int8"), _FLAG),
-    })
+        "ABLFL": _categorical((flags_s == 2).astype("int8"), _FLAG),
+        "ANL01FL": _categorical((flags_s > 0).astype("int8"), _FLAG),
+    }, copy=False)  # no block consolidation: each column stays its own array
     # plain records (a DataFrame in attrs breaks pandas' attrs comparisons)
     out.attrs["windows"] = [{k: (int(v) if k in _INT_COLUMNS else str(v)) for k, v in r.items()}
                             for r in wt.to_dict("records")]
     return out
+
+
+_NS_PER_DAY = 86_400 * 10 ** 9
+
+
+def _date_rank(date_ns: np.ndarray) -> np.ndarray:
+    """Non-negative integers ordered as the dates (ties equal), small when possible.
+
+    Dates of a validated package are midnights: their day numbers (minus the
+    first) already rank them, without the sort that ``np.unique`` needs."""
+    if len(date_ns) == 0:
+        return np.zeros(0, dtype="int64")
+    days, rest = np.divmod(date_ns, _NS_PER_DAY)
+    if not rest.any():
+        return days - days.min()
+    return np.unique(date_ns, return_inverse=True)[1].reshape(-1)
 
 
 def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
@@ -209,7 +239,7 @@ def _records(meas: pd.DataFrame, anchors: pd.DataFrame,
     mcode = _codes(meas["measure"], pd.Index(wanted))
     subj = _codes(meas["patient_id"], pd.Index(anchors["patient_id"]))
     value = meas["value"].to_numpy("float64")
-    date = np.asarray(meas["date"]).astype("datetime64[ns]")
+    date = np.asarray(meas["date"]).astype("datetime64[ns]", copy=False)
     keep = (mcode >= 0) & (subj >= 0) & ~np.isnat(date) & ~np.isnan(value)
     subj, month = subj[keep], month_index(pd.Series(date[keep])).to_numpy("int64")
     out = {"subj": subj, "mcode": mcode[keep], "value": value[keep],

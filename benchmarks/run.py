@@ -1,0 +1,407 @@
+"""Performance benchmarks of ivigbook (``make bench``; not part of ``make test``).
+
+For each registry size N (default 1,000, 10,000 and 100,000 patients, a synthetic
+``ivigbook synth registry`` cohort) it measures, each step in a fresh Python process
+so that the peak RSS is the step's own:
+
+* ``validate``        ``ivigbook.validate.load_cohort``
+* ``derive``          ``ivigbook.context.derive_all``
+* ``compute``         ``ivigbook.analysis.compute_results`` from the CSVs (validation,
+                      derivation and every result of notebooks 01-06, no rendering)
+* ``compute_cached``  the same when the run's parquet cache already holds the typed
+                      cohort and the derived tables (what each notebook pays in a run)
+* ``run``             ``ivigbook run DATA --out TMP --jobs J`` (validation, every notebook
+                      with papermill, the Jupyter Book build)
+
+and for the reference book (``make book`` executed on a temporary copy of the project,
+never on the committed files): the time of each papermill notebook, of the Sphinx
+build, of the whole book, and the floor = one kernel start plus imports per notebook x
+notebooks / jobs + the Sphinx build.
+
+Times: ``wall_s`` = the measured call inside the step's process (``run``/``book``: the
+whole command); ``process_wall_s`` = the process from start to exit (interpreter start
+and imports included); ``cpu_s`` = CPU seconds of the process tree. ``peak_rss_mb`` =
+the largest sum of the resident set sizes of the step's process and all its
+descendants (psutil, polled every 50 ms; shared pages count once per process).
+
+Writes ``benchmarks/results/bench-<date>.csv`` and ``bench-<date>.png`` (git-ignored)
+and the compact ``benchmarks/latest.csv`` (committed). Usage::
+
+    .venv/bin/python benchmarks/run.py                      # 1k, 10k, 100k + the book
+    .venv/bin/python benchmarks/run.py --sizes 1000 --no-book   # quick check
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+STEP = HERE / "_step.py"
+RESULTS = HERE / "results"
+LATEST = HERE / "latest.csv"
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+#: targets of issue 8 (2-core machine)
+TARGETS = {
+    "run_seconds_100k": 120.0,
+    "run_rss_mb_100k": 6 * 1024.0,
+    "compute_seconds_100k": 30.0,
+    "ratio_100k_10k": 12.0,
+    "book_over_floor": 1.3,
+}
+COLUMNS = ("date", "machine", "patients", "step", "status", "wall_s", "process_wall_s",
+           "cpu_s", "peak_rss_mb", "note")
+
+
+# --------------------------------------------------------------------------- machine
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return {"nproc": cores, "cpu": model or "unknown",
+            "ram_gib": round(psutil.virtual_memory().total / 2 ** 30, 1),
+            "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}",
+            "load_avg_at_start": round(os.getloadavg()[0], 2)}
+
+
+def machine_label(m: dict) -> str:
+    return f"{m['nproc']} cores {m['cpu']}, {m['ram_gib']} GiB, Python {m['python']}"
+
+
+# ------------------------------------------------------------------------ measuring
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        procs = [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def _kill_tree(proc: psutil.Process) -> None:
+    try:
+        procs = proc.children(recursive=True) + [proc]
+    except psutil.Error:
+        procs = [proc]
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+def measure(cmd: list[str], timeout: float, env: dict | None = None,
+            cwd: str | Path | None = None) -> dict:
+    """Run ``cmd``; wall time, CPU of the tree (waited descendants), peak tree RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             env=env, cwd=cwd, start_new_session=True)
+    proc = psutil.Process(popen.pid)
+    peak, status = 0, "ok"
+    output: list[bytes] = []
+    import threading
+
+    reader = threading.Thread(target=lambda: output.append(popen.stdout.read()), daemon=True)
+    reader.start()
+    while popen.poll() is None:
+        peak = max(peak, _tree_rss(proc))
+        if time.perf_counter() - t0 > timeout:
+            _kill_tree(proc)
+            status = "timeout"
+            break
+        time.sleep(0.05)
+    popen.wait()
+    reader.join(5)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if status == "ok" and popen.returncode != 0:
+        status = f"exit {popen.returncode}"
+    text = b"".join(output).decode("utf-8", "replace")
+    return {"status": status, "process_wall_s": wall, "cpu_s": cpu,
+            "peak_rss_mb": peak / 2 ** 20, "output": text}
+
+
+def run_step(step: str, timeout: float, **kw) -> dict:
+    with tempfile.TemporaryDirectory(prefix="ivigbook-bench-") as tmp:
+        result = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(STEP), step, "--result", str(result)]
+        for k, v in kw.items():
+            cmd += [f"--{k}", str(v)]
+        m = measure(cmd, timeout)
+        inner = json.loads(result.read_text()) if result.is_file() else {}
+    if m["status"] != "ok" and m["status"] != "timeout":
+        tail = "\n".join(m["output"].strip().splitlines()[-8:])
+        print(f"      {step} failed:\n{tail}", file=sys.stderr)
+    m.update(inner)
+    m.setdefault("seconds", float("nan"))
+    return m
+
+
+# ------------------------------------------------------------------------- the steps
+def registry_dir(work: Path, n: int, seed: int, timeout: float, rows: list, label: str) -> Path:
+    """Generate (or reuse) the registry of ``n`` patients."""
+    data = work / f"registry-{n}-seed{seed}"
+    stamp = data / ".complete"
+    if not stamp.is_file():
+        shutil.rmtree(data, ignore_errors=True)
+        m = run_step("synth", timeout, data=data, patients=n, seed=seed)
+        rows.append(row(label, n, "synth", m))
+        if m["status"] != "ok":
+            raise SystemExit(f"could not generate the registry of {n} patients")
+        stamp.write_text("ok\n")
+    return data
+
+
+def row(label: str, n: int | str, step: str, m: dict, note: str = "") -> dict:
+    def num(x, digits=2):
+        return "" if x is None or x != x else round(float(x), digits)
+    wall = m.get("seconds", m.get("process_wall_s"))
+    return {"date": dt.date.today().isoformat(), "machine": label, "patients": n, "step": step,
+            "status": m.get("status", "ok"), "wall_s": num(wall),
+            "process_wall_s": num(m.get("process_wall_s")), "cpu_s": num(m.get("cpu_s")),
+            "peak_rss_mb": num(m.get("peak_rss_mb"), 0), "note": note or m.get("note", "")}
+
+
+def bench_size(n: int, work: Path, seed: int, jobs: int, timeout: float, label: str,
+               rows: list, steps: set[str], budget: float = 300) -> None:
+    print(f"== {n:,} patients", flush=True)
+    data = registry_dir(work, n, seed, timeout, rows, label)
+    cache = work / f"cache-{n}"
+    shutil.rmtree(cache, ignore_errors=True)
+
+    def report(step: str, m: dict) -> None:
+        r = row(label, n, step, m)
+        rows.append(r)
+        print(f"   {step:<15} {r['status']:<8} {r['wall_s']:>9} s  (process {r['process_wall_s']} s, "
+              f"cpu {r['cpu_s']} s)  peak RSS {r['peak_rss_mb']:>7} MB  {r['note']}", flush=True)
+
+    if "validate" in steps:
+        report("validate", run_step("validate", timeout, data=data))
+    if steps & {"derive", "compute_cached", "breakdown"}:
+        prime = run_step("prime", timeout, data=data, cache=cache)
+        if prime["status"] != "ok":
+            print("   (could not prime the cache)", file=sys.stderr)
+    if "derive" in steps:
+        report("derive", run_step("derive", timeout, data=data, cache=cache))
+    if "compute" in steps:
+        report("compute", run_step("compute", timeout, data=data))
+    if "compute_cached" in steps:
+        report("compute_cached", run_step("compute_cached", timeout, data=data, cache=cache))
+    if "breakdown" in steps:
+        b = run_step("breakdown", timeout, data=data, cache=cache, budget=int(budget))
+        report("breakdown", b | {"note": f"load_context {b.get('load_context_seconds', 0):.1f} s"})
+        for c in b.get("calls", []):
+            r = row(label, n, f"breakdown:{c['name']}", {"seconds": c["seconds"],
+                                                          "status": c["status"]},
+                    note=f"{c['calls']} call(s)")
+            rows.append(r)
+            print(f"      {c['name']:<34} {c['seconds']:8.2f} s  {c['status']}")
+    shutil.rmtree(cache, ignore_errors=True)
+    if "run" in steps:
+        out = work / f"run-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        exe = Path(sys.executable).with_name("ivigbook")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ivigbook.cli"]
+        m = measure(cmd + ["run", str(data), "--out", str(out), "--jobs", str(jobs)], timeout,
+                    cwd=work)
+        m["seconds"] = m["process_wall_s"]
+        ok = m["status"] == "ok" and (out / "results.json").is_file()
+        if m["status"] == "ok" and not ok:
+            m["status"] = "no results.json"
+        if m["status"] != "ok":
+            print("\n".join(m["output"].strip().splitlines()[-12:]), file=sys.stderr)
+        report("run", m | {"note": f"--jobs {jobs}"})
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list) -> None:
+    """``make book`` on a copy of the project, and the per-notebook floor."""
+    print("== reference book (make book on a temporary copy)", flush=True)
+    copy = work / "project-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "_build", "out", "tmp", "results", "__pycache__", ".pytest_cache",
+        "*.egg-info"))
+    m = run_step("book", timeout, data=copy, jobs=jobs)
+    for nb in m.get("notebooks", []):
+        rows.append(row(label, nb["cohort"], f"book_notebook:{nb['notebook']}",
+                        {"seconds": nb["seconds"]}))
+        print(f"   {nb['cohort']:<18} {nb['notebook']:<28} {nb['seconds']:6.1f} s")
+    sphinx = m.get("sphinx_seconds")
+    rows.append(row(label, "reference", "book_sphinx", {"seconds": sphinx}))
+    rows.append(row(label, "reference", "book_total", m, note=f"--jobs {jobs}"))
+    print(f"   Sphinx build {sphinx} s; make book total {m['seconds']:.1f} s "
+          f"(process {m['process_wall_s']:.1f} s, peak RSS {m['peak_rss_mb']:.0f} MB) [{m['status']}]")
+    n_nb = len(m.get("notebooks", []))
+    shutil.rmtree(copy, ignore_errors=True)
+    if not n_nb:
+        print("   (the book did not run: no floor)", file=sys.stderr)
+        return
+    k = run_step("kernel", timeout, out=work / "kernel", repeat=n_nb, jobs=jobs)
+    per = k.get("per_notebook", float("nan"))
+    rows.append(row(label, "reference", "kernel_per_notebook", {**k, "seconds": per},
+                    note=f"{n_nb} import-only notebooks through the runner, {jobs} at a time: "
+                         f"{k['seconds']:.1f} s wall x {jobs} / {n_nb}"))
+    if sphinx is not None and k["status"] == "ok":
+        floor = n_nb * per / jobs + sphinx
+        rows.append(row(label, "reference", "book_floor", {"seconds": floor},
+                        note=f"{n_nb} notebooks x {per:.1f} s / {jobs} jobs + Sphinx {sphinx:.1f} s"))
+        rows.append(row(label, "reference", "book_over_floor", {"seconds": m["seconds"] / floor},
+                        note="make book / floor (target <= 1.3)"))
+        print(f"   kernel start + imports per notebook {per:.1f} s; floor {floor:.1f} s; "
+              f"make book / floor = {m['seconds'] / floor:.2f}")
+    shutil.rmtree(work / "kernel", ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- output
+def ratios(rows: list, label: str) -> list[dict]:
+    out = []
+    by = {(r["patients"], r["step"]): r for r in rows}
+    for step in ("validate", "derive", "compute", "compute_cached", "run"):
+        a, b = by.get((100_000, step)), by.get((10_000, step))
+        if a and b and a["status"] == "ok" and b["status"] == "ok" and b["wall_s"]:
+            out.append(row(label, "100k/10k", f"ratio:{step}",
+                           {"seconds": a["wall_s"] / b["wall_s"]},
+                           note="time(100k)/time(10k) (target <= 12 for derive, compute)"))
+    return out
+
+
+def write_csv(path: Path, rows: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def plot(path: Path, rows: list, label: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = ("validate", "derive", "compute", "compute_cached", "run")
+    if not any(r["step"] in steps and isinstance(r["patients"], int) for r in rows):
+        return
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    for step in steps:
+        pts = sorted((r["patients"], r["wall_s"], r["peak_rss_mb"], r["status"]) for r in rows
+                     if r["step"] == step and isinstance(r["patients"], int) and r["wall_s"] != "")
+        if not pts:
+            continue
+        xs = [p[0] for p in pts]
+        line, = ax1.plot(xs, [p[1] for p in pts], marker="o", label=step)
+        for x, y, _m, st in pts:
+            if st != "ok":
+                ax1.annotate(f"{st} (>= {y:.0f} s)", (x, y), fontsize=7, color=line.get_color())
+        ax2.plot(xs, [p[2] for p in pts], marker="o", label=step)
+    ax1.axhline(TARGETS["run_seconds_100k"], ls=":", color="grey")
+    ax1.text(1e3, TARGETS["run_seconds_100k"] * 1.1, "run target 120 s", fontsize=7, color="grey")
+    ax2.axhline(TARGETS["run_rss_mb_100k"], ls=":", color="grey")
+    ax2.text(1e3, TARGETS["run_rss_mb_100k"] * 1.05, "6 GiB", fontsize=7, color="grey")
+    for ax, what in ((ax1, "wall time (s)"), (ax2, "peak RSS of the process tree (MB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("patients")
+        ax.set_ylabel(what)
+        ax.grid(True, which="both", alpha=0.3)
+    ax1.legend(fontsize=8)
+    fig.suptitle(f"ivigbook benchmarks, {dt.date.today().isoformat()} ({label})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
+                   help="comma-separated registry sizes (default %(default)s)")
+    p.add_argument("--steps", default="validate,derive,compute,compute_cached,run",
+                   help="steps per size (default %(default)s; also: breakdown = the cached "
+                        "analysis function by function)")
+    p.add_argument("--budget", type=float, default=300.0,
+                   help="breakdown: seconds before one chapter function is stopped")
+    p.add_argument("--seed", type=int, default=8, help="registry seed (default %(default)s)")
+    p.add_argument("--jobs", type=int, default=None, help="notebooks in parallel (default: cores)")
+    p.add_argument("--timeout", type=float, default=900.0,
+                   help="seconds before a step is stopped and reported as 'timeout' "
+                        "(default %(default)s)")
+    p.add_argument("--no-book", action="store_true", help="skip the reference book")
+    p.add_argument("--workdir", default=None,
+                   help="where registries and outputs go (default: a temporary folder)")
+    p.add_argument("--keep", action="store_true", help="keep the work folder")
+    p.add_argument("--latest", action="store_true",
+                   help="write benchmarks/latest.csv even for a partial run (by default only a "
+                        "run of every default size and the book writes it)")
+    a = p.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in a.sizes.split(",") if s.strip()]
+    steps = {s.strip() for s in a.steps.split(",") if s.strip()}
+    m = machine()
+    jobs = a.jobs or m["nproc"]
+    label = machine_label(m)
+    print(f"machine: {label}; load average {m['load_avg_at_start']} at start", flush=True)
+    work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="ivigbook-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = [row(label, "", "machine", {"seconds": None},
+                            note=json.dumps(m, sort_keys=True))]
+    stamp = dt.datetime.now().strftime("%Y-%m-%d")
+    try:
+        for n in sizes:
+            bench_size(n, work, a.seed, jobs, a.timeout, label, rows, steps, a.budget)
+        if not a.no_book:
+            bench_book(work, jobs, a.timeout, label, rows)
+    finally:
+        rows += ratios(rows, label)
+        out_csv = RESULTS / f"bench-{stamp}.csv"
+        k = 2
+        while out_csv.exists():  # another run today: keep it
+            out_csv = RESULTS / f"bench-{stamp}-{k}.csv"
+            k += 1
+        write_csv(out_csv, rows)
+        plot(out_csv.with_suffix(".png"), rows, label)
+        summary = [r for r in rows if r["step"] not in ("synth",)]
+        write_latest = a.latest or (set(DEFAULT_SIZES) <= set(sizes) and not a.no_book)
+        if write_latest:
+            write_csv(LATEST, summary)
+        if not (a.keep or a.workdir):
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"wrote {out_csv}, {out_csv.with_suffix('.png')}"
+              + (f" and {LATEST}" if write_latest else ""))
+    for r in rows:
+        if r["step"].startswith("ratio:"):
+            print(f"   {r['step']:<22} {r['wall_s']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
