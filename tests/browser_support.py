@@ -95,3 +95,18 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def goto(page, url: str, attempts: int = 3):
+    """``page.goto`` that tolerates the theme re-navigating to the same URL on first load
+    (playwright: 'Navigation ... is interrupted by another navigation'), then waits for load."""
+    from playwright.sync_api import Error
+
+    for attempt in range(attempts):
+        try:
+            return page.goto(url, wait_until="load")
+        except Error as exc:
+            if "interrupted by another navigation" not in str(exc) or attempt == attempts - 1:
+                raise
+            page.wait_for_load_state("load")
+    return None  # pragma: no cover

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from browser_support import (ALLOWED_CONSOLE_ERRORS, chromium, record_errors, require_chromium,
+from browser_support import (ALLOWED_CONSOLE_ERRORS, chromium, goto, record_errors, require_chromium,
                              serve, unexpected_errors)
 from package_copies import REPO
 
@@ -108,7 +108,7 @@ def visits(site, tmp_path_factory) -> dict:
             errors: list[str] = []
             page = context.new_page()  # a page per document: its own error listeners
             record_errors(page, errors)
-            response = page.goto(f"{url}/{doc}.html", wait_until="load")
+            response = goto(page, f"{url}/{doc}.html")
             page.wait_for_function("Array.from(document.images).every(i => i.complete)",
                                    timeout=20_000)
             info = page.evaluate(_PAGE_FACTS)
@@ -121,7 +121,7 @@ def visits(site, tmp_path_factory) -> dict:
         search = context.new_page()
         search_errors: list[str] = []
         record_errors(search, search_errors)
-        search.goto(f"{url}/search.html?q=mRSS", wait_until="load")
+        goto(search, f"{url}/search.html?q=mRSS")
         search.wait_for_selector("#search-results ul.search li", timeout=30_000)
         found = search.locator("#search-results ul.search li a").evaluate_all(
             "links => links.map(a => a.getAttribute('href'))")

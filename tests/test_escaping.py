@@ -19,7 +19,7 @@ from pathlib import Path
 import matplotlib as mpl
 import pandas as pd
 import pytest
-from browser_support import (chromium, record_errors, require_chromium, serve,
+from browser_support import (chromium, goto, record_errors, require_chromium, serve,
                              unexpected_errors)
 from package_copies import cli, copy_hopkins, read_table, write_table
 
@@ -148,7 +148,7 @@ def test_no_script_from_the_data_runs_in_a_browser(hostile_book):
         record_errors(page, errors)
         for path in _html_files(hostile_book, pages_only=True):
             rel = path.relative_to(hostile_book["html"]).as_posix()
-            response = page.goto(f"{url}/{rel}", wait_until="load")
+            response = goto(page, f"{url}/{rel}")
             assert response is not None and response.status == 200, rel
             page.wait_for_timeout(50)
     assert not dialogs, f"a script from the data ran: {dialogs}"
