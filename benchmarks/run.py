@@ -185,6 +185,9 @@ def row(label: str, n: int | str, step: str, m: dict, note: str = "") -> dict:
     def num(x, digits=2):
         return "" if x is None or x != x else round(float(x), digits)
     wall = m.get("seconds", m.get("process_wall_s"))
+    if m.get("status") == "timeout":  # stopped: the time so far is a lower bound
+        wall = m.get("process_wall_s")
+        note = note or f"stopped after {wall:.0f} s: wall_s is a lower bound"
     return {"date": dt.date.today().isoformat(), "machine": label, "patients": n, "step": step,
             "status": m.get("status", "ok"), "wall_s": num(wall),
             "process_wall_s": num(m.get("process_wall_s")), "cpu_s": num(m.get("cpu_s")),
@@ -295,6 +298,27 @@ def ratios(rows: list, label: str) -> list[dict]:
     return out
 
 
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        if r["patients"].isdigit():
+            r["patients"] = int(r["patients"])
+        for k in ("wall_s", "process_wall_s", "cpu_s", "peak_rss_mb"):
+            if r[k] != "":
+                r[k] = float(r[k])
+    return rows
+
+
+def merge_rows(old: list[dict], new: list[dict], label: str) -> list[dict]:
+    """``old`` with every (patients, step) measured in ``new`` replaced; ratios redone."""
+    fresh = {(r["patients"], r["step"]): r for r in new if not r["step"].startswith("ratio:")}
+    out = [fresh.pop((r["patients"], r["step"]), r) for r in old
+           if not r["step"].startswith("ratio:")]
+    out += list(fresh.values())
+    return out + ratios(out, label)
+
+
 def write_csv(path: Path, rows: list) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -363,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latest", action="store_true",
                    help="write benchmarks/latest.csv even for a partial run (by default only a "
                         "run of every default size and the book writes it)")
+    p.add_argument("--merge-latest", action="store_true",
+                   help="replace in benchmarks/latest.csv only the rows measured by this run "
+                        "(e.g. after optimising one step) and recompute the ratios")
     a = p.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in a.sizes.split(",") if s.strip()]
     steps = {s.strip() for s in a.steps.split(",") if s.strip()}
@@ -390,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(out_csv, rows)
         plot(out_csv.with_suffix(".png"), rows, label)
         summary = [r for r in rows if r["step"] not in ("synth",)]
-        write_latest = a.latest or (set(DEFAULT_SIZES) <= set(sizes) and not a.no_book)
+        write_latest = a.latest or a.merge_latest or (set(DEFAULT_SIZES) <= set(sizes)
+                                                      and not a.no_book)
+        if a.merge_latest and LATEST.is_file():
+            summary = merge_rows(read_csv(LATEST), summary, label)
         if write_latest:
             write_csv(LATEST, summary)
         if not (a.keep or a.workdir):

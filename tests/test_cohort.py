@@ -51,6 +51,21 @@ def test_month_index_is_year_times_12_plus_month_and_na_safe():
     assert got.iloc[3] == 1999 * 12 + 7
 
 
+def test_month_lookup_for_many_rows_equals_the_direct_conversion():
+    rng = np.random.default_rng(7)
+    ns = rng.integers(-2_000_000_000_000_000_000, 2_000_000_000_000_000_000, 60_000)
+    dates = pd.Series(ns.astype("datetime64[ns]"))
+    dates[rng.random(len(dates)) < 0.05] = pd.NaT  # missing dates stay 0 and flagged
+    dates[:3] = [pd.Timestamp("1969-12-31 23:59:59"), pd.Timestamp("1970-01-01"),
+                 pd.Timestamp("2000-02-29 12:00")]
+    assert len(dates) > C._LOOKUP_MIN_ROWS
+    months, missing = C._months(dates)
+    direct = np.asarray(dates).astype("datetime64[M]").astype("int64") + C._MONTH_OF_EPOCH
+    assert missing.tolist() == dates.isna().tolist()
+    assert (months[~missing] == direct[~missing]).all() and (months[missing] == 0).all()
+    assert months[:3].tolist() == [1969 * 12 + 12, 1970 * 12 + 1, 2000 * 12 + 2]
+
+
 # ---------------------------------------------------------------- rounds
 def test_gap_of_exactly_round_gap_months_starts_a_new_round():
     # Jan, Feb, Mar, then Jun: Mar -> Jun is 3 months -> round 2

@@ -235,3 +235,11 @@ def test_baseline_is_the_latest_record_even_in_a_window_reaching_past_the_start(
                           "AWLO": [-3], "AWHI": [1]})
     bds = W.analysis_visits(cohort_with([(at(0), 30), (at(1), 28)]), windows=table)
     assert chosen_value(bds, "Baseline") == 28
+
+
+def test_string_codes_by_arrow_equal_the_pandas_factorisation():
+    index = pd.Index(["MRSS", "FVC", "DLCO", "HAQ"], dtype="string")
+    values = pd.Series(["FVC", None, "OTHER", "MRSS", "HAQ", "FVC"], dtype="string")
+    assert W._codes(values, index).tolist() == [1, -1, -1, 0, 3, 1]
+    as_object = pd.Series(values.astype(object))
+    assert W._codes(as_object, pd.Index(list(index), dtype=object)).tolist() == [1, -1, -1, 0, 3, 1]

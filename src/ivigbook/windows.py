@@ -165,7 +165,7 @@ def _analysis_visits(cohort: Cohort, wt: pd.DataFrame, anchors: pd.DataFrame,
         hits.append(hit)
         win.append(np.full(len(hit), w))
         off.append(o[hit])
-    hit, win, off = (np.concatenate(a).astype("int64") for a in (hits, win, off))
+    hit, win, off = (np.concatenate(a).astype("int64", copy=False) for a in (hits, win, off))
     subj, mcode, date_ns = rec["subj"][hit], rec["mcode"][hit], rec["date_ns"][hit]
     aval = rec["value"][hit]
 
@@ -176,26 +176,29 @@ def _analysis_visits(cohort: Cohort, wt: pd.DataFrame, anchors: pd.DataFrame,
     chosen = _first_in_group(subject_measure * len(wt) + win, distance, date_rank)
     base_of = np.full(len(anchors) * n_measures, np.nan)
     base_of[subject_measure[chosen & is_base]] = aval[chosen & is_base]
-    base = base_of[subject_measure]
 
-    seq = anchors["SUBJSEQ"].to_numpy("int64")[subj]
-    show = _sort_order((seq * n_measures + mcode) * len(wt) + win, date_rank)
+    seq_of = anchors["SUBJSEQ"].to_numpy("int64")
+    show = _sort_order((seq_of[subj] * n_measures + mcode) * len(wt) + win, date_rank)
+    # gather each per-row array once in display order (random access is what costs on
+    # millions of rows); subject, measure, visit and baseline follow from those
+    sm_s, win_s = subject_measure[show], win[show]
+    subj_s, mcode_s = np.divmod(sm_s, n_measures)
+    flags_s = (chosen.astype("int8") * (1 + is_base))[show]  # 1 chosen, 2 chosen baseline
+    aval_s, base_s = aval[show], base_of[sm_s]
+    base_win = (wt["AVISIT"] == BASELINE).to_numpy(dtype=bool)
     anchor_codes = pd.Categorical(wt["ANCHOR"], categories=ANCHORS).codes
-    win_s = win[show]  # gathered once; the per-window columns are lookups in tiny arrays
-    flags = chosen.astype("int8") * (1 + is_base)  # 0 not chosen, 1 chosen, 2 chosen baseline
-    flags_s = flags[show]
     out = pd.DataFrame({
-        "USUBJID": anchors["patient_id"].array.take(subj[show]),
-        "SUBJSEQ": seq[show],
-        "PARAMCD": _categorical(mcode[show], rec["measure_order"]),
+        "USUBJID": anchors["patient_id"].array.take(subj_s),
+        "SUBJSEQ": seq_of[subj_s],
+        "PARAMCD": _categorical(mcode_s, rec["measure_order"]),
         "AVISIT": _categorical(win_s, wt["AVISIT"]),
         **{c: wt[c].to_numpy()[win_s] for c in _INT_COLUMNS},
         "ANCHOR": _categorical(anchor_codes[win_s], ANCHORS),
-        "ADT": date_ns[show].astype("datetime64[ns]"),
+        "ADT": date_ns[show].view("datetime64[ns]"),
         "AOFFSET": off[show],
-        "AVAL": aval[show],
-        "BASE": base[show],
-        "CHG": np.where(is_base, np.nan, aval - base)[show],
+        "AVAL": aval_s,
+        "BASE": base_s,
+        "CHG": np.where(base_win[win_s], np.nan, aval_s - base_s),
         "ABLFL": _categorical((flags_s == 2).astype("int8"), _FLAG),
         "ANL01FL": _categorical((flags_s > 0).astype("int8"), _FLAG),
     }, copy=False)  # no block consolidation: each column stays its own array
@@ -222,7 +225,23 @@ def _date_rank(date_ns: np.ndarray) -> np.ndarray:
 
 
 def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Positions of ``values`` in ``index`` (-1 if absent), hashing each distinct value once."""
+    """Positions of ``values`` in ``index`` (-1 if absent), hashing each distinct value once.
+
+    ``index`` holds unique values. Strings go through one pyarrow hash lookup (several
+    times faster than factorising millions of measurement rows in pandas)."""
+    if (pd.api.types.is_string_dtype(values.dtype) and pd.api.types.is_string_dtype(index.dtype)
+            and index.is_unique):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            keys = pa.array(values, from_pandas=True).cast(pa.large_string())
+            known = pa.array(index, from_pandas=True).cast(pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            pass
+        else:
+            found = pc.index_in(keys, value_set=known).fill_null(-1)
+            return found.to_numpy(zero_copy_only=False).astype("int64", copy=False)
     codes, uniques = pd.factorize(values)
     positions = np.append(index.get_indexer(uniques), -1)  # code -1 (missing) -> -1
     return positions[codes]
