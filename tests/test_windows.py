@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ivigbook import lookup
 from ivigbook import windows as W
 from ivigbook.data import Cohort
 from ivigbook.params import MULTICENTRE, PAPER, AnalysisParams
@@ -240,6 +241,6 @@ def test_baseline_is_the_latest_record_even_in_a_window_reaching_past_the_start(
 def test_string_codes_by_arrow_equal_the_pandas_factorisation():
     index = pd.Index(["MRSS", "FVC", "DLCO", "HAQ"], dtype="string")
     values = pd.Series(["FVC", None, "OTHER", "MRSS", "HAQ", "FVC"], dtype="string")
-    assert W._codes(values, index).tolist() == [1, -1, -1, 0, 3, 1]
+    assert lookup.codes(values, index).tolist() == [1, -1, -1, 0, 3, 1]
     as_object = pd.Series(values.astype(object))
-    assert W._codes(as_object, pd.Index(list(index), dtype=object)).tolist() == [1, -1, -1, 0, 3, 1]
+    assert lookup.codes(as_object, pd.Index(list(index), dtype=object)).tolist() == [1, -1, -1, 0, 3, 1]

@@ -19,6 +19,7 @@ import pandas as pd
 from . import cohort as derive
 from . import windows
 from .data import Cohort
+from .lookup import isin
 from .params import AnalysisParams
 
 _DERIVED = ("adsl", "bds", "cycles", "inclusion")
@@ -64,7 +65,7 @@ class Context:
 
         adsl = self.adsl.copy()
         keep = usubjids if isinstance(usubjids, pd.Series) else pd.Series(list(usubjids))
-        adsl["included"] = adsl["included"].astype(bool) & _isin(adsl["USUBJID"], keep)
+        adsl["included"] = adsl["included"].astype(bool) & isin(adsl["USUBJID"], keep)
         out = dataclasses.replace(self, adsl=adsl)
         if "_chosen_cache" in self.__dict__:  # same bds: share the per-measure rows
             out.__dict__["_chosen_cache"] = self.__dict__["_chosen_cache"]
@@ -83,7 +84,7 @@ class Context:
         b = self._chosen_rows(paramcd)
         if included_only:
             included = self.adsl["included"].to_numpy(dtype=bool)
-            b = b[_isin(b["USUBJID"], self.adsl["USUBJID"][included])]
+            b = b[isin(b["USUBJID"], self.adsl["USUBJID"][included])]
         return b.reset_index(drop=True)
 
     def _chosen_rows(self, paramcd: str) -> pd.DataFrame:
@@ -106,24 +107,6 @@ class Context:
     def measure_present(self, paramcd: str) -> bool:
         """Does the analysis set have at least one value of this measure?"""
         return not self.chosen(paramcd).empty
-
-
-def _isin(values: pd.Series, allowed) -> np.ndarray:
-    """``values.isin(allowed)`` as a boolean array; strings through one pyarrow hash
-    lookup (pandas' ``isin`` of Arrow-backed strings loops in Python)."""
-    allowed = allowed if isinstance(allowed, pd.Series) else pd.Series(list(allowed))
-    if pd.api.types.is_string_dtype(values.dtype) and pd.api.types.is_string_dtype(allowed.dtype):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        try:
-            a = pa.array(values, from_pandas=True).cast(pa.large_string())
-            v = pa.array(allowed, from_pandas=True).cast(pa.large_string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-            pass  # mixed objects: pandas below
-        else:
-            return pc.is_in(a, value_set=v).fill_null(False).to_numpy(zero_copy_only=False)
-    return values.isin(allowed).to_numpy(dtype=bool)
 
 
 def params_key(sha256: str, params: AnalysisParams) -> str:

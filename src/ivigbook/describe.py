@@ -6,6 +6,7 @@ import pandas as pd
 
 from . import cohort as derive
 from .context import Context
+from .lookup import isin
 from .schema import DRUG, DRUG_CLASSES, INDICATION, LABELS, MEASURES, OVERLAP, SSC_SUBTYPE
 from .tables import Table, cell_mean_sd, cell_n_pct
 
@@ -217,7 +218,7 @@ def table2(ctx: Context, rec) -> Table:
                      f"N={n}": cell_mean_sd(s.mean(), s.std(ddof=1))})
         body.append({"group": "", "Variable": f"{label}, median [range]",
                      f"N={n}": f"{s.median():g} [{s.min():g}\u2013{s.max():g}]"})
-    cyc = ctx.cycles[ctx.cycles["in_round1"].astype(bool) & ctx.cycles["patient_id"].isin(a["USUBJID"])]
+    cyc = ctx.cycles[ctx.cycles["in_round1"].astype(bool) & isin(ctx.cycles["patient_id"], a["USUBJID"])]
     rec.value("method_dose_g_per_kg_month", cyc["dose_g_per_kg"].median(), 1)
     rec.value("method_cycle_days_min", cyc["days"].min(), kind="int")
     rec.value("method_cycle_days_max", cyc["days"].max(), kind="int")
@@ -269,7 +270,7 @@ def centres(ctx: Context, rec) -> Table | None:
                   "per-centre breakdown.")
         return None
     followup = ctx.bds[(ctx.bds["ANL01FL"] == "Y") & (ctx.bds["AVISITN"] != 0)]["USUBJID"].unique()
-    df = pd.DataFrame({"centre": centre, "fu": a["USUBJID"].isin(followup)})
+    df = pd.DataFrame({"centre": centre, "fu": isin(a["USUBJID"], followup)})
     for i in INDICATION:
         df[i] = a[f"indication_{i}"].fillna(False).astype(bool).to_numpy()
     g = df.groupby("centre", sort=True)
@@ -294,7 +295,7 @@ def swimmer_data(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     from .safety import stop_label_per_patient
 
     seq = ctx.analysed.set_index("USUBJID")["SUBJSEQ"]
-    c = ctx.cycles[ctx.cycles["patient_id"].isin(seq.index)]
+    c = ctx.cycles[isin(ctx.cycles["patient_id"], pd.Series(seq.index))]
     cycles = pd.DataFrame({"SUBJSEQ": c["patient_id"].map(seq).astype(int).to_numpy(),
                            "offset": c["offset"].astype(int).to_numpy(),
                            "round": c["round"].astype(int).to_numpy()})

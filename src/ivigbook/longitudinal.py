@@ -46,6 +46,7 @@ import pandas as pd
 
 from . import outcomes
 from .context import Context
+from .lookup import isin
 from .results import fmt_number, p_text
 from .schema import MEASURES
 from .tables import Table, cell_est_ci, cell_p
@@ -102,7 +103,7 @@ def long_data(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
 
     a = ctx.analysed.set_index("USUBJID")
     m = ctx.cohort.measurements
-    m = m[(m["measure"] == paramcd) & m["patient_id"].isin(a.index)]
+    m = m[(m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(a.index))]
     m = m[m["value"].notna() & m["date"].notna()]
     month = month_index(m["date"]) - month_index(m["patient_id"].map(a["first_cycle_date"]))
     out = pd.DataFrame({"USUBJID": m["patient_id"].to_numpy(),

@@ -6,6 +6,7 @@ import pandas as pd
 
 from . import outcomes
 from .context import Context
+from .lookup import isin
 from .schema import MEASURES
 from .results import fmt_number, p_text
 from .tables import Table, cell_mean_sd, cell_p
@@ -158,7 +159,7 @@ def ck_course(ctx: Context, rec) -> pd.DataFrame:
     mctx, who = _muscle_population(ctx)
     group = mctx.analysed.set_index("USUBJID")
     m = ctx.cohort.measurements
-    m = m[(m["measure"] == "CK_UL") & m["patient_id"].isin(group.index)]
+    m = m[(m["measure"] == "CK_UL").to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(group.index))]
     month = month_index(m["date"]) - month_index(m["patient_id"].map(group["first_cycle_date"]))
     long = pd.DataFrame({"SUBJSEQ": m["patient_id"].map(group["SUBJSEQ"]).astype(int).to_numpy(),
                          "month": month.astype(int).to_numpy(), "value": m["value"].to_numpy(),

@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import stats
 from .context import Context
+from .lookup import isin
 from .schema import MEASURES
 from .tables import Table, cell_mean_sd, cell_p
 
@@ -49,9 +50,12 @@ def pairs(ctx: Context, paramcd: str, avisitn: int) -> pd.DataFrame:
     cols = ["USUBJID", "BASE", "AVAL", "CHG"]
     out = b[cols].copy()
     out["CHG"] = out["AVAL"] - out["BASE"]
-    seq = ctx.adsl.set_index("USUBJID")["SUBJSEQ"]
-    out.insert(0, "SUBJSEQ", out["USUBJID"].map(seq).astype("Int64"))
-    return out.sort_values("SUBJSEQ").reset_index(drop=True)
+    if "SUBJSEQ" in b:  # the analysis visits carry the subject sequence of ADSL
+        seq = b["SUBJSEQ"].astype("Int64")
+    else:
+        seq = out["USUBJID"].map(ctx.adsl.set_index("USUBJID")["SUBJSEQ"]).astype("Int64")
+    out.insert(0, "SUBJSEQ", seq)
+    return out.sort_values("SUBJSEQ", kind="stable").reset_index(drop=True)
 
 
 def test_for(paramcd: str) -> str:
@@ -172,7 +176,7 @@ def trajectory(ctx: Context, paramcd: str, months=range(-24, 37), by: str = "ivi
     from .cohort import month_index
 
     m = ctx.cohort.measurements
-    m = m[(m["measure"] == paramcd) & m["patient_id"].isin(ctx.analysed["USUBJID"])]
+    m = m[(m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], ctx.analysed["USUBJID"])]
     first = ctx.analysed.set_index("USUBJID")["first_cycle_date"]
     off = (month_index(m["date"]) - month_index(m["patient_id"].map(first))).astype("Int64")
     d = pd.DataFrame({"pid": m["patient_id"].to_numpy(), "date": m["date"].to_numpy(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .context import Context
+from .lookup import isin
 from .schema import AE_TERMS, LABELS, STOP_REASON
 from .tables import Table, cell_n_pct
 
@@ -19,7 +20,7 @@ OTHER_LABEL = "Other (free text, not shown)"
 def events(ctx: Context) -> pd.DataFrame:
     """Adverse events of the analysis set with a safe term code and label."""
     ae = ctx.cohort.adverse_events
-    ae = ae[ae["patient_id"].isin(ctx.analysed["USUBJID"])].copy()
+    ae = ae[isin(ae["patient_id"], ctx.analysed["USUBJID"])].copy()
     code = ae["term"].str.strip().str.lower()
     known = code.isin(list(AE_TERMS))
     ae["term_code"] = code.where(known, OTHER_TERM)

@@ -17,12 +17,13 @@ from .tables import Table, cell_mean_sd, cell_p
 DEFAULT_HALFWIDTHS = (0, 1, 2, 3)
 
 
-def with_halfwidth(ctx: Context, halfwidth: int) -> Context:
-    """The same context analysed with another follow-up window half-width."""
+def with_halfwidth(ctx: Context, halfwidth: int, measures=None) -> Context:
+    """The same context analysed with another follow-up window half-width (its analysis
+    visits rebuilt for ``measures`` only, when given)."""
     params = dataclasses.replace(ctx.params, window_halfwidth_months=int(halfwidth))
     if params == ctx.params:
         return ctx
-    bds = windows.analysis_visits(ctx.cohort, params)
+    bds = windows.analysis_visits(ctx.cohort, params, measures=measures)
     return dataclasses.replace(ctx, params=params, bds=bds)
 
 
@@ -35,7 +36,7 @@ def by_window(ctx: Context, rec, paramcd: str = "MRSS", halfwidths=DEFAULT_HALFW
     """Change from baseline at each visit under each window half-width."""
     rows = []
     for h in halfwidths:
-        variant = with_halfwidth(ctx, h)
+        variant = with_halfwidth(ctx, h, measures=[paramcd])
         for month in ctx.params.followup_months:
             r = outcomes.compare_visit(variant, paramcd, month)
             v = outcomes.visit_key(month)

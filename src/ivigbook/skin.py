@@ -6,6 +6,7 @@ import pandas as pd
 
 from . import outcomes, stats
 from .context import Context
+from .lookup import isin
 from .results import fmt_number, p_text
 from .schema import DRUG, LABELS, MEASURES
 from .tables import Table, cell_est_ci, cell_mean_sd, cell_n_pct, cell_p
@@ -170,7 +171,7 @@ def tfr_resolution(ctx: Context, rec, month: int | None = None) -> pd.DataFrame:
     a = ctx.analysed
     with_tfr = a.loc[a["BASE_TFR"] == 1, "USUBJID"]
     b = ctx.chosen("TFR")
-    at = b[(b["AVISITN"] == month) & b["USUBJID"].isin(with_tfr)].set_index("USUBJID")["AVAL"]
+    at = b[(b["AVISITN"] == month) & isin(b["USUBJID"], with_tfr)].set_index("USUBJID")["AVAL"]
     resolved = int((at == 0).sum())
     persisting = int((at == 1).sum())
     missing = len(with_tfr) - resolved - persisting
@@ -201,7 +202,7 @@ def spaghetti_data(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
 
     m = ctx.cohort.measurements
     a = ctx.analysed.set_index("USUBJID")
-    m = m[(m["measure"] == paramcd) & m["patient_id"].isin(a.index)]
+    m = m[(m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(a.index))]
     month = month_index(m["date"]) - month_index(m["patient_id"].map(a["first_cycle_date"]))
     return pd.DataFrame({"SUBJSEQ": m["patient_id"].map(a["SUBJSEQ"]).astype(int).to_numpy(),
                          "month": month.astype(int).to_numpy(),

@@ -87,6 +87,9 @@ class _Result:
 
 def _numeric(x, name: str) -> np.ndarray:
     """1-D float array; None/NaN/pd.NA -> NaN. Non-numeric text raises."""
+    fast = _numeric_fast(x)
+    if fast is not None:
+        return fast
     if isinstance(x, (pd.Series, pd.Index)):
         s = pd.Series(np.asarray(x, dtype=object))
     else:
@@ -105,6 +108,20 @@ def _numeric(x, name: str) -> np.ndarray:
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} must be numeric: {exc}") from None
     return np.asarray(out, dtype=float)
+
+
+def _numeric_fast(x) -> np.ndarray | None:
+    """Float array of already-numeric (or boolean) 1-D input without looking at each
+    value; ``None`` when the input needs the general, element-by-element path."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or getattr(x, "ndim", 1) != 1:
+        return None
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        try:
+            return np.asarray(pd.array(x, dtype="Float64").to_numpy(dtype=float, na_value=np.nan))
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def _pairs(before, after) -> tuple[np.ndarray, np.ndarray]:
@@ -603,6 +620,12 @@ def _is_categorical(values: pd.Series) -> bool:
 
 def _design(x, categorical: bool | None, reference, name: str):
     """Return (kind, column values as object Series, reference)."""
+    fast = _numeric_fast(x) if not categorical else None
+    if fast is not None and not pd.api.types.is_bool_dtype(getattr(x, "dtype", None)):
+        num = pd.Series(fast)
+        vals = set(np.unique(fast[~np.isnan(fast)]).tolist())
+        kind = "binary" if vals <= {0.0, 1.0} and len(vals) == 2 else "continuous"
+        return kind, num, None
     s = pd.Series(np.asarray(x, dtype=object)) if not isinstance(x, pd.Series) \
         else pd.Series(np.asarray(x.astype(object), dtype=object))
     s = s.map(lambda v: np.nan if v is None or v is pd.NA or

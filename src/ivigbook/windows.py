@@ -33,6 +33,7 @@ import pandas as pd
 from .cohort import _subject_sequence, month_index, treatment_summary
 from .data import Cohort
 from .params import ANCHORS, PAPER, AnalysisParams
+from .lookup import codes, isin
 from .schema import MEASURES
 
 __all__ = [
@@ -224,29 +225,6 @@ def _date_rank(date_ns: np.ndarray) -> np.ndarray:
     return np.unique(date_ns, return_inverse=True)[1].reshape(-1)
 
 
-def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Positions of ``values`` in ``index`` (-1 if absent), hashing each distinct value once.
-
-    ``index`` holds unique values. Strings go through one pyarrow hash lookup (several
-    times faster than factorising millions of measurement rows in pandas)."""
-    if (pd.api.types.is_string_dtype(values.dtype) and pd.api.types.is_string_dtype(index.dtype)
-            and index.is_unique):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        try:
-            keys = pa.array(values, from_pandas=True).cast(pa.large_string())
-            known = pa.array(index, from_pandas=True).cast(pa.large_string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-            pass
-        else:
-            found = pc.index_in(keys, value_set=known).fill_null(-1)
-            return found.to_numpy(zero_copy_only=False).astype("int64", copy=False)
-    codes, uniques = pd.factorize(values)
-    positions = np.append(index.get_indexer(uniques), -1)  # code -1 (missing) -> -1
-    return positions[codes]
-
-
 def _records(meas: pd.DataFrame, anchors: pd.DataFrame,
              measures: Iterable[str] | None) -> dict[str, np.ndarray | list[str]]:
     """Measurements of patients with IVIG as arrays, with month offsets from both anchors."""
@@ -255,8 +233,8 @@ def _records(meas: pd.DataFrame, anchors: pd.DataFrame,
     if measures is not None:
         selected = set(measures)
         wanted = [m for m in wanted if m in selected]
-    mcode = _codes(meas["measure"], pd.Index(wanted))
-    subj = _codes(meas["patient_id"], pd.Index(anchors["patient_id"]))
+    mcode = codes(meas["measure"], pd.Index(wanted))
+    subj = codes(meas["patient_id"], pd.Index(anchors["patient_id"]))
     value = meas["value"].to_numpy("float64")
     date = np.asarray(meas["date"]).astype("datetime64[ns]", copy=False)
     keep = (mcode >= 0) & (subj >= 0) & ~np.isnat(date) & ~np.isnan(value)
@@ -299,7 +277,7 @@ def _first_in_group(group: np.ndarray, distance: np.ndarray, date_rank: np.ndarr
 def _chosen(bds: pd.DataFrame, paramcd: str, subjects: Iterable[str] | None) -> pd.DataFrame:
     sel = bds[(bds["PARAMCD"] == paramcd).to_numpy(bool) & (bds["ANL01FL"] == "Y").to_numpy(bool)]
     if subjects is not None:
-        sel = sel[sel["USUBJID"].isin(list(subjects))]
+        sel = sel[isin(sel["USUBJID"], list(subjects))]
     return sel
 
 
