@@ -238,6 +238,15 @@ def test_baseline_is_the_latest_record_even_in_a_window_reaching_past_the_start(
     assert chosen_value(bds, "Baseline") == 28
 
 
+def test_string_membership_by_arrow_equals_pandas_isin():
+    values = pd.Series(["P1", None, "P3", "P2", "p1"], dtype="string")
+    allowed = pd.Series(["P1", "P2"], dtype="string")
+    assert lookup.isin(values, allowed).tolist() == [True, False, False, True, False]
+    assert lookup.isin(values, ["P3"]).tolist() == [False, False, True, False, False]
+    numbers = pd.Series([1, 2, 3])
+    assert lookup.isin(numbers, [3, 1]).tolist() == [True, False, True]
+
+
 def test_string_codes_by_arrow_equal_the_pandas_factorisation():
     index = pd.Index(["MRSS", "FVC", "DLCO", "HAQ"], dtype="string")
     values = pd.Series(["FVC", None, "OTHER", "MRSS", "HAQ", "FVC"], dtype="string")
