@@ -437,3 +437,18 @@ def test_real_validate_is_used_when_available(tmp_path):
     empty.mkdir()
     with pytest.raises(InvalidDataError):
         runner._load_and_validate(empty)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"responder_mcid": "4", "followup_months": "6,12"},
+                                       {"followup_anchor": "last_cycle"}])
+def test_primed_cache_key_is_the_one_the_notebooks_compute(overrides):
+    """The runner primes the derived tables under the parameters it holds; each notebook
+    looks them up from ``params_json``: both must give the same cache key."""
+    import json as _json
+
+    from ivigbook.context import params_key
+    from ivigbook.params import AnalysisParams
+
+    params, params_json = runner._cohort_params({}, runner.parse_overrides(overrides))
+    in_notebook = AnalysisParams.from_mapping(_json.loads(_json.dumps(params_json, sort_keys=True)))
+    assert params_key("a" * 64, in_notebook) == params_key("a" * 64, params)

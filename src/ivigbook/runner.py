@@ -897,6 +897,17 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
         cache_dir = tmp / RUN_CACHE_DIRNAME
         results_dir.mkdir()
         cache_dir.mkdir()
+        # the notebooks read the validated cohort and its derived tables from the run's
+        # cache instead of validating and deriving again; the runner then lets go of it
+        from .context import prime_cache
+        from .data import Cohort
+
+        if isinstance(cohort, Cohort):
+            t_prime = time.monotonic()
+            prime_cache(cohort, data_dir, params, cache_dir)
+            emit(f"derived tables cached for the notebooks in "
+                 f"{time.monotonic() - t_prime:.1f} s")
+        del cohort
         parameters = {
             "data_dir": data_dir, "cohort_name": cohort_name,
             "params_json": json.dumps(params_json, sort_keys=True),
