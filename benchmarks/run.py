@@ -319,6 +319,87 @@ def merge_rows(old: list[dict], new: list[dict], label: str) -> list[dict]:
     return out + ratios(out, label)
 
 
+def _value(rows: list, patients, step: str):
+    for r in rows:
+        if r["patients"] == patients and r["step"] == step and r["wall_s"] != "":
+            return r
+    return None
+
+
+def verdict(rows: list) -> list[tuple[str, str, str, str]]:
+    """(target, limit, measured, PASS/MISS/not measured) for every target of issue 8."""
+    def check(name, r, key, limit, fmt):
+        if r is None:
+            return (name, fmt(limit), "", "not measured")
+        v = float(r[key])
+        ok = r["status"] == "ok" and v <= limit
+        shown = fmt(v) + ("" if r["status"] == "ok" else f" ({r['status']}: lower bound)")
+        return (name, fmt(limit), shown, "PASS" if ok else "MISS")
+
+    sec = lambda v: f"{v:.1f} s"  # noqa: E731
+    mb = lambda v: f"{v / 1024:.2f} GiB"  # noqa: E731
+    x = lambda v: f"{v:.2f}"  # noqa: E731
+    run = _value(rows, 100_000, "run")
+    return [
+        check("100k: full ivigbook run, wall time", run, "wall_s", TARGETS["run_seconds_100k"], sec),
+        check("100k: full ivigbook run, peak RSS", run, "peak_rss_mb", TARGETS["run_rss_mb_100k"], mb),
+        check("100k: compute-only analysis (cached cohort and derived tables)",
+              _value(rows, 100_000, "compute_cached"), "wall_s", TARGETS["compute_seconds_100k"], sec),
+        check("100k: compute-only analysis from the CSVs (validation + derivation + analysis)",
+              _value(rows, 100_000, "compute"), "wall_s", TARGETS["compute_seconds_100k"], sec),
+        check("time(100k)/time(10k), derivation", _value(rows, "100k/10k", "ratio:derive"),
+              "wall_s", TARGETS["ratio_100k_10k"], x),
+        check("time(100k)/time(10k), compute-only (cached)",
+              _value(rows, "100k/10k", "ratio:compute_cached"), "wall_s", TARGETS["ratio_100k_10k"], x),
+        check("time(100k)/time(10k), compute-only from the CSVs",
+              _value(rows, "100k/10k", "ratio:compute"), "wall_s", TARGETS["ratio_100k_10k"], x),
+        check("reference book: make book / floor", _value(rows, "reference", "book_over_floor"),
+              "wall_s", TARGETS["book_over_floor"], x),
+    ]
+
+
+README_START = "<!-- benchmarks:start (written by benchmarks/run.py from latest.csv) -->"
+README_END = "<!-- benchmarks:end -->"
+
+
+def readme_block(rows: list) -> str:
+    """The README's figures: machine, per-size steps, the book, and the targets."""
+    machine_row = next((r for r in rows if r["step"] == "machine"), None)
+    date = machine_row["date"] if machine_row else ""
+    lines = [README_START, "",
+             f"Measured {date} by `make bench` on {machine_row['machine'] if machine_row else '?'}"
+             " (figures in `benchmarks/latest.csv`, plot `benchmarks/latest.png`).", "",
+             "| Patients | Step | Wall time (s) | Peak RSS (MB) | Note |", "|---:|---|---:|---:|---|"]
+    for r in rows:
+        if isinstance(r["patients"], int) and r["step"] in ("validate", "derive", "compute",
+                                                            "compute_cached", "run"):
+            rss = "" if r["peak_rss_mb"] == "" else f"{float(r['peak_rss_mb']):.0f}"
+            status = "" if r["status"] == "ok" else f" ({r['status']})"
+            lines.append(f"| {r['patients']:,} | {r['step']}{status} | {float(r['wall_s']):.1f} | "
+                         f"{rss} | {r['note']} |")
+    book = {r["step"]: r for r in rows if r["patients"] == "reference"}
+    if "book_total" in book and "book_floor" in book:
+        lines += ["", f"Reference book (`make book`, both cohorts, 14 notebooks + Sphinx): "
+                      f"{float(book['book_total']['wall_s']):.1f} s; floor "
+                      f"{float(book['book_floor']['wall_s']):.1f} s "
+                      f"({book['book_floor']['note']}); ratio "
+                      f"{float(book['book_over_floor']['wall_s']):.2f}."]
+    lines += ["", "| Target (issue 8) | Limit | Measured | |", "|---|---:|---:|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in verdict(rows)]
+    return "\n".join(lines + ["", README_END])
+
+
+def update_readme(path: Path, rows: list) -> bool:
+    """Replace the benchmark block of the README (between the markers) by ``rows``."""
+    text = path.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    path.write_text(head + readme_block(rows) + tail, encoding="utf-8")
+    return True
+
+
 def write_csv(path: Path, rows: list) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -423,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
             summary = merge_rows(read_csv(LATEST), summary, label)
         if write_latest:
             write_csv(LATEST, summary)
+            plot(LATEST.with_suffix(".png"), summary, label)
+            if update_readme(ROOT / "README.md", summary):
+                print("updated the benchmark figures in README.md")
         if not (a.keep or a.workdir):
             shutil.rmtree(work, ignore_errors=True)
         print(f"wrote {out_csv}, {out_csv.with_suffix('.png')}"
@@ -430,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if r["step"].startswith("ratio:"):
             print(f"   {r['step']:<22} {r['wall_s']}")
+    print("targets (issue 8):")
+    for name, limit, measured, status in verdict(rows):
+        print(f"   {status:<12} {name}: {measured or '-'} (limit {limit})")
     return 0
 
 
