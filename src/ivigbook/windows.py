@@ -234,13 +234,17 @@ def _records(meas: pd.DataFrame, anchors: pd.DataFrame,
         selected = set(measures)
         wanted = [m for m in wanted if m in selected]
     mcode = codes(meas["measure"], pd.Index(wanted))
-    subj = codes(meas["patient_id"], pd.Index(anchors["patient_id"]))
     value = meas["value"].to_numpy("float64")
     date = np.asarray(meas["date"]).astype("datetime64[ns]", copy=False)
-    keep = (mcode >= 0) & (subj >= 0) & ~np.isnat(date) & ~np.isnan(value)
-    subj, month = subj[keep], month_index(pd.Series(date[keep])).to_numpy("int64")
-    out = {"subj": subj, "mcode": mcode[keep], "value": value[keep],
-           "date_ns": date[keep].astype("int64"), "measure_order": wanted}
+    rows = np.flatnonzero((mcode >= 0) & ~np.isnat(date) & ~np.isnan(value))
+    if len(rows) < len(meas):  # look patients up only where the measure is wanted
+        subj = codes(meas["patient_id"].take(rows), pd.Index(anchors["patient_id"]))
+    else:
+        subj = codes(meas["patient_id"], pd.Index(anchors["patient_id"]))
+    rows, subj = rows[subj >= 0], subj[subj >= 0]
+    month = month_index(pd.Series(date[rows])).to_numpy("int64")
+    out = {"subj": subj, "mcode": mcode[rows], "value": value[rows],
+           "date_ns": date[rows].astype("int64"), "measure_order": wanted}
     for anchor, column in (("ivig_start", "first_cycle_date"), ("last_cycle", "last_cycle_date")):
         out["offset_" + anchor] = month - month_index(anchors[column]).to_numpy("int64")[subj]
     return out
