@@ -68,6 +68,113 @@ def test_pmm_imputes_observed_values_and_keeps_observed_entries():
     assert np.corrcoef(mean_b, x[[1, 5, 9, 20]])[0, 1] > 0.95
 
 
+def _brute_force_donors(fit_obs, fit_mis, k):
+    """The reference: per missing row, the first k of a stable argsort of the distances."""
+    return np.array([np.argsort(np.abs(fit_obs - f), kind="stable")[:k] for f in fit_mis],
+                    dtype=np.intp).reshape(len(fit_mis), k)
+
+
+def _random_fits(rng, kind):
+    n_obs, n_mis = int(rng.integers(1, 60)), int(rng.integers(1, 40))
+    if kind == "integers":           # few distinct values: long runs of ties, f often equal to one
+        return (rng.integers(0, 6, n_obs).astype(float), rng.integers(-2, 8, n_mis).astype(float))
+    if kind == "halves":             # f exactly midway between two values: equal distances both sides
+        return rng.integers(0, 10, n_obs) * 0.5, rng.integers(-3, 22, n_mis) * 0.25
+    if kind == "continuous":
+        fo = rng.normal(size=n_obs)
+        return fo, np.concatenate([rng.normal(size=n_mis), rng.choice(fo, 3)])
+    # different values that round to the same distance from a far-away f (0.1 and its
+    # next floats seen from 1000): only the brute-force fallback gets these right
+    near = 0.1 + np.arange(6) * np.spacing(0.1)
+    fo = rng.choice(np.concatenate([near, -near, [5.0, 1e3]]), n_obs)
+    return fo, rng.choice([1e3, -1e3, 0.1, 3.0, 1e17], n_mis)
+
+
+@pytest.mark.parametrize("kind", ["integers", "halves", "continuous", "rounding"])
+def test_vectorised_donor_search_equals_brute_force(kind):
+    rng = np.random.default_rng(["integers", "halves", "continuous", "rounding"].index(kind))
+    for _ in range(400):
+        fo, fm = _random_fits(rng, kind)
+        k = int(rng.integers(1, min(7, fo.size) + 1))
+        got = imputation._donors(fo, fm, k)
+        want = _brute_force_donors(fo, fm, k)
+        assert got.shape == want.shape
+        # the same k donors (the order within a row is not used: one is drawn uniformly)
+        np.testing.assert_array_equal(np.sort(got, axis=1), np.sort(want, axis=1), err_msg=f"{fo} {fm} {k}")
+        choice = rng.integers(k, size=fm.size)
+        np.testing.assert_array_equal(imputation._donors(fo, fm, k, choice),
+                                      got[np.arange(fm.size), choice])
+
+
+def test_donor_search_ties_prefer_lower_positions_on_both_sides():
+    fo = np.array([1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0])   # f = 2: every row at distance 1
+    np.testing.assert_array_equal(np.sort(imputation._donors(fo, np.array([2.0]), 3)), [[0, 1, 2]])
+    # a run of equal values just below f longer than k: the lowest positions, not the last
+    fo = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 2.0])
+    np.testing.assert_array_equal(np.sort(imputation._donors(fo, np.array([0.9]), 2)), [[0, 1]])
+    with pytest.raises(ValueError):
+        imputation._donors(fo, np.array([np.nan]), 2)
+    with pytest.raises(ValueError):
+        imputation._donors(fo, np.array([1.0]), 8)
+    with pytest.raises(ValueError, match="no observed value in column"):
+        imputation.chained_pmm(pd.DataFrame({"a": [1.0, 2.0, np.nan], "b": [np.nan] * 3}), m=2, seed=1)
+
+
+def _incomplete_data(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    data = pd.DataFrame({"x": x, "y": np.round(10 + 3 * x + rng.normal(size=n)),
+                         "z": np.round(rng.normal(size=n), 1), "g": rng.integers(0, 2, n).astype(float)})
+    for col, share in [("y", 0.3), ("z", 0.2), ("x", 0.1)]:
+        data.loc[rng.random(n) < share, col] = np.nan
+    return data
+
+
+def test_same_seed_gives_bit_identical_imputations_whatever_the_threads():
+    data = _incomplete_data(300, 1)
+    a = imputation.chained_pmm(data, m=6, seed=5, workers=1)
+    b = imputation.chained_pmm(data, m=6, seed=5, workers=2)
+    c = imputation.chained_pmm(data, m=6, seed=5)
+    for x, y, z in zip(a, b, c):
+        assert x.to_numpy().tobytes() == y.to_numpy().tobytes() == z.to_numpy().tobytes()
+    other = imputation.chained_pmm(data, m=6, seed=6)
+    assert any(not np.array_equal(x.to_numpy(), o.to_numpy()) for x, o in zip(a, other))
+    # the chains differ from one another (independent streams)
+    assert not np.array_equal(a[0].to_numpy(), a[1].to_numpy())
+
+
+def test_imputed_values_are_observed_values_of_their_column():
+    data = _incomplete_data(400, 2)
+    miss = data.isna()
+    for d in imputation.chained_pmm(data, m=5, seed=3, n_iter=4):
+        assert d.notna().all().all()
+        for col in data.columns:
+            assert set(d.loc[miss[col], col]) <= set(data[col].dropna()), col
+            np.testing.assert_array_equal(d.loc[~miss[col], col], data.loc[~miss[col], col])
+
+
+def test_pooled_mean_recovers_the_truth_under_missing_at_random():
+    # y = 2 + 1.5 x + e with x and e centred, so the complete-data mean of y is exactly 2;
+    # y is missing far more often when x is high (MAR given the always observed x), which
+    # biases the complete-case mean downwards. Imputation from x must undo the bias.
+    rng = np.random.default_rng(20)
+    n, truth = 2000, 2.0
+    x = rng.normal(size=n)
+    e = rng.normal(size=n)
+    y = truth + 1.5 * (x - x.mean()) + (e - e.mean())
+    y_obs = np.where(rng.random(n) < 1 / (1 + np.exp(-(2 * x - 0.5))), np.nan, y)
+    share_missing = np.isnan(y_obs).mean()
+    cc = np.nanmean(y_obs)
+    assert y.mean() == pytest.approx(truth) and cc < truth - 0.6 and 0.35 < share_missing < 0.5
+    done = imputation.chained_pmm(pd.DataFrame({"x": x, "y": y_obs}), m=20, seed=4)
+    r = imputation.rubin([d["y"].mean() for d in done], [d["y"].var(ddof=1) / n for d in done], n)
+    assert r.ci_low < truth < r.ci_high
+    assert abs(r.estimate - truth) < 0.1
+    assert not r.ci_low < cc < r.ci_high
+    # x predicts y well, so far less information is missing than values
+    assert 0.05 < r.fmi < share_missing
+
+
 @pytest.fixture(scope="module")
 def hopkins_ctx():
     ctx = load_context(ROOT / "data/synthetic/hopkins2015")
