@@ -92,6 +92,7 @@ def step_compute(a) -> dict:
 _DONE = re.compile(r"\[\d+/\d+\] (\S+) \.\.\. done in ([0-9.]+) s")
 _BUILT = re.compile(r"book built in ([0-9.]+) s")
 _COHORT = re.compile(r"^== (\S+):")
+_PREFIX = re.compile(r"^(\S+): \[\d+/\d+\]")
 
 
 def step_book(a) -> dict:
@@ -103,13 +104,13 @@ def step_book(a) -> dict:
     index, sec, cpu = _timed(lambda: build_reference_book(
         jobs=a.jobs, root=a.data, progress=lambda line: events.append((time.perf_counter() - t0, line))))
     notebooks, cohort, sphinx = [], "", None
-    stage_start = {}
-    for at, line in events:
+    for _at, line in events:
         if m := _COHORT.match(line):
             cohort = m.group(1)
-            stage_start[cohort] = at
         elif m := _DONE.search(line):
-            notebooks.append({"cohort": cohort, "notebook": m.group(1), "seconds": float(m.group(2))})
+            prefix = _PREFIX.match(line)  # cohorts run side by side: "<cohort>: [i/n] ..."
+            notebooks.append({"cohort": prefix.group(1) if prefix else cohort,
+                              "notebook": m.group(1), "seconds": float(m.group(2))})
         elif m := _BUILT.search(line):
             sphinx = float(m.group(1))
     return {"seconds": sec, "cpu_seconds": cpu, "notebooks": notebooks, "sphinx_seconds": sphinx,

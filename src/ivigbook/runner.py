@@ -36,6 +36,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 from dataclasses import dataclass, field, fields
@@ -373,6 +374,14 @@ def _format_failure(res: NotebookResult) -> str:
     return "\n".join(lines)
 
 
+def _execute_in_slot(task: dict, slots: threading.Semaphore | None) -> dict:
+    """:func:`_execute_one`, holding one of the shared ``slots`` (if any) while it runs."""
+    if slots is None:
+        return _execute_one(task)
+    with slots:
+        return _execute_one(task)
+
+
 class _CancellingPool(cf.ThreadPoolExecutor):
     """A thread pool that, when its block is left by an exception (Ctrl-C, a failed
     stage), drops the notebooks not yet started instead of running them all first."""
@@ -389,6 +398,7 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
                       between: Callable[[], None] | None = None,
                       source_root: str | os.PathLike | None = None,
                       redact: dict[str, str] | None = None,
+                      slots: threading.Semaphore | None = None,
                       ) -> list[NotebookResult]:
     """Execute ``sources`` with papermill into ``out_dir`` (same file names).
 
@@ -401,7 +411,9 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
     (:mod:`ivigbook.notebook_clean`). Progress lines go to ``progress`` (stderr by
     default). Raises :class:`RunError` naming every failed notebook, its cell and error.
     ``redact``: ``{parameter: text}`` recorded instead of the real value in the executed
-    notebooks (see :func:`ivigbook.notebook_clean.scrub_notebook`).
+    notebooks (see :func:`ivigbook.notebook_clean.scrub_notebook`). ``slots``: a
+    semaphore shared by several concurrent calls (the reference book runs its cohorts
+    side by side), so that together they never run more than its value of notebooks.
     """
     emit = _emitter(progress)
     sources = [Path(s).resolve() for s in sources]
@@ -439,7 +451,7 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
         for number, stage in enumerate(stages):
             if number > 0 and between is not None:
                 between()
-            futures = {pool.submit(_execute_one, task(src)): src for src in stage}
+            futures = {pool.submit(_execute_in_slot, task(src), slots): src for src in stage}
             failed = []
             for fut in cf.as_completed(futures):
                 src = futures[fut]
@@ -1034,14 +1046,19 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
     for name in selected:
         _check_replaceable(book_dir / name, "the output folder")
 
-    loaded = {}
+    loaded, cohorts = {}, {}
     for name in selected:                    # validate everything before executing
         data_dir = (root / registry[name]["data_dir"]).resolve()
-        loaded[name] = _data_sha(_load_and_validate(data_dir), data_dir)
+        cohorts[name] = _load_and_validate(data_dir)
+        loaded[name] = _data_sha(cohorts[name], data_dir)
+
+    from .context import prime_cache
+    from .data import Cohort
 
     staged: list[tuple[Path, Path]] = []
     ok = False
     try:
+        runs = []
         for name in selected:
             entry = registry[name]
             emit(f"== {name}: {entry.get('title', name)} ==")
@@ -1055,6 +1072,10 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
             results_dir.mkdir()
             cache_dir = root / BOOK_CACHE_DIR / name
             _fresh_dir(cache_dir)
+            cohort = cohorts.pop(name)
+            if isinstance(cohort, Cohort):  # notebooks read it instead of validating again
+                prime_cache(cohort, data_dir, params, cache_dir)
+            del cohort
             published = entry.get("published")
             parameters = {
                 "data_dir": data_dir, "cohort_name": name,
@@ -1065,15 +1086,33 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
                 "synthetic": data_dir.is_relative_to((root / SYNTHETIC_DIR).resolve()),
                 "seed": int(entry.get("seed", DEFAULT_SEED)),
             }
+            runs.append((name, tmp, results_dir, params, parameters))
 
-            def merge(tmp=tmp, results_dir=results_dir, name=name, params=params) -> None:
+        # the cohorts run side by side and share the `jobs` notebook slots, so one
+        # cohort's late reproduction notebook never leaves a core idle
+        slots = threading.Semaphore(jobs)
+
+        def run_cohort(name, tmp, results_dir, params, parameters) -> None:
+            def merge() -> None:
                 payload = merge_results(results_dir, name, params, loaded[name])
                 write_results_json(tmp / RESULTS_FILENAME, payload)
 
-            execute_notebooks(notebooks, tmp, parameters, jobs, progress, between=merge,
-                              source_root=root, timeout=timeout)
+            execute_notebooks(notebooks, tmp, parameters, jobs,
+                              lambda line: emit(f"{name}: {line}"), between=merge,
+                              source_root=root, timeout=timeout, slots=slots)
             merge()
             (tmp / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")
+
+        with cf.ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="cohort") as pool:
+            futures = [pool.submit(run_cohort, *r) for r in runs]
+            errors = []
+            for (name, *_), fut in zip(runs, futures):
+                try:
+                    fut.result()
+                except RunError as exc:
+                    errors.append(f"{name}: {exc}")
+        if errors:
+            raise RunError("\n\n".join(errors))
         for tmp, target in staged:
             _swap_into_place(tmp, target)
         ok = True
