@@ -410,9 +410,9 @@ def test_reference_book_build(tmp_path, stub_validate):
                                         progress=lines.append)
     assert index == root / "_build" / "html" / "index.html" and index.is_file()
     assert any("skipping reference cohort absent" in ln for ln in lines)
-    assert [ln[:5] for ln in lines if ln.startswith("[")] == ["[1/3]", "[2/3]", "[3/3]"]
-    assert lines[[i for i, ln in enumerate(lines) if ln.startswith("[")][-1]].split()[1] \
-        == "reproduction"
+    done = [ln.removeprefix("dummy: ") for ln in lines if ln.startswith("dummy: [")]
+    assert [ln[:5] for ln in done] == ["[1/3]", "[2/3]", "[3/3]"]   # lines name the cohort
+    assert done[-1].split()[1] == "reproduction"
     cohort = root / "book" / "dummy"
     results = json.loads((cohort / "results.json").read_text())
     assert results["parameters"]["min_cycles_6m"] == 1
@@ -452,3 +452,36 @@ def test_primed_cache_key_is_the_one_the_notebooks_compute(overrides):
     params, params_json = runner._cohort_params({}, runner.parse_overrides(overrides))
     in_notebook = AnalysisParams.from_mapping(_json.loads(_json.dumps(params_json, sort_keys=True)))
     assert params_key("a" * 64, in_notebook) == params_key("a" * 64, params)
+
+
+def test_concurrent_runs_never_exceed_the_shared_slots(tmp_path, monkeypatch):
+    """Two cohorts executed side by side with one semaphore of 2 slots: at most 2
+    notebooks run at any time, although each call alone would run 2."""
+    import threading
+    import time as _time
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def fake_execute_one(task):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        _time.sleep(0.15)
+        with lock:
+            running[0] -= 1
+        return {"ok": True, "seconds": 0.15, "stderr": [], "log": [], "error": None}
+
+    monkeypatch.setattr(runner, "_execute_one", fake_execute_one)
+    monkeypatch.setattr(runner, "_check_contract", lambda *a, **k: None)
+    slots = threading.Semaphore(2)
+    calls = []
+    for cohort in ("a", "b"):
+        sources = [dummy_notebook(tmp_path / cohort / f"0{i}_n{i}.ipynb", f"k{i}")
+                   for i in range(1, 4)]
+        calls.append(threading.Thread(target=runner.execute_notebooks, args=(
+            sources, tmp_path / f"out-{cohort}", {}, 2, False), kwargs={"slots": slots}))
+    for t in calls:
+        t.start()
+    for t in calls:
+        t.join()
+    assert peak[0] == 2
