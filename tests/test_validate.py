@@ -217,3 +217,18 @@ def test_load_cohort_of_a_missing_path_raises_data_error(tmp_path):
     with pytest.raises(DataError) as info:
         load_cohort(tmp_path / "nope")
     assert info.value.report.problems[0].rule == "no such file or folder"
+
+
+def test_date_cells_are_real_iso_dates_within_the_plausible_years():
+    from ivigbook import validate as V
+
+    cells = ["2020-02-29", "2019-02-29", "2020-02-30", "2020-04-31", "1900-02-29", "2000-02-29",
+             "2020-13-01", "2020-00-10", "2020-01-00", "2020-1-05", " 2020-01-05", "", "ñ",
+             "1899-12-31", "1900-01-01", "2100-12-31", "2101-01-01", "2020-01-05T00:00"]
+    got = [str(d) for d in V._dates(pd.Series(cells, dtype="string[pyarrow]"))]
+    assert got == ["2020-02-29", "NaT", "NaT", "NaT", "NaT", "2000-02-29", "NaT", "NaT", "NaT",
+                   "NaT", "NaT", "NaT", "NaT", "NaT", "1900-01-01", "2100-12-31", "NaT", "NaT"]
+    # cells that are all dates, back to back in the buffer, and a slice of them
+    dense = pd.Series(["2011-05-22", "1999-12-31", "2024-02-29"] * 4, dtype="string[pyarrow]")
+    assert [str(d) for d in V._dates(dense)][:3] == ["2011-05-22", "1999-12-31", "2024-02-29"]
+    assert [str(d) for d in V._dates(dense.iloc[1:3])] == ["1999-12-31", "2024-02-29"]

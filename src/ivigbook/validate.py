@@ -209,20 +209,45 @@ def _iso(s: pd.Series) -> np.ndarray:
     return pc.match_substring_regex(_arrow(s), _ISO_DATE).to_numpy(zero_copy_only=False)
 
 
+def _iso_digits(cells, iso: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month and day written in the ``YYYY-MM-DD`` cells (``iso`` True), read as
+    digits straight from the Arrow buffers (0 elsewhere)."""
+    cells = cells.combine_chunks() if hasattr(cells, "combine_chunks") else cells
+    _validity, offsets, data = cells.buffers()[:3]
+    start = np.frombuffer(offsets, dtype=np.int64)[cells.offset:cells.offset + len(cells)]
+    chars = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    if len(chars) < 10:
+        chars = np.concatenate([chars, np.zeros(10, np.uint8)])
+    start = np.where(iso, start, 0)
+    ends = start[-1] + 10 if len(start) else 0
+    if len(start) and iso.all() and np.array_equal(start, start[0] + 10 * np.arange(len(start))):
+        block = chars[start[0]:ends].reshape(-1, 10)   # every cell a date, back to back
+    else:
+        block = chars[start[:, None] + np.arange(10)]
+    digits = block.astype(np.int32) - 48
+
+    def number(first: int, width: int) -> np.ndarray:
+        out = digits[:, first].copy()
+        for k in range(first + 1, first + width):
+            out = out * 10 + digits[:, k]
+        return np.where(iso, out, 0).astype(np.int64)
+
+    return number(0, 4), number(5, 2), number(8, 2)
+
+
 def _dates(s: pd.Series) -> np.ndarray:
     """``datetime64[D]`` of real ISO dates within the plausible years; NaT otherwise."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    cells = _arrow(s)
     iso = _iso(s)
-    text = pc.if_else(pa.array(iso), _arrow(s), "0000-00-00")
-    y, m, d = (pc.cast(pc.utf8_slice_codeunits(text, a, b), pa.int64()).to_numpy()
-               for a, b in ((0, 4), (5, 7), (8, 10)))
+    y, m, d = _iso_digits(cells, iso)
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     last = _DAYS_IN_MONTH[np.clip(m - 1, 0, 11)] + (leap & (m == 2))
     real = iso & (m >= 1) & (m <= 12) & (d >= 1) & (d <= last) & (y >= _YEARS[0]) & (y <= _YEARS[1])
-    out = ((y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)).astype(
-        "datetime64[D]") + (d - 1)
+    # first day of each month of the plausible years: one calendar conversion per month
+    firsts = np.arange(np.datetime64(f"{_YEARS[0]:04d}-01"), np.datetime64(f"{_YEARS[1] + 1:04d}-01"),
+                       dtype="datetime64[M]").astype("datetime64[D]")
+    month = np.clip((y - _YEARS[0]) * 12 + (m - 1), 0, len(firsts) - 1)
+    out = firsts[month] + np.where(real, d - 1, 0)
     return np.where(real, out, np.datetime64("NaT", "D"))
 
 
