@@ -247,34 +247,55 @@ def bench_size(n: int, work: Path, seed: int, jobs: int, timeout: float, label: 
         shutil.rmtree(out, ignore_errors=True)
 
 
-def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list) -> None:
-    """``make book`` on a copy of the project, and the per-notebook floor."""
+def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list,
+               repeat: int = 2) -> None:
+    """``make book`` on a copy of the project, and the per-notebook floor; each measured
+    ``repeat`` times, alternating, and the fastest of each kept (so that a busy spell of
+    the machine does not land on one side of the ratio only)."""
     print("== reference book (make book on a temporary copy)", flush=True)
     copy = work / "project-copy"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
         ".git", ".venv", "_build", "out", "tmp", "results", "__pycache__", ".pytest_cache",
         "*.egg-info"))
-    m = run_step("book", timeout, data=copy, jobs=jobs)
+    books, kernels = [], []
+    n_nb = 0
+    for i in range(max(1, repeat)):
+        m = run_step("book", timeout, data=copy, jobs=jobs)
+        books.append(m)
+        print(f"   make book run {i + 1}: {m['seconds']:.1f} s [{m['status']}]", flush=True)
+        n_nb = len(m.get("notebooks", [])) or n_nb
+        if not n_nb:
+            break
+        k = run_step("kernel", timeout, out=work / "kernel", repeat=n_nb, jobs=jobs)
+        shutil.rmtree(work / "kernel", ignore_errors=True)
+        kernels.append(k)
+        print(f"   import-only notebooks run {i + 1}: {k['seconds']:.1f} s "
+              f"({k.get('per_notebook', float('nan')):.1f} s per notebook) [{k['status']}]", flush=True)
+    shutil.rmtree(copy, ignore_errors=True)
+    ok_books = [b for b in books if b["status"] == "ok"] or books
+    m = min(ok_books, key=lambda b: b["seconds"])
     for nb in m.get("notebooks", []):
         rows.append(row(label, nb["cohort"], f"book_notebook:{nb['notebook']}",
                         {"seconds": nb["seconds"]}))
         print(f"   {nb['cohort']:<18} {nb['notebook']:<28} {nb['seconds']:6.1f} s")
     sphinx = m.get("sphinx_seconds")
     rows.append(row(label, "reference", "book_sphinx", {"seconds": sphinx}))
-    rows.append(row(label, "reference", "book_total", m, note=f"--jobs {jobs}"))
+    rows.append(row(label, "reference", "book_total", m,
+                    note=f"--jobs {jobs}; fastest of {len(books)}: "
+                         + ", ".join(f"{b['seconds']:.1f}" for b in books) + " s"))
     print(f"   Sphinx build {sphinx} s; make book total {m['seconds']:.1f} s "
           f"(process {m['process_wall_s']:.1f} s, peak RSS {m['peak_rss_mb']:.0f} MB) [{m['status']}]")
-    n_nb = len(m.get("notebooks", []))
-    shutil.rmtree(copy, ignore_errors=True)
-    if not n_nb:
+    if not n_nb or not kernels:
         print("   (the book did not run: no floor)", file=sys.stderr)
         return
-    k = run_step("kernel", timeout, out=work / "kernel", repeat=n_nb, jobs=jobs)
+    ok_kernels = [k for k in kernels if k["status"] == "ok"] or kernels
+    k = min(ok_kernels, key=lambda k: k["seconds"])
     per = k.get("per_notebook", float("nan"))
     rows.append(row(label, "reference", "kernel_per_notebook", {**k, "seconds": per},
                     note=f"{n_nb} import-only notebooks through the runner, {jobs} at a time: "
-                         f"{k['seconds']:.1f} s wall x {jobs} / {n_nb}"))
+                         f"{k['seconds']:.1f} s wall x {jobs} / {n_nb} (fastest of "
+                         f"{len(kernels)})"))
     if sphinx is not None and k["status"] == "ok":
         floor = n_nb * per / jobs + sphinx
         rows.append(row(label, "reference", "book_floor", {"seconds": floor},
@@ -283,7 +304,6 @@ def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list) ->
                         note="make book / floor (target <= 1.3)"))
         print(f"   kernel start + imports per notebook {per:.1f} s; floor {floor:.1f} s; "
               f"make book / floor = {m['seconds'] / floor:.2f}")
-    shutil.rmtree(work / "kernel", ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- output
