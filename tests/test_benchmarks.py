@@ -1,0 +1,83 @@
+"""The benchmark report (benchmarks/run.py): verdicts, merged partial runs, README block.
+
+The measurements themselves are not run here (``make bench`` does that); these tests keep
+the code that turns them into the committed figures honest."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def rows_for(bench, run_s=80.0, rss_mb=4000.0, cached_s=18.0, derive=(0.3, 3.3), book=(40.0, 33.0)):
+    label = "test machine"
+    r = [bench.row(label, "", "machine", {"seconds": None}, note="{}")]
+    for n, d, c in ((10_000, derive[0], 3.0), (100_000, derive[1], cached_s)):
+        r.append(bench.row(label, n, "derive", {"seconds": d, "peak_rss_mb": 100.0}))
+        r.append(bench.row(label, n, "compute_cached", {"seconds": c, "peak_rss_mb": 100.0}))
+        r.append(bench.row(label, n, "compute", {"seconds": c + 20, "peak_rss_mb": 100.0}))
+    r.append(bench.row(label, 100_000, "run", {"process_wall_s": run_s, "peak_rss_mb": rss_mb}))
+    r.append(bench.row(label, "reference", "book_total", {"seconds": book[0]}))
+    r.append(bench.row(label, "reference", "book_floor", {"seconds": book[1]}, note="floor"))
+    r.append(bench.row(label, "reference", "book_over_floor", {"seconds": book[0] / book[1]}))
+    return r + bench.ratios(r, label)
+
+
+def test_verdict_passes_and_misses_on_the_targets(bench):
+    ok = {name: status for name, _, _, status in bench.verdict(rows_for(bench))}
+    assert set(ok.values()) == {"PASS"}, ok
+    bad = rows_for(bench, run_s=130.0, rss_mb=7000.0, derive=(0.2, 3.0), book=(45.0, 33.0))
+    status = {name: s for name, _, _, s in bench.verdict(bad)}
+    assert status["100k: full ivigbook run, wall time"] == "MISS"
+    assert status["100k: full ivigbook run, peak RSS"] == "MISS"
+    assert status["time(100k)/time(10k), derivation"] == "MISS"        # 15 > 12
+    assert status["reference book: make book / floor"] == "MISS"       # 1.36 > 1.3
+    assert status["100k: compute-only analysis (cached cohort and derived tables)"] == "PASS"
+
+
+def test_a_stopped_step_never_passes(bench):
+    r = rows_for(bench)
+    for row in r:
+        if row["patients"] == 100_000 and row["step"] == "run":
+            row["status"] = "timeout"
+    status = {name: s for name, _, _, s in bench.verdict(r)}
+    assert status["100k: full ivigbook run, wall time"] == "MISS"
+
+
+def test_partial_run_replaces_only_its_rows(bench, tmp_path):
+    old = rows_for(bench)
+    new = [bench.row("test machine", 100_000, "derive", {"seconds": 2.4})]
+    merged = bench.merge_rows(old, new, "test machine")
+    by = {(r["patients"], r["step"]): r for r in merged}
+    assert by[(100_000, "derive")]["wall_s"] == 2.4
+    assert by[(10_000, "derive")]["wall_s"] == 0.3
+    assert by[("100k/10k", "ratio:derive")]["wall_s"] == pytest.approx(8.0)
+    path = tmp_path / "latest.csv"
+    bench.write_csv(path, merged)
+    back = {(r["patients"], r["step"]): r["wall_s"] for r in bench.read_csv(path)}
+    assert back == {(r["patients"], r["step"]): r["wall_s"] for r in merged}   # CSV round trip
+
+
+def test_readme_block_is_replaced_between_its_markers(bench, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{bench.README_START}\nold figures\n{bench.README_END}\n\nafter\n")
+    assert bench.update_readme(readme, rows_for(bench))
+    text = readme.read_text()
+    assert "old figures" not in text and text.startswith("# Title") and text.endswith("after\n")
+    assert "| 100k: full ivigbook run, wall time | 120.0 s | 80.0 s | PASS |" in text
+    assert text.count(bench.README_START) == 1 and text.count(bench.README_END) == 1
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers here\n")
+    assert not bench.update_readme(plain, rows_for(bench))
+    assert plain.read_text() == "no markers here\n"
