@@ -150,138 +150,73 @@ for _table, _spec in TABLES.items():
         CASES.append(Case(f"missing-column-{_table}.{_column}", _missing_column))
 
 
-# -- wrong types
-@case("wrong-type-birth-year-text")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "patients", 2, "birth_year", "nineteen-sixty")
-    return pkg, [f"patients.csv:{line}:birth_year: nineteen-sixty - not a number"]
+# -- one cell edited (wrong types, blanks, out of range, non-integer scores, unknown
+#    vocabulary, orphan ids, impossible dates and date orders): (case, table, row index or
+#    {column: value} of the row, column, new value, the report after "<table>.csv:<line>:")
+CELL_EDITS = [
+    ('wrong-type-birth-year-text', 'patients', 2, 'birth_year', 'nineteen-sixty',
+     'birth_year: nineteen-sixty - not a number'),
+    ('wrong-type-decimal-comma-dose', 'infusions', 0, 'dose_g_per_kg', '2,0',
+     'dose_g_per_kg: 2,0 - not a number'),
+    ('wrong-type-date-format', 'infusions', 5, 'start_date', '13/09/2012',
+     'start_date: 13/09/2012 - not a date in YYYY-MM-DD format'),
+    ('wrong-type-measurement-text', 'measurements', {"measure": "MRSS"}, 'value', 'high',
+     'value: high - not a number'),
+    ('blank-required-value-sex', 'patients', 4, 'sex', '',
+     'sex: "" - required value is blank'),
+    ('out-of-range-mrss', 'measurements', {"measure": "MRSS"}, 'value', '60',
+     'value: 60 - outside the range of MRSS (0 to 51)'),
+    ('out-of-range-fvc', 'measurements', {"measure": "FVC_PCT"}, 'value', '250',
+     'value: 250 - outside the range of FVC_PCT (10 to 200)'),
+    ('out-of-range-days', 'infusions', 3, 'days', '0',
+     'days: 0 - outside the range 1 to 10 (days)'),
+    ('out-of-range-birth-year', 'patients', 0, 'birth_year', '1850',
+     'birth_year: 1850 - outside the range 1900 to 2100 (year)'),
+    ('non-integer-mrss', 'measurements', {"measure": "MRSS"}, 'value', '12.5',
+     'value: 12.5 - MRSS must be a whole number'),
+    ('non-integer-medsger', 'measurements', {"measure": "MEDSGER_SKIN"}, 'value', '2.5',
+     'value: 2.5 - MEDSGER_SKIN must be a whole number'),
+    ('non-integer-days', 'infusions', 1, 'days', '4.5',
+     'days: 4.5 - not a whole number'),
+    ('unknown-sex', 'patients', 1, 'sex', 'X',
+     'sex: X - not one of F, M'),
+    ('unknown-measure', 'measurements', 7, 'measure', 'MRSS_TOTAL',
+     'measure: MRSS_TOTAL - unknown measure code (see the measures table)'),
+    ('unknown-drug', 'medications', 0, 'drug', 'aspirin',
+     'drug: aspirin - not a known drug code (see the data dictionary)'),
+    ('unknown-overlap-in-list', 'patients', 3, 'overlap', 'myositis;lupus',
+     'overlap: myositis;lupus - not one of myositis, sjogren, ra, sle, other (in a ;-list)'),
+    ('unknown-serious-flag', 'adverse_events', 2, 'serious', 'maybe',
+     'serious: maybe - not one of yes, no'),
+    ('orphan-infusion', 'infusions', 10, 'patient_id', 'JH9999',
+     'patient_id: JH9999 - patient_id not in patients.csv'),
+    ('orphan-adverse-event', 'adverse_events', 0, 'patient_id', 'XX0001',
+     'patient_id: XX0001 - patient_id not in patients.csv'),
+    ('impossible-date', 'measurements', 0, 'date', '2013-02-30',
+     'date: 2013-02-30 - impossible date (or year outside 1900-2100)'),
+    ('death-before-onset', 'patients', 1, 'death_date', '2001-01-01',
+     'death_date: 2001-01-01 - before onset_date'),
+    ('medication-stop-before-start', 'medications', 1, 'stop_date', '2001-01-01',
+     'stop_date: 2001-01-01 - before start_date'),
+    ('measurement-before-birth', 'measurements', 0, 'date', '1950-01-01',
+     "date: 1950-01-01 - before the patient's birth year"),
+]
 
 
-@case("wrong-type-decimal-comma-dose")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "infusions", 0, "dose_g_per_kg", "2,0")
-    return pkg, [f"infusions.csv:{line}:dose_g_per_kg: 2,0 - not a number"]
+def _cell_edit(table: str, row, column: str, value: str, expected: str):
+    def make(base):
+        pkg = csv_package(base)
+        index = find_row(pkg, table, **row) if isinstance(row, dict) else row
+        line = set_cell(pkg, table, index, column, value)
+        return pkg, [f"{table}.csv:{line}:{expected}"]
+    return make
 
 
-@case("wrong-type-date-format")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "infusions", 5, "start_date", "13/09/2012")
-    return pkg, [f"infusions.csv:{line}:start_date: 13/09/2012 - not a date in YYYY-MM-DD format"]
+for _id, *_edit in CELL_EDITS:
+    CASES.append(Case(_id, _cell_edit(*_edit)))
 
 
-@case("wrong-type-measurement-text")
-def _(base):
-    pkg = csv_package(base)
-    i = find_row(pkg, "measurements", measure="MRSS")
-    line = set_cell(pkg, "measurements", i, "value", "high")
-    return pkg, [f"measurements.csv:{line}:value: high - not a number"]
-
-
-@case("blank-required-value-sex")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "patients", 4, "sex", "")
-    return pkg, [f'patients.csv:{line}:sex: "" - required value is blank']
-
-
-# -- values out of range
-@case("out-of-range-mrss")
-def _(base):
-    pkg = csv_package(base)
-    i = find_row(pkg, "measurements", measure="MRSS")
-    line = set_cell(pkg, "measurements", i, "value", "60")
-    return pkg, [f"measurements.csv:{line}:value: 60 - outside the range of MRSS (0 to 51)"]
-
-
-@case("out-of-range-fvc")
-def _(base):
-    pkg = csv_package(base)
-    i = find_row(pkg, "measurements", measure="FVC_PCT")
-    line = set_cell(pkg, "measurements", i, "value", "250")
-    return pkg, [f"measurements.csv:{line}:value: 250 - outside the range of FVC_PCT (10 to 200)"]
-
-
-@case("out-of-range-days")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "infusions", 3, "days", "0")
-    return pkg, [f"infusions.csv:{line}:days: 0 - outside the range 1 to 10 (days)"]
-
-
-@case("out-of-range-birth-year")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "patients", 0, "birth_year", "1850")
-    return pkg, [f"patients.csv:{line}:birth_year: 1850 - outside the range 1900 to 2100 (year)"]
-
-
-# -- non-integer scores
-@case("non-integer-mrss")
-def _(base):
-    pkg = csv_package(base)
-    i = find_row(pkg, "measurements", measure="MRSS")
-    line = set_cell(pkg, "measurements", i, "value", "12.5")
-    return pkg, [f"measurements.csv:{line}:value: 12.5 - MRSS must be a whole number"]
-
-
-@case("non-integer-medsger")
-def _(base):
-    pkg = csv_package(base)
-    i = find_row(pkg, "measurements", measure="MEDSGER_SKIN")
-    line = set_cell(pkg, "measurements", i, "value", "2.5")
-    return pkg, [f"measurements.csv:{line}:value: 2.5 - MEDSGER_SKIN must be a whole number"]
-
-
-@case("non-integer-days")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "infusions", 1, "days", "4.5")
-    return pkg, [f"infusions.csv:{line}:days: 4.5 - not a whole number"]
-
-
-# -- unknown vocabulary
-@case("unknown-sex")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "patients", 1, "sex", "X")
-    return pkg, [f"patients.csv:{line}:sex: X - not one of F, M"]
-
-
-@case("unknown-measure")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "measurements", 7, "measure", "MRSS_TOTAL")
-    return pkg, [f"measurements.csv:{line}:measure: MRSS_TOTAL - unknown measure code "
-                 "(see the measures table)"]
-
-
-@case("unknown-drug")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "medications", 0, "drug", "aspirin")
-    return pkg, [f"medications.csv:{line}:drug: aspirin - not a known drug code "
-                 "(see the data dictionary)"]
-
-
-@case("unknown-overlap-in-list")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "patients", 3, "overlap", "myositis;lupus")
-    return pkg, [f"patients.csv:{line}:overlap: myositis;lupus - not one of myositis, sjogren, "
-                 "ra, sle, other (in a ;-list)"]
-
-
-@case("unknown-serious-flag")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "adverse_events", 2, "serious", "maybe")
-    return pkg, [f"adverse_events.csv:{line}:serious: maybe - not one of yes, no"]
-
-
-# -- duplicate and orphan ids
+# -- duplicate ids
 @case("duplicate-patient-id")
 def _(base):
     pkg = csv_package(base)
@@ -309,56 +244,13 @@ def _(base):
                  "duplicate patient_id + date + measure (first at row 4)"]
 
 
-@case("orphan-infusion")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "infusions", 10, "patient_id", "JH9999")
-    return pkg, [f"infusions.csv:{line}:patient_id: JH9999 - patient_id not in patients.csv"]
-
-
-@case("orphan-adverse-event")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "adverse_events", 0, "patient_id", "XX0001")
-    return pkg, [f"adverse_events.csv:{line}:patient_id: XX0001 - patient_id not in patients.csv"]
-
-
 # -- impossible dates and date orders
-@case("impossible-date")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "measurements", 0, "date", "2013-02-30")
-    return pkg, [f"measurements.csv:{line}:date: 2013-02-30 - impossible date "
-                 "(or year outside 1900-2100)"]
-
-
-@case("death-before-onset")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "patients", 1, "death_date", "2001-01-01")
-    return pkg, [f"patients.csv:{line}:death_date: 2001-01-01 - before onset_date"]
-
-
-@case("medication-stop-before-start")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "medications", 1, "stop_date", "2001-01-01")
-    return pkg, [f"medications.csv:{line}:stop_date: 2001-01-01 - before start_date"]
-
-
 @case("infusion-after-death")
 def _(base):
     pkg = csv_package(base)
     set_cell(pkg, "patients", 0, "death_date", "2012-01-01")  # JH1305: cycles from 2012-09
     start = cell(pkg, "infusions", 0, "start_date")
     return pkg, [f"infusions.csv:2:start_date: {start} - after the patient's death_date"]
-
-
-@case("measurement-before-birth")
-def _(base):
-    pkg = csv_package(base)
-    line = set_cell(pkg, "measurements", 0, "date", "1950-01-01")
-    return pkg, [f"measurements.csv:{line}:date: 1950-01-01 - before the patient's birth year"]
 
 
 # -- empty, header-only, badly encoded or ragged files
