@@ -354,7 +354,7 @@ def _compare_large(out: dict, X: np.ndarray, y: np.ndarray, t: np.ndarray, comp_
     out["unadj_ci_low"] = out["unadj_diff"] - Z95 * se_u
     out["unadj_ci_high"] = out["unadj_diff"] + Z95 * se_u
     try:
-        w = mom_weights(X, t, roundoff_guard=True)
+        w = mom_weights(X, t)
     except NotEstimable as exc:
         out["reason"] = str(exc)
         return out

@@ -50,11 +50,7 @@ def pairs(ctx: Context, paramcd: str, avisitn: int) -> pd.DataFrame:
     cols = ["USUBJID", "BASE", "AVAL", "CHG"]
     out = b[cols].copy()
     out["CHG"] = out["AVAL"] - out["BASE"]
-    if "SUBJSEQ" in b:  # the analysis visits carry the subject sequence of ADSL
-        seq = b["SUBJSEQ"].astype("Int64")
-    else:
-        seq = out["USUBJID"].map(ctx.adsl.set_index("USUBJID")["SUBJSEQ"]).astype("Int64")
-    out.insert(0, "SUBJSEQ", seq)
+    out.insert(0, "SUBJSEQ", b["SUBJSEQ"].astype("Int64"))  # the BDS carries ADSL's SUBJSEQ
     return out.sort_values("SUBJSEQ", kind="stable").reset_index(drop=True)
 
 

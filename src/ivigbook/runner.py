@@ -845,6 +845,19 @@ def _cohort_params(base: dict, overrides: dict) -> tuple[AnalysisParams, dict]:
     return params, _normalize(merged)
 
 
+def _prime(cohort, data_dir: Path, params: AnalysisParams, cache_dir: Path) -> bool:
+    """Store the cohort the runner validated, and its derived tables, in the run's cache,
+    so that the notebooks read them instead of validating and deriving again. False (and
+    nothing stored) for anything but a real :class:`~ivigbook.data.Cohort`."""
+    from .context import prime_cache
+    from .data import Cohort
+
+    if not isinstance(cohort, Cohort):
+        return False
+    prime_cache(cohort, data_dir, params, cache_dir)
+    return True
+
+
 def run(data_dir: str | os.PathLike, out: str | os.PathLike,
         overrides: Iterable[str] | dict | None = None,
         jobs: int | None = None, cohort_name: str | None = None, *,
@@ -909,17 +922,11 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
         cache_dir = tmp / RUN_CACHE_DIRNAME
         results_dir.mkdir()
         cache_dir.mkdir()
-        # the notebooks read the validated cohort and its derived tables from the run's
-        # cache instead of validating and deriving again; the runner then lets go of it
-        from .context import prime_cache
-        from .data import Cohort
-
-        if isinstance(cohort, Cohort):
-            t_prime = time.monotonic()
-            prime_cache(cohort, data_dir, params, cache_dir)
+        t_prime = time.monotonic()
+        if _prime(cohort, data_dir, params, cache_dir):
             emit(f"derived tables cached for the notebooks in "
                  f"{time.monotonic() - t_prime:.1f} s")
-        del cohort
+        del cohort  # the runner lets go of it while the notebooks run
         parameters = {
             "data_dir": data_dir, "cohort_name": cohort_name,
             "params_json": json.dumps(params_json, sort_keys=True),
@@ -1052,9 +1059,6 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
         cohorts[name] = _load_and_validate(data_dir)
         loaded[name] = _data_sha(cohorts[name], data_dir)
 
-    from .context import prime_cache
-    from .data import Cohort
-
     staged: list[tuple[Path, Path]] = []
     ok = False
     try:
@@ -1072,10 +1076,7 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
             results_dir.mkdir()
             cache_dir = root / BOOK_CACHE_DIR / name
             _fresh_dir(cache_dir)
-            cohort = cohorts.pop(name)
-            if isinstance(cohort, Cohort):  # notebooks read it instead of validating again
-                prime_cache(cohort, data_dir, params, cache_dir)
-            del cohort
+            _prime(cohorts.pop(name), data_dir, params, cache_dir)
             published = entry.get("published")
             parameters = {
                 "data_dir": data_dir, "cohort_name": name,

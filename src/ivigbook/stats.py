@@ -623,9 +623,7 @@ def _design(x, categorical: bool | None, reference, name: str):
     fast = _numeric_fast(x) if not categorical else None
     if fast is not None and not pd.api.types.is_bool_dtype(getattr(x, "dtype", None)):
         num = pd.Series(fast)
-        vals = set(np.unique(fast[~np.isnan(fast)]).tolist())
-        kind = "binary" if vals <= {0.0, 1.0} and len(vals) == 2 else "continuous"
-        return kind, num, None
+        return _numeric_kind(num), num, None
     s = pd.Series(np.asarray(x, dtype=object)) if not isinstance(x, pd.Series) \
         else pd.Series(np.asarray(x.astype(object), dtype=object))
     s = s.map(lambda v: np.nan if v is None or v is pd.NA or
@@ -636,9 +634,13 @@ def _design(x, categorical: bool | None, reference, name: str):
         return "categorical", s, reference
     num = pd.to_numeric(s.map(lambda v: float(v) if isinstance(v, (bool, np.bool_)) else v),
                         errors="raise").astype(float)
+    return _numeric_kind(num), num, None
+
+
+def _numeric_kind(num: pd.Series) -> str:
+    """'binary' for a 0/1 variable with both values present, else 'continuous'."""
     vals = set(num.dropna().unique())
-    kind = "binary" if vals <= {0.0, 1.0} and len(vals) == 2 else "continuous"
-    return kind, num, None
+    return "binary" if vals <= {0.0, 1.0} and len(vals) == 2 else "continuous"
 
 
 def _level_key(v) -> tuple:
