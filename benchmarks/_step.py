@@ -12,6 +12,9 @@ process's own peak RSS. Steps:
 ``prime``           typed cohort + derived tables into the cache (not reported)
 ``derive``          ``ivigbook.context.derive_all`` (cohort read from the cache first;
                     best of ``--repeat``)
+``derive_pair``     ``derive_all`` of two cohorts (``--data`` and ``--data2``, e.g. 10k
+                    and 100k) alternately, best of ``--repeat`` each: their time ratio with
+                    both sides exposed to the same spells of the machine's other work
 ``compute``         ``ivigbook.analysis.compute_results`` from the CSVs (validation,
                     derivation and every chapter's results), no cache
 ``compute_cached``  the same with the cache primed (what each notebook of a run pays)
@@ -84,6 +87,22 @@ def step_derive(a) -> dict:
     derived, sec, cpu = min(runs, key=lambda r: r[1])
     return {"seconds": sec, "cpu_seconds": cpu,
             "note": f"{len(derived['bds'])} BDS rows; best of {len(runs)}"}
+
+
+def step_derive_pair(a) -> dict:
+    from ivigbook.context import derive_all
+    from ivigbook.params import AnalysisParams
+    from ivigbook.validate import load_cohort
+
+    params = AnalysisParams.from_mapping(json.loads(PARAMS))
+    small, large = load_cohort(a.data), load_cohort(a.data2)
+    times: dict[str, list[float]] = {"small": [], "large": []}
+    for _ in range(max(1, a.repeat)):  # alternate, so a busy spell hits both sides
+        for key, cohort in (("small", small), ("large", large)):
+            times[key].append(_timed(lambda: derive_all(cohort, params))[1])
+    best = {k: min(v) for k, v in times.items()}
+    return {"seconds": best["large"] / best["small"], "small_seconds": best["small"],
+            "large_seconds": best["large"], "all": times}
 
 
 def step_compute(a) -> dict:
@@ -217,7 +236,7 @@ def step_breakdown(a) -> dict:
 
 
 STEPS = {"synth": step_synth, "validate": step_validate, "prime": step_prime,
-         "derive": step_derive, "compute": step_compute, "compute_cached": step_compute,
+         "derive": step_derive, "derive_pair": step_derive_pair, "compute": step_compute, "compute_cached": step_compute,
          "book": step_book, "kernel": step_kernel, "breakdown": step_breakdown}
 
 
@@ -225,6 +244,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("step", choices=sorted(STEPS))
     p.add_argument("--data", default="")
+    p.add_argument("--data2", default="")
     p.add_argument("--cache", default="")
     p.add_argument("--out", default="")
     p.add_argument("--result", required=True)
