@@ -25,6 +25,9 @@ SYNTHETIC_NOTE = (
 def _display(obj) -> None:
     from IPython.display import display
 
+    from .glue import flush
+
+    flush()  # the values glued so far come before what is shown
     display(obj)
 
 

@@ -2,7 +2,7 @@
 
 Every number a page shows goes through :meth:`Recorder.value`, which checks the
 key against the naming scheme of DESIGN §5, formats the value for prose, glues
-the formatted text with ``myst_nb.glue`` (markdown cells paste it with
+the formatted text for myst-nb (:mod:`ivigbook.glue`; markdown cells paste it with
 ``{glue:text}`key```) and stores the raw value. At the end of a notebook,
 :meth:`Recorder.save` writes ``<results_dir>/<notebook>.json``; the runner
 merges the partials into ``results.json``.
@@ -93,13 +93,10 @@ class Recorder:
         self._glue_enabled = glue
 
     def _glue(self, key: str, text: str) -> None:
-        if not self._glue_enabled:
-            return
-        try:
-            from myst_nb import glue
-        except ImportError:  # pragma: no cover - myst-nb is a dependency
-            return
-        glue(key, text, display=False)
+        if self._glue_enabled:
+            from .glue import glue
+
+            glue(key, text)
 
     @staticmethod
     def _check_key(key: str) -> None:
@@ -148,9 +145,10 @@ class Recorder:
         self.texts[key] = text
         if self._glue_enabled:
             from IPython.display import Markdown
-            from myst_nb import glue
 
-            glue(key, Markdown(text), display=False)
+            from .glue import glue
+
+            glue(key, Markdown(text))
         return text
 
     def many(self, values: dict[str, Any], decimals: int = 1) -> None:
