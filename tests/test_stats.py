@@ -563,3 +563,37 @@ class TestHistoricalFollowUp:
         # if the IVIG mean were ~-7.8 (needed for full-N trials) no MMF N <= 87 gives 0.674
         assert all(not S.matches_printed(S.ttest_summary(-7.8, 8.3, 25, -7.1, 9.0, n).p, "0.674")
                    for n in range(2, 88))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_regressions_equal_statsmodels_fits(seed):
+    """The numpy Newton-Raphson logit and OLS follow statsmodels step for step."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(seed)
+    n = 25 + 10 * seed
+    x = rng.normal(size=n) * (1 + seed)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-0.6 * x))).astype(float)
+    X = np.column_stack([np.ones(n), x])
+    ref = sm.Logit(y, X).fit(disp=0, method="newton", maxiter=100)
+    fit = S._logit_newton(y, X)
+    assert fit.converged and not fit.perfect
+    np.testing.assert_allclose(fit.params, ref.params, rtol=1e-12)
+    np.testing.assert_allclose(fit.bse, ref.bse, rtol=1e-10)
+    assert fit.llf == pytest.approx(ref.llf, rel=1e-12)
+    levels = rng.choice(["a", "b", "c"], n)
+    Xc = np.column_stack([np.ones(n), levels == "b", levels == "c"]).astype(float)
+    yc = x + (levels == "c") + rng.normal(size=n)
+    ols, ref = S._ols(yc, Xc), sm.OLS(yc, Xc).fit()
+    np.testing.assert_allclose(ols.params, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(ols.bse, ref.bse, rtol=1e-10)
+    assert ols.f_pvalue == pytest.approx(ref.f_pvalue, rel=1e-9)
+    assert ols.rsquared == pytest.approx(ref.rsquared, rel=1e-10) and ols.df_resid == ref.df_resid
+
+
+def test_logit_flags_perfect_prediction_as_statsmodels_does():
+    x = np.array([0.0, 1, 2, 3, 4, 5])
+    y = np.array([0.0, 0, 0, 1, 1, 1])
+    fit = S._logit_newton(y, np.column_stack([np.ones(6), x]))
+    assert fit.perfect
+    assert "separat" in S.logistic_simple(y, x).note

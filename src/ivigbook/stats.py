@@ -50,7 +50,6 @@ Conventions
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -701,6 +700,83 @@ def _separation(kind, yv, X, terms, groups, levels) -> str:
     return ""
 
 
+# ----------------------------------------------------- the two model fits (numpy)
+@dataclass(frozen=True)
+class _LogitFit:
+    params: np.ndarray
+    bse: np.ndarray
+    cov: np.ndarray
+    llf: float
+    converged: bool
+    perfect: bool  # fitted probabilities equal the outcomes at some iteration
+
+
+def _logit_cdf(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def _logit_newton(y: np.ndarray, X: np.ndarray, maxiter: int = 100,
+                  tol: float = 1e-8, ridge: float = 1e-10) -> _LogitFit:
+    """Maximum likelihood logistic regression by Newton-Raphson, step for step the
+    algorithm of ``statsmodels`` ``Logit(y, X).fit(method="newton")`` (start at 0, the
+    Hessian of the mean log-likelihood with a 1e-10 ridge, stop when no coefficient
+    moves by more than ``tol``; covariance from the Hessian at the estimate), without
+    importing statsmodels (most of a chapter's regression time)."""
+    n = len(y)
+    old = np.full(X.shape[1], np.inf)
+    new = np.zeros(X.shape[1])
+    iterations, perfect = 0, False
+    with np.errstate(over="ignore"):
+        while iterations < maxiter and np.any(np.abs(new - old) > tol):
+            p = _logit_cdf(X @ new)
+            H = (p * (1 - p) * X.T) @ X / n
+            H[np.diag_indices(H.shape[0])] += ridge
+            old = new
+            new = old - np.linalg.solve(H, -((y - p) @ X) / n)
+            perfect = perfect or bool(np.allclose(_logit_cdf(X @ new) - y, 0))
+            iterations += 1
+        p = _logit_cdf(X @ new)
+        cov = np.linalg.inv((p * (1 - p) * X.T) @ X / n) / n
+        with np.errstate(divide="ignore"):
+            llf = float(np.sum(np.log(_logit_cdf((2 * y - 1) * (X @ new)))))
+    with np.errstate(invalid="ignore"):
+        bse = np.sqrt(np.diag(cov))
+    return _LogitFit(params=new, bse=bse, cov=cov, llf=llf, converged=iterations < maxiter,
+                     perfect=perfect)
+
+
+@dataclass(frozen=True)
+class _OLSFit:
+    params: np.ndarray
+    bse: np.ndarray
+    df_resid: float
+    rsquared: float
+    f_pvalue: float
+
+
+def _ols(y: np.ndarray, X: np.ndarray) -> _OLSFit:
+    """Ordinary least squares with an intercept column first, as ``statsmodels``
+    ``OLS(y, X).fit()`` computes it (pseudo-inverse, rank-based df, centred R² and the
+    overall F test of the non-constant columns)."""
+    pinv = np.linalg.pinv(X)
+    params = pinv @ y
+    resid = y - X @ params
+    rank = np.linalg.matrix_rank(X)
+    # numpy scalars: a perfect fit or no residual df gives inf/nan as in statsmodels
+    df_resid, df_model = np.float64(len(y) - rank), np.float64(rank - 1)
+    ssr = np.float64(resid @ resid)
+    centred = y - y.mean()
+    tss = np.float64(centred @ centred)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = ssr / df_resid
+        bse = np.sqrt(np.diag(pinv @ pinv.T) * scale)
+        rsquared = 1 - ssr / tss if tss > 0 else NAN
+        f = ((tss - ssr) / df_model) / scale if df_model > 0 else NAN
+    f_pvalue = float(_st.f.sf(f, df_model, df_resid)) if np.isfinite(f) else NAN
+    return _OLSFit(params=params, bse=bse, df_resid=float(df_resid), rsquared=float(rsquared),
+                   f_pvalue=f_pvalue)
+
+
 def logistic_simple(y, x, *, categorical: bool | None = None, reference=None,
                     name: str = "x", conf: float = CONF) -> LogitResult:
     """Simple logistic regression of a 0/1 outcome on one predictor (Stata ``logistic``).
@@ -712,11 +788,6 @@ def logistic_simple(y, x, *, categorical: bool | None = None, reference=None,
     the likelihood-ratio p. Never raises on degenerate data: see the module
     docstring.
     """
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import (ConvergenceWarning,
-                                                 PerfectSeparationError,
-                                                 PerfectSeparationWarning)
-
     kind, yv, X, terms, groups, ref, levels = _prepare(y, x, categorical, reference, name)
     if len(yv) and not set(np.unique(yv)) <= {0.0, 1.0}:
         raise ValueError("y must be coded 0/1 (or boolean)")
@@ -739,17 +810,12 @@ def logistic_simple(y, x, *, categorical: bool | None = None, reference=None,
     sep = _separation(kind, yv, X, terms, groups, levels)
     if sep:
         return empty(sep)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = sm.Logit(yv, X).fit(disp=0, method="newton", maxiter=100)
-        except (PerfectSeparationError, np.linalg.LinAlgError, ValueError) as exc:
-            return empty(f"model could not be fitted: {type(exc).__name__}")
-    bad = [w for w in caught if issubclass(w.category, (ConvergenceWarning,
-                                                        PerfectSeparationWarning))]
-    converged = bool(res.mle_retvals.get("converged", False))
-    params, bse = np.asarray(res.params), np.asarray(res.bse)
-    if bad or not converged or not np.all(np.isfinite(bse[1:])):
+    try:
+        fit = _logit_newton(yv, X)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        return empty(f"model could not be fitted: {type(exc).__name__}")
+    params, bse = fit.params, fit.bse
+    if fit.perfect or not fit.converged or not np.all(np.isfinite(bse[1:])):
         return empty("model did not converge (possible separation)", converged=False)
     z = _zcrit(conf)
     lv = []
@@ -760,12 +826,11 @@ def logistic_simple(y, x, *, categorical: bool | None = None, reference=None,
                                 ci_high=math.exp(b + z * se),
                                 p=float(2 * _st.norm.sf(abs(b / se)))))
     b = params[1:]
-    V = np.asarray(res.cov_params())[1:, 1:]
+    V = fit.cov[1:, 1:]
     wald = float(b @ np.linalg.solve(V, b))
     p_wald = float(_st.chi2.sf(wald, k))
-    # null (intercept-only) log-likelihood in closed form: statsmodels' llnull refits it by
-    # Nelder-Mead, the slowest part of this function on a registry
-    p_lr = float(_st.chi2.sf(2 * (res.llf - (n_events * math.log(n_events / n) + (n - n_events) * math.log1p(-n_events / n))), k))
+    # null (intercept-only) log-likelihood in closed form
+    p_lr = float(_st.chi2.sf(2 * (fit.llf - (n_events * math.log(n_events / n) + (n - n_events) * math.log1p(-n_events / n))), k))
     if k == 1:
         one = lv[0]
         return LogitResult(n=n, n_events=n_events, predictor=name, kind=kind, reference=ref,
@@ -788,8 +853,6 @@ def linear_simple(y, x, *, categorical: bool | None = None, reference=None,
     :func:`logistic_simple`, with the overall F test (``testparm``) as ``p``
     when there are more than two levels.
     """
-    import statsmodels.api as sm
-
     kind, yv, X, terms, groups, ref, levels = _prepare(y, x, categorical, reference, name)
     n, k = len(yv), X.shape[1] - 1
 
@@ -805,13 +868,11 @@ def linear_simple(y, x, *, categorical: bool | None = None, reference=None,
         return empty("predictor does not vary")
     if n - k - 1 < 1:
         return empty(f"too few cases ({n}) for {k + 1} parameters: no residual df")
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = sm.OLS(yv, X).fit()
-        params, bse = np.asarray(res.params), np.asarray(res.bse)
-        p_f = float(res.f_pvalue) if np.isfinite(res.f_pvalue) else NAN
-        r2 = float(res.rsquared) if np.isfinite(res.rsquared) else NAN
-    df = float(res.df_resid)
+    ols = _ols(yv, X)
+    params, bse = ols.params, ols.bse
+    p_f = ols.f_pvalue if np.isfinite(ols.f_pvalue) else NAN
+    r2 = ols.rsquared if np.isfinite(ols.rsquared) else NAN
+    df = ols.df_resid
     tc = _tcrit(df, conf)
     note = ""
     if np.allclose(yv, yv[0]):
