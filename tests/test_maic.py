@@ -173,29 +173,34 @@ def _true_weighted_mean(tgt) -> float:
     return -3.0 + sum(c * (tgt[q] - CENTRE[q]) for q, c in TRUE_COEF.items())
 
 
-# values of the code before the large-sample path was added (same data, generator and B),
-# computed with the unguarded solver of that code: the tests below switch the guard off to
-# show that the refactor kept the bootstrap path exactly, and then check what the guard
-# (now on by default) changes.
+# values of the bootstrap path (same data, generator and B) with the round-off guard on,
+# as the book computes them. They were first pinned from the unguarded solver of the code
+# before the large-sample path; but where the unguarded solver stalls depends on the last
+# bits of BLAS sums, which differ between CPUs (the first data set below: 4 failed
+# resamples on one machine, 6 on another), so only the guarded values are pinned and the
+# unguarded run is checked by its relation to them.
 PINNED_SMALL = {  # _simulate(40, 11), NEAR, comparator -4.0 (7.0), N=100, default_rng(123), B=200
     "n": 40, "unadj_diff": 0.8254902169970153, "unadj_ci_low": -1.3290701063436006,
-    "unadj_ci_high": 3.56304389743748, "ess": 25.436685008604968, "diff": 0.5587215961595025,
-    "boot_failed": 4, "boot_ci_low": -1.6480954809817174, "boot_ci_high": 2.9953746622187176,
+    "unadj_ci_high": 3.56304389743748, "ess": 25.436685008604975, "diff": 0.5587215961595025,
+    "boot_failed": 2, "boot_ci_low": -1.6472691073211816, "boot_ci_high": 2.9846714012004925,
     "robust_ci_low": -1.9241524020713747, "robust_ci_high": 3.0415955943903796,
-    "ci_method": "bootstrap", "ci_low": -1.6480954809817174, "ci_high": 2.9953746622187176}
+    "ci_method": "bootstrap", "ci_low": -1.6472691073211816, "ci_high": 2.9846714012004925}
 PINNED_ROBUST = {  # _simulate(15, 1), NEAR, comparator -4.0 (7.0), N=100, default_rng(5), B=200
-    "diff": 1.9699649680209612, "boot_failed": 27, "boot_ci_low": -0.46984757932097276,
-    "boot_ci_high": 3.675403689925417, "robust_ci_low": -0.08973391150877053,
-    "robust_ci_high": 4.029663847550693, "ci_method": "robust", "ci_low": -0.08973391150877053,
+    "diff": 1.9699649680209617, "boot_failed": 25, "boot_ci_low": -0.46811544708755254,
+    "boot_ci_high": 3.682081621632244, "robust_ci_low": -0.08973391150876964,
+    "robust_ci_high": 4.029663847550693, "ci_method": "robust", "ci_low": -0.08973391150876964,
     "ci_high": 4.029663847550693, "unadj_ci_low": -2.5938944750178563,
     "unadj_ci_high": 3.209285253013625}
 PINNED_HOPKINS_B300 = {  # compare(hopkins2015, seed=2015, B=300)
     "maic_relaxin_m6_diff": -0.0350523306005, "maic_relaxin_m6_diff_ci_low": -3.44249829895,
-    "maic_relaxin_m6_diff_ci_high": 3.05144661979, "maic_relaxin_m6_boot_failed_n": 3,
+    "maic_relaxin_m6_diff_ci_high": 3.05144661986, "maic_relaxin_m6_boot_failed_n": 3,
     "maic_relaxin_m6_unadj_diff_ci_low": -3.6149787919, "maic_relaxin_m6_unadj_diff_ci_high": 2.47809768474,
-    "maic_collagen_m12_boot_failed_n": 135, "maic_collagen_m12_diff_boot_ci_low": -5.73180811572,
-    "maic_collagen_m12_diff_boot_ci_high": 1.28530770207, "maic_collagen_m12_diff_ci_low": -9.68817000965,
+    "maic_collagen_m12_boot_failed_n": 134, "maic_collagen_m12_diff_boot_ci_low": -5.73126606414,
+    "maic_collagen_m12_diff_boot_ci_high": 1.283607715, "maic_collagen_m12_diff_ci_low": -9.68817000965,
     "maic_collagen_m12_diff_ci_high": 2.1455833779, "maic_collagen_m12_ci_bootstrap": False}
+#: what does not depend on the weight solver: equal with and without the guard
+_SOLVER_FREE = ("n", "unadj_diff", "unadj_ci_low", "unadj_ci_high", "diff", "ess",
+                "robust_ci_low", "robust_ci_high")
 
 
 def _check_pinned(r, pinned):
@@ -218,25 +223,29 @@ def test_small_analysis_sets_give_the_values_of_the_bootstrap_code(n, seed, rng_
                                                                     monkeypatch):
     data = _simulate(n, seed)
     guarded = maic.compare_one(data, NEAR, -4.0, 7.0, 100, np.random.default_rng(rng_seed), B=200)
+    _check_pinned(guarded, pinned)
+    assert guarded["unadj_ci_method"] == "bootstrap"
     _unguarded(monkeypatch)
     r = maic.compare_one(data, NEAR, -4.0, 7.0, 100, np.random.default_rng(rng_seed), B=200)
-    _check_pinned(r, pinned)
-    assert r["unadj_ci_method"] == "bootstrap"
     # the guard only rescues resamples that stalled: never more failures, same point estimate
     assert guarded["boot_failed"] <= r["boot_failed"]
-    assert guarded["diff"] == pytest.approx(r["diff"], abs=1e-9)
+    _check_pinned(r, {k: v for k, v in pinned.items() if k in _SOLVER_FREE})
 
 
 def test_reference_cohort_values_are_pinned(hopkins, compared, monkeypatch):
     ctx, comps = hopkins
-    guarded_rec, res = compared
+    _, res = compared
     assert set(res["ci_method"].dropna()) == {"bootstrap", "robust"}
+    guarded = Recorder("05_historical_comparisons", None, glue=False)
+    maic.compare(ctx, guarded, comps, seed=2015, B=300)
+    _check_pinned(guarded.values, PINNED_HOPKINS_B300)
     _unguarded(monkeypatch)
     rec = Recorder("05_historical_comparisons", None, glue=False)
     maic.compare(ctx, rec, comps, seed=2015, B=300)
-    _check_pinned(rec.values, PINNED_HOPKINS_B300)
     for key in [k for k in rec.values if k.endswith("_boot_failed_n")]:
-        assert guarded_rec.values[key] <= rec.values[key], key
+        assert guarded.values[key] <= rec.values[key], key
+    assert {k: v for k, v in rec.values.items() if "unadj" in k} == \
+        {k: v for k, v in guarded.values.items() if "unadj" in k}
 
 
 def _stacked_sandwich(X, y, t, w):

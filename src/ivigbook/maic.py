@@ -104,6 +104,7 @@ STREAM = 2            #: random stream of the MAIC bootstrap (imputation uses 1)
 BOOTSTRAP_MAX_N = 2_000
 TOL = 1e-10           #: convergence: largest |weighted mean - target| in SD units
 A_MAX = 50.0          #: |coefficient| per SD beyond which the weights are taken to diverge
+_EIGHT_EPS = 8 * np.finfo(float).eps  #: round-off allowance of the line search (per unit of f)
 
 
 #: phrase after the interval in ``maic_text``, per ``ci_method``
@@ -135,36 +136,42 @@ def _solve(Z: np.ndarray, a0: np.ndarray | None = None, max_iter: int = 60,
     then counted as failed). The guard is on by default; ``False`` gives the unguarded
     test (kept for the test that shows the stall)."""
     a = np.zeros(Z.shape[1]) if a0 is None else np.array(a0, dtype=float)
+    ridge = 1e-14 * np.eye(len(a))
+    ulps = _EIGHT_EPS if roundoff_guard else 0.0
 
     def logq(a):
+        """log sum exp(Z a), Z a, and exp(Z a - max) with its sum (reused as the weights)."""
         s = Z @ a
         mx = s.max()
-        return mx + np.log(np.exp(s - mx).sum()), s
+        e = np.exp(s - mx)
+        total = e.sum()
+        return mx + np.log(total), e, total
 
-    f, s = logq(a)
+    f, e, total = logq(a)
     for _ in range(max_iter):
-        w = np.exp(s - s.max())
-        w /= w.sum()
+        w = e / total
         g = Z.T @ w                                   # weighted mean of Z
-        if np.max(np.abs(g)) < TOL:
+        if np.abs(g).max() < TOL:
             return a
-        if np.max(np.abs(a)) > A_MAX:
+        if np.abs(a).max() > A_MAX:
             break
         H = (Z * w[:, None]).T @ Z - np.outer(g, g)   # weighted covariance of Z
         try:
-            step = np.linalg.solve(H + 1e-14 * np.eye(len(a)), g)
+            step = np.linalg.solve(H + ridge, g)
         except np.linalg.LinAlgError:
             break
         lam = 1.0
-        slack = 8 * np.finfo(float).eps * max(1.0, abs(f)) if roundoff_guard else 0.0
+        slack = ulps * max(1.0, abs(f)) if roundoff_guard else 0.0
+        gs = g @ step
         while lam > 1e-10:
-            f_new, s_new = logq(a - lam * step)
-            if f_new <= f - 1e-4 * lam * (g @ step) + slack:
+            trial = a - lam * step
+            f_new, e_new, total_new = logq(trial)
+            if f_new <= f - 1e-4 * lam * gs + slack:
                 break
             lam /= 2
         else:
             break
-        a, f, s = a - lam * step, f_new, s_new
+        a, f, e, total = trial, f_new, e_new, total_new
     raise NotEstimable("no weighting of the IVIG patients matches all of the comparator's "
                        "published means at once")
 
