@@ -86,6 +86,13 @@ def test_failed_real_notebook_keeps_previous_out_and_names_notebook_cell_error(t
     assert _listing(tmp_path) == listing, "a temporary folder was left next to OUT"
 
 
+def _sigint_default() -> None:
+    """Ctrl-C reaches the run even when the tests themselves were started in the
+    background of a shell, which starts its jobs with SIGINT ignored (and Python keeps
+    an ignored SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_run_keeps_previous_out(tmp_path):
     root = project_copy(tmp_path / "project", damage=False)
     data = copy_hopkins(tmp_path / "cohort")
@@ -95,7 +102,8 @@ def test_interrupted_run_keeps_previous_out(tmp_path):
     proc = subprocess.Popen([*CLI, "run", str(data), "--out", str(out), "--jobs", "2"],
                             cwd=tmp_path, env={**CLI_ENV, "IVIGBOOK_ROOT": str(root)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own process group, like a terminal
+                            start_new_session=True,  # its own process group, like a terminal
+                            preexec_fn=_sigint_default)
     lines: list[str] = []
     started = threading.Event()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -69,8 +70,10 @@ def dummy_notebook(path: Path, key: str, *, fail: bool = False, figure: bool = F
     body.append(
         "out = pathlib.Path(results_dir)\n"
         "out.mkdir(parents=True, exist_ok=True)\n"
+        "from ipykernel.connect import get_connection_file\n"
+        "transport = json.loads(pathlib.Path(get_connection_file()).read_text())['transport']\n"
         f"(out / '{path.stem}.json').write_text(json.dumps({{'{key}_value': {key}_value, "
-        f"'cwd_is_out': os.path.basename(os.getcwd())}}))")
+        f"'cwd_is_out': os.path.basename(os.getcwd()), 'transport': transport}}))")
     nb = new_notebook(cells=[
         new_markdown_cell(f"# Page {key}"),
         new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]}),
@@ -304,6 +307,10 @@ def test_parallel_execution_with_progress(tmp_path):
     assert nb.metadata.papermill.input_path == "src/02_two.ipynb"
     part = json.loads((tmp_path / "out" / "_results" / "02_two.json").read_text())
     assert part["cwd_is_out"] == "out"           # the kernel ran in the output folder
+    # kernels talk over Unix sockets: no race for free TCP ports between starting kernels
+    assert part["transport"] == ("ipc" if os.name == "posix" else "tcp")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "01_one.ipynb", "02_two.ipynb", "03_three.ipynb", "_results"]
     assert part["two_value"] == pytest.approx(1 / 3 + 1 + 5)   # data_dir resolved
 
 
@@ -417,7 +424,7 @@ def test_reference_book_build(tmp_path, stub_validate):
     results = json.loads((cohort / "results.json").read_text())
     assert results["parameters"]["min_cycles_6m"] == 1
     # the reproduction notebook saw the merged results of the two others
-    assert results["results"]["repro_value"] == 3.0   # alpha, beta, cwd_is_out
+    assert results["results"]["repro_value"] == 4.0   # alpha, beta, cwd_is_out, transport
     nb = nbformat.read(cohort / "reproduction.ipynb", as_version=4)
     injected = nb.metadata.papermill.parameters
     assert injected["data_dir"] == "../../data/synthetic/dummy"

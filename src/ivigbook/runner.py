@@ -268,7 +268,7 @@ def _execute_one(task: dict) -> dict:
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ivigbook-nb-") as scratch:
         result_path = Path(scratch) / "result.json"
-        payload = json.dumps({**task, "result_path": str(result_path)})
+        payload = json.dumps({**task, "result_path": str(result_path), "ipc_dir": scratch})
         env = {**os.environ, **task["env"]}
         try:
             proc = subprocess.run(
@@ -308,6 +308,28 @@ def _worker_main() -> None:
             json.dump(out, fh)
 
 
+def _ipc_kernel_manager(folder: str):
+    """A kernel manager whose kernel talks over Unix sockets in ``folder`` instead of TCP
+    ports on localhost. With TCP the manager picks free ports, releases them and the
+    kernel binds them a moment later: kernels starting at the same time can race for a
+    port ("Address already in use", the kernel dies). Unix sockets have no such race
+    and no unencrypted-TCP warning. ``folder`` is the worker's scratch folder (a short
+    path: socket paths are limited to about 100 characters)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return os.path.join(folder, "kernel")
+
+    return IPCKernelManager
+
+
 def _run_papermill(task: dict, out: dict) -> None:
     import nbformat
     import papermill
@@ -315,12 +337,15 @@ def _run_papermill(task: dict, out: dict) -> None:
 
     from .notebook_clean import scrub_file, stderr_outputs
 
+    manager = {}
+    if os.name == "posix" and task.get("ipc_dir"):
+        manager["kernel_manager_class"] = _ipc_kernel_manager(task["ipc_dir"])
     try:
         papermill.execute_notebook(
             task["source"], task["output"], parameters=task["parameters"],
             kernel_name=task["kernel"], cwd=task["cwd"], progress_bar=False,
             log_output=False, request_save_on_cell_execute=False,
-            execution_timeout=task["timeout"],
+            execution_timeout=task["timeout"], **manager,
         )
     except PapermillExecutionError as exc:
         out["error"] = {
