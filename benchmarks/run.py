@@ -431,6 +431,10 @@ def readme_block(rows: list) -> str:
                       f"{float(book['book_floor']['wall_s']):.1f} s "
                       f"({book['book_floor']['note']}); ratio "
                       f"{float(book['book_over_floor']['wall_s']):.2f}."]
+    pair = _value(rows, "100k/10k", "ratio:derive")
+    if pair is not None and "alternately" in pair["note"]:
+        lines += ["", "The derivation ratio comes from " + pair["note"].split("; ", 1)[1]
+                  + " (the per-size rows above are separate processes, minutes apart)."]
     lines += ["", "| Target (issue 8) | Limit | Measured | |", "|---|---:|---:|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in verdict(rows)]
     lines += ["", "*Compute-only* is the analysis itself (every result of notebooks 01-06 from the "

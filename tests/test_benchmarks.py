@@ -111,3 +111,12 @@ def test_derivation_ratio_comes_from_the_alternating_measurement(bench, tmp_path
             x["status"] = "error"
     by = {(x["patients"], x["step"]): x for x in bench.ratios(failed, "test machine")}
     assert by[("100k/10k", "ratio:derive")]["wall_s"] == pytest.approx(15.0)
+
+
+def test_readme_says_where_the_derivation_ratio_comes_from(bench):
+    r = [x for x in rows_for(bench) if not x["step"].startswith("ratio:")]
+    r.append(bench.row("test machine", "100k/10k", "derive_pair", {"seconds": 9.0},
+                       note="one process, alternately, best of 5 each: 10k 0.40 s, 100k 3.60 s"))
+    block = bench.readme_block(r + bench.ratios(r, "test machine"))
+    assert ("The derivation ratio comes from one process, alternately, best of 5 each: "
+            "10k 0.40 s, 100k 3.60 s") in block
