@@ -236,8 +236,9 @@ def step_breakdown(a) -> dict:
 
 
 STEPS = {"synth": step_synth, "validate": step_validate, "prime": step_prime,
-         "derive": step_derive, "derive_pair": step_derive_pair, "compute": step_compute, "compute_cached": step_compute,
-         "book": step_book, "kernel": step_kernel, "breakdown": step_breakdown}
+         "derive": step_derive, "derive_pair": step_derive_pair, "compute": step_compute,
+         "compute_cached": step_compute, "book": step_book, "kernel": step_kernel,
+         "breakdown": step_breakdown}
 
 
 def main() -> None:

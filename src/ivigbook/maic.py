@@ -137,7 +137,6 @@ def _solve(Z: np.ndarray, a0: np.ndarray | None = None, max_iter: int = 60,
     test (kept for the test that shows the stall)."""
     a = np.zeros(Z.shape[1]) if a0 is None else np.array(a0, dtype=float)
     ridge = 1e-14 * np.eye(len(a))
-    ulps = _EIGHT_EPS if roundoff_guard else 0.0
 
     def logq(a):
         """log sum exp(Z a), Z a, and exp(Z a - max) with its sum (reused as the weights)."""
@@ -161,7 +160,7 @@ def _solve(Z: np.ndarray, a0: np.ndarray | None = None, max_iter: int = 60,
         except np.linalg.LinAlgError:
             break
         lam = 1.0
-        slack = ulps * max(1.0, abs(f)) if roundoff_guard else 0.0
+        slack = _EIGHT_EPS * max(1.0, abs(f)) if roundoff_guard else 0.0
         gs = g @ step
         while lam > 1e-10:
             trial = a - lam * step

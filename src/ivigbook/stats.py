@@ -723,20 +723,23 @@ def _logit_newton(y: np.ndarray, X: np.ndarray, maxiter: int = 100,
     moves by more than ``tol``; covariance from the Hessian at the estimate), without
     importing statsmodels (most of a chapter's regression time)."""
     n = len(y)
+
+    def information(p: np.ndarray) -> np.ndarray:  # Hessian of the mean -log-likelihood
+        return (p * (1 - p) * X.T) @ X / n
+
     old = np.full(X.shape[1], np.inf)
     new = np.zeros(X.shape[1])
     iterations, perfect = 0, False
     with np.errstate(over="ignore"):
         while iterations < maxiter and np.any(np.abs(new - old) > tol):
             p = _logit_cdf(X @ new)
-            H = (p * (1 - p) * X.T) @ X / n
+            H = information(p)
             H[np.diag_indices(H.shape[0])] += ridge
             old = new
             new = old - np.linalg.solve(H, -((y - p) @ X) / n)
             perfect = perfect or bool(np.allclose(_logit_cdf(X @ new) - y, 0))
             iterations += 1
-        p = _logit_cdf(X @ new)
-        cov = np.linalg.inv((p * (1 - p) * X.T) @ X / n) / n
+        cov = np.linalg.inv(information(_logit_cdf(X @ new))) / n
         with np.errstate(divide="ignore"):
             llf = float(np.sum(np.log(_logit_cdf((2 * y - 1) * (X @ new)))))
     with np.errstate(invalid="ignore"):
