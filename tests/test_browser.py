@@ -123,6 +123,11 @@ def visits(site, tmp_path_factory) -> dict:
         record_errors(search, search_errors)
         goto(search, f"{url}/search.html?q=mRSS")
         search.wait_for_selector("#search-results ul.search li", timeout=30_000)
+        # the results come in one by one; the summary line ends the search (reading
+        # it earlier raced with the last results)
+        search.wait_for_function(
+            "() => /found \\d+ page/.test(document.querySelector('#search-results').innerText)",
+            timeout=30_000)
         found = search.locator("#search-results ul.search li a").evaluate_all(
             "links => links.map(a => a.getAttribute('href'))")
         summary = search.locator("#search-results").inner_text()
