@@ -61,7 +61,7 @@ def step_synth(a) -> dict:
 
 
 def step_validate(a) -> dict:
-    from ivigbook.validate import load_cohort
+    from ivigbook.data.validate import load_cohort
 
     cohort, sec, cpu = _timed(lambda: load_cohort(a.data))
     return {"seconds": sec, "cpu_seconds": cpu,
@@ -69,15 +69,15 @@ def step_validate(a) -> dict:
 
 
 def step_prime(a) -> dict:
-    from ivigbook.context import load_context
+    from ivigbook.derive.context import load_context
 
     _, sec, cpu = _timed(lambda: load_context(a.data, PARAMS, a.cache))
     return {"seconds": sec, "cpu_seconds": cpu}
 
 
 def step_derive(a) -> dict:
-    from ivigbook.context import cached_cohort, derive_all
-    from ivigbook.params import AnalysisParams
+    from ivigbook.derive.context import cached_cohort, derive_all
+    from ivigbook.data.params import AnalysisParams
 
     cohort = cached_cohort(a.data, a.cache)
     params = AnalysisParams.from_mapping(json.loads(PARAMS))
@@ -90,9 +90,9 @@ def step_derive(a) -> dict:
 
 
 def step_derive_pair(a) -> dict:
-    from ivigbook.context import derive_all
-    from ivigbook.params import AnalysisParams
-    from ivigbook.validate import load_cohort
+    from ivigbook.derive.context import derive_all
+    from ivigbook.data.params import AnalysisParams
+    from ivigbook.data.validate import load_cohort
 
     params = AnalysisParams.from_mapping(json.loads(PARAMS))
     small, large = load_cohort(a.data), load_cohort(a.data2)
@@ -106,7 +106,7 @@ def step_derive_pair(a) -> dict:
 
 
 def step_compute(a) -> dict:
-    from ivigbook.analysis import compute_results
+    from ivigbook.chapters.compute import compute_results
 
     cache = a.cache if a.step == "compute_cached" else None
     res, sec, cpu = _timed(lambda: compute_results(a.data, PARAMS, COMPARATORS, cache))
@@ -121,7 +121,7 @@ _PREFIX = re.compile(r"^(\S+): \[\d+/\d+\]")
 
 def step_book(a) -> dict:
     """``make book`` on a copy of the project (``--data`` = the copy)."""
-    from ivigbook.runner import build_reference_book
+    from ivigbook.book.reference import build_reference_book
 
     events: list[tuple[float, str]] = []
     t0 = time.perf_counter()
@@ -152,7 +152,7 @@ def step_kernel(a) -> dict:
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from ivigbook.runner import CONTRACT_PARAMETERS, execute_notebooks
+    from ivigbook.book.execute import CONTRACT_PARAMETERS, execute_notebooks
 
     work = Path(a.out)
     work.mkdir(parents=True, exist_ok=True)
@@ -182,9 +182,18 @@ def step_breakdown(a) -> dict:
     ``--budget`` seconds (SIGALRM; its results are then missing, the others still run)."""
     import signal
 
-    from ivigbook import (analysis, describe, historical, imputation, longitudinal, maic,
-                          organ, safety, sensitivity, skin)
-    from ivigbook.context import load_context
+    from ivigbook.chapters import compute as analysis
+    from ivigbook.chapters import describe
+    from ivigbook.chapters import historical
+    from ivigbook.chapters import longitudinal
+    from ivigbook.chapters import organ
+    from ivigbook.chapters import safety
+    from ivigbook.chapters import sensitivity
+    from ivigbook.chapters import skin
+    from ivigbook.chapters import outcomes
+    from ivigbook.chapters import imputation
+    from ivigbook.chapters import maic
+    from ivigbook.derive.context import load_context
 
     calls: list[dict] = []
 
@@ -209,6 +218,7 @@ def step_breakdown(a) -> dict:
             return value
         setattr(owner, attr, timed)
 
+    wrap(outcomes, "course_table", "outcomes.course_table")
     for mod in (describe, skin, organ, safety, historical, maic, sensitivity, longitudinal,
                 imputation):
         for attr in ("flow", "table1", "centres", "table2", "population", "responders",
@@ -218,11 +228,10 @@ def step_breakdown(a) -> dict:
                      "window_comparison"):
             if attr in vars(mod) and callable(vars(mod)[attr]):
                 wrap(mod, attr, f"{mod.__name__.split('.')[-1]}.{attr}")
-    wrap(analysis, "course_table", "outcomes.course_table")
     t0 = time.perf_counter()
     ctx = load_context(a.data, PARAMS, a.cache)
     load = time.perf_counter() - t0
-    _, sec, cpu = _timed(lambda: analysis.chapter_results(ctx, COMPARATORS))
+    _, sec, cpu = _timed(lambda: analysis.chapter_results(ctx, historical.load_comparators(COMPARATORS)))
     merged: dict[str, dict] = {}
     for c in calls:
         m = merged.setdefault(c["name"], {"name": c["name"], "seconds": 0.0, "calls": 0,

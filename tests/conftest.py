@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ivigbook.schema import TABLES
+from ivigbook.data.schema import TABLES
 
 
 def _rows(table: str, *rows: tuple) -> list[dict[str, str]]:

@@ -61,7 +61,7 @@ def tree_hashes(folder: Path) -> dict[str, str]:
 
 def make_previous_out(out: Path) -> Path:
     """An existing output folder as a previous ``ivigbook run`` leaves it (with the stamp)."""
-    from ivigbook.runner import STAMP_NAME, STAMP_TEXT
+    from ivigbook.book.outdir import STAMP_NAME, STAMP_TEXT
 
     (out / "_build" / "html").mkdir(parents=True)
     (out / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")

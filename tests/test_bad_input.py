@@ -30,7 +30,7 @@ import pytest
 from package_copies import (cli, copy_hopkins, make_previous_out, read_table,
                             tree_hashes, write_table)
 
-from ivigbook.schema import REQUIRED_TABLES, TABLES
+from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 
 #: seconds a `run` on bad data may take at most: it only reads and validates
 #: (about 1 s; generous for a loaded 2-core CI machine). Executing the notebooks takes 30 s+.

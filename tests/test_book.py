@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from ivigbook.analysis import compute_results
-from ivigbook.dictionary import PAGE, dictionary_markdown
-from ivigbook.reproduce import (STATUS_INPUT, STATUS_MATCH, STATUS_NA, STATUS_SIDE, judge)
-from ivigbook.runner import CONTRACT_PARAMETERS, REFERENCE_COHORTS
+from ivigbook.chapters.compute import compute_results
+from ivigbook.data.dictionary import PAGE, dictionary_markdown
+from ivigbook.chapters.reproduction import STATUS_INPUT, STATUS_MATCH, STATUS_NA, STATUS_SIDE, judge
+from ivigbook.book.execute import CONTRACT_PARAMETERS
+from ivigbook.config import REFERENCE_COHORTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

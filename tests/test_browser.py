@@ -30,7 +30,8 @@ from browser_support import (ALLOWED_CONSOLE_ERRORS, chromium, goto, record_erro
                              serve, unexpected_errors)
 from package_copies import REPO
 
-from ivigbook.runner import REFERENCE_COHORTS, build_book
+from ivigbook.config import REFERENCE_COHORTS
+from ivigbook.book.sphinx import build_book
 
 pytestmark = pytest.mark.slow
 

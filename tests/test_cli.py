@@ -10,7 +10,7 @@ import pytest
 from conftest import SEEDED_ERRORS, SEEDED_WARNINGS
 
 from ivigbook import cli
-from ivigbook.validate import DataError, Report
+from ivigbook.data.problems import Problem, DataError, Report
 
 
 def ivigbook(*args) -> subprocess.CompletedProcess:
@@ -132,16 +132,7 @@ def _raises(exc):
     return handler
 
 
-def test_missing_module_of_a_lazy_command(registry, capsys):
-    cli.register("later", "not written yet", lambda p: None,
-                 cli.lazy("ivigbook.not_written_yet", "main"))
-    assert cli.main(["later"]) == 1
-    assert "ivigbook.not_written_yet is not available" in capsys.readouterr().err
-
-
 def test_data_errors_and_file_errors_are_messages(registry, capsys):
-    from ivigbook.validate import Problem
-
     report = Report([Problem("patients.csv", 3, "sex", "X", "not one of F, M")])
     cli.register("bad-data", "", lambda p: None, _raises(DataError(report, "export")))
     cli.register("bad-file", "", lambda p: None,

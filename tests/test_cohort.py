@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivigbook import cohort as C
-from ivigbook import windows as W
-from ivigbook.data import Cohort
-from ivigbook.params import MULTICENTRE, PAPER, AnalysisParams
-from ivigbook.schema import DRUG, INDICATION, MEASURES, OVERLAP
+from ivigbook.derive import calendar
+from ivigbook.derive import treatment
+from ivigbook.derive import adsl as derive_adsl
+from ivigbook.derive import bds as W
+from ivigbook.data.cohort import Cohort
+from ivigbook.data.params import MULTICENTRE, PAPER, AnalysisParams
+from ivigbook.data.schema import DRUG, INDICATION, MEASURES, OVERLAP
 
 PATIENT = {"sex": "F", "birth_year": 1960, "ssc_subtype": "diffuse", "active_skin_disease": "yes"}
 
@@ -44,7 +46,7 @@ def row(frame: pd.DataFrame, pid: str, key: str = "patient_id") -> pd.Series:
 # ---------------------------------------------------------------- calendar months
 def test_month_index_is_year_times_12_plus_month_and_na_safe():
     s = pd.Series(pd.to_datetime(["2010-01-01", "2010-12-31", None, "1999-07-15"]))
-    got = C.month_index(s)
+    got = calendar.month_index(s)
     assert str(got.dtype) == "Int64"
     assert got.tolist()[:2] == [2010 * 12 + 1, 2010 * 12 + 12]
     assert got.isna().tolist() == [False, False, True, False]
@@ -58,9 +60,9 @@ def test_month_lookup_for_many_rows_equals_the_direct_conversion():
     dates[rng.random(len(dates)) < 0.05] = pd.NaT  # missing dates stay 0 and flagged
     dates[:3] = [pd.Timestamp("1969-12-31 23:59:59"), pd.Timestamp("1970-01-01"),
                  pd.Timestamp("2000-02-29 12:00")]
-    assert len(dates) > C._LOOKUP_MIN_ROWS
-    months, missing = C._months(dates)
-    direct = np.asarray(dates).astype("datetime64[M]").astype("int64") + C._MONTH_OF_EPOCH
+    assert len(dates) > calendar._LOOKUP_MIN_ROWS
+    months, missing = calendar._months(dates)
+    direct = np.asarray(dates).astype("datetime64[M]").astype("int64") + calendar._MONTH_OF_EPOCH
     assert missing.tolist() == dates.isna().tolist()
     assert (months[~missing] == direct[~missing]).all() and (months[missing] == 0).all()
     assert months[:3].tolist() == [1969 * 12 + 12, 1970 * 12 + 1, 2000 * 12 + 2]
@@ -70,11 +72,11 @@ def test_month_lookup_for_many_rows_equals_the_direct_conversion():
 def test_gap_of_exactly_round_gap_months_starts_a_new_round():
     # Jan, Feb, Mar, then Jun: Mar -> Jun is 3 months -> round 2
     c = make_cohort(["a"], monthly("a", "2010-01", 3) + [("a", "2010-06-15")])
-    cyc = C.ivig_cycles(c)
+    cyc = treatment.ivig_cycles(c)
     assert cyc["round"].tolist() == [1, 1, 1, 2]
     assert cyc["in_round1"].tolist() == [True, True, True, False]
     assert cyc["offset"].tolist() == [0, 1, 2, 5]
-    s = row(C.treatment_summary(c), "a")
+    s = row(treatment.treatment_summary(c), "a")
     assert (s.n_rounds, s.n_cycles, s.n_cycles_all, s.treatment_months) == (2, 3, 4, 3)
     assert s.last_cycle_date == pd.Timestamp("2010-03-15")
 
@@ -82,14 +84,14 @@ def test_gap_of_exactly_round_gap_months_starts_a_new_round():
 def test_gap_of_two_months_stays_in_the_round_and_day_of_month_is_irrelevant():
     # 31 Jan -> 1 Mar is 2 calendar months (same round); 1 Mar -> 30 Jun is 3 (new round)
     c = make_cohort(["a"], [("a", "2010-01-31"), ("a", "2010-03-01"), ("a", "2010-06-30")])
-    assert C.ivig_cycles(c)["round"].tolist() == [1, 1, 2]
+    assert treatment.ivig_cycles(c)["round"].tolist() == [1, 1, 2]
     # a larger round_gap_months keeps them all in round 1
-    assert C.ivig_cycles(c, AnalysisParams(round_gap_months=4))["round"].tolist() == [1, 1, 1]
+    assert treatment.ivig_cycles(c, AnalysisParams(round_gap_months=4))["round"].tolist() == [1, 1, 1]
 
 
 def test_cycles_are_sorted_by_date_and_numbered_per_patient():
     inf = [("b", "2011-03-01"), ("a", "2010-02-10"), ("b", "2011-01-01"), ("a", "2010-01-10")]
-    cyc = C.ivig_cycles(make_cohort(["a", "b"], inf))
+    cyc = treatment.ivig_cycles(make_cohort(["a", "b"], inf))
     assert cyc["patient_id"].tolist() == ["a", "a", "b", "b"]
     assert cyc["start_date"].dt.strftime("%Y-%m-%d").tolist() == [
         "2010-01-10", "2010-02-10", "2011-01-01", "2011-03-01"]
@@ -100,7 +102,7 @@ def test_round2_cycles_do_not_count_and_treatment_months_counts_months_not_cycle
     # round 1 at offsets 0, 1, 2, 4, 6, 7 (every gap < 3 months), round 2 in 2011
     dates = [("a", d) for d in ("2010-01-05", "2010-02-05", "2010-03-05", "2010-05-05",
                                 "2010-07-05", "2010-08-05", "2011-01-05", "2011-02-05")]
-    s = row(C.treatment_summary(make_cohort(["a"], dates)), "a")
+    s = row(treatment.treatment_summary(make_cohort(["a"], dates)), "a")
     assert s.n_cycles == 6  # the 2011 cycles are round 2
     assert s.n_rounds == 2
     assert s.cycles_first_6m == 4  # offsets 0, 1, 2, 4 (6 and 7 are after month 5)
@@ -110,7 +112,7 @@ def test_round2_cycles_do_not_count_and_treatment_months_counts_months_not_cycle
 
 
 def test_treatment_summary_has_only_patients_with_infusions():
-    ts = C.treatment_summary(make_cohort(["a", "b"], monthly("b", "2010-01", 2)))
+    ts = treatment.treatment_summary(make_cohort(["a", "b"], monthly("b", "2010-01", 2)))
     assert ts["patient_id"].tolist() == ["b"]
     assert list(ts.columns) == ["patient_id", "first_cycle_date", "last_cycle_date", "n_rounds",
                                 "n_cycles", "n_cycles_all", "treatment_months", "cycles_first_6m"]
@@ -146,7 +148,7 @@ def flow_cohort() -> Cohort:
 
 
 def test_inclusion_reasons_first_failure_wins(flow_cohort):
-    incl = C.inclusion(flow_cohort, PAPER).set_index("patient_id")
+    incl = derive_adsl.inclusion(flow_cohort, PAPER).set_index("patient_id")
     expected = {
         "ok": None, "none": "no_ivig", "inactive": "not_active_diffuse_skin",
         "limited": "not_active_diffuse_skin", "unknown_activity": "not_active_diffuse_skin",
@@ -162,20 +164,20 @@ def test_inclusion_reasons_first_failure_wins(flow_cohort):
 
 
 def test_all_treated_rule_skips_skin_checks_and_baseline_when_not_required(flow_cohort):
-    incl = C.inclusion(flow_cohort, MULTICENTRE).set_index("patient_id")
+    incl = derive_adsl.inclusion(flow_cohort, MULTICENTRE).set_index("patient_id")
     assert list(incl["reason"].cat.categories) == ["no_ivig", "fewer_cycles_6m"]
     assert incl.loc["none", "reason"] == "no_ivig"
     assert incl["included"].sum() == len(incl) - 1  # min_cycles_6m = 1: every treated patient
     with_base = AnalysisParams(inclusion="all_treated", baseline_measure="MRSS")
-    incl = C.inclusion(flow_cohort, with_base).set_index("patient_id")
+    incl = derive_adsl.inclusion(flow_cohort, with_base).set_index("patient_id")
     assert incl.loc["limited", "included"]
     assert incl.loc["two_cycles", "reason"] == "fewer_cycles_6m"
     assert incl.loc["no_base", "reason"] == "no_baseline_mrss"
 
 
 def test_flow_boxes_add_up_and_each_patient_is_in_exactly_one_box(flow_cohort):
-    incl = C.inclusion(flow_cohort, PAPER)
-    flow = C.flow_table(incl, PAPER)
+    incl = derive_adsl.inclusion(flow_cohort, PAPER)
+    flow = derive_adsl.flow_table(incl, PAPER)
     assert flow["box"].iloc[0] == "Patients in the package"
     assert flow["box"].iloc[-1] == "Included in the analysis"
     assert flow["n_remaining"].iloc[0] == len(incl) == 9
@@ -195,20 +197,20 @@ def test_flow_boxes_add_up_and_each_patient_is_in_exactly_one_box(flow_cohort):
 
 
 def test_flow_shows_empty_boxes_and_rejects_inconsistent_input(flow_cohort):
-    incl = C.inclusion(flow_cohort, PAPER)
+    incl = derive_adsl.inclusion(flow_cohort, PAPER)
     only_ok = incl[incl["patient_id"] == "ok"]
-    flow = C.flow_table(only_ok)
+    flow = derive_adsl.flow_table(only_ok)
     assert flow["n_excluded"].dropna().tolist() == [0, 0, 0, 0]
     broken = incl.copy()
     broken.loc[broken["patient_id"] == "none", "included"] = True
     with pytest.raises(AssertionError):
-        C.flow_table(broken)
+        derive_adsl.flow_table(broken)
 
 
 def test_flow_from_plain_strings_orders_known_reasons():
     incl = pd.DataFrame({"patient_id": ["a", "b", "c", "d"], "included": [False, False, True, False],
                          "reason": ["no_baseline_mrss", "no_ivig", None, "fewer_cycles_6m"]})
-    flow = C.flow_table(incl)
+    flow = derive_adsl.flow_table(incl)
     assert flow["reason"].dropna().tolist() == ["no_ivig", "fewer_cycles_6m", "no_baseline_mrss"]
     assert flow["n_remaining"].tolist() == [4, 3, 2, 1, 1]
 
@@ -226,7 +228,7 @@ def test_prior_and_concomitant_drug_edges():
         ("a", "tocilizumab", "2011-01-01", None),  # during round 2: neither
     ]
     inf = monthly("a", "2010-01", 3) + [("a", "2011-01-15")]
-    drugs = row(C.drug_exposure(make_cohort(["a"], inf, medications=meds)), "a")
+    drugs = row(treatment.drug_exposure(make_cohort(["a"], inf, medications=meds)), "a")
     expected = {"prednisone": (True, False), "methotrexate": (True, True),
                 "mycophenolate": (True, True), "cyclophosphamide": (False, True),
                 "imatinib": (False, True), "rituximab": (False, False),
@@ -237,7 +239,7 @@ def test_prior_and_concomitant_drug_edges():
 
 
 def test_drug_flags_are_unknown_without_a_medications_table():
-    drugs = C.drug_exposure(make_cohort(["a"], monthly("a", "2010-01", 3)))
+    drugs = treatment.drug_exposure(make_cohort(["a"], monthly("a", "2010-01", 3)))
     assert drugs.drop(columns="patient_id").isna().all().all()
 
 
@@ -259,7 +261,7 @@ def adsl_cohort() -> Cohort:
 
 
 def test_subject_level_rows_sequence_and_columns(adsl_cohort):
-    adsl = C.subject_level(adsl_cohort)
+    adsl = derive_adsl.subject_level(adsl_cohort)
     assert adsl["USUBJID"].tolist() == ["w", "y", "z", "x"]  # by first cycle, then id; no IVIG last
     assert adsl["SUBJSEQ"].tolist() == [1, 2, 3, 4]
     for col in ["center", "sex", "race", "ssc_subtype", "age_at_ivig", "age_at_onset",
@@ -273,23 +275,23 @@ def test_subject_level_rows_sequence_and_columns(adsl_cohort):
     assert {f"BASE_{m}" for m in MEASURES} <= set(adsl.columns)
     assert {f"prior_{d}" for d in DRUG} | {f"concomitant_{d}" for d in DRUG} <= set(adsl.columns)
     assert "stop_detail" not in adsl.columns and "patient_id" not in adsl.columns
-    assert C.subject_sequence(adsl_cohort)["patient_id"].tolist() == ["w", "y", "z", "x"]
+    assert treatment.subject_sequence(adsl_cohort)["patient_id"].tolist() == ["w", "y", "z", "x"]
 
 
 def test_age_and_disease_duration_rules(adsl_cohort):
-    z = row(C.subject_level(adsl_cohort), "z", "USUBJID")
+    z = row(derive_adsl.subject_level(adsl_cohort), "z", "USUBJID")
     ivig_days = (pd.Timestamp("2010-07-01") - pd.Timestamp("1960-07-01")).days  # 50 years
     assert z.age_at_ivig == pytest.approx(ivig_days / 365.25) and round(z.age_at_ivig) == 50
     onset_days = (pd.Timestamp("2008-03-31") - pd.Timestamp("1960-07-01")).days
     assert z.age_at_onset == pytest.approx(onset_days / 365.25)
     assert z.disease_duration_months == (2010 * 12 + 7) - (2008 * 12 + 3)
-    x = row(C.subject_level(adsl_cohort), "x", "USUBJID")
+    x = row(derive_adsl.subject_level(adsl_cohort), "x", "USUBJID")
     assert pd.isna(x.age_at_ivig) and pd.isna(x.disease_duration_months)
     assert pd.isna(x.n_cycles) and x.exclusion_reason == "no_ivig"
 
 
 def test_subject_level_flags_baselines_and_inclusion(adsl_cohort):
-    adsl = C.subject_level(adsl_cohort).set_index("USUBJID")
+    adsl = derive_adsl.subject_level(adsl_cohort).set_index("USUBJID")
     assert adsl.loc["z", "overlap_myositis"] and adsl.loc["z", "overlap_sjogren"]
     assert not adsl.loc["z", "overlap_ra"] and not adsl.loc["y", "overlap_myositis"]
     assert adsl.loc["z", "indication_skin"] and not adsl.loc["z", "indication_gi"]
@@ -298,7 +300,7 @@ def test_subject_level_flags_baselines_and_inclusion(adsl_cohort):
     assert np.isnan(adsl.loc["w", "BASE_MRSS"])
     assert adsl["included"].tolist() == [False, True, True, False]
     assert adsl.loc["w", "exclusion_reason"] == "no_baseline_mrss"
-    incl = C.inclusion(adsl_cohort).set_index("patient_id")
+    incl = derive_adsl.inclusion(adsl_cohort).set_index("patient_id")
     assert (incl.loc[adsl.index, "included"].to_numpy() == adsl["included"].to_numpy()).all()
 
 
@@ -349,11 +351,11 @@ def synthetic_registry(n: int, seed: int = 2015) -> Cohort:
 def test_vectorised_derivation_of_20000_patients():
     cohort = synthetic_registry(20_000)
     t0 = time.perf_counter()
-    adsl = C.subject_level(cohort)
+    adsl = derive_adsl.subject_level(cohort)
     t1 = time.perf_counter()
     bds = W.analysis_visits(cohort)
     t2 = time.perf_counter()
-    flow = C.flow_table(C.inclusion(cohort))
+    flow = derive_adsl.flow_table(derive_adsl.inclusion(cohort))
     print(f"\n20,000 patients, {len(cohort.infusions):,} infusions, "
           f"{len(cohort.measurements):,} measurements: subject_level {t1 - t0:.2f} s, "
           f"analysis_visits {t2 - t1:.2f} s ({len(bds):,} rows), "

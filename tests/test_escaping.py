@@ -23,7 +23,7 @@ from browser_support import (chromium, goto, record_errors, require_chromium, se
                              unexpected_errors)
 from package_copies import cli, copy_hopkins, read_table, write_table
 
-from ivigbook import figures as F
+from ivigbook.report import figures as F
 
 SCRIPT_CENTRE = "<script>alert(1)</script>"
 AMP_CENTRE = "St Mary's & <Clinic> \"North\""

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from ivigbook import figures as F
+from ivigbook.report import figures as F
 
 NASTY = ["<script>alert(1)</script>", 'A & B $x$ "q"']
 
@@ -465,7 +465,8 @@ def test_forest_rows_groups_and_not_estimable():
     assert ann.count("not estimable") == 2  # in the plot and in the text column
     assert "0.40 (0.10–1.60)" in ann
     assert "3.00 (0.00–∞)" in ann  # infinite / zero bounds shown as given
-    assert "<0.001" in ann and "0.19" in ann
+    assert "0.0004" in ann and "0.190" in ann  # the one p-value formatter (tables, prose)
+
     assert ax.get_xscale() == "log"
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["Month 6", "Month 12"]
@@ -581,3 +582,9 @@ def test_spaghetti_mean_skips_sparse_months():
     ax = F.spaghetti(df, "mRSS", min_n=3).axes[0]
     mean = [ln for ln in ax.get_lines() if ln.get_linewidth() > 2][0]
     assert list(mean.get_xdata()) == [0, 6, 12]
+
+
+def test_forest_prints_p_as_the_tables_do():
+    df = forest_df().assign(p=[0.0497, 0.33, np.nan, 0.4, 0.62, 0.00001])
+    ann = [t.get_text() for t in F.forest(df).axes[0].texts]
+    assert "0.0497" in ann and "0.050" not in ann and "<0.0001" in ann

@@ -9,8 +9,8 @@ from IPython.core.formatters import format_display_data
 from IPython.display import Markdown
 from nbformat.v4 import new_code_cell, new_notebook
 
-from ivigbook import glue
-from ivigbook.results import Recorder, _Text
+from ivigbook.report import glue
+from ivigbook.results.recorder import Recorder, _Text
 
 
 def myst_message(key, variable):
@@ -37,7 +37,7 @@ def test_message_rejects_other_objects():
 def test_outside_a_kernel_each_value_is_displayed_at_once(monkeypatch):
     sent = []
     monkeypatch.setattr("myst_nb.glue", lambda k, v, display=True: sent.append((k, v, display)))
-    Recorder("nb").value("skin_mrss_m6_mean", 12.345, 1)
+    Recorder("nb", glue=glue.glue).value("skin_mrss_m6_mean", 12.345, 1)
     assert sent == [("skin_mrss_m6_mean", "12.3", False)]
     assert glue._pending == []
 
@@ -45,12 +45,12 @@ def test_outside_a_kernel_each_value_is_displayed_at_once(monkeypatch):
 def test_in_a_kernel_values_are_batched_in_order(tmp_path):
     """Values, a shown sentence, printed text and the cell end, in a real kernel."""
     cells = [
-        new_code_cell("from ivigbook.results import Recorder\n"
-                      "from ivigbook import book\n"
-                      "rec = Recorder('nb')"),
+        new_code_cell("from ivigbook.results.recorder import Recorder\n"
+                      "from ivigbook.report import glue, page\n"
+                      "rec = Recorder('nb', glue=glue.glue)"),
         new_code_cell("rec.value('a_x_m6_mean', 1.25, 2)\n"
                       "rec.text('a_x_m6_word', 'fell')\n"
-                      "book._markdown('shown')\n"
+                      "page._markdown('shown')\n"
                       "print('printed')\n"
                       "rec.prose('a_x_text', 'A *sentence*.')\n"
                       "_ = rec.value('a_x_m6_p', 0.0004, kind='p')"),

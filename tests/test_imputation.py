@@ -10,16 +10,18 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from ivigbook import imputation, skin
-from ivigbook.context import load_context
-from ivigbook.results import Recorder
+from ivigbook.stats import mi
+from ivigbook.chapters import imputation
+from ivigbook.chapters import skin
+from ivigbook.derive.context import load_context
+from ivigbook.results.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_rubin_by_hand():
     # m = 3 estimates 1, 2, 3 with within-variance 0.5 each; complete-data n = 10 (mean: k = 1)
-    r = imputation.rubin([1.0, 2.0, 3.0], [0.5, 0.5, 0.5], n=10)
+    r = mi.rubin([1.0, 2.0, 3.0], [0.5, 0.5, 0.5], n=10)
     qbar, ubar, b = 2.0, 0.5, 1.0                  # B = ((1-2)^2 + 0 + (3-2)^2) / 2
     t = ubar + (1 + 1 / 3) * b                     # 1.8333...
     lam = (4 / 3) / t                              # 0.72727...
@@ -39,12 +41,12 @@ def test_rubin_by_hand():
 
 
 def test_rubin_without_missing_information_uses_the_complete_data_df():
-    r = imputation.rubin([4.0] * 5, [0.25] * 5, n=21)
+    r = mi.rubin([4.0] * 5, [0.25] * 5, n=21)
     assert r.between == 0 and r.lam == 0
     assert r.df == pytest.approx(21 / 23 * 20)       # nu_obs with lambda = 0
     assert r.variance == 0.25
     with pytest.raises(ValueError):
-        imputation.rubin([1.0], [1.0], n=5)
+        mi.rubin([1.0], [1.0], n=5)
 
 
 def test_pmm_imputes_observed_values_and_keeps_observed_entries():
@@ -54,7 +56,7 @@ def test_pmm_imputes_observed_values_and_keeps_observed_entries():
                          "c": rng.integers(0, 2, size=40).astype(float)})
     data.loc[[1, 5, 9, 20], "b"] = np.nan
     data.loc[[2, 7], "a"] = np.nan
-    done = imputation.chained_pmm(data, m=5, seed=11)
+    done = mi.chained_pmm(data, m=5, seed=11)
     assert len(done) == 5
     observed_b = set(data["b"].dropna())
     for d in done:
@@ -96,28 +98,28 @@ def test_vectorised_donor_search_equals_brute_force(kind):
     for _ in range(400):
         fo, fm = _random_fits(rng, kind)
         k = int(rng.integers(1, min(7, fo.size) + 1))
-        got = imputation._donors(fo, fm, k)
+        got = mi._donors(fo, fm, k)
         want = _brute_force_donors(fo, fm, k)
         assert got.shape == want.shape
         # the same k donors (the order within a row is not used: one is drawn uniformly)
         np.testing.assert_array_equal(np.sort(got, axis=1), np.sort(want, axis=1), err_msg=f"{fo} {fm} {k}")
         choice = rng.integers(k, size=fm.size)
-        np.testing.assert_array_equal(imputation._donors(fo, fm, k, choice),
+        np.testing.assert_array_equal(mi._donors(fo, fm, k, choice),
                                       got[np.arange(fm.size), choice])
 
 
 def test_donor_search_ties_prefer_lower_positions_on_both_sides():
     fo = np.array([1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0])   # f = 2: every row at distance 1
-    np.testing.assert_array_equal(np.sort(imputation._donors(fo, np.array([2.0]), 3)), [[0, 1, 2]])
+    np.testing.assert_array_equal(np.sort(mi._donors(fo, np.array([2.0]), 3)), [[0, 1, 2]])
     # a run of equal values just below f longer than k: the lowest positions, not the last
     fo = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 2.0])
-    np.testing.assert_array_equal(np.sort(imputation._donors(fo, np.array([0.9]), 2)), [[0, 1]])
+    np.testing.assert_array_equal(np.sort(mi._donors(fo, np.array([0.9]), 2)), [[0, 1]])
     with pytest.raises(ValueError):
-        imputation._donors(fo, np.array([np.nan]), 2)
+        mi._donors(fo, np.array([np.nan]), 2)
     with pytest.raises(ValueError):
-        imputation._donors(fo, np.array([1.0]), 8)
+        mi._donors(fo, np.array([1.0]), 8)
     with pytest.raises(ValueError, match="no observed value in column"):
-        imputation.chained_pmm(pd.DataFrame({"a": [1.0, 2.0, np.nan], "b": [np.nan] * 3}), m=2, seed=1)
+        mi.chained_pmm(pd.DataFrame({"a": [1.0, 2.0, np.nan], "b": [np.nan] * 3}), m=2, seed=1)
 
 
 def _incomplete_data(n, seed):
@@ -132,12 +134,12 @@ def _incomplete_data(n, seed):
 
 def test_same_seed_gives_bit_identical_imputations_whatever_the_threads():
     data = _incomplete_data(300, 1)
-    a = imputation.chained_pmm(data, m=6, seed=5, workers=1)
-    b = imputation.chained_pmm(data, m=6, seed=5, workers=2)
-    c = imputation.chained_pmm(data, m=6, seed=5)
+    a = mi.chained_pmm(data, m=6, seed=5, workers=1)
+    b = mi.chained_pmm(data, m=6, seed=5, workers=2)
+    c = mi.chained_pmm(data, m=6, seed=5)
     for x, y, z in zip(a, b, c):
         assert x.to_numpy().tobytes() == y.to_numpy().tobytes() == z.to_numpy().tobytes()
-    other = imputation.chained_pmm(data, m=6, seed=6)
+    other = mi.chained_pmm(data, m=6, seed=6)
     assert any(not np.array_equal(x.to_numpy(), o.to_numpy()) for x, o in zip(a, other))
     # the chains differ from one another (independent streams)
     assert not np.array_equal(a[0].to_numpy(), a[1].to_numpy())
@@ -146,7 +148,7 @@ def test_same_seed_gives_bit_identical_imputations_whatever_the_threads():
 def test_imputed_values_are_observed_values_of_their_column():
     data = _incomplete_data(400, 2)
     miss = data.isna()
-    for d in imputation.chained_pmm(data, m=5, seed=3, n_iter=4):
+    for d in mi.chained_pmm(data, m=5, seed=3, n_iter=4):
         assert d.notna().all().all()
         for col in data.columns:
             assert set(d.loc[miss[col], col]) <= set(data[col].dropna()), col
@@ -166,8 +168,8 @@ def test_pooled_mean_recovers_the_truth_under_missing_at_random():
     share_missing = np.isnan(y_obs).mean()
     cc = np.nanmean(y_obs)
     assert y.mean() == pytest.approx(truth) and cc < truth - 0.6 and 0.35 < share_missing < 0.5
-    done = imputation.chained_pmm(pd.DataFrame({"x": x, "y": y_obs}), m=20, seed=4)
-    r = imputation.rubin([d["y"].mean() for d in done], [d["y"].var(ddof=1) / n for d in done], n)
+    done = mi.chained_pmm(pd.DataFrame({"x": x, "y": y_obs}), m=20, seed=4)
+    r = mi.rubin([d["y"].mean() for d in done], [d["y"].var(ddof=1) / n for d in done], n)
     assert r.ci_low < truth < r.ci_high
     assert abs(r.estimate - truth) < 0.1
     assert not r.ci_low < cc < r.ci_high
@@ -178,7 +180,7 @@ def test_pooled_mean_recovers_the_truth_under_missing_at_random():
 @pytest.fixture(scope="module")
 def hopkins_ctx():
     ctx = load_context(ROOT / "data/synthetic/hopkins2015")
-    return skin.population(ctx, Recorder("x", None, glue=False))
+    return skin.population(ctx, Recorder("x", None))
 
 
 def test_same_seed_same_numbers_other_seed_other_draws(hopkins_ctx):
@@ -190,10 +192,10 @@ def test_same_seed_same_numbers_other_seed_other_draws(hopkins_ctx):
 
 
 def test_hopkins_records_visits_and_fmi(hopkins_ctx):
-    rec = Recorder("02_skin_outcomes", None, glue=False)
+    rec = Recorder("02_skin_outcomes", None)
     res = imputation.mrss_change(hopkins_ctx, rec, seed=2015)
     v = rec.values
-    assert v["mi_m"] == imputation.M_DEFAULT >= 20
+    assert v["mi_m"] == mi.M_DEFAULT >= 20
     assert v["mi_mrss_n"] == 30
     for month in (6, 12, 18, 24):
         assert v[f"mi_mrss_m{month}_change_ci_low"] < v[f"mi_mrss_m{month}_change"] < v[f"mi_mrss_m{month}_change_ci_high"]
@@ -214,17 +216,17 @@ def test_wide_table_rows_are_patients_with_a_baseline(hopkins_ctx):
 
 
 def test_spanish_cohort_single_visit_and_small_cohort(valid_package):
-    from ivigbook.runner import REFERENCE_COHORTS
+    from ivigbook.config import REFERENCE_COHORTS
 
     entry = REFERENCE_COHORTS["spain_multicentre"]
     ctx = load_context(ROOT / entry["data_dir"], json.dumps(entry["params"]))
-    rec = Recorder("02_skin_outcomes", None, glue=False)
+    rec = Recorder("02_skin_outcomes", None)
     res = imputation.mrss_change(skin.population(ctx, rec), rec, seed=2023)
     assert res is not None and list(res["visit"]) == ["m3"]
     assert "mi_mrss_m3_change" in rec.values and "the other visits" not in rec.texts["mi_mrss_text"]
 
     tiny = load_context(valid_package)
-    rec = Recorder("02_skin_outcomes", None, glue=False)
+    rec = Recorder("02_skin_outcomes", None)
     assert imputation.mrss_change(tiny, rec, seed=1) is None
     assert "at least 5 patients" in rec.texts["mi_mrss_text"]
     assert imputation.comparison_table(tiny, None, None) is None

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from conftest import VALID_TABLES, write_valid_package
 
-from ivigbook.io import _column_text, read_package
-from ivigbook.schema import TABLES
-from ivigbook.validate import validate_package
+from ivigbook.data.io import _column_text, read_package
+from ivigbook.data.schema import TABLES
+from ivigbook.data.validate import validate_package
 
 
 # ---------------------------------------------------------------- writers of each format

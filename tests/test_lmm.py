@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ivigbook import lmm
+from ivigbook.stats import lmm
 
 
 def simulated(n_groups: int, seed: int, slope_sd: float = 1.5):

@@ -9,11 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivigbook import longitudinal, skin
-from ivigbook.context import Context, derive_all, load_context
-from ivigbook.data import Cohort
-from ivigbook.params import PAPER
-from ivigbook.results import Recorder
+from ivigbook.chapters import longitudinal
+from ivigbook.chapters import skin
+from ivigbook.derive.context import Context, derive_all, load_context
+from ivigbook.data.cohort import Cohort
+from ivigbook.data.params import PAPER
+from ivigbook.results.recorder import Recorder
+from ivigbook.config import REFERENCE_COHORTS
+from ivigbook.chapters import compute as analysis
+from ivigbook.chapters import historical
+from ivigbook.results.recorder import KEY_PATTERN
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUE_PRE, TRUE_POST, TRUE_LEVEL = 0.25, -0.6, 28.0   # points per month; level at IVIG start
@@ -93,7 +98,7 @@ def test_no_warning_escapes_even_when_the_fit_is_hard():
 @pytest.fixture(scope="module")
 def hopkins():
     ctx = load_context(ROOT / "data/synthetic/hopkins2015")
-    rec = Recorder("02_skin_outcomes", None, glue=False)
+    rec = Recorder("02_skin_outcomes", None)
     return ctx, rec, longitudinal.mrss_model(skin.population(ctx, rec), rec)
 
 
@@ -116,18 +121,17 @@ def test_hopkins_records_every_visit_and_says_why_estimates_differ(hopkins):
 
 def test_same_data_same_numbers(hopkins):
     ctx, rec, _ = hopkins
-    again = Recorder("02_skin_outcomes", None, glue=False)
+    again = Recorder("02_skin_outcomes", None)
     longitudinal.mrss_model(skin.population(ctx, again), again)
     assert {k: x for k, x in again.values.items() if k.startswith("lmm")} == \
            {k: x for k, x in rec.values.items() if k.startswith("lmm")}
 
 
 def test_spanish_cohort_single_follow_up_still_fits():
-    from ivigbook.runner import REFERENCE_COHORTS
 
     entry = REFERENCE_COHORTS["spain_multicentre"]
     ctx = load_context(ROOT / entry["data_dir"], json.dumps(entry["params"]))
-    rec = Recorder("02_skin_outcomes", None, glue=False)
+    rec = Recorder("02_skin_outcomes", None)
     model = longitudinal.mrss_model(skin.population(ctx, rec), rec)
     assert model is not None and model.knots == ()   # targets timed from each last cycle
     assert list(rec.values).count("lmm_mrss_m3_change") == 1
@@ -136,13 +140,13 @@ def test_spanish_cohort_single_follow_up_still_fits():
 
 def test_too_few_patients_gives_a_sentence_and_none(valid_package):
     ctx = load_context(valid_package)
-    rec = Recorder("02_skin_outcomes", None, glue=False)
+    rec = Recorder("02_skin_outcomes", None)
     assert longitudinal.mrss_model(ctx, rec) is None
     assert "at least 5 patients" in rec.texts["lmm_mrss_text"]
     assert rec.texts["lmm_mrss_why_text"]
     assert longitudinal.figure_args(None, ctx)["summary"].empty
     assert longitudinal.terms_table(None, False) is None
-    rec6 = Recorder("06_sensitivity_windows", None, glue=False)
+    rec6 = Recorder("06_sensitivity_windows", None)
     assert longitudinal.window_comparison(ctx, rec6, pd.DataFrame()) is None
     assert rec6.texts["sens_lmm_text"]
 
@@ -158,16 +162,14 @@ class _GlueOnce(Recorder):
 
 @pytest.mark.parametrize("name", ["hopkins2015", "spain_multicentre"])
 def test_chapters_record_each_key_once_and_keys_follow_the_scheme(name, monkeypatch):
-    from ivigbook import analysis
-    from ivigbook.results import KEY_PATTERN
-    from ivigbook.runner import REFERENCE_COHORTS
 
     entry = REFERENCE_COHORTS[name]
     monkeypatch.setattr(analysis, "Recorder", _GlueOnce)
     ctx = load_context(ROOT / entry["data_dir"], json.dumps(entry["params"]))
     comparators = entry.get("comparators", "data/reference/historical_controls.csv")
-    out = analysis.chapter_results(ctx, ROOT / comparators if comparators else None,
-                                   seed=entry.get("seed", 2015))
+    out = analysis.chapter_results(
+        ctx, historical.load_comparators(ROOT / comparators) if comparators else None,
+        seed=entry.get("seed", 2015))
     keys = [k for values in out.values() for k in values]
     assert all(KEY_PATTERN.match(k) for k in keys)
     prefixes = ("lmm_", "mi_", "maic_", "sens_lmm_")

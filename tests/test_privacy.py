@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 from package_copies import REPO, cli, copy_hopkins, read_table, write_table
 
-from ivigbook.runner import SYNTHETIC_DIR, _privacy_warning
+from ivigbook.config import SYNTHETIC_DIR
+from ivigbook.book.outdir import _privacy_warning
 
 PID = "SENTINEL-PID-{:03d}"
 FREE_TEXT = "SENTINEL-FREETEXT-rash at Dr Smith's"
@@ -188,7 +189,7 @@ def test_scrub_redacts_a_parameter_in_metadata_and_injected_cell():
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from ivigbook.notebook_clean import scrub_notebook
+    from ivigbook.book.notebook_clean import scrub_notebook
 
     secret = '../exports/Smith "Jane" \\ MRN 4711/cohort'
     nb = new_notebook(cells=[

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ivigbook import schema
-from ivigbook.stats import decimals_of, round_half_up
+from ivigbook.data import schema
+from ivigbook.stats.printed import decimals_of, round_half_up
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "data" / "reference"

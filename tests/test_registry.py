@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivigbook.context import cached_cohort, derive_all, load_context, package_key, params_key
-from ivigbook.params import PAPER
+from ivigbook.derive.context import cached_cohort, derive_all, load_context, package_key, params_key
+from ivigbook.data.params import PAPER
 from ivigbook.synth import registry as R
-from ivigbook.validate import load_cohort_with_report
+from ivigbook.data.validate import load_cohort_with_report
 
 N = 2000
 SEED = 11
@@ -181,8 +181,9 @@ def test_ivigbook_run_on_the_registry(package, tmp_path):
 
 
 def test_prime_cache_then_load_context_reads_it(package, loaded, tmp_path, monkeypatch):
-    from ivigbook import context, validate
-    from ivigbook.context import prime_cache
+    from ivigbook.derive import context
+    from ivigbook.data import validate
+    from ivigbook.derive.context import prime_cache
 
     cohort, _ = loaded
     prime_cache(cohort, package, PAPER, tmp_path)
@@ -198,7 +199,8 @@ def test_prime_cache_then_load_context_reads_it(package, loaded, tmp_path, monke
 
 _COUNTING = """
 import sys
-from ivigbook import context, validate
+from ivigbook.derive import context
+from ivigbook.data import validate
 real = validate.load_cohort
 def counted(*a, **k):
     print("VALIDATED", flush=True)

@@ -1,17 +1,17 @@
 """Results recorder, prose formatting, HTML tables and the reproduction judge."""
 import json
-import math
 
 import pandas as pd
 import pytest
 
-from ivigbook.reproduce import STATUS_DIFF, STATUS_INPUT, STATUS_MATCH, STATUS_MISSING, STATUS_NA, STATUS_SIDE, judge
-from ivigbook.results import Recorder, clean_value, fmt_number, fmt_p
-from ivigbook.tables import Table, cell_mean_sd, cell_n_pct
+from ivigbook.chapters.reproduction import STATUS_DIFF, STATUS_INPUT, STATUS_MATCH, STATUS_MISSING, STATUS_NA, STATUS_SIDE, judge
+from ivigbook.results.recorder import Recorder
+from ivigbook.results.formatter import clean_value, fmt_number, fmt_p
+from ivigbook.results.table import Table, cell_mean_sd, cell_n_pct
 
 
 def test_recorder_stores_raw_and_returns_prose(tmp_path):
-    rec = Recorder("02_skin", tmp_path, glue=False)
+    rec = Recorder("02_skin", tmp_path)
     assert rec.value("skin_mrss_m6_mean", 24.0966) == "24.1"
     assert rec.value("skin_mrss_change_m6_mean", -5.2999) == "\u22125.3"
     assert rec.value("skin_mrss_m6_p", 0.00109, kind="p") == "0.0011"
@@ -25,7 +25,7 @@ def test_recorder_stores_raw_and_returns_prose(tmp_path):
 
 
 def test_recorder_rejects_bad_keys_and_conflicts():
-    rec = Recorder("x", None, glue=False)
+    rec = Recorder("x", None)
     with pytest.raises(ValueError):
         rec.value("Skin MRSS", 1)
     rec.value("a_b", 1.0)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
-import sys
 import types
 from pathlib import Path
 
@@ -19,11 +17,18 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ivigbook import runner
-from ivigbook.notebook_clean import scrub_notebook
-from ivigbook.runner import (InvalidDataError, ResultsConflictError, RunError, UsageError,
-                             execute_notebooks, merge_results, parse_overrides,
-                             write_results_json)
+from ivigbook.data import params
+from ivigbook.book import run
+from ivigbook.book import outdir
+from ivigbook.book import reference
+from ivigbook.book import execute
+from ivigbook import cli
+from ivigbook.book.notebook_clean import scrub_notebook
+from ivigbook.data.problems import DataError
+from ivigbook.errors import InvalidDataError, ResultsConflictError, RunError, UsageError
+from ivigbook.book.execute import execute_notebooks
+from ivigbook.book.merge import merge_results, write_results_json
+from ivigbook.data.params import parse_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,27 +126,22 @@ class _Report:
     def format(self):
         return "\n".join(self.lines)
 
+    def summary(self):
+        return f"{len(self.lines)} errors"
+
 
 @pytest.fixture
 def stub_validate(monkeypatch):
-    """A stand-in for ivigbook.validate: a package with a file BAD is invalid."""
-    mod = types.ModuleType("ivigbook.validate")
-
-    class DataError(Exception):
-        def __init__(self, report):
-            super().__init__("invalid data")
-            self.report = report
-
-    def load_cohort(path):
+    """A stand-in for validation: a package with a file BAD is invalid."""
+    def load_cohort_with_report(path):
         path = Path(path)
         if (path / "BAD").exists():
             raise DataError(_Report([f"{path.name}/patients.csv:2:sex: X - must be F or M"]))
-        return types.SimpleNamespace(sha256="0" * 64, name=path.name)
+        return (types.SimpleNamespace(sha256="0" * 64, name=path.name),
+                types.SimpleNamespace(n_warnings=0))
 
-    mod.DataError = DataError
-    mod.load_cohort = load_cohort
-    monkeypatch.setitem(sys.modules, "ivigbook.validate", mod)
-    return mod
+    monkeypatch.setattr(run, "load_cohort_with_report", load_cohort_with_report)
+    return load_cohort_with_report
 
 
 def snapshot(folder: Path) -> dict:
@@ -177,7 +177,7 @@ def test_merge_and_write_results_are_deterministic(tmp_path):
     (parts / "02_b.json").write_text('{"b_p": NaN, "b_or": 0.1234567890123456789, '
                                      '"b_inf": Infinity, "b_list": [1.00000000000001, 2]}')
     (parts / "01_a.json").write_text('{"a_n": 30, "a_flag": true, "a_label": "Sj\\u00f6gren"}')
-    payload = merge_results(parts, "hopkins2015", runner.AnalysisParams(), "abc")
+    payload = merge_results(parts, "hopkins2015", params.AnalysisParams(), "abc")
     assert list(payload) == ["cohort", "parameters", "data_sha256", "results"]
     assert payload["results"]["b_p"] is None and payload["results"]["b_inf"] is None
     assert payload["results"]["b_or"] == 0.123456789012
@@ -215,12 +215,11 @@ def test_cli_unknown_set_name_exits_2(tmp_path, stub_validate, capsys, monkeypat
     data = make_data(tmp_path / "mine")
     args = argparse.Namespace(data_dir=str(data), out=str(tmp_path / "out"),
                               set=["no_such_rule=1"], jobs=1, cohort_name=None)
-    assert runner.main_run(args) == 2
+    assert cli.main_run(args) == 2
     err = capsys.readouterr().err
     assert "unknown analysis parameter 'no_such_rule'" in err and "responder_mcid" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
-    cli = pytest.importorskip("ivigbook.cli")
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["run", str(data), "--out", str(tmp_path / "out"), "--set", "nope=1"])
     assert exit_info.value.code == 2
@@ -235,12 +234,12 @@ def test_invalid_data_exit_1_before_touching_out(tmp_path, stub_validate, capsys
     (data / "BAD").write_text("")
     out = tmp_path / "out"
     out.mkdir()
-    (out / runner.STAMP_NAME).write_text(runner.STAMP_TEXT)
+    (out / outdir.STAMP_NAME).write_text(outdir.STAMP_TEXT)
     (out / "marker.txt").write_text("old book")
     before = snapshot(out)
     args = argparse.Namespace(data_dir=str(data), out=str(out), set=None, jobs=1,
                               cohort_name=None)
-    assert runner.main_run(args) == 1
+    assert cli.main_run(args) == 1
     err = capsys.readouterr().err
     assert "mine/patients.csv:2:sex: X - must be F or M" in err
     assert "Traceback" not in err
@@ -255,9 +254,9 @@ def test_out_must_be_ivigbook_output(tmp_path, stub_validate, monkeypatch):
     foreign.mkdir()
     (foreign / "thesis.docx").write_text("precious")
     with pytest.raises(UsageError, match="refusing to replace"):
-        runner.run(data, foreign, root=root, progress=False)
+        run.run(data, foreign, root=root, progress=False)
     with pytest.raises(UsageError, match="contain the input data"):
-        runner.run(data, tmp_path, root=root, progress=False)
+        run.run(data, tmp_path, root=root, progress=False)
     assert (foreign / "thesis.docx").read_text() == "precious"
 
 
@@ -337,14 +336,14 @@ def test_failed_run_names_notebook_cell_and_error_and_keeps_out(tmp_path, stub_v
     data = make_data(tmp_path / "mine")
     out = tmp_path / "out"
     out.mkdir()
-    (out / runner.STAMP_NAME).write_text(runner.STAMP_TEXT)
+    (out / outdir.STAMP_NAME).write_text(outdir.STAMP_TEXT)
     (out / "marker.txt").write_text("previous book, must survive")
     (out / "sub").mkdir()
     (out / "sub" / "page.html").write_bytes(b"<html>old</html>\n")
     before = snapshot(out)
     args = argparse.Namespace(data_dir=str(data), out=str(out), set=None, jobs=2,
                               cohort_name="mine")
-    assert runner.main_run(args) == 1
+    assert cli.main_run(args) == 1
     err = capsys.readouterr().err
     assert "02_beta.ipynb failed at cell 4 (In [4])" in err   # cell 4 of the source
     assert "1 / 0" in err and "ZeroDivisionError: division by zero" in err
@@ -364,16 +363,15 @@ def test_successful_run_replaces_out_atomically(tmp_path, stub_validate, capsys,
     data = make_data(tmp_path / "mine")
     out = tmp_path / "out"
     out.mkdir()
-    (out / runner.STAMP_NAME).write_text(runner.STAMP_TEXT)
+    (out / outdir.STAMP_NAME).write_text(outdir.STAMP_TEXT)
     (out / "marker.txt").write_text("previous book")
-    cli = pytest.importorskip("ivigbook.cli")   # the real command line, --set parsing
     assert cli.main(["run", str(data), "--out", str(out), "--set", "responder_mcid=4",
                      "--set", "followup_months=6,12", "--jobs", "2"]) == 0
     captured = capsys.readouterr()
     assert not (out / "marker.txt").exists()
     assert (out / "01_alpha.ipynb").is_file() and (out / "02_beta.ipynb").is_file()
     assert not (out / "reproduction.ipynb").exists()   # no published results for "mine"
-    assert not (out / runner.RUN_CACHE_DIRNAME).exists()
+    assert not (out / run.RUN_CACHE_DIRNAME).exists()
     index = out / "_build" / "html" / "index.html"
     assert index.is_file() and (out / "_build" / "html" / "search.html").is_file()
     assert (out / "_build" / "html" / "searchindex.js").is_file()
@@ -408,12 +406,12 @@ def test_reference_book_build(tmp_path, stub_validate):
            "      - file: book/bibliography\n")
     (root / "_toc.yml").write_text(toc)
     with pytest.raises(RunError, match="book/dummy/reproduction"):   # not in the toc
-        runner.build_reference_book(1, root=root, registry=registry, progress=False)
+        reference.build_reference_book(1, root=root, registry=registry, progress=False)
     (root / "_toc.yml").write_text(toc.replace(
         "      - file: book/dummy/02_beta\n",
         "      - file: book/dummy/02_beta\n      - file: book/dummy/reproduction\n"))
     lines: list[str] = []
-    index = runner.build_reference_book(2, root=root, registry=registry,
+    index = reference.build_reference_book(2, root=root, registry=registry,
                                         progress=lines.append)
     assert index == root / "_build" / "html" / "index.html" and index.is_file()
     assert any("skipping reference cohort absent" in ln for ln in lines)
@@ -434,16 +432,15 @@ def test_reference_book_build(tmp_path, stub_validate):
     assert not list((root / "book").glob(".*tmp*"))
     # re-running on unchanged code and data leaves the committed files byte-identical
     before = snapshot(cohort)
-    runner.build_reference_book(2, root=root, registry=registry, progress=False, build=False)
+    reference.build_reference_book(2, root=root, registry=registry, progress=False, build=False)
     assert snapshot(cohort) == before
 
 
 def test_real_validate_is_used_when_available(tmp_path):
-    pytest.importorskip("ivigbook.validate")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InvalidDataError):
-        runner._load_and_validate(empty)
+        run._load_and_validate(empty)
 
 
 @pytest.mark.parametrize("overrides", [{}, {"responder_mcid": "4", "followup_months": "6,12"},
@@ -453,10 +450,10 @@ def test_primed_cache_key_is_the_one_the_notebooks_compute(overrides):
     looks them up from ``params_json``: both must give the same cache key."""
     import json as _json
 
-    from ivigbook.context import params_key
-    from ivigbook.params import AnalysisParams
+    from ivigbook.derive.context import params_key
+    from ivigbook.data.params import AnalysisParams
 
-    params, params_json = runner._cohort_params({}, runner.parse_overrides(overrides))
+    params, params_json = run._cohort_params({}, parse_overrides(overrides))
     in_notebook = AnalysisParams.from_mapping(_json.loads(_json.dumps(params_json, sort_keys=True)))
     assert params_key("a" * 64, in_notebook) == params_key("a" * 64, params)
 
@@ -478,14 +475,14 @@ def test_concurrent_runs_never_exceed_the_shared_slots(tmp_path, monkeypatch):
             running[0] -= 1
         return {"ok": True, "seconds": 0.15, "stderr": [], "log": [], "error": None}
 
-    monkeypatch.setattr(runner, "_execute_one", fake_execute_one)
-    monkeypatch.setattr(runner, "_check_contract", lambda *a, **k: None)
+    monkeypatch.setattr(execute, "_execute_one", fake_execute_one)
+    monkeypatch.setattr(execute, "_check_contract", lambda *a, **k: None)
     slots = threading.Semaphore(2)
     calls = []
     for cohort in ("a", "b"):
         sources = [dummy_notebook(tmp_path / cohort / f"0{i}_n{i}.ipynb", f"k{i}")
                    for i in range(1, 4)]
-        calls.append(threading.Thread(target=runner.execute_notebooks, args=(
+        calls.append(threading.Thread(target=execute.execute_notebooks, args=(
             sources, tmp_path / f"out-{cohort}", {}, 2, False), kwargs={"slots": slots}))
     for t in calls:
         t.start()

@@ -26,12 +26,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivigbook import stats
-from ivigbook.context import derive_all
-from ivigbook.params import PAPER
+from ivigbook.stats import regression
+from ivigbook.stats import printed
+from ivigbook.stats import tests
+from ivigbook.derive.context import derive_all
+from ivigbook.data.params import PAPER
 from ivigbook.synth import common as C
 from ivigbook.synth import hopkins2015 as H
-from ivigbook.validate import load_cohort_with_report
+from ivigbook.data.validate import load_cohort_with_report
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "data" / "synthetic" / "hopkins2015"
@@ -83,7 +85,7 @@ def _row(name, value, published, decimals=None, relation="="):
         return name, f">={published}", f"{value:.4f}", value >= published
     if decimals is None:  # exact
         return name, str(published), str(value), value == published
-    ok = stats.round_half_up(value, decimals) == round(published, decimals)
+    ok = printed.round_half_up(value, decimals) == round(published, decimals)
     return name, f"{published:.{decimals}f}", f"{value:.{decimals + 3}f}", ok
 
 
@@ -245,7 +247,7 @@ def test_skin_outcomes(analysis):
                  18: (23, 20.6, 11.8, 0.0001, "="), 24: (15, 15.3, 6.4, 0.0001, "<")}
     for m, (n, mean, sd, p, rel) in published.items():
         pr = pairs("MRSS", m)
-        t = stats.paired_t(pr["BASE"], pr["AVAL"])
+        t = tests.paired_t(pr["BASE"], pr["AVAL"])
         rows += [_row(f"mRSS m{m} n", len(pr), n), _row(f"mRSS m{m} mean", pr["AVAL"].mean(), mean, 1),
                  _row(f"mRSS m{m} sd", pr["AVAL"].std(), sd, 1),
                  _row(f"mRSS m{m} p", t.p, p, None if rel == "<" else 4, rel)]
@@ -261,7 +263,7 @@ def test_skin_outcomes(analysis):
     for m, checks in {12: True, 6: False}.items():
         chg = pairs("MRSS", m).eval("AVAL - BASE")
         y = (chg <= -5).astype(float)
-        lg = stats.logistic_simple(y, pred.reindex(y.index))
+        lg = regression.logistic_simple(y, pred.reindex(y.index))
         if checks:
             tab = pd.crosstab(pred.reindex(y.index), y)
             rows += [_row("prednisone m12 2x2 [[no pred: non, resp], [pred: non, resp]]",
@@ -276,7 +278,7 @@ def test_skin_outcomes(analysis):
     for code, bl, m12, p in (("HAQ_DI", (1.29, 0.70), (1.21, 0.75), 0.436),
                              ("HAQ_VAS_SEVERITY", (1.63, 0.72), (1.07, 0.76), 0.001)):
         pr = pairs(code, 12)
-        t = stats.paired_t(pr["BASE"], pr["AVAL"])
+        t = tests.paired_t(pr["BASE"], pr["AVAL"])
         rows += [_row(f"{code} pairs", len(pr), 24),
                  _row(f"{code} baseline mean (pairs)", pr["BASE"].mean(), bl[0], 2),
                  _row(f"{code} baseline sd (pairs)", pr["BASE"].std(), bl[1], 2),
@@ -319,8 +321,8 @@ def test_no_other_predictor_of_response(analysis):
         y = (chg <= -5).astype(float)
         for name, x in X.items():
             xs = x.reindex(y.index)
-            lg = stats.logistic_simple(y, xs)
-            ln = stats.linear_simple(chg, xs)
+            lg = regression.logistic_simple(y, xs)
+            ln = regression.linear_simple(chg, xs)
             if not (name == "concomitant prednisone" and m == 12) and not math.isnan(lg.p):
                 rows.append(_row(f"logit {name} m{m} p", lg.p, 0.05, relation=">="))
             rows.append(_row(f"linear {name} m{m} p", ln.p, 0.05, relation=">="))
@@ -334,7 +336,7 @@ def test_organ_outcomes(analysis):
     for code, n, bl, m12, p in (("FVC_PCT", 28, (83.0, 19.6), (83.8, 16.8), 0.678),
                                 ("DLCO_PCT", 25, (76.3, 21.0), (79.9, 23.1), 0.331)):
         pr = pairs(code, 12)
-        t = stats.paired_t(pr["BASE"], pr["AVAL"])
+        t = tests.paired_t(pr["BASE"], pr["AVAL"])
         rows += [_row(f"{code} pairs", len(pr), n),
                  _row(f"{code} baseline mean (pairs)", pr["BASE"].mean(), bl[0], 1),
                  _row(f"{code} baseline sd (pairs)", pr["BASE"].std(), bl[1], 1),
@@ -343,7 +345,7 @@ def test_organ_outcomes(analysis):
     for organ, p in (("VASCULAR", 0.527), ("GENERAL", 0.711), ("HEART", 1.0), ("LUNG", 0.905),
                      ("GI", 0.182), ("MUSCLE", 0.054)):
         pr = pairs(f"MEDSGER_{organ}", 12)
-        r = stats.signrank(pr["BASE"], pr["AVAL"])
+        r = tests.signrank(pr["BASE"], pr["AVAL"])
         dec = 1 if organ == "HEART" else 3
         rows.append(_row(f"Medsger {organ.lower()} p (N={len(pr)})", r.p, p, dec))
         # Stata-style p depends only on the differences: scipy's Pratt version agrees
@@ -467,7 +469,7 @@ def test_generator_self_check_matches_targets(generated):
             ok = got is not None and got < target[1]
         else:
             value, dec = target
-            ok = got is not None and stats.round_half_up(float(got), dec) == round(float(value), dec)
+            ok = got is not None and printed.round_half_up(float(got), dec) == round(float(value), dec)
         if not ok:
             bad.append((name, target, got))
     assert not bad, bad
@@ -494,8 +496,8 @@ def test_printed_precision_helpers():
     b, f = C.solve_paired(np.random.default_rng(3), n_base=28, pair_idx=np.arange(24), unit=0.125,
                           lo=0, hi=24, decimals=2, base=(1.29, 0.70), paired_base=(1.29, 0.70),
                           follow=(1.21, 0.75), p_band=(0.43555, 0.43645), what="HAQ")
-    p = stats.paired_t(b[:24] * 0.125, f * 0.125).p
-    assert stats.matches_printed(p, "0.436")
+    p = tests.paired_t(b[:24] * 0.125, f * 0.125).p
+    assert printed.matches_printed(p, "0.436")
 
 
 def test_signrank_designs_agree_with_stats():
@@ -504,8 +506,8 @@ def test_signrank_designs_agree_with_stats():
     for design in designs[:5]:
         d = np.concatenate([np.full(c, v, dtype=float) for v, c in design.items()]
                            + [np.zeros(24 - sum(design.values()))])
-        r = stats.signrank(np.zeros(24), d)
-        assert stats.matches_printed(r.p, "0.054")
+        r = tests.signrank(np.zeros(24), d)
+        assert printed.matches_printed(r.p, "0.054")
         assert abs(r.p - C.signrank_p(d)) < 1e-12
 
 

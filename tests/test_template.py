@@ -6,10 +6,10 @@ import csv
 import openpyxl
 import pytest
 
-from ivigbook.io import read_package
-from ivigbook.schema import TABLES, dictionary_rows, measure_rows
-from ivigbook.template import WORKBOOK, write_template
-from ivigbook.validate import validate_package
+from ivigbook.data.io import read_package
+from ivigbook.data.schema import TABLES, dictionary_rows, measure_rows
+from ivigbook.data.template import WORKBOOK, write_template
+from ivigbook.data.validate import validate_package
 
 PATIENT = {"patient_id": "T01", "sex": "F", "birth_year": "1966", "ssc_subtype": "diffuse",
            "active_skin_disease": "yes"}

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivigbook import lookup
-from ivigbook import windows as W
-from ivigbook.data import Cohort
-from ivigbook.params import MULTICENTRE, PAPER, AnalysisParams
+from ivigbook.data import lookup
+from ivigbook.derive import bds as W
+from ivigbook.data.cohort import Cohort
+from ivigbook.data.params import MULTICENTRE, PAPER, AnalysisParams
 
 FIRST = "2010-01-15"  # first IVIG cycle of patient "a" (month index 2010*12+1)
 

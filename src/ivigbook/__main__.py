@@ -1,4 +1,4 @@
 """python -m ivigbook"""
-from .cli import main
+from ivigbook.cli import main
 
 raise SystemExit(main())

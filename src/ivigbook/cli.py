@@ -5,23 +5,32 @@ Sub-commands live in :data:`COMMANDS`. A module adds one with::
     register("name", "one-line help", configure, handler)
 
 ``configure(parser)`` adds the argparse arguments; ``handler(args)`` runs the command
-and returns the exit status (``None`` = 0). :func:`lazy` makes a handler that imports
-its module only when the command runs, so ``ivigbook --help`` stays fast.
+and returns the exit status (``None`` = 0).
 
 Exit status: 0 success (warnings allowed), 1 bad data, missing files or any other
-failure, 2 usage errors. Handlers raise :class:`~ivigbook.validate.DataError` for bad
+failure, 2 usage errors. Handlers raise :class:`~ivigbook.data.problems.DataError` for bad
 data and ``OSError`` for file problems; :func:`main` turns both into a message, and
 never shows a traceback unless ``--debug`` is given.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from . import __version__
+from ivigbook import __version__
+from ivigbook.book.reference import build_reference_book
+from ivigbook.book.run import run
+from ivigbook.data.params import parse_overrides
+from ivigbook.synth.cli import main_synth
+from ivigbook.errors import InvalidDataError, RunError, UsageError
+from ivigbook.data.io import read_package
+from ivigbook.data.problems import MAX_LISTED
+from ivigbook.data.validate import validate_package
+from ivigbook.data.template import write_template
+from ivigbook.data.problems import DataError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -47,28 +56,6 @@ def register(name: str, help: str, configure: Callable[[argparse.ArgumentParser]
     COMMANDS[name] = Command(name, help, configure, handler)
 
 
-class CommandUnavailable(RuntimeError):
-    """The module implementing a sub-command is not installed (yet)."""
-
-
-def lazy(module: str, function: str) -> Handler:
-    """A handler calling ``module.function(args)``, imported when the command runs."""
-    def handler(args: argparse.Namespace) -> int | None:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name and (module == e.name or module.startswith(e.name + ".")):
-                raise CommandUnavailable(f"{module} is not available in this installation") from e
-            raise
-        target = getattr(mod, function, None)
-        if target is None:
-            raise CommandUnavailable(f"{module}.{function} is not available in this installation")
-        return target(args)
-
-    handler.__qualname__ = f"lazy({module}.{function})"
-    return handler
-
-
 # ---------------------------------------------------------------- argument types
 def _positive_int(text: str) -> int:
     try:
@@ -81,31 +68,17 @@ def _positive_int(text: str) -> int:
 
 
 class _SetParameter(argparse.Action):
-    """``--set name=value``: an analysis parameter, typed and checked against AnalysisParams.
-
-    The namespace attribute becomes a dict ``{name: typed value}``.
-    """
+    """``--set name=value``: an analysis parameter, typed and checked by the one parser
+    (:func:`ivigbook.data.params.parse_overrides`). The namespace attribute becomes a
+    dict ``{name: typed value}``; a bad name or value exits 2 with the allowed values."""
 
     def __call__(self, parser, namespace, text, option_string=None):
-        from .params import AnalysisParams
-
         settings = dict(getattr(namespace, self.dest, None) or {})
-        name, sep, value = text.partition("=")
-        name = name.strip()
-        known = {f.name: f for f in fields(AnalysisParams)}
-        if not sep or name not in known:
-            parser.error(f"{option_string} {text!r}: expected name=value with name one of "
-                         + ", ".join(known))
-        default = known[name].default
         try:
-            if isinstance(default, tuple):
-                typed = tuple(int(x) for x in value.replace(";", ",").split(",") if x.strip())
-            else:
-                typed = type(default)(value.strip())
-            settings[name] = typed
-            AnalysisParams.from_mapping(settings)
-        except ValueError as e:
-            parser.error(f"{option_string} {text!r}: {e}")
+            settings.update(parse_overrides([text]))
+            parse_overrides(settings)
+        except UsageError as e:
+            parser.error(str(e))
         setattr(namespace, self.dest, settings)
 
 
@@ -118,8 +91,6 @@ def _configure_validate(p: argparse.ArgumentParser) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .io import read_package
-    from .validate import MAX_LISTED, validate_package
 
     raw = read_package(args.path)
     report = validate_package(raw, limit=args.limit or MAX_LISTED)
@@ -137,7 +108,6 @@ def _configure_template(p: argparse.ArgumentParser) -> None:
 
 
 def _template(args: argparse.Namespace) -> int:
-    from .template import write_template
 
     files = write_template(args.directory, overwrite=args.force)
     print(f"wrote {len(files)} files to {args.directory}: " + ", ".join(f.name for f in files))
@@ -173,16 +143,70 @@ def _configure_book(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", default=None, metavar="COHORT", help="build one cohort only")
 
 
+# ---------------------------------------------------------------- run and book
+def _jobs(args) -> int | None:
+    value = getattr(args, "jobs", None)
+    return int(value) if value else None
+
+
+def main_run(args) -> int:
+    """Entry of ``ivigbook run DATA_DIR --out OUT [--set name=value ...] [--jobs N]
+    [--cohort-name NAME]``; returns the exit code (0 ok, 1 failed run or bad data,
+    2 usage)."""
+    overrides = getattr(args, "set", None) or getattr(args, "overrides", None) or {}
+    try:
+        summary = run(args.data_dir, args.out, overrides, _jobs(args),
+                      getattr(args, "cohort_name", None))
+    except InvalidDataError as exc:
+        print(str(exc), file=sys.stderr)
+        print("ivigbook run: nothing was written (fix the problems above and run again)",
+              file=sys.stderr)
+        return exc.exit_code
+    except RunError as exc:
+        print(f"ivigbook run: error: {exc}", file=sys.stderr)
+        if not isinstance(exc, UsageError):
+            print(f"ivigbook run: {args.out} was left unchanged", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"ivigbook run: interrupted; {args.out} was left unchanged", file=sys.stderr)
+        return 130
+    n = len(summary.notebooks)
+    built = "executed and the book built" if summary.html_index else "executed"
+    print(f"ivigbook run: {n} notebooks {built} in {summary.seconds:.1f} s")
+    print(f"  results: {summary.results_path}")
+    print(f"  book:    {summary.html_index}")
+    return 0
+
+
+def main_book(args) -> int:
+    """Entry of ``ivigbook book [--jobs N] [--only COHORT]``; returns the exit code."""
+    t0 = time.monotonic()
+    try:
+        index = build_reference_book(_jobs(args), getattr(args, "only", None))
+    except InvalidDataError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except RunError as exc:
+        print(f"ivigbook book: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ivigbook book: interrupted", file=sys.stderr)
+        return 130
+    print(f"ivigbook book: done in {time.monotonic() - t0:.1f} s")
+    print(f"  book: {index}")
+    return 0
+
+
 register("validate", "check a cohort package and list every problem", _configure_validate,
          _validate)
 register("template", "write an empty cohort package (CSV files and an .xlsx workbook)",
          _configure_template, _template)
 register("synth", "generate a calibrated synthetic cohort", _configure_synth,
-         lazy("ivigbook.synth.cli", "main_synth"))
+         main_synth)
 register("run", "validate a cohort and render the analysis book for it", _configure_run,
-         lazy("ivigbook.runner", "main_run"))
+         main_run)
 register("book", "render the reference edition of the book", _configure_book,
-         lazy("ivigbook.runner", "main_book"))
+         main_book)
 
 
 # ---------------------------------------------------------------- main
@@ -202,7 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    from .validate import DataError
 
     args = build_parser().parse_args(argv)  # usage errors exit 2 here
     prog = f"ivigbook {args.command}"
@@ -210,9 +233,6 @@ def main(argv: list[str] | None = None) -> int:
         status = COMMANDS[args.command].handler(args)
     except DataError as e:
         print(e.report.format(), file=sys.stderr)
-        print(f"{prog}: {e}", file=sys.stderr)
-        return EXIT_FAILURE
-    except CommandUnavailable as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as e:

@@ -6,14 +6,9 @@ summaries. One module per cohort, each exposing ``generate(seed)`` (file texts,
 deterministic) and ``write(out_dir, seed)``:
 
 * :mod:`ivigbook.synth.hopkins2015` - Poelman et al., J Rheumatol 2015 (30 patients);
-* ``spain_multicentre`` and ``registry`` - added by their own modules (see
-  :data:`ivigbook.synth.cli.GENERATORS`).
+* :mod:`ivigbook.synth.spain_multicentre` - the Spanish multicentre study (78 patients);
+* :mod:`ivigbook.synth.registry` - registries of any size, for scale;
 
 Shared helpers (calendar months, printed-precision calibration, deterministic
 CSV writing) live in :mod:`ivigbook.synth.common`.
 """
-from __future__ import annotations
-
-__all__ = ["GENERATORS"]
-
-from .cli import GENERATORS  # noqa: E402

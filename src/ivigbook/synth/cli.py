@@ -7,47 +7,31 @@ returns (name, published, recomputed, ok) rows that are printed after writing,
 and optional ``SUPPORTS_PATIENTS = True`` lets ``--patients`` through
 (``write(out_dir, seed, patients=N)``).
 
-Hooks for the other cohorts: ``spain_multicentre`` and ``registry`` are
-registered below; their modules (``ivigbook.synth.spain_multicentre``,
-``ivigbook.synth.registry``) are written separately. Until a module exists the
-command reports that it is not available (exit status 1).
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from ivigbook.synth import hopkins2015, registry, spain_multicentre
+from ivigbook.synth.common import CalibrationError
+
 #: synthetic cohort name -> module implementing it
-GENERATORS = {
-    "hopkins2015": "ivigbook.synth.hopkins2015",
-    "spain_multicentre": "ivigbook.synth.spain_multicentre",
-    "registry": "ivigbook.synth.registry",
-}
-
-
-def _module(name: str):
-    try:
-        return importlib.import_module(GENERATORS[name])
-    except ModuleNotFoundError as e:
-        if e.name == GENERATORS[name]:
-            from ..cli import CommandUnavailable
-            raise CommandUnavailable(f"synthetic cohort {name!r} is not available in this "
-                                     f"installation ({GENERATORS[name]} missing)") from e
-        raise
+GENERATORS = {"hopkins2015": hopkins2015, "spain_multicentre": spain_multicentre,
+              "registry": registry}
 
 
 def main_synth(args: argparse.Namespace) -> int:
     """Generate the synthetic cohort ``args.name``; print what was written and the check.
 
     Exit status: 0 written (and every published figure reproduced, where the module can
-    check), 1 a figure not reproduced or the module missing, 2 a usage error.
+    check), 1 a figure not reproduced, 2 a usage error.
     """
     if args.name not in GENERATORS:
         print(f"ivigbook synth: unknown synthetic cohort {args.name!r}; choose one of "
               f"{', '.join(sorted(GENERATORS))}", file=sys.stderr)
         return 2
-    mod = _module(args.name)
+    mod = GENERATORS[args.name]
     seed = mod.DEFAULT_SEED if getattr(args, "seed", None) is None else int(args.seed)
     out = getattr(args, "out", None) or mod.DEFAULT_OUT
     patients = getattr(args, "patients", None)
@@ -60,7 +44,6 @@ def main_synth(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         kwargs["patients"] = patients
-    from .common import CalibrationError
 
     try:
         paths = mod.write(out, seed, **kwargs)

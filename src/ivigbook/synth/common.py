@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from ..schema import TABLES
+from ivigbook.data.schema import TABLES
 
 # =============================================================== calendar months
 

@@ -40,8 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import common as C
-from .common import CalibrationError, Target
+from ivigbook.synth import common as C
+from ivigbook.synth.common import CalibrationError, Target
+from ivigbook.chapters.compute import chapter_results
+from ivigbook.chapters import historical
+from ivigbook.derive.context import load_context
+from ivigbook.chapters.reproduction import STATUS_MATCH, judge
 
 NAME = "hopkins2015"
 DEFAULT_SEED = 2015
@@ -1717,57 +1721,16 @@ def _reference_dir() -> Path | None:
 
 
 def pipeline_results(path: str | Path) -> tuple[dict, list[str]]:
-    """Run the book's chapter functions (as the notebooks call them) on the package at
-    ``path``; return (merged recorded results, errors). Never raises for one failing step."""
-    from .. import describe, historical, organ, outcomes, safety, skin
-    from ..context import load_context
-    from ..results import Recorder
-
+    """The paper's analyses of the one chapter list (:mod:`ivigbook.chapters.catalog`), as
+    the notebooks run them, on the package at ``path``; return (merged recorded results,
+    errors). Never raises for one failing step."""
     ctx = load_context(str(path), synthetic=True, cohort_name=NAME)
     ref = _reference_dir()
     comparators = historical.load_comparators(ref / "historical_controls.csv") if ref else None
     errors: list[str] = []
     merged: dict = {}
-
-    def run(name, steps):
-        rec = Recorder(name, None, glue=False)
-        for label, fn in steps:
-            try:
-                fn(rec)
-            except Exception as e:  # noqa: BLE001 - report, keep going
-                errors.append(f"{name}/{label}: {type(e).__name__}: {e}")
-        merged.update(rec.values)
-
-    def skin_steps(rec):
-        sctx = skin.population(ctx, rec)
-        for label, fn in (
-            ("mrss", lambda: outcomes.course_table(sctx, rec)),
-            ("responders", lambda: skin.responders(sctx, rec)),
-            ("regressions", lambda: skin.regressions(sctx, rec)),
-            ("haq_di", lambda: outcomes.course_table(sctx, rec, "HAQ_DI", "haq_di", decimals=2)),
-            ("haq_vas", lambda: outcomes.course_table(sctx, rec, "HAQ_VAS_SEVERITY", "haq_vas",
-                                                      decimals=2)),
-            ("physician", lambda: skin.physician(sctx, rec)),
-            ("tfr", lambda: skin.tfr_resolution(sctx, rec)),
-        ):
-            try:
-                fn()
-            except Exception as e:  # noqa: BLE001
-                errors.append(f"02/{label}: {type(e).__name__}: {e}")
-
-    run("00_start", [("cohort", lambda r: r.value("cohort_n", ctx.n, kind="int"))])
-    run("01_cohort", [("flow", lambda r: describe.flow(ctx, r)),
-                      ("table1", lambda r: describe.table1(ctx, r, comparators)),
-                      ("table2", lambda r: describe.table2(ctx, r))])
-    run("02_skin_outcomes", [("skin", skin_steps)])
-    run("03_organ_outcomes", [("pulmonary", lambda r: organ.pulmonary(ctx, r)),
-                              ("medsger", lambda r: organ.medsger(ctx, r)),
-                              ("myositis", lambda r: organ.myositis(ctx, r)),
-                              ("ck", lambda r: organ.ck_course(ctx, r))])
-    run("04_safety", [("aet02", lambda r: safety.aet02(ctx, r)),
-                      ("stops", lambda r: safety.record_stop_reasons(ctx, r))])
-    run("05_historical_comparisons",
-        [("change", lambda r: historical.change_comparisons(ctx, r, comparators))])
+    for values in chapter_results(ctx, comparators, paper_only=True, errors=errors).values():
+        merged.update(values)
     return merged, errors
 
 
@@ -1781,7 +1744,6 @@ def verify(path: str | Path) -> list[tuple[str, str, str, bool]]:
     """
     import pandas as pd
 
-    from ..reproduce import STATUS_MATCH, judge
 
     results, errors = pipeline_results(path)
     rows: list[tuple[str, str, str, bool]] = []

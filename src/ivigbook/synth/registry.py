@@ -42,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..schema import AE_TERMS, DRUG, MEASURES, TABLES
-from .common import write_text
+from ivigbook.data.schema import AE_TERMS, DRUG, MEASURES, TABLES
+from ivigbook.synth.common import write_text
 
 NAME = "registry"
 DEFAULT_SEED = 8

@@ -45,9 +45,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import common as C
-from ..schema import OVERLAP
-from .common import CalibrationError, Target
+from ivigbook.synth import common as C
+from ivigbook.data.schema import OVERLAP
+from ivigbook.synth.common import CalibrationError, Target
+from ivigbook.stats import tests as stats
+from ivigbook.data.params import MULTICENTRE
+from ivigbook.data.schema import DRUG_CLASSES, MEASURES
+from ivigbook.stats.printed import round_half_up
+from ivigbook.derive.context import derive_all
+from ivigbook.data.cohort import Cohort
+from ivigbook.data.validate import load_cohort
 
 NAME = "spain_multicentre"
 DEFAULT_SEED = 2023
@@ -867,9 +874,6 @@ def achieved(adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame
     ``params.MULTICENTRE``; outcome figures use the patients treated for the matching
     indication (``population_by_indication``).
     """
-    from .. import stats
-    from ..params import MULTICENTRE
-    from ..schema import DRUG_CLASSES, MEASURES
 
     params = params or MULTICENTRE
     a = adsl[adsl["included"].astype(bool)].reset_index(drop=True)
@@ -969,7 +973,6 @@ EXTRA_CHECKS = (
 
 
 def _round_half_up(x: float, decimals: int) -> float:
-    from ..stats import round_half_up
     return round_half_up(x, decimals)
 
 
@@ -1003,9 +1006,6 @@ def _fmt(x, dec: int) -> str:
 
 
 def _derive(frames: dict[str, pd.DataFrame]):
-    from ..context import derive_all
-    from ..data import Cohort
-    from ..params import MULTICENTRE
 
     cohort = Cohort.from_frames(name=NAME, **frames)
     derived = derive_all(cohort, MULTICENTRE)
@@ -1015,9 +1015,6 @@ def _derive(frames: dict[str, pd.DataFrame]):
 def verify(out_dir: str | Path) -> list[tuple[str, str, str, bool]]:
     """Validate the written package, derive it with ``MULTICENTRE`` and check every figure
     (the ``ivigbook synth`` command prints these rows)."""
-    from ..context import derive_all
-    from ..params import MULTICENTRE
-    from ..validate import load_cohort
 
     cohort = load_cohort(out_dir, name=NAME)
     d = derive_all(cohort, MULTICENTRE)

@@ -1,0 +1,411 @@
+"""Run the analysis book: ``ivigbook run`` (an analyst's cohort) and ``ivigbook book``
+(the committed reference edition).
+
+Notebook contract (what every ``notebooks/NN_name.ipynb`` and the ``reproduction``
+notebook receive from papermill, see :data:`CONTRACT_PARAMETERS`):
+
+``data_dir``         path of the cohort package
+``cohort_name``      short name of the cohort
+``params_json``      JSON object of :class:`~ivigbook.params.AnalysisParams` overrides
+``results_dir``      folder where the notebook writes its partial results ``<stem>.json``
+``cache_dir``        folder for derived tables cached as parquet (run-scoped, may be absent)
+``comparators_path`` published historical controls (CSV)
+``published_path``   published results of the study ("" when there are none)
+``synthetic``        whether the data are synthetic
+``seed``             seed for anything random
+
+Every notebook is executed with its working directory set to the folder of the
+*executed* notebook, and every path above is relative to that folder, so committed
+notebooks re-run from any clone (``pytest --nbval book/hopkins2015``).
+
+Independent notebooks run in parallel, ``--jobs`` at a time, each in a fresh worker
+process (papermill changes the working directory of its process, so notebooks cannot
+share one); a notebook whose name contains ``reproduction`` runs after all others, once
+their partial results have been merged into ``results.json`` next to it (it may read
+that file or the partials in ``results_dir``).
+"""
+from __future__ import annotations
+import concurrent.futures as cf
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+from ivigbook.errors import RunError
+from ivigbook.book.notebook_clean import scrub_file, stderr_outputs
+
+
+KERNEL_NAME = "python3"
+
+
+#: Environment of every kernel: hash order, headless matplotlib, a fixed "build date"
+#: for tools that embed one, UTC. (The Sphinx build gets PYTHONHASHSEED and TZ only.)
+KERNEL_ENV = {
+    "PYTHONHASHSEED": "0",
+    # headless like Agg, but registers the PNG formatter for Figure objects, without
+    # which glue(fig) and a returned figure render as "<Figure ...>" text only
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "SOURCE_DATE_EPOCH": "315532800",  # 1980-01-01T00:00:00Z, never changes
+    "TZ": "UTC",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # silence debugpy's frozen-modules note
+}
+
+
+CONTRACT_PARAMETERS = ("data_dir", "cohort_name", "params_json", "results_dir", "cache_dir",
+                       "comparators_path", "published_path", "synthetic", "seed")
+
+
+#: a notebook whose stem contains this runs after all others (it reads merged results)
+LATE_MARKER = "reproduction"
+
+
+_NB_NAME = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
+
+
+#: lines of the kernels' own stderr that are noise, not news
+_KERNEL_NOISE = re.compile(r"Kernel is running over TCP without encryption|Debugger warning|"
+                           r"frozen modules|PYDEVD_DISABLE_FILE_VALIDATION|Xfrozen_modules|"
+                           r"Debugging will proceed|KeyboardInterrupt caught in kernel|^\s*$")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@dataclass
+class NotebookResult:
+    """Outcome of executing one notebook."""
+
+    name: str
+    source: Path
+    output: Path
+    ok: bool
+    seconds: float
+    error: dict | None = None
+    stderr: list = field(default_factory=list)   # stderr outputs inside the notebook
+    log: list = field(default_factory=list)      # kernel / papermill messages (noise removed)
+
+
+def _emitter(progress: bool | Callable[[str], None]) -> Callable[[str], None]:
+    if callable(progress):
+        return progress
+    if progress:
+        return lambda line: print(line, file=sys.stderr, flush=True)
+    return lambda line: None
+
+
+def _rel(path: Path, start: Path) -> str:
+    """``path`` relative to ``start`` in POSIX form (absolute if on another drive)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
+    except ValueError:  # pragma: no cover - different drives on Windows
+        return Path(path).resolve().as_posix()
+
+
+def is_late(path: Path) -> bool:
+    """Does this notebook run after all others (it reads the merged results)?"""
+    return LATE_MARKER in Path(path).stem
+
+
+def discover_notebooks(folder: str | os.PathLike, include_late: bool = True) -> list[Path]:
+    """``NN_name.ipynb`` notebooks of ``folder`` in order, then the ``*reproduction*`` ones."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunError(f"notebook folder {folder} does not exist")
+    found = [p for p in folder.glob("*.ipynb") if not p.name.startswith(".")]
+    numbered = sorted(p for p in found if _NB_NAME.match(p.name) and not is_late(p))
+    late = sorted(p for p in found if is_late(p))
+    return numbered + (late if include_late else [])
+
+
+def _parameters_cell(nb) -> list:
+    return [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+
+
+def _check_contract(sources: list[Path], parameters: dict, emit) -> None:
+    """Each notebook has exactly one `parameters` cell; warn about undeclared names."""
+    import nbformat
+
+    problems = []
+    for src in sources:
+        try:
+            nb = nbformat.read(src, as_version=4)
+        except Exception as exc:  # unreadable JSON etc.
+            problems.append(f"{src}: cannot read the notebook ({exc})")
+            continue
+        cells = _parameters_cell(nb)
+        if len(cells) != 1:
+            problems.append(f"{src}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+            continue
+        text = cells[0].source
+        missing = [n for n in parameters
+                   if not re.search(rf"(?m)^\s*{re.escape(n)}\s*(:[^=\n]*)?=", text)]
+        if missing:
+            emit(f"warning: {src.name} does not declare parameter(s) {', '.join(missing)} "
+                 f"in its 'parameters' cell")
+    if problems:
+        raise RunError("notebook contract violated:\n  " + "\n  ".join(problems))
+
+
+def _execute_one(task: dict) -> dict:
+    """Execute one notebook in a fresh Python process (``_worker_main``); called from a
+    thread of :func:`execute_notebooks`.
+
+    A subprocess per notebook rather than a multiprocessing pool: papermill changes the
+    working directory of its process (so threads cannot share one), and unlike
+    ``spawn``/``forkserver`` pools this never re-imports the caller's ``__main__``
+    (scripts without an ``if __name__ == "__main__"`` guard, Jupyter, Windows all work).
+    The kernel inherits the worker's stderr, which is captured and filtered.
+    """
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ivigbook-nb-") as scratch:
+        result_path = Path(scratch) / "result.json"
+        payload = json.dumps({**task, "result_path": str(result_path), "ipc_dir": scratch})
+        env = {**os.environ, **task["env"]}
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", "from ivigbook.runner import _worker_main; _worker_main()"],
+                input=payload, capture_output=True, text=True, env=env,
+                encoding="utf-8", errors="replace")
+            text = (proc.stdout or "") + (proc.stderr or "")
+            returncode = proc.returncode
+        except OSError as exc:
+            text, returncode = str(exc), -1
+        if result_path.is_file():
+            out = json.loads(result_path.read_text(encoding="utf-8"))
+        else:
+            tail = [ln for ln in _ANSI.sub("", text).splitlines() if ln.strip()][-15:]
+            out = {"ok": False, "stderr": [],
+                   "error": {"kind": "other", "ename": "WorkerDied",
+                             "evalue": f"the notebook worker exited with status {returncode}"
+                                       + (": " + tail[-1] if tail else "")}}
+    out["log"] = [ln for ln in _ANSI.sub("", text).splitlines() if not _KERNEL_NOISE.search(ln)]
+    out["seconds"] = time.monotonic() - start
+    return out
+
+
+def _worker_main() -> None:
+    """Entry point of a notebook worker process: task JSON on stdin, result to a file."""
+    task = json.loads(sys.stdin.read())
+    os.environ.update(task["env"])
+    out = {"ok": False, "error": None, "stderr": []}
+    try:
+        _run_papermill(task, out)
+    except BaseException as exc:  # scrubbing failed, interrupted, ...
+        out["ok"] = False
+        out["error"] = {"kind": "other", "ename": type(exc).__name__, "evalue": str(exc)}
+        raise
+    finally:
+        with open(task["result_path"], "w", encoding="utf-8") as fh:
+            json.dump(out, fh)
+
+
+def _ipc_kernel_manager(folder: str):
+    """A kernel manager whose kernel talks over Unix sockets in ``folder`` instead of TCP
+    ports on localhost. With TCP the manager picks free ports, releases them and the
+    kernel binds them a moment later: kernels starting at the same time can race for a
+    port ("Address already in use", the kernel dies). Unix sockets have no such race
+    and no unencrypted-TCP warning. ``folder`` is the worker's scratch folder (a short
+    path: socket paths are limited to about 100 characters)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return os.path.join(folder, "kernel")
+
+    return IPCKernelManager
+
+
+def _run_papermill(task: dict, out: dict) -> None:
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError, strip_color
+
+
+    manager = {}
+    if os.name == "posix" and task.get("ipc_dir"):
+        manager["kernel_manager_class"] = _ipc_kernel_manager(task["ipc_dir"])
+    try:
+        papermill.execute_notebook(
+            task["source"], task["output"], parameters=task["parameters"],
+            kernel_name=task["kernel"], cwd=task["cwd"], progress_bar=False,
+            log_output=False, request_save_on_cell_execute=False,
+            execution_timeout=task["timeout"], **manager,
+        )
+    except PapermillExecutionError as exc:
+        out["error"] = {
+            "kind": "cell", "cell_index": exc.cell_index, "exec_count": exc.exec_count,
+            "source": exc.source, "ename": exc.ename, "evalue": strip_color(str(exc.evalue)),
+            "traceback": strip_color("\n".join(exc.traceback or [])),
+        }
+        # index of the failing cell in the *source* notebook (papermill inserted the
+        # injected-parameters cell after the `parameters` cell)
+        try:
+            nb = nbformat.read(task["output"], as_version=4)
+            cells = [c for c in nb.cells
+                     if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+            injected = [i for i, c in enumerate(cells)
+                        if "injected-parameters" in c.metadata.get("tags", [])]
+            shift = 1 if injected and injected[0] < exc.cell_index else 0
+            out["error"]["source_cell"] = exc.cell_index - shift + 1
+        except Exception:  # pragma: no cover - best effort only
+            out["error"]["source_cell"] = None
+    except Exception as exc:  # kernel died, timeout, bad notebook, ...
+        out["error"] = {"kind": "other", "ename": type(exc).__name__,
+                        "evalue": _ANSI.sub("", str(exc)), "traceback": ""}
+    else:
+        nb = scrub_file(task["output"], input_path=task["record_input"],
+                        redact=task.get("redact"))
+        out["stderr"] = stderr_outputs(nb)
+        out["ok"] = True
+
+
+def _format_failure(res: NotebookResult) -> str:
+    err = res.error or {}
+    if err.get("kind") == "cell":
+        where = f"cell {err.get('source_cell') or '?'} (In [{err.get('exec_count')}])"
+        lines = [f"notebook {res.source.name} failed at {where}:"]
+        src_lines = (err.get("source") or "").strip("\n").splitlines()
+        for line in src_lines[:12]:
+            lines.append(f"    | {line}")
+        if len(src_lines) > 12:
+            lines.append(f"    | ... ({len(src_lines) - 12} more lines)")
+        lines.append(f"  {err.get('ename')}: {err.get('evalue')}")
+        tb = [ln for ln in (err.get("traceback") or "").splitlines() if ln.strip()]
+        if len(tb) > 1:
+            lines.append("  traceback (last lines):")
+            lines += [f"    {ln}" for ln in tb[-15:]]
+    else:
+        lines = [f"notebook {res.source.name} could not be executed:",
+                 f"  {err.get('ename')}: {err.get('evalue')}"]
+    if res.log:
+        lines.append("  kernel / papermill messages:")
+        lines += [f"    {ln}" for ln in res.log[-15:]]
+    return "\n".join(lines)
+
+
+def _execute_in_slot(task: dict, slots: threading.Semaphore | None) -> dict:
+    """:func:`_execute_one`, holding one of the shared ``slots`` (if any) while it runs."""
+    if slots is None:
+        return _execute_one(task)
+    with slots:
+        return _execute_one(task)
+
+
+class _CancellingPool(cf.ThreadPoolExecutor):
+    """A thread pool that, when its block is left by an exception (Ctrl-C, a failed
+    stage), drops the notebooks not yet started instead of running them all first."""
+
+    def __exit__(self, exc_type, exc, tb):
+        self.shutdown(wait=True, cancel_futures=exc_type is not None)
+        return False
+
+
+def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
+                      parameters: dict, jobs: int = 1,
+                      progress: bool | Callable[[str], None] = True, *,
+                      kernel_name: str = KERNEL_NAME, timeout: int | None = None,
+                      between: Callable[[], None] | None = None,
+                      source_root: str | os.PathLike | None = None,
+                      redact: dict[str, str] | None = None,
+                      slots: threading.Semaphore | None = None,
+                      ) -> list[NotebookResult]:
+    """Execute ``sources`` with papermill into ``out_dir`` (same file names).
+
+    ``parameters``: injected into every notebook; :class:`~pathlib.Path` values are
+    made relative to ``out_dir``, which is also each kernel's working directory.
+    Independent notebooks run ``jobs`` at a time, each in its own worker process;
+    ``*reproduction*``
+    notebooks run after all others, after ``between()`` was called (the runner merges
+    the partial results there). Each executed notebook is scrubbed
+    (:mod:`ivigbook.notebook_clean`). Progress lines go to ``progress`` (stderr by
+    default). Raises :class:`RunError` naming every failed notebook, its cell and error.
+    ``redact``: ``{parameter: text}`` recorded instead of the real value in the executed
+    notebooks (see :func:`ivigbook.notebook_clean.scrub_notebook`). ``slots``: a
+    semaphore shared by several concurrent calls (the reference book runs its cohorts
+    side by side), so that together they never run more than its value of notebooks.
+    """
+    emit = _emitter(progress)
+    sources = [Path(s).resolve() for s in sources]
+    if not sources:
+        raise RunError("no notebooks to execute")
+    names = [s.name for s in sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise RunError(f"two notebooks have the same name: {', '.join(dupes)}")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {k: (_rel(v, out_dir) if isinstance(v, Path) else v) for k, v in parameters.items()}
+    _check_contract(sources, params, emit)
+    source_root = Path(source_root).resolve() if source_root else None
+    env = dict(KERNEL_ENV)
+
+    def task(src: Path) -> dict:
+        try:
+            record = src.relative_to(source_root).as_posix() if source_root else src.name
+        except ValueError:
+            record = src.name
+        return {"source": str(src), "output": str(out_dir / src.name), "parameters": params,
+                "kernel": kernel_name, "cwd": str(out_dir), "timeout": timeout,
+                "record_input": record, "env": env, "redact": redact}
+
+    stages = [[s for s in sources if not is_late(s)], [s for s in sources if is_late(s)]]
+    stages = [s for s in stages if s]
+    total = len(sources)
+    workers = max(1, min(int(jobs or 1), max(len(s) for s in stages)))
+    emit(f"executing {total} notebook{'s' if total != 1 else ''} in {out_dir} "
+         f"({workers} worker{'s' if workers != 1 else ''})")
+    results: list[NotebookResult] = []
+    done = 0
+    with _CancellingPool(max_workers=workers, thread_name_prefix="notebook") as pool:
+        for number, stage in enumerate(stages):
+            if number > 0 and between is not None:
+                between()
+            futures = {pool.submit(_execute_in_slot, task(src), slots): src for src in stage}
+            failed = []
+            for fut in cf.as_completed(futures):
+                src = futures[fut]
+                done += 1
+                try:
+                    raw = fut.result()
+                except Exception as exc:  # worker crashed
+                    raw = {"ok": False, "seconds": 0.0, "stderr": [], "log": [],
+                           "error": {"kind": "other", "ename": type(exc).__name__,
+                                     "evalue": str(exc)}}
+                res = NotebookResult(name=src.stem, source=src, output=out_dir / src.name,
+                                     ok=raw["ok"], seconds=raw["seconds"],
+                                     error=raw["error"], stderr=raw["stderr"],
+                                     log=raw["log"])
+                results.append(res)
+                if res.ok:
+                    emit(f"[{done}/{total}] {src.stem} ... done in {res.seconds:.1f} s")
+                    for line in res.log[:20]:
+                        emit(f"      {src.stem} (kernel/papermill): {line}")
+                    for count, text in res.stderr:
+                        first = text.strip().splitlines()[0] if text.strip() else ""
+                        emit(f"      note: {src.stem} wrote to stderr in In [{count}]: "
+                             f"{first[:160]}")
+                else:
+                    res.error = res.error or {"kind": "other", "ename": "UnknownError",
+                                              "evalue": "the worker reported no error"}
+                    emit(f"[{done}/{total}] {src.stem} ... FAILED after {res.seconds:.1f} s "
+                         f"({res.error.get('ename')})")
+                    failed.append(res)
+            if failed:
+                skipped = [s.stem for later in stages[number + 1:] for s in later]
+                msg = "\n\n".join(_format_failure(r) for r in sorted(failed, key=lambda r: r.name))
+                if skipped:
+                    msg += f"\n\nnot run because of the failure(s): {', '.join(skipped)}"
+                raise RunError(msg)
+    return sorted(results, key=lambda r: names.index(r.source.name))

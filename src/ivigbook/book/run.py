@@ -1,0 +1,263 @@
+"""``ivigbook run``: an analyst's cohort validated, every chapter executed, ``results.json``
+written, the book built, and OUT replaced atomically.
+"""
+from __future__ import annotations
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from ivigbook.data.params import AnalysisParams
+from ivigbook.book.execute import NotebookResult, _emitter, discover_notebooks, execute_notebooks
+from ivigbook.book.merge import RESULTS_DIRNAME, RESULTS_FILENAME, _normalize, merge_results, write_results_json
+from ivigbook.book.outdir import STAMP_NAME, STAMP_TEXT, _check_creatable, _check_replaceable, _fresh_dir, _privacy_warning, _swap_into_place
+from ivigbook.book.sphinx import build_book
+from ivigbook.config import comparators_file, DEFAULT_SEED, REFERENCE_COHORTS, SYNTHETIC_DIR, project_root
+from ivigbook.data.params import parse_overrides
+from ivigbook.data.problems import DataError
+from ivigbook.data.validate import load_cohort_with_report
+from ivigbook.errors import InvalidDataError, UsageError
+from ivigbook.derive.context import prime_cache
+from ivigbook.data.cohort import Cohort
+from ivigbook.book.bookconfig import cohort_book_config, cohort_book_toc, run_intro_page
+
+
+RUN_CACHE_DIRNAME = "_cache"       # derived tables during `ivigbook run` (removed at the end)
+
+
+#: prose pages of book/ copied into an analyst's book (`ivigbook run`); they must not
+#: link to or glue from the reference cohorts' pages. Missing ones are skipped.
+RUN_PROSE_PAGES = ("methods.md", "data_dictionary.md", "reproducibility.md",
+                   "bibliography.md")
+
+
+RUN_PROSE_FILES = ("references.bib",)
+
+
+RUN_PROSE_DIRS = ("images", "figures", "_static")
+
+
+@dataclass
+class RunSummary:
+    """What a successful run produced."""
+
+    out: Path
+    results_path: Path
+    html_index: Path | None
+    notebooks: list[NotebookResult]
+    seconds: float
+
+
+def package_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a cohort package (a file, or every non-hidden file of a folder)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    for f in files:
+        digest.update((f.relative_to(path).as_posix() if f != path else f.name).encode())
+        digest.update(b"\0")
+        digest.update(hashlib.sha256(f.read_bytes()).hexdigest().encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _load_and_validate(data_dir: Path, emit: Callable[[str], None] | None = None):
+    """The validated cohort at ``data_dir``; bad data -> :class:`InvalidDataError`.
+
+    The warnings of a valid package (a BOM removed, a ``;``-separated file, extra
+    columns ignored, ...) go to ``emit``, as ``ivigbook validate`` prints them.
+    """
+    try:
+        cohort, report = load_cohort_with_report(data_dir)
+    except DataError as exc:
+        raise InvalidDataError(f"the cohort package {data_dir} is not valid:\n"
+                               f"{exc.report.format()}", exc.report) from None
+    if emit is not None and report.n_warnings:
+        emit(f"the cohort package {data_dir} is valid, with warnings:\n{report.format()}")
+    return cohort
+
+
+def _data_sha(cohort: Any, data_dir: Path) -> str:
+    sha = getattr(cohort, "sha256", "") if cohort is not None else ""
+    return sha or package_sha256(data_dir)
+
+
+#: characters that are markup somewhere on the way to the page (HTML, MyST, YAML): the
+#: book title is rendered unescaped by the theme, the footer is raw HTML
+_UNSAFE_NAME = re.compile(r"[^\w .,()+-]")
+
+
+def _display_name(name: str) -> str:
+    """``name`` as shown in the book: every character outside letters, digits and
+    `` .,()+-_`` becomes ``_`` (a folder named ``<img src=x onerror=...>`` or a
+    ``--cohort-name`` with ``<script>`` must not become live markup)."""
+    return _UNSAFE_NAME.sub("_", name).strip() or "cohort"
+
+
+def _cohort_params(base: dict, overrides: dict) -> tuple[AnalysisParams, dict]:
+    merged = {**base, **overrides}
+    params = AnalysisParams.from_mapping(merged)
+    return params, _normalize(merged)
+
+
+def _prime(cohort, data_dir: Path, params: AnalysisParams, cache_dir: Path) -> bool:
+    """Store the cohort the runner validated, and its derived tables, in the run's cache,
+    so that the notebooks read them instead of validating and deriving again. False (and
+    nothing stored) for anything but a real :class:`~ivigbook.data.Cohort`."""
+
+    if not isinstance(cohort, Cohort):
+        return False
+    prime_cache(cohort, data_dir, params, cache_dir)
+    return True
+
+
+def run(data_dir: str | os.PathLike, out: str | os.PathLike,
+        overrides: Iterable[str] | dict | None = None,
+        jobs: int | None = None, cohort_name: str | None = None, *,
+        root: str | os.PathLike | None = None, progress: bool | Callable[[str], None] = True,
+        build: bool = True, timeout: int | None = None) -> RunSummary:
+    """``ivigbook run``: validate ``data_dir``, execute every notebook on it, write
+    ``results.json``, build the book, then atomically replace ``out``.
+
+    ``overrides``: ``--set`` strings or a ``{name: value}`` dict. Nothing in ``out`` is
+    touched unless everything succeeded. Raises :class:`UsageError` (exit 2),
+    :class:`InvalidDataError` or :class:`RunError` (exit 1).
+    """
+    t0 = time.monotonic()
+    emit = _emitter(progress)
+    root = project_root(root)
+    data_dir = Path(data_dir).resolve()
+    out = Path(out).resolve()
+    if not data_dir.exists():
+        raise UsageError(f"the cohort package {data_dir} does not exist")
+    overrides = parse_overrides(overrides)
+    jobs = jobs or min(4, os.cpu_count() or 1)
+    requested = cohort_name or (data_dir.stem if data_dir.is_file() else data_dir.name)
+    cohort_name = _display_name(requested)
+    if cohort_name != requested:
+        emit(f"note: the cohort name {requested!r} is shown as {cohort_name!r} (characters "
+             f"that are markup in a web page are replaced by '_')")
+    if out == data_dir or data_dir.is_relative_to(out):
+        raise UsageError(f"--out {out} would contain the input data {data_dir}; choose "
+                         f"another folder")
+    if out.is_relative_to(data_dir):
+        raise UsageError(f"--out {out} lies inside the cohort package {data_dir}; input "
+                         f"folders are never written to: choose another folder")
+    if out == root or root.is_relative_to(out):
+        raise UsageError(f"--out {out} would replace the project folder")
+    _check_replaceable(out, "--out")
+    _check_creatable(out, "--out")
+
+    # reference cohort run on its own registered data: its parameters and published results
+    ref = next((c for c in REFERENCE_COHORTS.values()
+                if (root / c["data_dir"]).resolve() == data_dir), None)
+    base = dict(ref["params"]) if ref else {}
+    params, params_json = _cohort_params(base, overrides)
+    published = (root / ref["published"]) if ref else None
+    notebooks = discover_notebooks(root / "notebooks", include_late=published is not None)
+
+    cohort = _load_and_validate(data_dir, emit)  # (a) validate before touching OUT
+    sha = _data_sha(cohort, data_dir)
+    synthetic = data_dir.is_relative_to((root / SYNTHETIC_DIR).resolve())
+    note = _privacy_warning(out, data_dir, root)
+    if note:
+        emit(note)
+    if ref:
+        emit(f"{data_dir} is the reference cohort {ref['title']}: using its registered "
+             f"parameters and comparing with {ref['published']}")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    _fresh_dir(tmp)
+    ok = False
+    try:
+        results_dir = tmp / RESULTS_DIRNAME
+        cache_dir = tmp / RUN_CACHE_DIRNAME
+        results_dir.mkdir()
+        cache_dir.mkdir()
+        t_prime = time.monotonic()
+        if _prime(cohort, data_dir, params, cache_dir):
+            emit(f"derived tables cached for the notebooks in "
+                 f"{time.monotonic() - t_prime:.1f} s")
+        del cohort  # the runner lets go of it while the notebooks run
+        parameters = {
+            "data_dir": data_dir, "cohort_name": cohort_name,
+            "params_json": json.dumps(params_json, sort_keys=True),
+            "results_dir": results_dir, "cache_dir": cache_dir,
+            "comparators_path": comparators_file(root, ref),
+            "published_path": published if published is not None else "",
+            "synthetic": synthetic, "seed": int((ref or {}).get("seed", DEFAULT_SEED)),
+        }
+
+        def merge() -> None:
+            payload = merge_results(results_dir, cohort_name, params, sha)
+            write_results_json(tmp / RESULTS_FILENAME, payload)
+
+        # where a real export lives is not published with its book (folder names may
+        # carry patient names or record numbers); the intro page names the package
+        redact = None if synthetic else {
+            "data_dir": f"<not recorded: path of the cohort package "
+                        f"{_display_name(data_dir.name)}>"}
+        nb_results = execute_notebooks(notebooks, tmp, parameters, jobs, progress,
+                                       between=merge, source_root=root, timeout=timeout,
+                                       redact=redact)
+        merge()
+        _write_run_book(root, tmp, cohort_name=cohort_name, data_dir=data_dir, sha=sha,
+                        synthetic=synthetic, params=params, overrides=params_json,
+                        notebooks=notebooks, title=ref["title"] if ref else None)
+        index = build_book(tmp, progress) if build else None
+        shutil.rmtree(cache_dir, ignore_errors=True)   # derived patient-level tables
+        (tmp / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")
+        _swap_into_place(tmp, out)                  # (c) only now is OUT touched
+        ok = True
+    finally:
+        if not ok:
+            shutil.rmtree(tmp, ignore_errors=True)
+    for res in nb_results:
+        res.output = out / res.output.name
+    html = out / "_build" / "html" / "index.html" if index is not None else None
+    return RunSummary(out=out, results_path=out / RESULTS_FILENAME, html_index=html,
+                      notebooks=nb_results, seconds=time.monotonic() - t0)
+
+
+def _write_run_book(root: Path, book: Path, *, cohort_name: str, data_dir: Path, sha: str,
+                    synthetic: bool, params: AnalysisParams, overrides: dict,
+                    notebooks: list[Path], title: str | None) -> None:
+    """``_config.yml``, ``_toc.yml``, a generated ``intro.md`` and the prose pages."""
+
+    prose = root / "book"
+    pages = []
+    for name in RUN_PROSE_PAGES:
+        if (prose / name).is_file():
+            shutil.copy2(prose / name, book / name)
+            pages.append(Path(name).stem)
+    bib = None
+    for name in RUN_PROSE_FILES:
+        if (prose / name).is_file():
+            shutil.copy2(prose / name, book / name)
+            if name.endswith(".bib"):
+                bib = name
+    for name in RUN_PROSE_DIRS:
+        if (prose / name).is_dir():
+            shutil.copytree(prose / name, book / name)
+    stems = [nb.stem for nb in notebooks]
+    (book / "intro.md").write_text(run_intro_page(
+        cohort_name=cohort_name, data_label=_display_name(data_dir.name), data_sha256=sha,
+        synthetic=synthetic, parameters=params.to_dict(), overrides=overrides,
+        notebooks=stems), encoding="utf-8")
+    footer = ("All patient-level data shown in this book are synthetic." if synthetic else
+              f"Computed by ivigbook from the cohort package {_display_name(data_dir.name)}; "
+              f"may contain "
+              f"results from real patient data.")
+    (book / "_config.yml").write_text(cohort_book_config(
+        root, title=f"IVIG in systemic sclerosis: {cohort_name}", bibfile=bib, footer=footer),
+        encoding="utf-8")
+    (book / "_toc.yml").write_text(cohort_book_toc(
+        caption=title or f"Cohort {cohort_name}", notebooks=stems, pages=pages),
+        encoding="utf-8")

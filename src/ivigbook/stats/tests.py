@@ -1,0 +1,550 @@
+"""The paper's statistical tests (DESIGN §4) with Stata 13 semantics.
+
+Poelman et al. (J Rheumatol 2015) analysed their cohort in Stata 13. Every
+function here reproduces one Stata command on the same numbers and returns a
+small frozen dataclass that carries every quantity a table or the narrative
+needs (counts, estimates, confidence interval, statistic, degrees of freedom,
+p-value) plus a ``note`` that explains any degenerate case in words.
+
+===============================  ==========================================
+function                          Stata equivalent
+===============================  ==========================================
+:func:`paired_t`                  ``ttest after == before``
+:func:`signrank`                  ``signrank after = before``
+:func:`ttest1_summary`            ``ttesti n mean sd 0`` (one-sample)
+:func:`ttest_summary`             ``ttesti n1 m1 s1 n2 m2 s2`` [, unequal]
+:func:`proportion_ttest_summary`  ``ttesti`` on 0/1 data; ``tabi, chi2 exact``
+:func:`proportion_test`           the same from counts
+:func:`logistic_simple`           ``logistic y x`` / ``logistic y i.x`` + ``testparm``
+:func:`linear_simple`             ``regress y x`` / ``regress y i.x``
+:func:`mean_ci`                   ``ci means x``
+===============================  ==========================================
+
+Conventions
+-----------
+* **Direction.** Paired differences are ``after - before`` (a change; negative
+  = the score fell). Stata's ``ttest before == after`` reports the opposite
+  sign; the p-value and the width of the interval are identical.
+* **Missing values.** ``None``/``NaN``/``pd.NA`` are allowed anywhere. Paired
+  functions keep only complete pairs (a missing side drops the pair); the
+  regressions keep complete cases. ``n`` always counts what was analysed.
+  Inputs are paired by position, not by pandas index.
+* **Degenerate input never raises.** Results carry ``NaN`` and a ``note``:
+
+  - no complete pairs / cases: everything ``NaN``;
+  - ``paired_t`` with ``n < 2``: means reported, test ``NaN``;
+    all differences identical (SD of the differences 0): ``t`` and ``p`` are
+    ``NaN`` (Stata prints a missing t), the CI collapses to the mean;
+  - ``signrank`` with every difference zero: ``z = NaN`` and **p = 1.0**
+    (no pair moved, so there is no evidence of change; Stata prints missing
+    z/p, we choose 1.0 so tables show "1.000" - e.g. the paper's renal
+    severity score "remained unchanged for all patients");
+  - ``logistic_simple``: outcome or predictor without variation, perfect or
+    quasi-perfect separation, non-convergence: estimates ``NaN`` with a note
+    (Stata drops the perfectly predicted observations and prints a note);
+  - ``linear_simple``: fewer than 3 cases or a constant predictor: ``NaN``.
+
+* **Rounding for display** is round-half-up on the decimal representation
+  (:func:`round_half_up`), i.e. what a person rounding the printed digits does.
+"""
+from __future__ import annotations
+import math
+from dataclasses import asdict, dataclass
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+from ivigbook.stats.printed import decimals_of, round_half_up
+
+
+#: Two-sided significance level used throughout (the paper: p < 0.05).
+ALPHA = 0.05
+
+
+#: Confidence level of every interval.
+CONF = 0.95
+
+
+NAN = float("nan")
+
+
+# ===================================================================== helpers
+class _Result:
+    """Mixin: plain-dict export (for results.json and tables)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # type: ignore[arg-type]
+
+
+def _numeric(x, name: str) -> np.ndarray:
+    """1-D float array; None/NaN/pd.NA -> NaN. Non-numeric text raises."""
+    fast = _numeric_fast(x)
+    if fast is not None:
+        return fast
+    if isinstance(x, (pd.Series, pd.Index)):
+        s = pd.Series(np.asarray(x, dtype=object))
+    else:
+        arr = np.asarray(x, dtype=object)
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional")
+        s = pd.Series(arr)
+    s = s.map(lambda v: np.nan if v is None or v is pd.NA or
+              (isinstance(v, float) and math.isnan(v)) else v)
+    if s.map(lambda v: isinstance(v, str)).any():
+        s = s.map(lambda v: (np.nan if v.strip() == "" else v) if isinstance(v, str) else v)
+    try:
+        out = pd.to_numeric(s, errors="raise")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from None
+    return np.asarray(out, dtype=float)
+
+
+def _numeric_fast(x) -> np.ndarray | None:
+    """Float array of already-numeric (or boolean) 1-D input without looking at each
+    value; ``None`` when the input needs the general, element-by-element path."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or getattr(x, "ndim", 1) != 1:
+        return None
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        try:
+            return np.asarray(pd.array(x, dtype="Float64").to_numpy(dtype=float, na_value=np.nan))
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _pairs(before, after) -> tuple[np.ndarray, np.ndarray]:
+    b = _numeric(before, "before")
+    a = _numeric(after, "after")
+    if len(a) != len(b):
+        raise ValueError(f"before and after differ in length ({len(b)} vs {len(a)})")
+    keep = ~(np.isnan(a) | np.isnan(b))
+    return b[keep], a[keep]
+
+
+def _sd(x: np.ndarray) -> float:
+    return float(np.std(x, ddof=1)) if len(x) >= 2 else NAN
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if len(x) else NAN
+
+
+def _tcrit(df: float, conf: float = CONF) -> float:
+    return float(_st.t.ppf(0.5 + conf / 2, df)) if df > 0 else NAN
+
+
+def _zcrit(conf: float = CONF) -> float:
+    return float(_st.norm.ppf(0.5 + conf / 2))
+
+
+def _count(n) -> int | None:
+    """A sample size as int, or None when missing/not finite (never raises)."""
+    try:
+        f = float(n)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if math.isfinite(f) else None
+
+
+def _two_sided_t(t: float, df: float) -> float:
+    if not np.isfinite(t) or not df > 0:
+        return NAN
+    return float(2 * _st.t.sf(abs(t), df))
+
+
+# ================================================================== paired t
+@dataclass(frozen=True)
+class PairedT(_Result):
+    """Paired Student t test of ``after - before`` over complete pairs."""
+
+    n: int
+    mean_before: float
+    sd_before: float
+    mean_after: float
+    sd_after: float
+    mean_diff: float  # after - before
+    sd_diff: float
+    se_diff: float
+    t: float
+    df: float
+    p: float
+    ci_low: float  # CI of mean_diff
+    ci_high: float
+    conf: float = CONF
+    note: str = ""
+
+
+def paired_t(before, after, *, conf: float = CONF) -> PairedT:
+    """Paired t test (Stata ``ttest after == before``) on complete pairs.
+
+    Means and SDs of both sides are over the complete pairs only, so they can
+    differ from the all-available means a table prints (the paper's baseline
+    mRSS 29.6 is over 30 patients, the 6-month test over 29 pairs).
+    """
+    b, a = _pairs(before, after)
+    n = len(d := a - b)
+    common = dict(n=n, mean_before=_mean(b), sd_before=_sd(b), mean_after=_mean(a),
+                  sd_after=_sd(a), mean_diff=_mean(d), conf=conf)
+    if n == 0:
+        return PairedT(**common, sd_diff=NAN, se_diff=NAN, t=NAN, df=NAN, p=NAN,
+                       ci_low=NAN, ci_high=NAN, note="no complete pairs")
+    if n < 2:
+        return PairedT(**common, sd_diff=NAN, se_diff=NAN, t=NAN, df=0, p=NAN,
+                       ci_low=NAN, ci_high=NAN, note="fewer than 2 complete pairs: no test")
+    sd = _sd(d)
+    se = sd / math.sqrt(n)
+    df = n - 1
+    if sd == 0:
+        what = "all differences are zero" if common["mean_diff"] == 0 else \
+            "all differences are identical"
+        return PairedT(**common, sd_diff=0.0, se_diff=0.0, t=NAN, df=df, p=NAN,
+                       ci_low=common["mean_diff"], ci_high=common["mean_diff"],
+                       note=f"{what} (SD 0): t undefined, p not computed")
+    t = common["mean_diff"] / se
+    h = _tcrit(df, conf) * se
+    return PairedT(**common, sd_diff=sd, se_diff=se, t=t, df=df, p=_two_sided_t(t, df),
+                   ci_low=common["mean_diff"] - h, ci_high=common["mean_diff"] + h)
+
+
+# ================================================================== signrank
+@dataclass(frozen=True)
+class SignRank(_Result):
+    """Wilcoxon signed-rank test exactly as Stata's ``signrank``.
+
+    ``statistic`` is the sum of the ranks of the positive differences
+    (``sum_pos``); ``expected`` its null expectation and ``var`` its null
+    variance after the tie and zero adjustments, so
+    ``z = (statistic - expected) / sqrt(var)``.
+    """
+
+    n: int
+    n_pos: int
+    n_neg: int
+    n_zero: int
+    sum_pos: float
+    sum_neg: float
+    sum_zero: float
+    statistic: float
+    expected: float
+    var_unadjusted: float
+    adj_ties: float
+    adj_zeros: float
+    var: float
+    z: float
+    p: float
+    note: str = ""
+
+
+def signrank(before, after, *, decimals: int = 10) -> SignRank:
+    """Wilcoxon signed-rank test of ``after - before`` (Stata ``signrank after = before``).
+
+    Stata semantics (Pratt 1959 treatment of zeros):
+
+    * ``d = after - before`` over complete pairs, rounded to ``decimals`` places
+      so that floating-point noise does not split ties;
+    * ranks of ``|d|`` over **all** pairs, zeros included, ties get average
+      ranks; zeros carry no sign (they count in neither sum);
+    * statistic ``T+`` = sum of ranks of positive ``d``;
+    * ``E(T+) = [n(n+1) - n0(n0+1)] / 4`` (n0 = number of zeros);
+    * ``Var(T+)`` = a quarter of the sum of the squared ranks of the non-zero
+      differences = ``n(n+1)(2n+1)/24`` (unadjusted) ``- n0(n0+1)(2n0+1)/24``
+      (adjustment for zeros) ``- sum(t^3 - t)/48`` over tie groups ``t`` of the
+      non-zero ``|d|`` (adjustment for ties), the three lines Stata prints;
+    * ``z = (T+ - E) / sqrt(Var)`` (Stata: ``(T+ - T-) / (2 sqrt(Var))``, the
+      same number), **no continuity correction**, two-sided normal p.
+
+    The rounding of ``d`` is the one deliberate departure: Stata ranks the raw
+    double-precision differences, so e.g. ``1.21 - 1.29`` and ``2.0 - 2.08``
+    could fall into different ranks there; integer (ordinal) scores are
+    unaffected.
+
+    This equals ``scipy.stats.wilcoxon(d, zero_method="pratt", correction=False,
+    method="approx")``. All differences zero: ``z = NaN`` and ``p = 1.0`` with a
+    note (see the module docstring).
+    """
+    b, a = _pairs(before, after)
+    d = np.round(a - b, decimals)
+    n = len(d)
+    if n == 0:
+        return SignRank(n=0, n_pos=0, n_neg=0, n_zero=0, sum_pos=NAN, sum_neg=NAN,
+                        sum_zero=NAN, statistic=NAN, expected=NAN, var_unadjusted=NAN,
+                        adj_ties=NAN, adj_zeros=NAN, var=NAN, z=NAN, p=NAN,
+                        note="no complete pairs")
+    ranks = _st.rankdata(np.abs(d))  # average ranks, zeros included
+    pos, neg, zero = d > 0, d < 0, d == 0
+    n0 = int(zero.sum())
+    sum_pos = float(ranks[pos].sum())
+    expected = (n * (n + 1) - n0 * (n0 + 1)) / 4
+    var_unadj = n * (n + 1) * (2 * n + 1) / 24
+    adj_zeros = -n0 * (n0 + 1) * (2 * n0 + 1) / 24
+    # Stata computes the variance directly as a quarter of the sum of the squared
+    # (average) ranks of the non-zero differences and reports the tie adjustment as
+    # the remainder; this equals -sum(t^3 - t)/48 over tie groups of non-zero |d|.
+    var = float(np.sum(ranks[~zero] ** 2)) / 4
+    adj_ties = var - var_unadj - adj_zeros
+    if abs(adj_ties) < 1e-9 * max(1.0, var_unadj):
+        adj_ties = 0.0
+    common = dict(n=n, n_pos=int(pos.sum()), n_neg=int(neg.sum()), n_zero=n0,
+                  sum_pos=sum_pos, sum_neg=float(ranks[neg].sum()),
+                  sum_zero=float(ranks[zero].sum()), statistic=sum_pos, expected=expected,
+                  var_unadjusted=var_unadj, adj_ties=adj_ties + 0.0, adj_zeros=adj_zeros + 0.0)
+    if n0 == n:
+        return SignRank(**common, var=0.0, z=NAN, p=1.0,
+                        note="all differences are zero: z undefined, p set to 1.0")
+    z = (sum_pos - expected) / math.sqrt(var)
+    return SignRank(**common, var=var, z=z, p=float(2 * _st.norm.sf(abs(z))),
+                    note=f"{n0} zero difference(s) ranked and unsigned (Pratt)" if n0 else "")
+
+
+# ============================================================ t from summary
+@dataclass(frozen=True)
+class OneSampleT(_Result):
+    """One-sample t test from summary statistics (``ttesti n mean sd mu0``)."""
+
+    n: int
+    mean: float
+    sd: float
+    se: float
+    mu0: float
+    t: float
+    df: float
+    p: float
+    ci_low: float
+    ci_high: float
+    conf: float = CONF
+    note: str = ""
+
+
+def ttest1_summary(mean: float, sd: float, n: int, mu0: float = 0.0, *,
+                   conf: float = CONF) -> OneSampleT:
+    """One-sample t from summary statistics (Stata ``ttesti n mean sd mu0``).
+
+    With the mean and SD of paired differences this is the paired t test, e.g.
+    the paper's mean change of mRSS at 6 months (-5.3, SD 7.9, N=29).
+    """
+    n = _count(n) or 0
+    if n < 2 or not np.isfinite(mean) or not np.isfinite(sd):
+        return OneSampleT(n=n, mean=mean, sd=sd, se=NAN, mu0=mu0, t=NAN, df=max(n - 1, 0),
+                          p=NAN, ci_low=NAN, ci_high=NAN, conf=conf,
+                          note="need n >= 2 and finite mean and SD")
+    se = sd / math.sqrt(n)
+    if se == 0:
+        return OneSampleT(n=n, mean=mean, sd=sd, se=0.0, mu0=mu0, t=NAN, df=n - 1, p=NAN,
+                          ci_low=mean, ci_high=mean, conf=conf, note="SD 0: t undefined")
+    t = (mean - mu0) / se
+    h = _tcrit(n - 1, conf) * se
+    return OneSampleT(n=n, mean=mean, sd=sd, se=se, mu0=mu0, t=t, df=n - 1,
+                      p=_two_sided_t(t, n - 1), ci_low=mean - h, ci_high=mean + h, conf=conf)
+
+
+@dataclass(frozen=True)
+class TwoSampleT(_Result):
+    """Two-sample t test from summary statistics; ``diff = mean1 - mean2``."""
+
+    n1: int
+    mean1: float
+    sd1: float
+    n2: int
+    mean2: float
+    sd2: float
+    diff: float
+    se_diff: float
+    t: float
+    df: float
+    p: float
+    ci_low: float
+    ci_high: float
+    equal_var: bool = True
+    conf: float = CONF
+    note: str = ""
+
+
+def ttest_summary(mean1: float, sd1: float, n1: int, mean2: float, sd2: float, n2: int, *,
+                  equal_var: bool = True, conf: float = CONF) -> TwoSampleT:
+    """Student t with pooled variance from summary statistics (Stata ``ttesti``).
+
+    ``equal_var=False`` gives Welch's test with Satterthwaite degrees of
+    freedom (Stata ``ttesti ..., unequal``), offered as a sensitivity analysis;
+    the paper used the pooled test.
+    """
+    c1, c2 = _count(n1), _count(n2)
+    n1, n2 = (c1 if c1 is not None else 0), (c2 if c2 is not None else 0)
+    mean1, sd1, mean2, sd2 = (float(v) if v is not None else NAN
+                              for v in (mean1, sd1, mean2, sd2))
+    base = dict(n1=n1, mean1=mean1, sd1=sd1, n2=n2, mean2=mean2, sd2=sd2,
+                diff=mean1 - mean2, equal_var=equal_var, conf=conf)
+    finite = all(np.isfinite(v) for v in (mean1, sd1, mean2, sd2))
+    if not finite or n1 < 1 or n2 < 1 or n1 + n2 < 3 or (not equal_var and min(n1, n2) < 2):
+        return TwoSampleT(**base, se_diff=NAN, t=NAN, df=NAN, p=NAN, ci_low=NAN, ci_high=NAN,
+                          note="insufficient data (need finite summaries and n1 + n2 >= 3)")
+    if equal_var:
+        df = n1 + n2 - 2
+        sp2 = ((n1 - 1) * sd1 ** 2 + (n2 - 1) * sd2 ** 2) / df
+        se = math.sqrt(sp2 * (1 / n1 + 1 / n2))
+    else:
+        v1, v2 = sd1 ** 2 / n1, sd2 ** 2 / n2
+        se = math.sqrt(v1 + v2)
+        df = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1)) if se > 0 else NAN
+    if se == 0:
+        return TwoSampleT(**base, se_diff=0.0, t=NAN, df=df, p=NAN, ci_low=base["diff"],
+                          ci_high=base["diff"], note="both SDs 0: t undefined")
+    t = base["diff"] / se
+    h = _tcrit(df, conf) * se
+    return TwoSampleT(**base, se_diff=se, t=t, df=df, p=_two_sided_t(t, df),
+                      ci_low=base["diff"] - h, ci_high=base["diff"] + h)
+
+
+# =============================================================== proportions
+@dataclass(frozen=True)
+class ProportionTest(_Result):
+    """Comparison of two proportions three ways; ``p`` is the chosen method.
+
+    ``p1``/``p2`` are proportions (0-1); ``k1``/``k2`` the counts used for the
+    chi-square and Fisher tests (rounded from the percentages when only
+    percentages are known - ``note`` says so if a percentage is not exactly
+    k/n at its printed precision).
+    """
+
+    n1: int
+    k1: int
+    p1: float
+    n2: int
+    k2: int
+    p2: float
+    diff: float  # p1 - p2
+    t: float
+    df: float
+    p_ttest: float
+    ci_low: float  # t-based CI of diff
+    ci_high: float
+    chi2: float
+    p_chi2: float
+    p_fisher: float
+    method: str
+    p: float
+    note: str = ""
+
+
+_PROP_METHODS = ("ttest", "chi2", "fisher")
+
+
+def _proportion_nan(n1, k1, p1, n2, k2, p2, method, note) -> ProportionTest:
+    return ProportionTest(n1=n1, k1=k1, p1=p1, n2=n2, k2=k2, p2=p2, diff=p1 - p2, t=NAN,
+                          df=NAN, p_ttest=NAN, ci_low=NAN, ci_high=NAN, chi2=NAN, p_chi2=NAN,
+                          p_fisher=NAN, method=method, p=NAN, note=note)
+
+
+def _proportion(p1: float, n1: int, k1: int, p2: float, n2: int, k2: int,
+                method: str, conf: float, note: str) -> ProportionTest:
+    if n1 < 1 or n2 < 1:
+        return _proportion_nan(n1, k1, p1, n2, k2, p2, method,
+                               "; ".join(x for x in (note, "empty group") if x))
+    # Student t on 0/1 data: mean = p, SD = sqrt(p(1-p) n/(n-1)).
+    sd1 = math.sqrt(p1 * (1 - p1) * n1 / (n1 - 1)) if n1 > 1 else NAN
+    sd2 = math.sqrt(p2 * (1 - p2) * n2 / (n2 - 1)) if n2 > 1 else NAN
+    tt = ttest_summary(p1, sd1, n1, p2, sd2, n2, conf=conf)
+    table = np.array([[k1, n1 - k1], [k2, n2 - k2]], dtype=float)
+    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
+        chi2, p_chi2 = NAN, NAN
+    else:
+        res = _st.chi2_contingency(table, correction=False)
+        chi2, p_chi2 = float(res.statistic), float(res.pvalue)
+    p_fisher = float(_st.fisher_exact(table.astype(int)).pvalue) if n1 and n2 else NAN
+    notes = [x for x in (note, tt.note) if x]
+    chosen = {"ttest": tt.p, "chi2": p_chi2, "fisher": p_fisher}[method]
+    return ProportionTest(n1=n1, k1=k1, p1=p1, n2=n2, k2=k2, p2=p2, diff=p1 - p2, t=tt.t,
+                          df=tt.df, p_ttest=tt.p, ci_low=tt.ci_low, ci_high=tt.ci_high,
+                          chi2=chi2, p_chi2=p_chi2, p_fisher=p_fisher, method=method,
+                          p=chosen, note="; ".join(notes))
+
+
+def proportion_test(k1: int, n1: int, k2: int, n2: int, *, method: str = "ttest",
+                    conf: float = CONF) -> ProportionTest:
+    """Compare k1/n1 with k2/n2: Student t on 0/1 data (default), chi-square, Fisher.
+
+    The paper compared baseline percentages "by the Student's t-test"; on 0/1
+    data that is ``ttesti n1 p1 sd1 n2 p2 sd2`` with ``sd = sqrt(p(1-p)n/(n-1))``.
+    Pearson chi-square (no continuity correction) and Fisher's exact test are
+    returned alongside. The t test reproduces every asterisk of Table 1 and
+    the myositis p = 0.004 (see ``tests/test_stats.py``); uncorrected
+    chi-square agrees; Fisher does not (myositis p = 0.012).
+    """
+    if method not in _PROP_METHODS:
+        raise ValueError(f"method must be one of {_PROP_METHODS}, got {method!r}")
+    counts = [_count(v) for v in (k1, n1, k2, n2)]
+    if any(c is None for c in counts):
+        return _proportion_nan(counts[1] or 0, counts[0] or 0, NAN, counts[3] or 0,
+                               counts[2] or 0, NAN, method, "missing count")
+    k1, n1, k2, n2 = counts
+    if not (0 <= k1 <= n1 and 0 <= k2 <= n2):
+        raise ValueError("counts must satisfy 0 <= k <= n")
+    p1 = k1 / n1 if n1 else NAN
+    p2 = k2 / n2 if n2 else NAN
+    return _proportion(p1, n1, k1, p2, n2, k2, method, conf, "")
+
+
+def proportion_ttest_summary(pct1: float, n1: int, pct2: float, n2: int, *,
+                             method: str = "ttest", conf: float = CONF) -> ProportionTest:
+    """Compare two published percentages (0-100) with their group sizes.
+
+    The t test uses the percentages as printed (``p = pct/100``); chi-square and
+    Fisher need counts, taken as ``round(pct/100 * n)``. A ``note`` flags a
+    percentage that is not k/n for any integer k at its printed precision
+    (a sign that the percentage has a smaller denominator than ``n``).
+    """
+    if method not in _PROP_METHODS:
+        raise ValueError(f"method must be one of {_PROP_METHODS}, got {method!r}")
+    n1, n2 = _count(n1) or 0, _count(n2) or 0
+    pct1 = float(pct1) if pct1 is not None else NAN
+    pct2 = float(pct2) if pct2 is not None else NAN
+    if not (math.isfinite(pct1) and math.isfinite(pct2)) or n1 < 1 or n2 < 1:
+        return _proportion_nan(n1, 0, pct1 / 100, n2, 0, pct2 / 100, method,
+                               "missing percentage or empty group")
+    notes = []
+    counts = []
+    for label, pct, n in (("group 1", pct1, n1), ("group 2", pct2, n2)):
+        if not 0 <= pct <= 100:
+            raise ValueError(f"{label}: percentage must be within 0-100, got {pct}")
+        k = int(round_half_up(pct / 100 * n, 0))
+        counts.append(k)
+        # precision as printed, capped so that computed proportions (83.333...%) pass
+        dec = min(max(decimals_of(repr(pct)), 1), 6)
+        if round_half_up(100 * k / n, dec) != round_half_up(pct, dec):
+            notes.append(f"{label}: {pct:g}% is not k/{n} for an integer k")
+    return _proportion(pct1 / 100, n1, counts[0], pct2 / 100, n2, counts[1], method, conf,
+                       "; ".join(notes))
+
+
+# ==================================================================== mean CI
+@dataclass(frozen=True)
+class MeanCI(_Result):
+    """Mean with a t-based confidence interval (Stata ``ci means``)."""
+
+    n: int
+    mean: float
+    sd: float
+    se: float
+    ci_low: float
+    ci_high: float
+    conf: float = CONF
+    note: str = ""
+
+
+def mean_ci(values, *, conf: float = CONF) -> MeanCI:
+    """Mean, SD and t-based CI of the non-missing values."""
+    v = _numeric(values, "values")
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n == 0:
+        return MeanCI(n=0, mean=NAN, sd=NAN, se=NAN, ci_low=NAN, ci_high=NAN, conf=conf,
+                      note="no values")
+    m = float(v.mean())
+    if n == 1:
+        return MeanCI(n=1, mean=m, sd=NAN, se=NAN, ci_low=NAN, ci_high=NAN, conf=conf,
+                      note="one value: no SD or interval")
+    sd = _sd(v)
+    se = sd / math.sqrt(n)
+    h = _tcrit(n - 1, conf) * se
+    return MeanCI(n=n, mean=m, sd=sd, se=se, ci_low=m - h, ci_high=m + h, conf=conf)
