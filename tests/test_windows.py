@@ -223,11 +223,11 @@ def test_visit_values_and_wide_change():
     assert W.visit_values(bds, "MRSS", 12, subjects=["b"])["USUBJID"].tolist() == ["b"]
 
     wide = W.wide_change(bds, "MRSS")
-    assert list(wide.columns) == ["USUBJID", "SUBJSEQ", "BASE", "AVAL_M6", "CHG_M6", "AVAL_M12",
-                                  "CHG_M12", "AVAL_M18", "CHG_M18", "AVAL_M24", "CHG_M24"]
+    assert list(wide.columns) == ["USUBJID", "SUBJSEQ", "BASE", "AVAL_m6", "CHG_m6", "AVAL_m12",
+                                  "CHG_m12", "AVAL_m18", "CHG_m18", "AVAL_m24", "CHG_m24"]
     a, b = wide.set_index("USUBJID").loc["a"], wide.set_index("USUBJID").loc["b"]
-    assert (a.BASE, a.CHG_M6, a.CHG_M12) == (30, -6, -10)
-    assert np.isnan(b.CHG_M6) and b.CHG_M12 == 1 and np.isnan(a.AVAL_M24)
+    assert (a.BASE, a.CHG_m6, a.CHG_m12) == (30, -6, -10)
+    assert np.isnan(b.CHG_m6) and b.CHG_m12 == 1 and np.isnan(a.AVAL_m24)
 
 
 def test_baseline_is_the_latest_record_even_in_a_window_reaching_past_the_start():

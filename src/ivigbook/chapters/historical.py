@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
 from ivigbook.stats import tests as stats
 from ivigbook.derive.context import Context
@@ -92,7 +93,7 @@ def change_comparisons(ctx: Context, rec, comparators: pd.DataFrame | None,
         rec.prose("hist_change_text", "No comparator file was given, so no historical comparison is made.")
         return pd.DataFrame(rows)
     for month in ctx.params.followup_months:
-        v = outcomes.visit_key(month)
+        v = visit_key(month)
         quantity = f"mrss_change_{v}"
         comps = comparators[comparators["quantity"] == quantity]
         if comps.empty:
@@ -169,7 +170,7 @@ def n_sensitivity(ctx: Context, comparators: pd.DataFrame | None, paramcd: str =
         return None
     rows = []
     for month in ctx.params.followup_months:
-        v = outcomes.visit_key(month)
+        v = visit_key(month)
         comps = comparators[comparators["quantity"] == f"mrss_change_{v}"]
         if comps.empty:
             continue

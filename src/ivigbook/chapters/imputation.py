@@ -31,6 +31,7 @@ Imputation assumes the visits are missing at random given the variables of the t
 from __future__ import annotations
 import numpy as np
 import pandas as pd
+from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
 from ivigbook.derive.context import Context
 from ivigbook.results.formatter import fmt_number
@@ -62,7 +63,7 @@ def wide_table(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
     out = pd.DataFrame({"base": base.reindex(ids).to_numpy()}, index=pd.Index(ids, name="USUBJID"))
     for month in ctx.params.followup_months:
         v = b[b["AVISITN"] == month].set_index("USUBJID")["AVAL"].astype(float)
-        out[outcomes.visit_key(month)] = v.reindex(ids).to_numpy()
+        out[visit_key(month)] = v.reindex(ids).to_numpy()
     for name, col in COVARIATES.items():
         if col not in a:
             continue
@@ -81,7 +82,7 @@ def analyse(ctx: Context, seed: int, paramcd: str = "MRSS", m: int = M_DEFAULT) 
     """Pooled mean change from baseline at each visit (one row per visit), or a sentence
     saying why multiple imputation does not apply."""
     wide = wide_table(ctx, paramcd)
-    visits = [outcomes.visit_key(mo) for mo in ctx.params.followup_months]
+    visits = [visit_key(mo) for mo in ctx.params.followup_months]
     if len(wide) < MIN_PATIENTS:
         return (f"Multiple imputation needs at least {MIN_PATIENTS} patients with a baseline "
                 f"value; this cohort has {len(wide)}, so none is done.")
@@ -95,7 +96,7 @@ def analyse(ctx: Context, seed: int, paramcd: str = "MRSS", m: int = M_DEFAULT) 
     n = len(data)
     rows = []
     for mo in ctx.params.followup_months:
-        v = outcomes.visit_key(mo)
+        v = visit_key(mo)
         if v not in usable:
             rows.append({"avisitn": mo, "visit": v, "n": n, "n_observed": int(wide[v].notna().sum())})
             continue

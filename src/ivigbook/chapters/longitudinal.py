@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
 from ivigbook.derive.context import Context
 from ivigbook.data.lookup import isin
@@ -373,7 +374,7 @@ def mrss_model(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss") -> 
                      "post-IVIG course is one straight line.")
     visits = []
     for r in model.estimates.itertuples():
-        v = outcomes.visit_key(r.avisitn)
+        v = visit_key(r.avisitn)
         e = f(f"{v}_change", r.change)
         lo = f(f"{v}_change_ci_low", r.ci_low)
         hi = f(f"{v}_change_ci_high", r.ci_high)
@@ -403,7 +404,7 @@ def why_sentence(ctx: Context, rec, model: MixedModel, stem: str) -> str:
     incomplete = est[est["cc_n"] < model.n_patients]
     row = (incomplete if len(incomplete) else est).iloc[-1]
     month = int(row["avisitn"])
-    v = outcomes.visit_key(month)
+    v = visit_key(month)
     where = _visit(month, ctx)
     n_cc = rec.value(f"{stem}_{v}_cc_n", int(row["cc_n"]), kind="int")
     cc = rec.value(f"{stem}_{v}_cc_change", row["cc_change"])
@@ -434,7 +435,7 @@ def why_sentence(ctx: Context, rec, model: MixedModel, stem: str) -> str:
             p0 = outcomes.pairs(ctx, model.paramcd, m0).set_index("USUBJID")["CHG"]
             c_gone, c_seen = p0.reindex(gone).dropna(), p0.reindex(seen).dropna()
             if len(c_gone) and len(c_seen):
-                v0 = outcomes.visit_key(m0)
+                v0 = visit_key(m0)
                 a = rec.value(f"{stem}_{v}_missing_{v0}_change_mean", c_gone.mean())
                 b = rec.value(f"{stem}_{v}_observed_{v0}_change_mean", c_seen.mean())
                 parts.append(f"By {_visit(m0, ctx)} their mRSS had changed by {a} on average, "
@@ -519,7 +520,7 @@ def window_comparison(ctx: Context, rec, win: pd.DataFrame, paramcd: str = "MRSS
         return None
     rows = []
     for r in model.estimates.itertuples():
-        v = outcomes.visit_key(r.avisitn)
+        v = visit_key(r.avisitn)
         rec.value(f"sens_lmm_{paramcd.lower()}_{v}_change", r.change)
         rec.value(f"sens_lmm_{paramcd.lower()}_{v}_change_ci_low", r.ci_low)
         rec.value(f"sens_lmm_{paramcd.lower()}_{v}_change_ci_high", r.ci_high)

@@ -81,6 +81,7 @@ from __future__ import annotations
 import zlib
 import numpy as np
 import pandas as pd
+from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
 from ivigbook.derive.context import Context
 from ivigbook.chapters.historical import COMPARATOR_LABELS, comparator_names
@@ -160,7 +161,7 @@ def compare(ctx: Context, rec, comparators: pd.DataFrame | None, seed: int,
     rows = []
     data: dict[tuple, pd.DataFrame] = {}     # comparators publishing the same covariates share it
     for month in ctx.params.followup_months:
-        v = outcomes.visit_key(month)
+        v = visit_key(month)
         comps = comparators[comparators["quantity"] == f"mrss_change_{v}"]
         for q in comps.itertuples():
             tgt = targets(comparators, q.comparator)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
 from ivigbook.derive.context import Context
 from ivigbook.data.lookup import isin
@@ -21,7 +22,7 @@ def pulmonary(ctx: Context, rec, measures: dict[str, str] | None = None) -> Tabl
     """Baseline vs the primary visit for lung function (paired t); glues organ_pulmonary_text."""
     measures = measures or {"FVC_PCT": "fvc", "DLCO_PCT": "dlco", "RVSP_MMHG": "rvsp"}
     month = outcomes.primary_month(ctx)
-    v = outcomes.visit_key(month)
+    v = visit_key(month)
     where = outcomes.visit_phrase(month, ctx.params.followup_anchor)
     rows, phrases = [], []
     for code, name in measures.items():
@@ -85,7 +86,7 @@ def myositis(ctx: Context, rec) -> Table | None:
         at = mrc[mrc["AVISITN"] == month]["AVAL"]
         if len(at):
             k = int((at >= 3).sum())
-            v = outcomes.visit_key(month)
+            v = visit_key(month)
             rec.value(f"myositis_mrc_3to5_{v}_n", k, kind="int")
             rec.value(f"myositis_mrc_3to5_{v}_pct", 100.0 * k / len(at), 1)
             phrases.append(f"{k} of {len(at)} ({fmt_number(100.0 * k / len(at))}%) had MRC grade 3-5 at "
@@ -119,7 +120,7 @@ def medsger(ctx: Context, rec) -> Table | None:
     """Medsger severity by organ, baseline vs primary visit, Wilcoxon signed-rank (Stata)."""
 
     month = outcomes.primary_month(ctx)
-    v = outcomes.visit_key(month)
+    v = visit_key(month)
     rows = []
     for code in MEDSGER:
         p = outcomes.pairs(ctx, code, month)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ivigbook.stats import tests as stats
 from ivigbook.derive.context import Context
+from ivigbook.derive.bds import visit_key
 from ivigbook.data.lookup import isin
 from ivigbook.data.schema import MEASURES
 from ivigbook.results.table import Table, cell_mean_sd, cell_p
@@ -32,11 +33,6 @@ def primary_month(ctx: Context) -> int:
     """The visit the paper emphasises: month 12 if scheduled, else the last follow-up."""
     months = ctx.params.followup_months
     return 12 if 12 in months else months[-1]
-
-
-def visit_key(avisitn: int) -> str:
-    """'bl' for baseline, 'm6' for month 6."""
-    return "bl" if int(avisitn) == 0 else f"m{int(avisitn)}"
 
 
 def baseline(ctx: Context, paramcd: str) -> pd.Series:

@@ -9,6 +9,7 @@ import dataclasses
 
 import pandas as pd
 
+from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
 from ivigbook.derive import bds as windows
 from ivigbook.derive.context import Context
@@ -41,7 +42,7 @@ def by_window(ctx: Context, rec, paramcd: str = "MRSS", halfwidths=DEFAULT_HALFW
         variant = with_halfwidth(ctx, h, measures=[paramcd])
         for month in ctx.params.followup_months:
             r = outcomes.compare_visit(variant, paramcd, month)
-            v = outcomes.visit_key(month)
+            v = visit_key(month)
             key = f"sens_hw{h}_{paramcd.lower()}_{v}"
             rec.value(f"{key}_n", r["n"], kind="int")
             rec.value(f"{key}_change_mean", r["chg_mean"], 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
 from ivigbook.stats import regression
 from ivigbook.derive.context import Context
@@ -34,7 +35,7 @@ def responders(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
     for month in ctx.params.followup_months:
         p = outcomes.pairs(ctx, paramcd, month)
         k = int((p["CHG"] <= -ctx.params.responder_mcid).sum())
-        v = outcomes.visit_key(month)
+        v = visit_key(month)
         rec.value(f"skin_responders_{v}_k", k, kind="int")
         rec.value(f"skin_responders_{v}_n", len(p), kind="int")
         rec.value(f"skin_responders_{v}_pct", 100.0 * k / len(p) if len(p) else np.nan, 1)
@@ -91,7 +92,7 @@ def regressions(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
     preds = predictors(ctx)
     rows = []
     for month in ctx.params.followup_months[:2]:
-        v = outcomes.visit_key(month)
+        v = visit_key(month)
         p = outcomes.pairs(ctx, paramcd, month).merge(preds, on="USUBJID")
         y_resp = (p["CHG"] <= -ctx.params.responder_mcid).astype(float)
         for key in [c for c in preds.columns if c != "USUBJID"]:
@@ -177,7 +178,7 @@ def tfr_resolution(ctx: Context, rec, month: int | None = None) -> pd.DataFrame:
     resolved = int((at == 0).sum())
     persisting = int((at == 1).sum())
     missing = len(with_tfr) - resolved - persisting
-    v = outcomes.visit_key(month)
+    v = visit_key(month)
     where = outcomes.visit_phrase(month, ctx.params.followup_anchor)
     rec.prose("skin_tfr_text", (f"Of the {len(with_tfr)} patients with tendon friction rubs at baseline, "
                                 f"{resolved} had none at {where}, {persisting} still had them and "

@@ -119,8 +119,9 @@ def as_window_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def visit_key(avisitn: int) -> str:
-    """Short column suffix of a visit number (6 -> "M6") used by :func:`wide_change`."""
-    return f"M{int(avisitn)}"
+    """The one short name of a visit: 'bl' for baseline, 'm6' for month 6. Result keys
+    (``skin_mrss_m6_mean``) and the columns of :func:`wide_change` (``CHG_m6``) use it."""
+    return "bl" if int(avisitn) == 0 else f"m{int(avisitn)}"
 
 
 # ---------------------------------------------------------------- analysis visits
@@ -306,7 +307,7 @@ def wide_change(bds: pd.DataFrame, paramcd: str,
                 subjects: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per subject with a chosen record of ``paramcd``: BASE, AVAL_<key>, CHG_<key>.
 
-    ``<key>`` is :func:`visit_key` of each follow-up AVISITN ("M6"); a visit with no
+    ``<key>`` is :func:`visit_key` of each follow-up AVISITN ("m6"); a visit with no
     chosen record is NaN. Visits come from the window table the BDS was built
     with (when still attached) and the visits present. Sorted by SUBJSEQ.
     """
