@@ -120,3 +120,29 @@ def test_readme_says_where_the_derivation_ratio_comes_from(bench):
     block = bench.readme_block(r + bench.ratios(r, "test machine"))
     assert ("The derivation ratio comes from one process, alternately, best of 5 each: "
             "10k 0.40 s, 100k 3.60 s") in block
+
+
+def test_ivigbook_imports_in_benchmarks_are_at_the_top_one_per_line():
+    # so that a move of the package's modules can be remapped mechanically in benchmarks/
+    import ast
+
+    problems = []
+    for path in sorted((ROOT / "benchmarks").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = {id(n) for n in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            if not any(n == "ivigbook" or n.startswith("ivigbook.") for n in names):
+                continue
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if id(node) not in top:
+                problems.append(f"{where}: not at the top of the file")
+            if not isinstance(node, ast.ImportFrom) or len(node.names) != 1 \
+                    or node.lineno != node.end_lineno:
+                problems.append(f"{where}: not one `from ivigbook.X import Y` on one line")
+    assert not problems, problems
