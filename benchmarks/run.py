@@ -28,8 +28,14 @@ and imports included); ``cpu_s`` = CPU seconds of the process tree. ``peak_rss_m
 the largest sum of the resident set sizes of the step's process and all its
 descendants (psutil, polled every 50 ms; shared pages count once per process).
 
+How each target is measured, and the rules for changing that, are fixed in
+``benchmarks/README.md``; every row a verdict reads carries the tag of its procedure
+(``PROCEDURES``, column ``procedure``).
+
 Writes ``benchmarks/results/bench-<date>.csv`` and ``bench-<date>.png`` (git-ignored)
-and the compact ``benchmarks/latest.csv`` (committed). Usage::
+and the compact ``benchmarks/latest.csv`` (committed). The README block shows each
+target's previous figure (from the last committed ``latest.csv``) beside the new one.
+Usage::
 
     .venv/bin/python benchmarks/run.py                      # 1k, 10k, 100k + the book
     .venv/bin/python benchmarks/run.py --sizes 1000 --no-book   # quick check
@@ -39,6 +45,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import io
 import json
 import os
 import platform
@@ -67,8 +74,35 @@ TARGETS = {
     "ratio_100k_10k": 12.0,
     "book_over_floor": 1.3,
 }
+#: version of the measurement procedure of each target, as fixed in benchmarks/README.md
+#: (section "Procedure history"). Raise one only in a commit of its own that says why.
+PROCEDURES = {
+    "run_100k": 1,              # 100k ivigbook run: wall time and peak RSS
+    "compute_cached_100k": 1,   # 100k compute-only analysis, cached
+    "ratio_derive": 3,          # derivation 100k/10k
+    "ratio_compute_cached": 1,  # compute-only (cached) 100k/10k
+    "book_over_floor": 2,       # make book / floor
+}
+#: the rows each procedure produces (the rows the verdicts read, and their inputs)
+PROCEDURE_ROWS = {
+    (100_000, "run"): "run_100k",
+    (100_000, "compute_cached"): "compute_cached_100k",
+    ("100k/10k", "derive_pair"): "ratio_derive",
+    ("100k/10k", "ratio:derive"): "ratio_derive",
+    ("100k/10k", "ratio:compute_cached"): "ratio_compute_cached",
+    ("reference", "book_total"): "book_over_floor",
+    ("reference", "kernel_per_notebook"): "book_over_floor",
+    ("reference", "book_floor"): "book_over_floor",
+    ("reference", "book_over_floor"): "book_over_floor",
+}
 COLUMNS = ("date", "machine", "patients", "step", "status", "wall_s", "process_wall_s",
-           "cpu_s", "peak_rss_mb", "note")
+           "cpu_s", "peak_rss_mb", "note", "procedure")
+
+
+def procedure_tag(patients, step: str) -> str:
+    """``"<target> v<N>"`` for a row a verdict reads (see PROCEDURES), else ``""``."""
+    key = PROCEDURE_ROWS.get((patients, step))
+    return f"{key} v{PROCEDURES[key]}" if key else ""
 
 
 # --------------------------------------------------------------------------- machine
@@ -196,7 +230,8 @@ def row(label: str, n: int | str, step: str, m: dict, note: str = "") -> dict:
     return {"date": dt.date.today().isoformat(), "machine": label, "patients": n, "step": step,
             "status": m.get("status", "ok"), "wall_s": num(wall),
             "process_wall_s": num(m.get("process_wall_s")), "cpu_s": num(m.get("cpu_s")),
-            "peak_rss_mb": num(m.get("peak_rss_mb"), 0), "note": note or m.get("note", "")}
+            "peak_rss_mb": num(m.get("peak_rss_mb"), 0), "note": note or m.get("note", ""),
+            "procedure": procedure_tag(n, step)}
 
 
 def bench_size(n: int, work: Path, seed: int, jobs: int, timeout: float, label: str,
@@ -293,6 +328,8 @@ def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list,
           f"(process {m['process_wall_s']:.1f} s, peak RSS {m['peak_rss_mb']:.0f} MB) [{m['status']}]")
     if not n_nb or not kernels:
         print("   (the book did not run: no floor)", file=sys.stderr)
+        rows.append(row(label, "reference", "book_over_floor",  # a MISS, not "not measured"
+                        {"seconds": None, "status": f"book {m['status']}, no floor"}))
         return
     ok_kernels = [k for k in kernels if k["status"] == "ok"] or kernels
     k = min(ok_kernels, key=lambda k: k["seconds"])
@@ -309,6 +346,10 @@ def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list,
                         note="make book / floor (target <= 1.3)"))
         print(f"   kernel start + imports per notebook {per:.1f} s; floor {floor:.1f} s; "
               f"make book / floor = {m['seconds'] / floor:.2f}")
+    else:
+        rows.append(row(label, "reference", "book_over_floor",
+                        {"seconds": None, "status": f"floor {k['status']}"
+                         + ("" if sphinx is not None else ", no Sphinx time")}))
 
 
 def bench_derive_pair(work: Path, seed: int, timeout: float, label: str, rows: list) -> None:
@@ -350,16 +391,37 @@ def ratios(rows: list, label: str) -> list[dict]:
     return out
 
 
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+def parse_csv(text: str) -> list[dict]:
+    rows = list(csv.DictReader(io.StringIO(text)))
     for r in rows:
+        r.setdefault("procedure", "")  # files written before the column existed
+        r["procedure"] = r["procedure"] or ""
         if r["patients"].isdigit():
             r["patients"] = int(r["patients"])
         for k in ("wall_s", "process_wall_s", "cpu_s", "peak_rss_mb"):
             if r[k] != "":
                 r[k] = float(r[k])
     return rows
+
+
+def read_csv(path: Path) -> list[dict]:
+    return parse_csv(path.read_text(encoding="utf-8"))
+
+
+def committed_latest(root: Path = ROOT) -> tuple[list[dict], str]:
+    """The rows of ``benchmarks/latest.csv`` as last committed (``git show HEAD:...``) and
+    where they come from; the file on disk when there is no git, none when neither."""
+    rel = LATEST.relative_to(ROOT).as_posix()
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "show", f"HEAD:{rel}"],
+                              capture_output=True, text=True, check=True)
+        return parse_csv(proc.stdout), f"`{rel}` of commit HEAD"
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    path = root / rel
+    if path.is_file():
+        return read_csv(path), f"`{rel}` before this run"
+    return [], ""
 
 
 def merge_rows(old: list[dict], new: list[dict], label: str) -> list[dict]:
@@ -378,68 +440,128 @@ def _value(rows: list, patients, step: str):
     return None
 
 
+def _row(rows: list, patients, step: str):
+    """The row of (patients, step) with a figure, else one without (a failed step)."""
+    return _value(rows, patients, step) or next(
+        (r for r in rows if r["patients"] == patients and r["step"] == step), None)
+
+
+def _targets(rows: list) -> list[tuple[str, dict | None, str, float, object]]:
+    sec = lambda v: f"{v:.1f} s"  # noqa: E731
+    mb = lambda v: f"{v / 1024:.2f} GiB"  # noqa: E731
+    x = lambda v: f"{v:.2f}"  # noqa: E731
+    run = _row(rows, 100_000, "run")
+    return [
+        ("100k: full ivigbook run, wall time", run, "wall_s", TARGETS["run_seconds_100k"], sec),
+        ("100k: full ivigbook run, peak RSS", run, "peak_rss_mb", TARGETS["run_rss_mb_100k"], mb),
+        ("100k: compute-only analysis (cached cohort and derived tables)",
+         _row(rows, 100_000, "compute_cached"), "wall_s", TARGETS["compute_seconds_100k"], sec),
+        ("time(100k)/time(10k), derivation", _row(rows, "100k/10k", "ratio:derive"),
+         "wall_s", TARGETS["ratio_100k_10k"], x),
+        ("time(100k)/time(10k), compute-only (cached)",
+         _row(rows, "100k/10k", "ratio:compute_cached"), "wall_s", TARGETS["ratio_100k_10k"], x),
+        ("reference book: make book / floor", _row(rows, "reference", "book_over_floor"),
+         "wall_s", TARGETS["book_over_floor"], x),
+    ]
+
+
 def verdict(rows: list) -> list[tuple[str, str, str, str]]:
-    """(target, limit, measured, PASS/MISS/not measured) for every target of issue 8."""
+    """(target, limit, measured, PASS/MISS/not measured) for every target of issue 8.
+
+    PASS only for a figure measured to the end (status ok) within the limit; a figure
+    over the limit, a stopped step (its figure a lower bound) and a failed measurement
+    (no figure) are MISS; "not measured" only when the run did not include the step."""
     def check(name, r, key, limit, fmt):
         if r is None:
             return (name, fmt(limit), "", "not measured")
+        if r[key] == "" or r[key] is None:
+            return (name, fmt(limit), f"no figure ({r['status']})", "MISS")
         v = float(r[key])
         ok = r["status"] == "ok" and v <= limit
         shown = fmt(v) + ("" if r["status"] == "ok" else f" ({r['status']}: lower bound)")
         return (name, fmt(limit), shown, "PASS" if ok else "MISS")
 
-    sec = lambda v: f"{v:.1f} s"  # noqa: E731
-    mb = lambda v: f"{v / 1024:.2f} GiB"  # noqa: E731
-    x = lambda v: f"{v:.2f}"  # noqa: E731
-    run = _value(rows, 100_000, "run")
-    return [
-        check("100k: full ivigbook run, wall time", run, "wall_s", TARGETS["run_seconds_100k"], sec),
-        check("100k: full ivigbook run, peak RSS", run, "peak_rss_mb", TARGETS["run_rss_mb_100k"], mb),
-        check("100k: compute-only analysis (cached cohort and derived tables)",
-              _value(rows, 100_000, "compute_cached"), "wall_s", TARGETS["compute_seconds_100k"], sec),
+    return [check(*t) for t in _targets(rows)]
 
-        check("time(100k)/time(10k), derivation", _value(rows, "100k/10k", "ratio:derive"),
-              "wall_s", TARGETS["ratio_100k_10k"], x),
-        check("time(100k)/time(10k), compute-only (cached)",
-              _value(rows, "100k/10k", "ratio:compute_cached"), "wall_s", TARGETS["ratio_100k_10k"], x),
 
-        check("reference book: make book / floor", _value(rows, "reference", "book_over_floor"),
-              "wall_s", TARGETS["book_over_floor"], x),
-    ]
+def previous_figures(rows: list, previous: list) -> list[str]:
+    """For each target of :func:`verdict`, its figure in ``previous`` (the last committed
+    latest.csv) with the procedure and the date it was measured with, or ``""``."""
+    out = []
+    for (_name, _r, key, limit, fmt), (_, old, _k, _l, _f) in zip(_targets(rows),
+                                                                 _targets(previous)):
+        if old is None or old[key] in ("", None):
+            out.append("")
+            continue
+        status = "" if old["status"] == "ok" else f", {old['status']}"
+        out.append(f"{fmt(float(old[key]))} ({old.get('procedure') or 'untagged'}, "
+                   f"{old['date']}{status})")
+    return out
+
 
 
 README_START = "<!-- benchmarks:start (written by benchmarks/run.py from latest.csv) -->"
 README_END = "<!-- benchmarks:end -->"
 
 
-def readme_block(rows: list) -> str:
-    """The README's figures: machine, per-size steps, the book, and the targets."""
+def _dates(rows: list) -> list[str]:
+    return sorted({r["date"] for r in rows if r.get("date") and r["step"] != "machine"})
+
+
+def readme_block(rows: list, previous: list | None = None, previous_source: str = "") -> str:
+    """The README's figures: machine, per-size steps, the book, and the targets with the
+    previous figure of each (``previous``: the rows of the last committed latest.csv)."""
     machine_row = next((r for r in rows if r["step"] == "machine"), None)
-    date = machine_row["date"] if machine_row else ""
+    dates = _dates(rows) or [machine_row["date"] if machine_row else ""]
+    when = (dates[0] if len(dates) == 1 else
+            f"on {', '.join(dates)} (a partial run merged into the earlier figures with "
+            "`--merge-latest`; each row's date is in `benchmarks/latest.csv`)")
     lines = [README_START, "",
-             f"Measured {date} by `make bench` on {machine_row['machine'] if machine_row else '?'}"
-             " (figures in `benchmarks/latest.csv`, plot `benchmarks/latest.png`).", "",
+             f"Measured {when} by `make bench` on "
+             f"{machine_row['machine'] if machine_row else '?'} (figures in "
+             "`benchmarks/latest.csv`, plot `benchmarks/latest.png`; how each target is "
+             "measured: [benchmarks/README.md](benchmarks/README.md)).", "",
              "| Patients | Step | Wall time (s) | Peak RSS (MB) | Note |", "|---:|---|---:|---:|---|"]
     for r in rows:
         if isinstance(r["patients"], int) and r["step"] in ("validate", "derive", "compute",
                                                             "compute_cached", "run"):
             rss = "" if r["peak_rss_mb"] == "" else f"{float(r['peak_rss_mb']):.0f}"
+            wall = "" if r["wall_s"] == "" else f"{float(r['wall_s']):.1f}"
             status = "" if r["status"] == "ok" else f" ({r['status']})"
-            lines.append(f"| {r['patients']:,} | {r['step']}{status} | {float(r['wall_s']):.1f} | "
+            lines.append(f"| {r['patients']:,} | {r['step']}{status} | {wall} | "
                          f"{rss} | {r['note']} |")
-    book = {r["step"]: r for r in rows if r["patients"] == "reference"}
-    if "book_total" in book and "book_floor" in book:
-        lines += ["", f"Reference book (`make book`, both cohorts, 14 notebooks + Sphinx): "
+    book = {r["step"]: r for r in rows if r["patients"] == "reference" and r["wall_s"] != ""}
+    if "book_total" in book and "book_floor" in book and "book_over_floor" in book:
+        n_nb = sum(1 for r in rows if r["step"].startswith("book_notebook:"))
+        lines += ["", f"Reference book (`make book`, both cohorts, {n_nb} notebooks + Sphinx): "
                       f"{float(book['book_total']['wall_s']):.1f} s; floor "
                       f"{float(book['book_floor']['wall_s']):.1f} s "
                       f"({book['book_floor']['note']}); ratio "
-                      f"{float(book['book_over_floor']['wall_s']):.2f}."]
+                      f"{float(book['book_over_floor']['wall_s']):.2f} "
+                      f"({book['book_over_floor'].get('procedure') or 'untagged'})."]
+        old = _value(previous or [], "reference", "book_floor")
+        if old is not None:
+            lines[-1] += (f" Previous floor {float(old['wall_s']):.1f} s "
+                          f"({old.get('procedure') or 'untagged'}, {old['date']}: {old['note']}).")
     pair = _value(rows, "100k/10k", "derive_pair")
     if pair is not None and pair["status"] == "ok":  # what ratios() then uses
         lines += ["", f"The derivation ratio comes from {pair['note']} (the per-size rows "
                       "above are separate processes, minutes apart)."]
-    lines += ["", "| Target (issue 8) | Limit | Measured | |", "|---|---:|---:|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in verdict(rows)]
+    results = verdict(rows)
+    before = previous_figures(rows, previous or [])
+    lines += ["", "| Target (issue 8) | Limit | Previous | Measured | Procedure | |",
+              "|---|---:|---:|---:|---|---|"]
+    for (name, limit, measured, status), old, (_n, r, *_rest) in zip(results, before,
+                                                                   _targets(rows)):
+        tag = (r.get("procedure") or "untagged") if r is not None else ""
+        lines.append(f"| {name} | {limit} | {old} | {measured} | {tag} | {status} |")
+    misses = [name for name, _l, _m, status in results if status == "MISS"]
+    lines += ["", f"{sum(s == 'PASS' for *_x, s in results)} of {len(results)} targets PASS"
+                  + (f"; MISS: {'; '.join(misses)}" if misses else "") + ". *Previous* is the "
+                  f"figure in {previous_source or 'the last committed `benchmarks/latest.csv`'}"
+                  " (procedure and date in brackets); a procedure of a different version "
+                  "measured a different thing (see the procedure history in "
+                  "[benchmarks/README.md](benchmarks/README.md))."]
     lines += ["", "*Compute-only* is the analysis itself (every result of notebooks 01-06 from the "
                   "validated cohort and its derived tables, read from the run's parquet cache as "
                   "each notebook reads them); validation and derivation are the separate rows "
@@ -452,14 +574,16 @@ def readme_block(rows: list) -> str:
     return "\n".join(lines + ["", README_END])
 
 
-def update_readme(path: Path, rows: list) -> bool:
+def update_readme(path: Path, rows: list, previous: list | None = None,
+                  previous_source: str = "") -> bool:
     """Replace the benchmark block of the README (between the markers) by ``rows``."""
     text = path.read_text(encoding="utf-8")
     if README_START not in text or README_END not in text:
         return False
     head, rest = text.split(README_START, 1)
     tail = rest.split(README_END, 1)[1]
-    path.write_text(head + readme_block(rows) + tail, encoding="utf-8")
+    path.write_text(head + readme_block(rows, previous, previous_source) + tail,
+                    encoding="utf-8")
     return True
 
 
@@ -568,9 +692,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.merge_latest and LATEST.is_file():
             summary = merge_rows(read_csv(LATEST), summary, label)
         if write_latest:
+            previous, source = committed_latest()  # read before latest.csv is rewritten
             write_csv(LATEST, summary)
             plot(LATEST.with_suffix(".png"), summary, label)
-            if update_readme(ROOT / "README.md", summary):
+            if update_readme(ROOT / "README.md", summary, previous, source):
                 print("updated the benchmark figures in README.md")
         if not (a.keep or a.workdir):
             shutil.rmtree(work, ignore_errors=True)
@@ -579,9 +704,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if r["step"].startswith("ratio:"):
             print(f"   {r['step']:<22} {r['wall_s']}")
-    print("targets (issue 8):")
-    for name, limit, measured, status in verdict(rows):
+    print("targets (issue 8), this run:")
+    results = verdict(rows)
+    for name, limit, measured, status in results:
         print(f"   {status:<12} {name}: {measured or '-'} (limit {limit})")
+    misses = [name for name, _l, _m, status in results if status == "MISS"]
+    print(f"   {len(misses)} MISS" + (": " + "; ".join(misses) if misses else ""))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The benchmark report (benchmarks/run.py): verdicts, merged partial runs, README block.
+"""The benchmark report (benchmarks/run.py): verdicts, merged partial runs, README block,
+procedure tags and previous figures.
 
 The measurements themselves are not run here (``make bench`` does that); these tests keep
 the code that turns them into the committed figures honest."""
@@ -75,7 +76,7 @@ def test_readme_block_is_replaced_between_its_markers(bench, tmp_path):
     assert bench.update_readme(readme, rows_for(bench))
     text = readme.read_text()
     assert "old figures" not in text and text.startswith("# Title") and text.endswith("after\n")
-    assert "| 100k: full ivigbook run, wall time | 120.0 s | 80.0 s | PASS |" in text
+    assert "| 100k: full ivigbook run, wall time | 120.0 s |  | 80.0 s | run_100k v1 | PASS |" in text
     assert text.count(bench.README_START) == 1 and text.count(bench.README_END) == 1
     plain = tmp_path / "plain.md"
     plain.write_text("no markers here\n")
@@ -146,3 +147,77 @@ def test_ivigbook_imports_in_benchmarks_are_at_the_top_one_per_line():
                     or node.lineno != node.end_lineno:
                 problems.append(f"{where}: not one `from ivigbook.X import Y` on one line")
     assert not problems, problems
+
+
+def test_every_verdict_row_carries_its_procedure_and_old_files_still_read(bench, tmp_path):
+    r = rows_for(bench)
+    by = {(x["patients"], x["step"]): x for x in r}
+    for key, target in bench.PROCEDURE_ROWS.items():
+        if key in by:
+            assert by[key]["procedure"] == f"{target} v{bench.PROCEDURES[target]}"
+    assert by[(10_000, "derive")]["procedure"] == ""          # not read by a verdict
+    path = tmp_path / "latest.csv"
+    bench.write_csv(path, r)
+    assert [x["procedure"] for x in bench.read_csv(path)] == [x["procedure"] for x in r]
+    # a latest.csv from before the procedure column
+    old = tmp_path / "old.csv"
+    old.write_text("date,machine,patients,step,status,wall_s,process_wall_s,cpu_s,peak_rss_mb,note\n"
+                   "2026-12-06,m,reference,book_over_floor,ok,1.17,,,,x\n")
+    (back,) = bench.read_csv(old)
+    assert back["procedure"] == "" and back["wall_s"] == 1.17
+
+
+def test_readme_block_shows_the_previous_figure_and_the_misses(bench):
+    previous = rows_for(bench, book=(49.7, 42.5))
+    for x in previous:
+        x["date"] = "2026-12-06"
+        if x["patients"] == "reference":
+            x["procedure"] = "book_over_floor v2"
+    new = rows_for(bench, book=(49.7, 33.0))             # 1.51 against 1.3
+    block = bench.readme_block(new, previous, "`benchmarks/latest.csv` of commit HEAD")
+    tag = f"book_over_floor v{bench.PROCEDURES['book_over_floor']}"
+    assert (f"| reference book: make book / floor | 1.30 | 1.17 (book_over_floor v2, 2026-12-06) "
+            f"| 1.51 | {tag} | MISS |") in block
+    assert "5 of 6 targets PASS; MISS: reference book: make book / floor." in block
+    assert "Previous floor 42.5 s (book_over_floor v2, 2026-12-06: floor)." in block
+    assert "of commit HEAD" in block
+    # without previous figures the column stays empty, the verdicts do not change
+    assert "| reference book: make book / floor | 1.30 |  | 1.51 |" in bench.readme_block(new)
+
+
+def test_a_failed_measurement_is_a_miss_not_a_gap(bench):
+    r = [x for x in rows_for(bench) if x["step"] not in ("book_floor", "book_over_floor")]
+    r.append(bench.row("test machine", "reference", "book_over_floor",
+                       {"seconds": None, "status": "book exit 1, no floor"}))
+    status = {name: (m, s) for name, _, m, s in bench.verdict(r)}
+    assert status["reference book: make book / floor"] == ("no figure (book exit 1, no floor)",
+                                                           "MISS")
+    assert "MISS: reference book: make book / floor" in bench.readme_block(r)
+    # a step the run did not include is "not measured", and says so
+    r = [x for x in r if x["step"] != "book_over_floor"]
+    status = {name: s for name, _, _, s in bench.verdict(r)}
+    assert status["reference book: make book / floor"] == "not measured"
+
+
+def test_previous_figures_come_from_the_committed_latest_csv(bench, tmp_path):
+    # no git repository here: the file on disk (as it was before the run) is the fallback
+    (tmp_path / "benchmarks").mkdir()
+    bench.write_csv(tmp_path / "benchmarks" / "latest.csv", rows_for(bench))
+    rows, source = bench.committed_latest(tmp_path)
+    assert source == "`benchmarks/latest.csv` before this run"
+    assert {(x["patients"], x["step"]) for x in rows} >= {("reference", "book_over_floor")}
+    assert bench.committed_latest(tmp_path / "nowhere") == ([], "")
+
+
+def test_benchmarks_readme_fixes_the_procedure_of_every_target(bench):
+    # a version raised in run.py without its row and history entry in benchmarks/README.md
+    # (or the reverse) is a procedure change that did not follow the rules written there
+    text = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    targets = text.split("## The targets", 1)[1].split("\n## ", 1)[0]
+    history = text.split("## Procedure history", 1)[1]
+    rows = [ln for ln in targets.splitlines() if ln.startswith("| ")][1:]  # without the header
+    assert len(rows) == len(bench.verdict([]))                      # one row per target
+    for key, version in bench.PROCEDURES.items():
+        assert f"`{key} v{version}`" in targets, key
+        if version > 1:
+            assert f"| `{key}` | {version} |" in history, key
