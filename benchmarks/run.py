@@ -79,7 +79,7 @@ TARGETS = {
 PROCEDURES = {
     "run_100k": 1,              # 100k ivigbook run: wall time and peak RSS
     "compute_cached_100k": 1,   # 100k compute-only analysis, cached
-    "ratio_derive": 3,          # derivation 100k/10k
+    "ratio_derive": 4,          # derivation 100k/10k
     "ratio_compute_cached": 1,  # compute-only (cached) 100k/10k
     "book_over_floor": 2,       # make book / floor
 }
@@ -371,19 +371,22 @@ RATIO_NOTE = "time(100k)/time(10k) (target <= 12 for derive, compute)"
 
 
 def ratios(rows: list, label: str) -> list[dict]:
-    """time(100k)/time(10k) per step, from the per-size rows; for the derivation the
-    alternating measurement (``derive_pair``) when there is one, the per-size rows
-    (separate processes, minutes apart) then kept as ``ratio:derive_separate``."""
+    """time(100k)/time(10k) per step, from the per-size rows. The derivation's verdict
+    row ``ratio:derive`` comes only from the alternating measurement (``derive_pair``):
+    a failed pair gives a ``ratio:derive`` without a figure (a MISS), never the per-size
+    ratio, which is always ``ratio:derive_separate`` (separate processes, minutes apart)."""
     out = []
     by = {(r["patients"], r["step"]): r for r in rows}
     pair = by.get(("100k/10k", "derive_pair"))
     for step in ("validate", "derive", "compute", "compute_cached", "run"):
         a, b = by.get((100_000, step)), by.get((10_000, step))
-        name = step
-        if step == "derive" and pair and pair["status"] == "ok" and pair["wall_s"] != "":
-            out.append(row(label, "100k/10k", "ratio:derive", {"seconds": float(pair["wall_s"])},
+        name = "derive_separate" if step == "derive" else step
+        if step == "derive" and pair:
+            ok = pair["status"] == "ok" and pair["wall_s"] != ""
+            out.append(row(label, "100k/10k", "ratio:derive",
+                           {"seconds": float(pair["wall_s"]) if ok else None,
+                            "status": "ok" if ok else f"derive_pair {pair['status']}"},
                            note=f"{RATIO_NOTE}; {pair['note']}"))
-            name = "derive_separate"
         if a and b and a["status"] == "ok" and b["status"] == "ok" and b["wall_s"]:
             out.append(row(label, "100k/10k", f"ratio:{name}",
                            {"seconds": a["wall_s"] / b["wall_s"]},

@@ -21,7 +21,10 @@ def bench():
     return mod
 
 
-def rows_for(bench, run_s=80.0, rss_mb=4000.0, cached_s=18.0, derive=(0.3, 3.3), book=(40.0, 33.0)):
+def rows_for(bench, run_s=80.0, rss_mb=4000.0, cached_s=18.0, derive=(0.3, 3.3), book=(40.0, 33.0),
+             pair="same"):
+    """Rows of a full run; ``pair``: the alternating derivation ratio (default: the same as
+    the per-size rows; None: no derive_pair row)."""
     label = "test machine"
     r = [bench.row(label, "", "machine", {"seconds": None}, note="{}")]
     for n, d, c in ((10_000, derive[0], 3.0), (100_000, derive[1], cached_s)):
@@ -29,6 +32,9 @@ def rows_for(bench, run_s=80.0, rss_mb=4000.0, cached_s=18.0, derive=(0.3, 3.3),
         r.append(bench.row(label, n, "compute_cached", {"seconds": c, "peak_rss_mb": 100.0}))
         r.append(bench.row(label, n, "compute", {"seconds": c + 20, "peak_rss_mb": 100.0}))
     r.append(bench.row(label, 100_000, "run", {"process_wall_s": run_s, "peak_rss_mb": rss_mb}))
+    if pair is not None:
+        r.append(bench.row(label, "100k/10k", "derive_pair",
+                           {"seconds": derive[1] / derive[0] if pair == "same" else pair}))
     r.append(bench.row(label, "reference", "book_total", {"seconds": book[0]}))
     r.append(bench.row(label, "reference", "book_floor", {"seconds": book[1]}, note="floor"))
     r.append(bench.row(label, "reference", "book_over_floor", {"seconds": book[0] / book[1]}))
@@ -63,7 +69,8 @@ def test_partial_run_replaces_only_its_rows(bench, tmp_path):
     by = {(r["patients"], r["step"]): r for r in merged}
     assert by[(100_000, "derive")]["wall_s"] == 2.4
     assert by[(10_000, "derive")]["wall_s"] == 0.3
-    assert by[("100k/10k", "ratio:derive")]["wall_s"] == pytest.approx(8.0)
+    assert by[("100k/10k", "ratio:derive_separate")]["wall_s"] == pytest.approx(8.0)
+    assert by[("100k/10k", "ratio:derive")]["wall_s"] == pytest.approx(11.0)   # the pair, kept
     path = tmp_path / "latest.csv"
     bench.write_csv(path, merged)
     back = {(r["patients"], r["step"]): r["wall_s"] for r in bench.read_csv(path)}
@@ -88,7 +95,7 @@ def test_derivation_ratio_comes_from_the_alternating_measurement(bench, tmp_path
     # separate processes say 15 (a busy spell during the 100k step); measured alternately
     # in one process the ratio is 9: the verdict and ratio:derive use the latter, and the
     # per-size ratio stays visible as ratio:derive_separate
-    r = rows_for(bench, derive=(0.2, 3.0))
+    r = rows_for(bench, derive=(0.2, 3.0), pair=None)
     r = [x for x in r if not x["step"].startswith("ratio:")]
     r.append(bench.row("test machine", "100k/10k", "derive_pair", {"seconds": 9.0},
                        note="one process, alternately"))
@@ -105,17 +112,27 @@ def test_derivation_ratio_comes_from_the_alternating_measurement(bench, tmp_path
     by = {(x["patients"], x["step"]): x for x in merged}
     assert by[("100k/10k", "ratio:derive")]["wall_s"] == 9.0
     assert by[("100k/10k", "ratio:derive_separate")]["wall_s"] == pytest.approx(10.0)
-    # a failed pair falls back to the per-size ratio
+    # a failed pair is a MISS without a figure: the verdict never falls back to the
+    # per-size ratio (a different measurement), which stays ratio:derive_separate
     failed = [x for x in r if not x["step"].startswith("ratio:")]
     for x in failed:
         if x["step"] == "derive_pair":
-            x["status"] = "error"
-    by = {(x["patients"], x["step"]): x for x in bench.ratios(failed, "test machine")}
-    assert by[("100k/10k", "ratio:derive")]["wall_s"] == pytest.approx(15.0)
+            x["status"], x["wall_s"] = "exit 1", ""
+    failed += bench.ratios(failed, "test machine")
+    by = {(x["patients"], x["step"]): x for x in failed}
+    assert by[("100k/10k", "ratio:derive")]["wall_s"] == ""
+    assert by[("100k/10k", "ratio:derive")]["status"] == "derive_pair exit 1"
+    assert by[("100k/10k", "ratio:derive_separate")]["wall_s"] == pytest.approx(15.0)
+    status = {name: (m, s) for name, _, m, s in bench.verdict(failed)}
+    assert status["time(100k)/time(10k), derivation"] == ("no figure (derive_pair exit 1)", "MISS")
+    # without a pair (the run did not derive both sizes) the derivation is not measured
+    alone = [x for x in failed if x["step"] != "derive_pair" and not x["step"].startswith("ratio:")]
+    status = {name: s for name, _, _, s in bench.verdict(alone + bench.ratios(alone, "m"))}
+    assert status["time(100k)/time(10k), derivation"] == "not measured"
 
 
 def test_readme_says_where_the_derivation_ratio_comes_from(bench):
-    r = [x for x in rows_for(bench) if not x["step"].startswith("ratio:")]
+    r = [x for x in rows_for(bench, pair=None) if not x["step"].startswith("ratio:")]
     r.append(bench.row("test machine", "100k/10k", "derive_pair", {"seconds": 9.0},
                        note="one process, alternately, best of 5 each: 10k 0.40 s, 100k 3.60 s"))
     block = bench.readme_block(r + bench.ratios(r, "test machine"))
