@@ -24,9 +24,10 @@ process's own peak RSS. Each step is a module of ``benchmarks/_steps/`` (its
                     Sphinx times from its progress lines
 ``breakdown``       ``compute_cached`` function by function (each stopped after
                     ``--budget`` seconds): where the analysis time goes
-``kernel``          the fixed cost of the notebooks: ``--repeat`` notebooks that only
-                    import the chapter modules, executed by the runner ``--jobs`` at a
-                    time (worker process, papermill, kernel start, imports, scrubbing)
+``floor``           the book's floor without the project's code: ``--repeat`` bare
+                    Jupyter kernels (jupyter_client) ``--jobs`` at a time, each executing
+                    ``--code`` (the chapters' third-party imports), + an empty Jupyter
+                    Book built with the real book's command
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from _steps import peak_rss_mb
 #: step -> module of benchmarks/_steps
 STEPS = {"synth": "synth", "validate": "validate", "prime": "prime", "derive": "derive",
          "derive_pair": "derive_pair", "compute": "compute", "compute_cached": "compute",
-         "book": "book", "kernel": "kernel", "breakdown": "breakdown"}
+         "book": "book", "floor": "floor", "breakdown": "breakdown"}
 
 
 def main() -> None:
@@ -58,6 +59,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--budget", type=int, default=300)
+    p.add_argument("--code", default="", help="floor: the cell each bare kernel executes")
+    p.add_argument("--env", default="{}", help="floor: the kernels' environment (JSON)")
     a = p.parse_args()
     out = importlib.import_module(f"_steps.{STEPS[a.step]}").run(a)
     out["peak_rss_mb_self"] = peak_rss_mb()

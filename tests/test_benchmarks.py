@@ -6,6 +6,7 @@ the code that turns them into the committed figures honest."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,9 @@ def test_readme_block_is_replaced_between_its_markers(bench, tmp_path):
     assert bench.update_readme(readme, rows_for(bench))
     text = readme.read_text()
     assert "old figures" not in text and text.startswith("# Title") and text.endswith("after\n")
-    assert "| 100k: full ivigbook run, wall time | 120.0 s |  | 80.0 s | run_100k v1 | PASS |" in text
+    today = bench.dt.date.today().isoformat()
+    assert (f"| 100k: full ivigbook run, wall time | 120.0 s |  | 80.0 s | run_100k v1, {today} "
+            "| PASS |") in text
     assert text.count(bench.README_START) == 1 and text.count(bench.README_END) == 1
     plain = tmp_path / "plain.md"
     plain.write_text("no markers here\n")
@@ -191,13 +194,13 @@ def test_readme_block_shows_the_previous_figure_and_the_misses(bench):
         if x["patients"] == "reference":
             x["procedure"] = "book_over_floor v2"
     new = rows_for(bench, book=(49.7, 33.0))             # 1.51 against 1.3
-    block = bench.readme_block(new, previous, "`benchmarks/latest.csv` of commit HEAD")
-    tag = f"book_over_floor v{bench.PROCEDURES['book_over_floor']}"
+    block = bench.readme_block(new, previous, "`benchmarks/latest.csv` as committed in abc1234")
+    tag = f"book_over_floor v{bench.PROCEDURES['book_over_floor']}, {bench.dt.date.today()}"
     assert (f"| reference book: make book / floor | 1.30 | 1.17 (book_over_floor v2, 2026-12-06) "
             f"| 1.51 | {tag} | MISS |") in block
     assert "5 of 6 targets PASS; MISS: reference book: make book / floor." in block
     assert "Previous floor 42.5 s (book_over_floor v2, 2026-12-06: floor)." in block
-    assert "of commit HEAD" in block
+    assert "as committed in abc1234" in block
     # without previous figures the column stays empty, the verdicts do not change
     assert "| reference book: make book / floor | 1.30 |  | 1.51 |" in bench.readme_block(new)
 
@@ -238,3 +241,122 @@ def test_benchmarks_readme_fixes_the_procedure_of_every_target(bench):
         assert f"`{key} v{version}`" in targets, key
         if version > 1:
             assert f"| `{key}` | {version} |" in history, key
+
+
+# ----------------------------------------------------------------- the floor (v3)
+def test_floor_imports_are_the_chapters_third_party_imports(bench):
+    # a new (or dropped) top-level third-party import in a chapter's module changes what the
+    # notebooks pay for: FLOOR_IMPORTS must then follow, in a procedure-change commit
+    assert list(bench.FLOOR_IMPORTS) == bench.chapter_imports(ROOT), bench.floor_imports_drift()
+    assert bench.floor_imports_drift() == ""
+    assert not any("ivigbook" in s for s in bench.FLOOR_IMPORTS)
+
+
+def test_chapter_imports_follow_the_package_closure_without_importing_it(bench, tmp_path):
+    pkg = tmp_path / "src" / "ivigbook"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text('"""pkg"""\nfrom __future__ import annotations\n')
+    (pkg / "a.py").write_text("import os\nimport numpy as np\nfrom .b import helper\n"
+                              "from ivigbook.sub import d\n\n"
+                              "def f():\n    import scipy  # lazy: not counted\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nfrom pandas import DataFrame\n"
+                              "if TYPE_CHECKING:\n    import matplotlib\n"
+                              "try:\n    import pyarrow.compute as pc\nexcept ImportError:\n"
+                              "    pc = None\nraise SystemExit('never imported')\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "d.py").write_text("from ..b import DataFrame\nfrom pandas import Series\n"
+                                      "import yaml\n")
+    (pkg / "unused.py").write_text("import statsmodels\n")
+    (tmp_path / "notebooks").mkdir()
+    nb = {"cells": [{"cell_type": "markdown", "source": ["from ivigbook import unused"]},
+                    {"cell_type": "code", "source": ["%matplotlib inline"]},
+                    {"cell_type": "code", "source": ["from ivigbook import a\n", "a.f()"]},
+                    {"cell_type": "code", "source": ["import json, great_tables as gt"]}]}
+    (tmp_path / "notebooks" / "01_x.ipynb").write_text(json.dumps(nb))
+    assert bench.chapter_imports(tmp_path) == [
+        "import great_tables", "import numpy", "from pandas import DataFrame, Series",
+        "import pyarrow.compute", "import yaml"]
+
+
+def test_floor_kernels_get_the_environment_of_the_books_kernels(bench):
+    # KERNEL_ENV is read from the package's sources wherever it lives, never imported
+    import ast
+
+    found = []
+    for path in (ROOT / "src" / "ivigbook").rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "KERNEL_ENV" for t in node.targets):
+                found.append(ast.literal_eval(node.value))
+    assert found == [bench.FLOOR_KERNEL_ENV]
+
+
+def test_the_floor_step_does_not_use_the_projects_code():
+    import ast
+
+    for path in (ROOT / "benchmarks" / "_steps" / "floor.py",
+                 ROOT / "benchmarks" / "_steps" / "__init__.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[0] == "ivigbook" for a in node.names), path
+            elif isinstance(node, ast.ImportFrom):
+                assert (node.module or "").split(".")[0] != "ivigbook", path
+    text = (ROOT / "benchmarks" / "_steps" / "floor.py").read_text(encoding="utf-8")
+    assert '"build", "--all", "-W", "-n", "--keep-going"' in text   # the real book's options
+
+
+def _fake_steps(bench, monkeypatch, books, floors):
+    """bench_book with the measured steps replaced by canned results (no process runs)."""
+    calls = []
+    results = {"book": list(books), "floor": list(floors)}
+
+    def run_step(step, timeout, **kw):
+        calls.append((step, kw))
+        return dict(results[step].pop(0))
+
+    monkeypatch.setattr(bench, "run_step", run_step)
+    monkeypatch.setattr(bench.shutil, "copytree", lambda *a, **k: None)
+    return calls
+
+
+def _book(seconds, status="ok", n=14):
+    return {"seconds": seconds, "status": status, "process_wall_s": seconds + 1, "cpu_s": 1.0,
+            "peak_rss_mb": 900.0, "sphinx_seconds": 6.0,
+            "notebooks": [{"cohort": "c", "notebook": f"{i:02d}", "seconds": 3.0}
+                          for i in range(n)]}
+
+
+def _floor(kernels, empty, status="ok"):
+    return {"seconds": kernels + empty, "status": status, "process_wall_s": kernels + empty + 1,
+            "cpu_s": 1.0, "peak_rss_mb": 500.0, "kernels_seconds": kernels,
+            "per_notebook": kernels * 2 / 14, "empty_book_seconds": empty}
+
+
+def test_book_over_floor_is_the_fastest_book_over_the_fastest_floor(bench, monkeypatch, tmp_path):
+    calls = _fake_steps(bench, monkeypatch, [_book(52.0), _book(50.0)],
+                        [_floor(20.0, 2.0), _floor(21.0, 1.5)])
+    rows = []
+    bench.bench_book(tmp_path, 2, 900, "m", rows)
+    assert [c[0] for c in calls] == ["book", "floor", "book", "floor"]           # alternately
+    floor_kw = calls[1][1]
+    assert floor_kw["repeat"] == 14 and floor_kw["jobs"] == 2
+    assert floor_kw["code"] == "\n".join(bench.FLOOR_IMPORTS)
+    assert floor_kw["env"] == json.dumps(bench.FLOOR_KERNEL_ENV)
+    by = {r["step"]: r for r in rows}
+    assert by["book_total"]["wall_s"] == 50.0
+    assert by["book_floor"]["wall_s"] == 22.0                       # 20 + 2 beats 21 + 1.5
+    assert by["book_over_floor"]["wall_s"] == pytest.approx(50.0 / 22.0, abs=0.01)
+    assert by["floor_empty_book"]["wall_s"] == 2.0
+    assert by["book_over_floor"]["procedure"] == f"book_over_floor v{bench.PROCEDURES['book_over_floor']}"
+    status = {name: s for name, _, _, s in bench.verdict(rows)}
+    assert status["reference book: make book / floor"] == "MISS"    # 2.27 > 1.3
+
+
+def test_a_failed_floor_is_a_miss(bench, monkeypatch, tmp_path):
+    _fake_steps(bench, monkeypatch, [_book(50.0), _book(50.0)],
+                [_floor(20.0, 2.0, "kernels: error X"), _floor(20.0, 2.0, "empty book: exit 1")])
+    rows = []
+    bench.bench_book(tmp_path, 2, 900, "m", rows)
+    status = {name: (m, s) for name, _, m, s in bench.verdict(rows)}
+    assert status["reference book: make book / floor"] == (
+        "no figure (floor kernels: error X)", "MISS")
