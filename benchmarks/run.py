@@ -527,11 +527,12 @@ def ratios(rows: list, label: str) -> list[dict]:
             out.append(row(label, "100k/10k", "ratio:derive",
                            {"seconds": float(pair["wall_s"]) if ok else None,
                             "status": "ok" if ok else f"derive_pair {pair['status']}"},
-                           note=f"{RATIO_NOTE}; {pair['note']}"))
+                           note=f"{RATIO_NOTE}; {pair['note']}") | {"date": pair["date"]})
         if a and b and a["status"] == "ok" and b["status"] == "ok" and b["wall_s"]:
             out.append(row(label, "100k/10k", f"ratio:{name}",
                            {"seconds": a["wall_s"] / b["wall_s"]},
-                           note=RATIO_NOTE + ("; separate processes" if name != step else "")))
+                           note=RATIO_NOTE + ("; separate processes" if name != step else ""))
+                       | {"date": max(a["date"], b["date"])})  # when its inputs were measured
     return out
 
 

@@ -78,6 +78,20 @@ def test_partial_run_replaces_only_its_rows(bench, tmp_path):
     assert back == {(r["patients"], r["step"]): r["wall_s"] for r in merged}   # CSV round trip
 
 
+def test_a_ratio_is_dated_when_its_inputs_were_measured(bench):
+    # a ratio recomputed after a partial run is not a measurement of that day
+    old = rows_for(bench)
+    for x in old:
+        x["date"] = "2026-12-06"
+    merged = bench.merge_rows(old, [bench.row("m", 1_000, "derive", {"seconds": 0.1})], "m")
+    by = {(x["patients"], x["step"]): x for x in merged}
+    assert by[("100k/10k", "ratio:derive")]["date"] == "2026-12-06"
+    assert by[("100k/10k", "ratio:compute_cached")]["date"] == "2026-12-06"
+    merged = bench.merge_rows(old, [bench.row("m", 100_000, "compute_cached", {"seconds": 9.0})], "m")
+    by = {(x["patients"], x["step"]): x for x in merged}
+    assert by[("100k/10k", "ratio:compute_cached")]["date"] == bench.dt.date.today().isoformat()
+
+
 def test_readme_block_is_replaced_between_its_markers(bench, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n\n{bench.README_START}\nold figures\n{bench.README_END}\n\nafter\n")
