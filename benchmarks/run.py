@@ -4,13 +4,13 @@ For each registry size N (default 1,000, 10,000 and 100,000 patients, a syntheti
 ``ivigbook synth registry`` cohort) it measures, each step in a fresh Python process
 so that the peak RSS is the step's own:
 
-* ``validate``        ``ivigbook.validate.load_cohort``
-* ``derive``          ``ivigbook.context.derive_all`` (best of 5: a step of a fraction of a
+* ``validate``        ``ivigbook.data.validate.load_cohort``
+* ``derive``          ``ivigbook.derive.context.derive_all`` (best of 5: a step of a fraction of a
                       second at 10k is otherwise at the mercy of the machine's other work)
   The derivation ratio time(100k)/time(10k) is measured once more in one process
   that derives the two cohorts alternately (best of 5 each), so that a busy spell of
   the machine cannot land on one size only; the verdict uses that ratio.
-* ``compute``         ``ivigbook.analysis.compute_results`` from the CSVs (validation,
+* ``compute``         ``ivigbook.chapters.compute.compute_results`` from the CSVs (validation,
                       derivation and every result of notebooks 01-06, no rendering)
 * ``compute_cached``  the same when the run's parquet cache already holds the typed
                       cohort and the derived tables (what each notebook pays in a run)
@@ -19,8 +19,10 @@ so that the peak RSS is the step's own:
 
 and for the reference book (``make book`` executed on a temporary copy of the project,
 never on the committed files): the time of each papermill notebook, of the Sphinx
-build, of the whole book, and the floor = one kernel start plus imports per notebook x
-notebooks / jobs + the Sphinx build.
+build, of the whole book, and its floor, measured without the project's code: as many
+bare Jupyter kernels as the book has notebooks, ``jobs`` at a time (``jupyter_client``,
+each executing ``FLOOR_IMPORTS``, the third-party imports of the chapters' modules),
+plus an empty Jupyter Book built with the real book's command (``_steps/floor.py``).
 
 Times: ``wall_s`` = the measured call inside the step's process (``run``/``book``: the
 whole command); ``process_wall_s`` = the process from start to exit (interpreter start
@@ -28,8 +30,14 @@ and imports included); ``cpu_s`` = CPU seconds of the process tree. ``peak_rss_m
 the largest sum of the resident set sizes of the step's process and all its
 descendants (psutil, polled every 50 ms; shared pages count once per process).
 
+How each target is measured, and the rules for changing that, are fixed in
+``benchmarks/README.md``; every row a verdict reads carries the tag of its procedure
+(``PROCEDURES``, column ``procedure``).
+
 Writes ``benchmarks/results/bench-<date>.csv`` and ``bench-<date>.png`` (git-ignored)
-and the compact ``benchmarks/latest.csv`` (committed). Usage::
+and the compact ``benchmarks/latest.csv`` (committed). The README block shows each
+target's previous figure (from the last committed ``latest.csv``) beside the new one.
+Usage::
 
     .venv/bin/python benchmarks/run.py                      # 1k, 10k, 100k + the book
     .venv/bin/python benchmarks/run.py --sizes 1000 --no-book   # quick check
@@ -37,8 +45,10 @@ and the compact ``benchmarks/latest.csv`` (committed). Usage::
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import datetime as dt
+import io
 import json
 import os
 import platform
@@ -67,8 +77,161 @@ TARGETS = {
     "ratio_100k_10k": 12.0,
     "book_over_floor": 1.3,
 }
+#: The floor's cell: the third-party imports that the chapter notebooks pay for when they
+#: import their ivigbook modules (= chapter_imports(); a test keeps the two equal, and a
+#: change here is a procedure change of book_over_floor).
+FLOOR_IMPORTS = (
+    "import matplotlib",
+    "from matplotlib import ticker",
+    "from matplotlib.backends.backend_agg import FigureCanvasAgg",
+    "from matplotlib.collections import LineCollection",
+    "from matplotlib.figure import Figure",
+    "from matplotlib.lines import Line2D",
+    "from matplotlib.patches import FancyBboxPatch, Patch",
+    "from matplotlib.text import Text",
+    "import numpy",
+    "from numpy.lib.stride_tricks import sliding_window_view",
+    "import pandas",
+    "from scipy import stats",
+)
+#: the environment of the floor's kernels: the one the runner gives the book's kernels
+#: (ivigbook.book.execute.KERNEL_ENV, copied here, not imported; a test keeps them equal)
+FLOOR_KERNEL_ENV = {
+    "PYTHONHASHSEED": "0",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "SOURCE_DATE_EPOCH": "315532800",
+    "TZ": "UTC",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+#: version of the measurement procedure of each target, as fixed in benchmarks/README.md
+#: (section "Procedure history"). Raise one only in a commit of its own that says why.
+PROCEDURES = {
+    "run_100k": 1,              # 100k ivigbook run: wall time and peak RSS
+    "compute_cached_100k": 1,   # 100k compute-only analysis, cached
+    "ratio_derive": 4,          # derivation 100k/10k
+    "ratio_compute_cached": 1,  # compute-only (cached) 100k/10k
+    "book_over_floor": 3,       # make book / floor
+}
+#: the rows each procedure produces (the rows the verdicts read, and their inputs)
+PROCEDURE_ROWS = {
+    (100_000, "run"): "run_100k",
+    (100_000, "compute_cached"): "compute_cached_100k",
+    ("100k/10k", "derive_pair"): "ratio_derive",
+    ("100k/10k", "ratio:derive"): "ratio_derive",
+    ("100k/10k", "ratio:compute_cached"): "ratio_compute_cached",
+    ("reference", "book_total"): "book_over_floor",
+    ("reference", "kernel_per_notebook"): "book_over_floor",
+    ("reference", "floor_empty_book"): "book_over_floor",
+    ("reference", "book_floor"): "book_over_floor",
+    ("reference", "book_over_floor"): "book_over_floor",
+}
 COLUMNS = ("date", "machine", "patients", "step", "status", "wall_s", "process_wall_s",
-           "cpu_s", "peak_rss_mb", "note")
+           "cpu_s", "peak_rss_mb", "note", "procedure")
+
+
+def procedure_tag(patients, step: str) -> str:
+    """``"<target> v<N>"`` for a row a verdict reads (see PROCEDURES), else ``""``."""
+    key = PROCEDURE_ROWS.get((patients, step))
+    return f"{key} v{PROCEDURES[key]}" if key else ""
+
+
+def chapter_imports(root: Path = ROOT) -> list[str]:
+    """The third-party import statements that importing the chapter notebooks' ``ivigbook``
+    modules executes: the ``import``/``from`` statements at the top level of every module
+    in the import closure of the code cells of ``notebooks/*.ipynb`` (followed through the
+    package's own top-level imports, its parent packages included), and the cells' own
+    imports, without the standard library and the package itself; aliases dropped, one
+    statement per module. Read with
+    ``ast`` from the sources: nothing is imported (the floor must not pay for, nor depend
+    on, the project's code). Imports inside functions are not counted."""
+    src = root / "src"
+
+    def module_file(name: str) -> Path | None:
+        base = src.joinpath(*name.split("."))
+        return next((f for f in (base.with_suffix(".py"), base / "__init__.py") if f.is_file()),
+                    None)
+
+    def top_level(tree: ast.Module):
+        todo = list(tree.body)
+        while todo:
+            node = todo.pop(0)
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                yield node
+            elif isinstance(node, ast.If):
+                test = node.test
+                typing_only = (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+                    isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+                todo[:0] = node.orelse if typing_only else node.body + node.orelse
+            elif isinstance(node, ast.Try):
+                todo[:0] = (node.body + [n for h in node.handlers for n in h.body]
+                            + node.orelse + node.finalbody)
+
+    def targets(node, package: str) -> list[str]:
+        """Modules (of any origin) that the statement imports."""
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        if node.level:
+            parts = package.split(".")
+            base = ".".join(parts[:len(parts) - node.level + 1])
+            mod = f"{base}.{node.module}" if node.module else base
+        else:
+            mod = node.module or ""
+        return [mod] + [f"{mod}.{a.name}" for a in node.names if module_file(f"{mod}.{a.name}")]
+
+    def own(name: str) -> list[str]:  # the package's modules it executes, parents first
+        parts = name.split(".")
+        return [m for m in (".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                if module_file(m)]
+
+    plain: set[str] = set()
+    names: dict[str, set[str]] = {}
+    todo: list[str] = []
+
+    def statements(tree: ast.Module, package: str) -> None:
+        for node in top_level(tree):
+            if isinstance(node, ast.Import):  # each name on its own
+                for a in node.names:
+                    if own(a.name):
+                        todo.extend(own(a.name))
+                    elif a.name.split(".")[0] not in sys.stdlib_module_names:
+                        plain.add(a.name)
+                continue
+            mods = targets(node, package)
+            if own(mods[0]) or node.level:   # the package itself: follow it
+                todo.extend(m for t in mods for m in own(t))
+            elif mods[0].split(".")[0] not in sys.stdlib_module_names:
+                names.setdefault(node.module, set()).update(a.name for a in node.names)
+
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                try:
+                    statements(ast.parse("".join(cell["source"])), "")
+                except SyntaxError:  # a cell with magics
+                    continue
+    seen: set[str] = set()
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        path = module_file(mod)
+        statements(ast.parse(path.read_text(encoding="utf-8")),
+                   mod if path.name == "__init__.py" else mod.rpartition(".")[0])
+    return sorted([f"import {m}" for m in plain]
+                  + [f"from {m} import {', '.join(sorted(n))}" for m, n in names.items()],
+                  key=lambda s: (s.split()[1], s.startswith("from"), s))
+
+
+def floor_imports_drift(root: Path = ROOT) -> str:
+    """"" when FLOOR_IMPORTS still are the chapters' third-party imports, else what changed."""
+    now = chapter_imports(root)
+    if list(FLOOR_IMPORTS) == now:
+        return ""
+    added = sorted(set(now) - set(FLOOR_IMPORTS))
+    gone = sorted(set(FLOOR_IMPORTS) - set(now))
+    return ("the chapter modules' third-party imports differ from FLOOR_IMPORTS (a procedure "
+            f"change is due): new {added}, gone {gone}")
 
 
 # --------------------------------------------------------------------------- machine
@@ -196,7 +359,8 @@ def row(label: str, n: int | str, step: str, m: dict, note: str = "") -> dict:
     return {"date": dt.date.today().isoformat(), "machine": label, "patients": n, "step": step,
             "status": m.get("status", "ok"), "wall_s": num(wall),
             "process_wall_s": num(m.get("process_wall_s")), "cpu_s": num(m.get("cpu_s")),
-            "peak_rss_mb": num(m.get("peak_rss_mb"), 0), "note": note or m.get("note", "")}
+            "peak_rss_mb": num(m.get("peak_rss_mb"), 0), "note": note or m.get("note", ""),
+            "procedure": procedure_tag(n, step)}
 
 
 def bench_size(n: int, work: Path, seed: int, jobs: int, timeout: float, label: str,
@@ -254,16 +418,20 @@ def bench_size(n: int, work: Path, seed: int, jobs: int, timeout: float, label: 
 
 def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list,
                repeat: int = 2) -> None:
-    """``make book`` on a copy of the project, and the per-notebook floor; each measured
-    ``repeat`` times, alternating, and the fastest of each kept (so that a busy spell of
-    the machine does not land on one side of the ratio only)."""
+    """``make book`` on a copy of the project, and its floor measured without the project's
+    code (bare kernels + an empty Jupyter Book, ``_steps/floor.py``); each measured
+    ``repeat`` times, alternating (book, floor, book, floor), and the fastest of each kept
+    (so that a busy spell of the machine does not land on one side of the ratio only)."""
     print("== reference book (make book on a temporary copy)", flush=True)
+    drift = floor_imports_drift()
+    if drift:
+        print(f"   WARNING: {drift}", file=sys.stderr)
     copy = work / "project-copy"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
         ".git", ".venv", "_build", "out", "tmp", "results", "__pycache__", ".pytest_cache",
         "*.egg-info"))
-    books, kernels = [], []
+    books, floors = [], []
     n_nb = 0
     for i in range(max(1, repeat)):
         m = run_step("book", timeout, data=copy, jobs=jobs)
@@ -272,11 +440,14 @@ def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list,
         n_nb = len(m.get("notebooks", [])) or n_nb
         if not n_nb:
             break
-        k = run_step("kernel", timeout, out=work / "kernel", repeat=n_nb, jobs=jobs)
-        shutil.rmtree(work / "kernel", ignore_errors=True)
-        kernels.append(k)
-        print(f"   import-only notebooks run {i + 1}: {k['seconds']:.1f} s "
-              f"({k.get('per_notebook', float('nan')):.1f} s per notebook) [{k['status']}]", flush=True)
+        f = run_step("floor", timeout, out=work / "floor", repeat=n_nb, jobs=jobs,
+                     code="\n".join(FLOOR_IMPORTS), env=json.dumps(FLOOR_KERNEL_ENV))
+        shutil.rmtree(work / "floor", ignore_errors=True)
+        floors.append(f)
+        print(f"   floor run {i + 1}: {f['seconds']:.1f} s = {n_nb} bare kernels "
+              f"{f.get('kernels_seconds', float('nan')):.1f} s "
+              f"({f.get('per_notebook', float('nan')):.2f} s per notebook) + empty book "
+              f"{f.get('empty_book_seconds', float('nan')):.1f} s [{f['status']}]", flush=True)
     shutil.rmtree(copy, ignore_errors=True)
     ok_books = [b for b in books if b["status"] == "ok"] or books
     m = min(ok_books, key=lambda b: b["seconds"])
@@ -291,24 +462,35 @@ def bench_book(work: Path, jobs: int, timeout: float, label: str, rows: list,
                          + ", ".join(f"{b['seconds']:.1f}" for b in books) + " s"))
     print(f"   Sphinx build {sphinx} s; make book total {m['seconds']:.1f} s "
           f"(process {m['process_wall_s']:.1f} s, peak RSS {m['peak_rss_mb']:.0f} MB) [{m['status']}]")
-    if not n_nb or not kernels:
+    if not n_nb or not floors:
         print("   (the book did not run: no floor)", file=sys.stderr)
+        rows.append(row(label, "reference", "book_over_floor",  # a MISS, not "not measured"
+                        {"seconds": None, "status": f"book {m['status']}, no floor"}))
         return
-    ok_kernels = [k for k in kernels if k["status"] == "ok"] or kernels
-    k = min(ok_kernels, key=lambda k: k["seconds"])
-    per = k.get("per_notebook", float("nan"))
-    rows.append(row(label, "reference", "kernel_per_notebook", {**k, "seconds": per},
-                    note=f"{n_nb} import-only notebooks through the runner, {jobs} at a time: "
-                         f"{k['seconds']:.1f} s wall x {jobs} / {n_nb} (fastest of "
-                         f"{len(kernels)})"))
-    if sphinx is not None and k["status"] == "ok":
-        floor = n_nb * per / jobs + sphinx
-        rows.append(row(label, "reference", "book_floor", {"seconds": floor},
-                        note=f"{n_nb} notebooks x {per:.1f} s / {jobs} jobs + Sphinx {sphinx:.1f} s"))
-        rows.append(row(label, "reference", "book_over_floor", {"seconds": m["seconds"] / floor},
-                        note="make book / floor (target <= 1.3)"))
-        print(f"   kernel start + imports per notebook {per:.1f} s; floor {floor:.1f} s; "
-              f"make book / floor = {m['seconds'] / floor:.2f}")
+    ok_floors = [f for f in floors if f["status"] == "ok"]
+    f = min(ok_floors or floors, key=lambda f: f["seconds"])
+    fastest = f"fastest of {len(floors)}: " + ", ".join(f"{x['seconds']:.1f}" for x in floors) + " s"
+    rows.append(row(label, "reference", "kernel_per_notebook", {**f, "seconds": f.get("per_notebook")},
+                    note=f"{n_nb} bare kernels (jupyter_client, the chapters' third-party "
+                         f"imports, no ivigbook), {jobs} at a time: "
+                         f"{f.get('kernels_seconds', float('nan')):.1f} s wall x {jobs} / {n_nb}"))
+    rows.append(row(label, "reference", "floor_empty_book", {"seconds": f.get("empty_book_seconds"),
+                                                             "status": f["status"]},
+                    note="empty Jupyter Book (one page), jupyter-book build --all -W -n --keep-going"))
+    if not ok_floors:
+        rows.append(row(label, "reference", "book_over_floor",
+                        {"seconds": None, "status": f"floor {f['status']}"}))
+        return
+    floor = f["seconds"]
+    rows.append(row(label, "reference", "book_floor", {"seconds": floor},
+                    note=f"{n_nb} bare kernels, {jobs} at a time, "
+                         f"{f['kernels_seconds']:.1f} s + empty book {f['empty_book_seconds']:.1f} s; "
+                         f"{fastest}" + (f"; {drift}" if drift else "")))
+    rows.append(row(label, "reference", "book_over_floor", {"seconds": m["seconds"] / floor,
+                                                            "status": m["status"]},
+                    note=f"make book / floor (target <= {TARGETS['book_over_floor']})"))
+    print(f"   bare kernel + imports per notebook {f['per_notebook']:.2f} s; floor {floor:.1f} s; "
+          f"make book / floor = {m['seconds'] / floor:.2f}")
 
 
 def bench_derive_pair(work: Path, seed: int, timeout: float, label: str, rows: list) -> None:
@@ -330,36 +512,63 @@ RATIO_NOTE = "time(100k)/time(10k) (target <= 12 for derive, compute)"
 
 
 def ratios(rows: list, label: str) -> list[dict]:
-    """time(100k)/time(10k) per step, from the per-size rows; for the derivation the
-    alternating measurement (``derive_pair``) when there is one, the per-size rows
-    (separate processes, minutes apart) then kept as ``ratio:derive_separate``."""
+    """time(100k)/time(10k) per step, from the per-size rows. The derivation's verdict
+    row ``ratio:derive`` comes only from the alternating measurement (``derive_pair``):
+    a failed pair gives a ``ratio:derive`` without a figure (a MISS), never the per-size
+    ratio, which is always ``ratio:derive_separate`` (separate processes, minutes apart)."""
     out = []
     by = {(r["patients"], r["step"]): r for r in rows}
     pair = by.get(("100k/10k", "derive_pair"))
     for step in ("validate", "derive", "compute", "compute_cached", "run"):
         a, b = by.get((100_000, step)), by.get((10_000, step))
-        name = step
-        if step == "derive" and pair and pair["status"] == "ok" and pair["wall_s"] != "":
-            out.append(row(label, "100k/10k", "ratio:derive", {"seconds": float(pair["wall_s"])},
-                           note=f"{RATIO_NOTE}; {pair['note']}"))
-            name = "derive_separate"
+        name = "derive_separate" if step == "derive" else step
+        if step == "derive" and pair:
+            ok = pair["status"] == "ok" and pair["wall_s"] != ""
+            out.append(row(label, "100k/10k", "ratio:derive",
+                           {"seconds": float(pair["wall_s"]) if ok else None,
+                            "status": "ok" if ok else f"derive_pair {pair['status']}"},
+                           note=f"{RATIO_NOTE}; {pair['note']}") | {"date": pair["date"]})
         if a and b and a["status"] == "ok" and b["status"] == "ok" and b["wall_s"]:
             out.append(row(label, "100k/10k", f"ratio:{name}",
                            {"seconds": a["wall_s"] / b["wall_s"]},
-                           note=RATIO_NOTE + ("; separate processes" if name != step else "")))
+                           note=RATIO_NOTE + ("; separate processes" if name != step else ""))
+                       | {"date": max(a["date"], b["date"])})  # when its inputs were measured
     return out
 
 
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+def parse_csv(text: str) -> list[dict]:
+    rows = list(csv.DictReader(io.StringIO(text)))
     for r in rows:
+        r.setdefault("procedure", "")  # files written before the column existed
+        r["procedure"] = r["procedure"] or ""
         if r["patients"].isdigit():
             r["patients"] = int(r["patients"])
         for k in ("wall_s", "process_wall_s", "cpu_s", "peak_rss_mb"):
             if r[k] != "":
                 r[k] = float(r[k])
     return rows
+
+
+def read_csv(path: Path) -> list[dict]:
+    return parse_csv(path.read_text(encoding="utf-8"))
+
+
+def committed_latest(root: Path = ROOT) -> tuple[list[dict], str]:
+    """The rows of ``benchmarks/latest.csv`` as last committed (``git show HEAD:...``) and
+    where they come from; the file on disk when there is no git, none when neither."""
+    rel = LATEST.relative_to(ROOT).as_posix()
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "show", f"HEAD:{rel}"],
+                              capture_output=True, text=True, check=True)
+        commit = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h", "HEAD",
+                                 "--", rel], capture_output=True, text=True).stdout.strip()
+        return parse_csv(proc.stdout), f"`{rel}` as committed in {commit or 'HEAD'}"
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    path = root / rel
+    if path.is_file():
+        return read_csv(path), f"`{rel}` before this run"
+    return [], ""
 
 
 def merge_rows(old: list[dict], new: list[dict], label: str) -> list[dict]:
@@ -378,68 +587,128 @@ def _value(rows: list, patients, step: str):
     return None
 
 
+def _row(rows: list, patients, step: str):
+    """The row of (patients, step) with a figure, else one without (a failed step)."""
+    return _value(rows, patients, step) or next(
+        (r for r in rows if r["patients"] == patients and r["step"] == step), None)
+
+
+def _targets(rows: list) -> list[tuple[str, dict | None, str, float, object]]:
+    sec = lambda v: f"{v:.1f} s"  # noqa: E731
+    mb = lambda v: f"{v / 1024:.2f} GiB"  # noqa: E731
+    x = lambda v: f"{v:.2f}"  # noqa: E731
+    run = _row(rows, 100_000, "run")
+    return [
+        ("100k: full ivigbook run, wall time", run, "wall_s", TARGETS["run_seconds_100k"], sec),
+        ("100k: full ivigbook run, peak RSS", run, "peak_rss_mb", TARGETS["run_rss_mb_100k"], mb),
+        ("100k: compute-only analysis (cached cohort and derived tables)",
+         _row(rows, 100_000, "compute_cached"), "wall_s", TARGETS["compute_seconds_100k"], sec),
+        ("time(100k)/time(10k), derivation", _row(rows, "100k/10k", "ratio:derive"),
+         "wall_s", TARGETS["ratio_100k_10k"], x),
+        ("time(100k)/time(10k), compute-only (cached)",
+         _row(rows, "100k/10k", "ratio:compute_cached"), "wall_s", TARGETS["ratio_100k_10k"], x),
+        ("reference book: make book / floor", _row(rows, "reference", "book_over_floor"),
+         "wall_s", TARGETS["book_over_floor"], x),
+    ]
+
+
 def verdict(rows: list) -> list[tuple[str, str, str, str]]:
-    """(target, limit, measured, PASS/MISS/not measured) for every target of issue 8."""
+    """(target, limit, measured, PASS/MISS/not measured) for every target of issue 8.
+
+    PASS only for a figure measured to the end (status ok) within the limit; a figure
+    over the limit, a stopped step (its figure a lower bound) and a failed measurement
+    (no figure) are MISS; "not measured" only when the run did not include the step."""
     def check(name, r, key, limit, fmt):
         if r is None:
             return (name, fmt(limit), "", "not measured")
+        if r[key] == "" or r[key] is None:
+            return (name, fmt(limit), f"no figure ({r['status']})", "MISS")
         v = float(r[key])
         ok = r["status"] == "ok" and v <= limit
         shown = fmt(v) + ("" if r["status"] == "ok" else f" ({r['status']}: lower bound)")
         return (name, fmt(limit), shown, "PASS" if ok else "MISS")
 
-    sec = lambda v: f"{v:.1f} s"  # noqa: E731
-    mb = lambda v: f"{v / 1024:.2f} GiB"  # noqa: E731
-    x = lambda v: f"{v:.2f}"  # noqa: E731
-    run = _value(rows, 100_000, "run")
-    return [
-        check("100k: full ivigbook run, wall time", run, "wall_s", TARGETS["run_seconds_100k"], sec),
-        check("100k: full ivigbook run, peak RSS", run, "peak_rss_mb", TARGETS["run_rss_mb_100k"], mb),
-        check("100k: compute-only analysis (cached cohort and derived tables)",
-              _value(rows, 100_000, "compute_cached"), "wall_s", TARGETS["compute_seconds_100k"], sec),
+    return [check(*t) for t in _targets(rows)]
 
-        check("time(100k)/time(10k), derivation", _value(rows, "100k/10k", "ratio:derive"),
-              "wall_s", TARGETS["ratio_100k_10k"], x),
-        check("time(100k)/time(10k), compute-only (cached)",
-              _value(rows, "100k/10k", "ratio:compute_cached"), "wall_s", TARGETS["ratio_100k_10k"], x),
 
-        check("reference book: make book / floor", _value(rows, "reference", "book_over_floor"),
-              "wall_s", TARGETS["book_over_floor"], x),
-    ]
+def previous_figures(rows: list, previous: list) -> list[str]:
+    """For each target of :func:`verdict`, its figure in ``previous`` (the last committed
+    latest.csv) with the procedure and the date it was measured with, or ``""``."""
+    out = []
+    for (_name, _r, key, limit, fmt), (_, old, _k, _l, _f) in zip(_targets(rows),
+                                                                 _targets(previous)):
+        if old is None or old[key] in ("", None):
+            out.append("")
+            continue
+        status = "" if old["status"] == "ok" else f", {old['status']}"
+        out.append(f"{fmt(float(old[key]))} ({old.get('procedure') or 'untagged'}, "
+                   f"{old['date']}{status})")
+    return out
+
 
 
 README_START = "<!-- benchmarks:start (written by benchmarks/run.py from latest.csv) -->"
 README_END = "<!-- benchmarks:end -->"
 
 
-def readme_block(rows: list) -> str:
-    """The README's figures: machine, per-size steps, the book, and the targets."""
+def _dates(rows: list) -> list[str]:
+    return sorted({r["date"] for r in rows if r.get("date") and r["step"] != "machine"})
+
+
+def readme_block(rows: list, previous: list | None = None, previous_source: str = "") -> str:
+    """The README's figures: machine, per-size steps, the book, and the targets with the
+    previous figure of each (``previous``: the rows of the last committed latest.csv)."""
     machine_row = next((r for r in rows if r["step"] == "machine"), None)
-    date = machine_row["date"] if machine_row else ""
+    dates = _dates(rows) or [machine_row["date"] if machine_row else ""]
+    when = (dates[0] if len(dates) == 1 else
+            f"on {', '.join(dates)} (a partial run merged into the earlier figures with "
+            "`--merge-latest`; each row's date is in `benchmarks/latest.csv`)")
     lines = [README_START, "",
-             f"Measured {date} by `make bench` on {machine_row['machine'] if machine_row else '?'}"
-             " (figures in `benchmarks/latest.csv`, plot `benchmarks/latest.png`).", "",
+             f"Measured {when} by `make bench` on "
+             f"{machine_row['machine'] if machine_row else '?'} (figures in "
+             "`benchmarks/latest.csv`, plot `benchmarks/latest.png`; how each target is "
+             "measured: [benchmarks/README.md](benchmarks/README.md)).", "",
              "| Patients | Step | Wall time (s) | Peak RSS (MB) | Note |", "|---:|---|---:|---:|---|"]
     for r in rows:
         if isinstance(r["patients"], int) and r["step"] in ("validate", "derive", "compute",
                                                             "compute_cached", "run"):
             rss = "" if r["peak_rss_mb"] == "" else f"{float(r['peak_rss_mb']):.0f}"
+            wall = "" if r["wall_s"] == "" else f"{float(r['wall_s']):.1f}"
             status = "" if r["status"] == "ok" else f" ({r['status']})"
-            lines.append(f"| {r['patients']:,} | {r['step']}{status} | {float(r['wall_s']):.1f} | "
+            lines.append(f"| {r['patients']:,} | {r['step']}{status} | {wall} | "
                          f"{rss} | {r['note']} |")
-    book = {r["step"]: r for r in rows if r["patients"] == "reference"}
-    if "book_total" in book and "book_floor" in book:
-        lines += ["", f"Reference book (`make book`, both cohorts, 14 notebooks + Sphinx): "
+    book = {r["step"]: r for r in rows if r["patients"] == "reference" and r["wall_s"] != ""}
+    if "book_total" in book and "book_floor" in book and "book_over_floor" in book:
+        n_nb = sum(1 for r in rows if r["step"].startswith("book_notebook:"))
+        lines += ["", f"Reference book (`make book`, both cohorts, {n_nb} notebooks + Sphinx): "
                       f"{float(book['book_total']['wall_s']):.1f} s; floor "
                       f"{float(book['book_floor']['wall_s']):.1f} s "
                       f"({book['book_floor']['note']}); ratio "
-                      f"{float(book['book_over_floor']['wall_s']):.2f}."]
+                      f"{float(book['book_over_floor']['wall_s']):.2f} "
+                      f"({book['book_over_floor'].get('procedure') or 'untagged'})."]
+        old = _value(previous or [], "reference", "book_floor")
+        if old is not None:
+            lines[-1] += (f" Previous floor {float(old['wall_s']):.1f} s "
+                          f"({old.get('procedure') or 'untagged'}, {old['date']}: {old['note']}).")
     pair = _value(rows, "100k/10k", "derive_pair")
     if pair is not None and pair["status"] == "ok":  # what ratios() then uses
         lines += ["", f"The derivation ratio comes from {pair['note']} (the per-size rows "
                       "above are separate processes, minutes apart)."]
-    lines += ["", "| Target (issue 8) | Limit | Measured | |", "|---|---:|---:|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in verdict(rows)]
+    results = verdict(rows)
+    before = previous_figures(rows, previous or [])
+    lines += ["", "| Target (issue 8) | Limit | Previous | Measured | Procedure, date | |",
+              "|---|---:|---:|---:|---|---|"]
+    for (name, limit, measured, status), old, (_n, r, *_rest) in zip(results, before,
+                                                                   _targets(rows)):
+        tag = f"{r.get('procedure') or 'untagged'}, {r['date']}" if r is not None else ""
+        lines.append(f"| {name} | {limit} | {old} | {measured} | {tag} | {status} |")
+    misses = [name for name, _l, _m, status in results if status == "MISS"]
+    lines += ["", f"{sum(s == 'PASS' for *_x, s in results)} of {len(results)} targets PASS"
+                  + (f"; MISS: {'; '.join(misses)}" if misses else "") + ". *Previous* is the "
+                  f"figure in {previous_source or 'the last committed `benchmarks/latest.csv`'}"
+                  " (procedure and date in brackets); a procedure of a different version "
+                  "measured a different thing (see the procedure history in "
+                  "[benchmarks/README.md](benchmarks/README.md))."]
     lines += ["", "*Compute-only* is the analysis itself (every result of notebooks 01-06 from the "
                   "validated cohort and its derived tables, read from the run's parquet cache as "
                   "each notebook reads them); validation and derivation are the separate rows "
@@ -452,14 +721,16 @@ def readme_block(rows: list) -> str:
     return "\n".join(lines + ["", README_END])
 
 
-def update_readme(path: Path, rows: list) -> bool:
+def update_readme(path: Path, rows: list, previous: list | None = None,
+                  previous_source: str = "") -> bool:
     """Replace the benchmark block of the README (between the markers) by ``rows``."""
     text = path.read_text(encoding="utf-8")
     if README_START not in text or README_END not in text:
         return False
     head, rest = text.split(README_START, 1)
     tail = rest.split(README_END, 1)[1]
-    path.write_text(head + readme_block(rows) + tail, encoding="utf-8")
+    path.write_text(head + readme_block(rows, previous, previous_source) + tail,
+                    encoding="utf-8")
     return True
 
 
@@ -568,9 +839,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.merge_latest and LATEST.is_file():
             summary = merge_rows(read_csv(LATEST), summary, label)
         if write_latest:
+            previous, source = committed_latest()  # read before latest.csv is rewritten
             write_csv(LATEST, summary)
             plot(LATEST.with_suffix(".png"), summary, label)
-            if update_readme(ROOT / "README.md", summary):
+            if update_readme(ROOT / "README.md", summary, previous, source):
                 print("updated the benchmark figures in README.md")
         if not (a.keep or a.workdir):
             shutil.rmtree(work, ignore_errors=True)
@@ -579,9 +851,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if r["step"].startswith("ratio:"):
             print(f"   {r['step']:<22} {r['wall_s']}")
-    print("targets (issue 8):")
-    for name, limit, measured, status in verdict(rows):
+    print("targets (issue 8), this run:")
+    results = verdict(rows)
+    for name, limit, measured, status in results:
         print(f"   {status:<12} {name}: {measured or '-'} (limit {limit})")
+    misses = [name for name, _l, _m, status in results if status == "MISS"]
+    print(f"   {len(misses)} MISS" + (": " + "; ".join(misses) if misses else ""))
     return 0
 
 

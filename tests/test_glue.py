@@ -1,4 +1,4 @@
-"""Glued values sent in batches (ivigbook.glue): the same outputs as myst_nb.glue, one
+"""Glued values sent in batches (ivigbook.report.glue): the same outputs as myst_nb.glue, one
 per value, in a fixed order, readable by myst-nb."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fast mixed-model engine (ivigbook.lmm) against statsmodels MixedLM."""
+"""The fast mixed-model engine (ivigbook.stats.lmm) against statsmodels MixedLM."""
 from __future__ import annotations
 
 import warnings

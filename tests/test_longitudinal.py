@@ -1,4 +1,4 @@
-"""Linear mixed model over all visits (ivigbook.longitudinal)."""
+"""Linear mixed model over all visits (ivigbook.chapters.longitudinal)."""
 from __future__ import annotations
 
 import json

@@ -17,11 +17,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ivigbook.data import params
-from ivigbook.book import run
-from ivigbook.book import outdir
-from ivigbook.book import reference
-from ivigbook.book import execute
+from ivigbook.data.cohort import params
+from ivigbook.report.page import run
+from ivigbook.report.page import outdir
+from ivigbook.report.page import reference
+from ivigbook.report.page import execute
 from ivigbook import cli
 from ivigbook.book.notebook_clean import scrub_notebook
 from ivigbook.data.problems import DataError

@@ -6,7 +6,7 @@ notebook receive from papermill, see :data:`CONTRACT_PARAMETERS`):
 
 ``data_dir``         path of the cohort package
 ``cohort_name``      short name of the cohort
-``params_json``      JSON object of :class:`~ivigbook.params.AnalysisParams` overrides
+``params_json``      JSON object of :class:`~ivigbook.data.params.AnalysisParams` overrides
 ``results_dir``      folder where the notebook writes its partial results ``<stem>.json``
 ``cache_dir``        folder for derived tables cached as parquet (run-scoped, may be absent)
 ``comparators_path`` published historical controls (CSV)
@@ -329,10 +329,10 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
     ``*reproduction*``
     notebooks run after all others, after ``between()`` was called (the runner merges
     the partial results there). Each executed notebook is scrubbed
-    (:mod:`ivigbook.notebook_clean`). Progress lines go to ``progress`` (stderr by
+    (:mod:`ivigbook.book.notebook_clean`). Progress lines go to ``progress`` (stderr by
     default). Raises :class:`RunError` naming every failed notebook, its cell and error.
     ``redact``: ``{parameter: text}`` recorded instead of the real value in the executed
-    notebooks (see :func:`ivigbook.notebook_clean.scrub_notebook`). ``slots``: a
+    notebooks (see :func:`ivigbook.book.notebook_clean.scrub_notebook`). ``slots``: a
     semaphore shared by several concurrent calls (the reference book runs its cohorts
     side by side), so that together they never run more than its value of notebooks.
     """

@@ -109,7 +109,7 @@ def _cohort_params(base: dict, overrides: dict) -> tuple[AnalysisParams, dict]:
 def _prime(cohort, data_dir: Path, params: AnalysisParams, cache_dir: Path) -> bool:
     """Store the cohort the runner validated, and its derived tables, in the run's cache,
     so that the notebooks read them instead of validating and deriving again. False (and
-    nothing stored) for anything but a real :class:`~ivigbook.data.Cohort`."""
+    nothing stored) for anything but a real :class:`~ivigbook.data.cohort.Cohort`."""
 
     if not isinstance(cohort, Cohort):
         return False

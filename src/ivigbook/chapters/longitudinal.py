@@ -6,7 +6,7 @@ of *every* patient instead, and is valid when visits are missing at random (MAR:
 a value is missing depends only on what was observed before), not only when they are
 missing completely at random.
 
-Model (:func:`fit`), fitted by restricted maximum likelihood (REML) with :mod:`ivigbook.lmm`
+Model (:func:`fit`), fitted by restricted maximum likelihood (REML) with :mod:`ivigbook.stats.lmm`
 (the model of ``statsmodels`` ``MixedLM`` and ``lme4``, profiled on per-patient sums so that
 a registry of 100,000 patients takes seconds):
 
@@ -54,7 +54,7 @@ from ivigbook.results.table import Table, cell_est_ci, cell_p
 from ivigbook.derive.calendar import month_index
 from ivigbook.stats import lmm
 
-#: optimizers tried in this order (``ivigbook.lmm.fit`` ``method``)
+#: optimizers tried in this order (``ivigbook.stats.lmm.fit`` ``method``)
 OPTIMIZERS = ("lbfgs", "powell")
 OPTIMIZER_NAMES = {"lbfgs": "L-BFGS", "powell": "Powell"}
 MIN_PATIENTS = 5          #: fewer patients: no model

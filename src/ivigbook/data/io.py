@@ -18,7 +18,7 @@ cells of xlsx/dta/parquet are rendered as text (dates ``YYYY-MM-DD``, whole floa
 * parquet: the 1-based row number.
 
 Problems met while reading (missing files, undecodable bytes, ragged rows, ...)
-are returned as :class:`~ivigbook.validate.Problem` objects, never raised. Inputs
+are returned as :class:`~ivigbook.data.validate.Problem` objects, never raised. Inputs
 are opened read-only, read once, and never modified.
 """
 from __future__ import annotations

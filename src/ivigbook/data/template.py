@@ -2,8 +2,8 @@
 
 Writes one CSV per table (header line only) and ``cohort_template.xlsx`` with one
 sheet per table (headers, a comment on each header with its description), a
-``dictionary`` sheet (:func:`ivigbook.schema.dictionary_rows`) and a ``measures``
-sheet (:func:`ivigbook.schema.measure_rows`). Fill either the CSVs or the workbook.
+``dictionary`` sheet (:func:`ivigbook.data.schema.dictionary_rows`) and a ``measures``
+sheet (:func:`ivigbook.data.schema.measure_rows`). Fill either the CSVs or the workbook.
 """
 from __future__ import annotations
 

@@ -6,16 +6,16 @@ Problem string convention (``str(problem)``)::
     patients.csv:1:favourite_colour: - warning: ignored extra column; never rendered
     patients.csv:-:-: - required table missing
 
-* ``file``: the display name of :mod:`ivigbook.io` (``patients.csv``,
+* ``file``: the display name of :mod:`ivigbook.data.io` (``patients.csv``,
   ``cohort.xlsx[patients]``) or the package path for folder-level problems;
-* ``row``: the line/row a person sees (header = 1 in CSV/xlsx; see :mod:`ivigbook.io`),
+* ``row``: the line/row a person sees (header = 1 in CSV/xlsx; see :mod:`ivigbook.data.io`),
   ``-`` when the problem concerns a whole file or table;
 * ``column``: a contract column (or ``a+b`` for a key of several columns), ``-`` when
   none; ``value``: the cell as read (an empty cell shows as ``""``), left out when the
   problem is not about one value; ``rule``: what is wrong, prefixed ``warning:`` for
   warnings.
 
-Column rules run through pandera schemas generated from :mod:`ivigbook.schema`;
+Column rules run through pandera schemas generated from :mod:`ivigbook.data.schema`;
 rules across columns and tables are vectorised (pandas, numpy, pyarrow). Problems
 are formatted only for the first ``limit`` failing rows of each (file, column,
 rule); the others are counted in ``Report.omitted`` and in the summary line.
@@ -45,7 +45,7 @@ _YEARS = (int(TABLES["patients"].column("birth_year").lo),
 
 # ---------------------------------------------------------------- column rules (pandera)
 def _canon(column: str, s: pd.Series) -> pd.Series:
-    """Case of vocabulary codes as :func:`ivigbook.data.coerce_table` stores them."""
+    """Case of vocabulary codes as :func:`ivigbook.data.cohort.coerce_table` stores them."""
     return s.str.upper() if column in ("sex", "measure") else s.str.lower()
 
 

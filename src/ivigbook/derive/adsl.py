@@ -35,7 +35,7 @@ from ivigbook.derive import bds as windows
 def baseline_values(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
     """One row per patient with infusions: BASE_<MEASURE> for every schema measure.
 
-    The baseline rule lives in :mod:`ivigbook.windows` (the baseline row of the
+    The baseline rule lives in :mod:`ivigbook.derive.bds` (the baseline row of the
     window table); this is its wide, one-row-per-patient view. NaN = no baseline.
     """
 

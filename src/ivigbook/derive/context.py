@@ -191,11 +191,11 @@ def _default_name(data_dir: str | Path) -> str:
 
 def cached_cohort(data_dir: str | Path, cache_dir: str | Path,
                   name: str | None = None) -> Cohort:
-    """:func:`ivigbook.validate.load_cohort`, stored in ``cache_dir`` as parquet.
+    """:func:`ivigbook.data.validate.load_cohort`, stored in ``cache_dir`` as parquet.
 
     The typed tables are keyed by :func:`package_key` (the bytes of the package), so
     a package is read and validated once; later calls read the typed tables back
-    (identical frames). Raises :class:`~ivigbook.validate.DataError` like
+    (identical frames). Raises :class:`~ivigbook.data.validate.DataError` like
     ``load_cohort`` on invalid data (nothing is stored then).
     """
 

@@ -5,7 +5,7 @@ management. A large multicenter experience" (Autoimmunity Reviews), seed 003;
 every printed figure is in ``data/reference/published_spain_multicentre.csv``.
 The patient-level data are not public. This module *constructs* a cohort
 package (DESIGN §3) on which the book's own pipeline, run with
-:data:`ivigbook.params.MULTICENTRE` (all treated patients, outcomes of each
+:data:`ivigbook.data.params.MULTICENTRE` (all treated patients, outcomes of each
 indication group at baseline and 3 months after the last round-1 cycle),
 reproduces every printed figure at its printed precision.
 
@@ -870,7 +870,7 @@ def achieved(adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame
              params=None) -> dict[str, float]:
     """Every published figure (and a few extra checks) recomputed from derived tables.
 
-    ``adsl``/``bds`` are :func:`ivigbook.context.derive_all` outputs with
+    ``adsl``/``bds`` are :func:`ivigbook.derive.context.derive_all` outputs with
     ``params.MULTICENTRE``; outcome figures use the patients treated for the matching
     indication (``population_by_indication``).
     """
