@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 DATA   ?= data/synthetic/hopkins2015
 OUT    ?= out
+# analysis-rule overrides for make run, e.g. SET="window_halfwidth_months=1 responder_mcid=4"
+SET    ?=
 
 .PHONY: all venv book test run bench clean
 
@@ -30,9 +32,9 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## Run the book on your own cohort: make run DATA=path/to/export OUT=path/to/out
+## Run the book on your own cohort: make run DATA=path/to/export OUT=path/to/out [SET="name=value ..."]
 run: $(STAMP)
-	$(BIN)/ivigbook run $(DATA) --out $(OUT) --jobs $(JOBS)
+	$(BIN)/ivigbook run $(DATA) --out $(OUT) --jobs $(JOBS) $(foreach s,$(SET),--set $(s))
 
 ## Performance benchmarks (not part of make test).
 bench: $(STAMP)

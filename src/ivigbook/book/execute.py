@@ -1,8 +1,8 @@
-"""Run the analysis book: ``ivigbook run`` (an analyst's cohort) and ``ivigbook book``
-(the committed reference edition).
+"""Execute chapter notebooks with papermill: workers, kernels, and the notebook contract.
 
-Notebook contract (what every ``notebooks/NN_name.ipynb`` and the ``reproduction``
-notebook receive from papermill, see :data:`CONTRACT_PARAMETERS`):
+Used by ``ivigbook run`` (:mod:`ivigbook.book.run`) and ``ivigbook book``
+(:mod:`ivigbook.book.reference`). Notebook contract (what every chapter notebook
+of :data:`ivigbook.chapters.catalog.CHAPTERS` receives from papermill, see :data:`CONTRACT_PARAMETERS`):
 
 ``data_dir``         path of the cohort package
 ``cohort_name``      short name of the cohort

@@ -55,11 +55,10 @@ class AnalysisParams:
 
     @classmethod
     def from_mapping(cls, values: dict) -> "AnalysisParams":
-        """Build from a mapping (papermill parameters, CLI --set); unknown keys are ignored."""
+        """Build from typed values (what :func:`parse_overrides` returns); unknown keys are
+        ignored."""
         names = {f.name for f in fields(cls)}
         kept = {k: v for k, v in values.items() if k in names and v is not None}
-        if isinstance(kept.get("followup_months"), str):
-            kept["followup_months"] = tuple(int(x) for x in kept["followup_months"].replace(";", ",").split(",") if x.strip())
         return replace(cls(), **kept)
 
 

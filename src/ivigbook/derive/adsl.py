@@ -1,4 +1,5 @@
-"""Cohort derivations: IVIG rounds, treatment summary, inclusion flow, drugs, ADSL.
+"""Subject level (ADSL-like): baseline values, the inclusion flow and its reasons, and the
+one-row-per-patient table every chapter reads.
 
 Time is counted in calendar months (DESIGN §4): the month index of a date is
 ``year*12 + month`` and the offset of a date is its month index minus that of an

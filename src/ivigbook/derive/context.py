@@ -20,7 +20,7 @@ from ivigbook.derive import treatment
 from ivigbook.derive import bds as windows
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.lookup import isin
-from ivigbook.data.params import AnalysisParams
+from ivigbook.data.params import AnalysisParams, parse_overrides
 from ivigbook.data.validate import load_cohort
 from ivigbook.data.io import RawPackage
 
@@ -151,7 +151,7 @@ def load_context(data_dir: str | Path, params_json: str | dict = "{}",
     ``cache_dir`` and then read the stored tables instead of repeating the work.
     """
     overrides = json.loads(params_json) if isinstance(params_json, str) else dict(params_json)
-    params = AnalysisParams.from_mapping(overrides)
+    params = AnalysisParams.from_mapping(parse_overrides(overrides))
     if not cache_dir:
 
         cohort = load_cohort(data_dir, name=cohort_name)
