@@ -169,7 +169,7 @@ def _execute_one(task: dict) -> dict:
         env = {**os.environ, **task["env"]}
         try:
             proc = subprocess.run(
-                [sys.executable, "-c", "from ivigbook.runner import _worker_main; _worker_main()"],
+                [sys.executable, "-c", "from ivigbook.book.execute import _worker_main; _worker_main()"],
                 input=payload, capture_output=True, text=True, env=env,
                 encoding="utf-8", errors="replace")
             text = (proc.stdout or "") + (proc.stderr or "")

@@ -17,7 +17,7 @@ from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
 from ivigbook.stats import tests as stats
 from ivigbook.derive.context import Context
-from ivigbook.results.table import Table, cell_mean_sd, cell_p
+from ivigbook.results.table import Table, cell_est_ci, cell_mean_sd, cell_p
 from ivigbook.results.formatter import fmt_number, p_text
 
 COMPARATOR_LABELS = {"relaxin": "Relaxin", "dpen": "D-penicillamine", "collagen": "Oral collagen",
@@ -73,7 +73,7 @@ def baseline_columns(ctx: Context, rec, rows: list[dict], comparators: pd.DataFr
                 p2 = q.pct / 100.0
                 r = stats.proportion_ttest_summary(m1 * 100.0, n1, q.pct, q.n)
                 rec.value(f"{stem}_pct", q.pct, 1)
-                text = f"{q.pct:.1f}"
+                text = fmt_number(q.pct, 1)
             else:
                 r = stats.ttest_summary(m1, s1, n1, q.mean, q.sd, q.n)
                 rec.value(f"{stem}_mean", q.mean, 1)
@@ -145,7 +145,7 @@ def change_table(comp: pd.DataFrame, synthetic: bool) -> Table | None:
     rows = [{"group": r.visit, "Group": r.label, "N": str(r.n),
              "Change in mRSS, mean (SD)": cell_mean_sd(r.mean, r.sd),
              "Difference IVIG \u2212 comparator (95% CI)": "" if r.comparator == "ivig" else
-             f"{r.diff:.1f} ({r.diff_low:.1f} to {r.diff_high:.1f})".replace("-", "\u2212"),
+             cell_est_ci(r.diff, r.diff_low, r.diff_high, 1),
              "p": "" if r.comparator == "ivig" else cell_p(r.p)} for r in comp.itertuples()]
     return Table(pd.DataFrame(rows), caption="Change in mRSS: IVIG vs historical controls",
                  table_id="historical", group_col="group", synthetic=synthetic,

@@ -228,6 +228,19 @@ def _subjseq(series: pd.Series, fn: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def _patient_values(df: Any, columns: Sequence[str], fn: str,
+                    empty: str) -> tuple[np.ndarray, ...]:
+    """``SUBJSEQ`` and the numeric ``columns`` of ``df``, keeping rows where every value is
+    finite; :class:`NoDataError` with ``empty`` when none is left."""
+    frame = _frame(df, ["SUBJSEQ", *columns], fn)
+    subj = _subjseq(frame["SUBJSEQ"], fn)
+    values = [_numeric(frame[c], c, fn) for c in columns]
+    ok = np.logical_and.reduce([np.isfinite(v) for v in values])
+    if not ok.any():
+        raise _empty(fn, empty)
+    return (subj[ok], *(v[ok] for v in values))
+
+
 def _fmt_int(n: Any) -> str:
     return f"{int(n):,}"
 

@@ -7,7 +7,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from ivigbook.results.formatter import fmt_estimate
-from ivigbook.report.figures.base import GREY, MARKERS, MAX_LINES, OKABE_ITO, PALETTE, _CI_LABEL, _dodge, _empty, _fail, _finish, _fmt_plain, _frame, _log_axis, _mean_ci, _month_x, _n_rows, _new_figure, _nice_y, _numeric, _ref_line, _s, _sample, _sample_note, _segments, _styled, _subjseq, _thin_ticks, _title, _unique_in_order, _yerr
+from ivigbook.report.figures.base import _patient_values, GREY, MARKERS, MAX_LINES, OKABE_ITO, PALETTE, _CI_LABEL, _dodge, _empty, _fail, _finish, _fmt_plain, _frame, _log_axis, _mean_ci, _month_x, _n_rows, _new_figure, _nice_y, _numeric, _ref_line, _s, _sample, _sample_note, _segments, _styled, _subjseq, _thin_ticks, _title, _unique_in_order, _yerr
 
 
 # ------------------------------------------------------------------ mean trajectory
@@ -82,14 +82,7 @@ def spaghetti(long: pd.DataFrame, ylabel: str, max_lines: int = MAX_LINES, seed:
     fn = "spaghetti"
     if max_lines < 0:
         raise _fail(fn, "max_lines must be >= 0")
-    df = _frame(long, ["SUBJSEQ", "month", "value"], fn)
-    subj = _subjseq(df["SUBJSEQ"], fn)
-    x = _numeric(df["month"], "month", fn)
-    y = _numeric(df["value"], "value", fn)
-    ok = np.isfinite(x) & np.isfinite(y)
-    subj, x, y = subj[ok], x[ok], y[ok]
-    if len(subj) == 0:
-        raise _empty(fn, "no values to plot")
+    subj, x, y = _patient_values(long, ["month", "value"], fn, "no values to plot")
     total = len(np.unique(subj))
     shown = _sample(subj, max_lines, seed) if max_lines else np.array([], dtype=np.int64)
     keep = np.isin(subj, shown)
@@ -138,14 +131,7 @@ def lab_course(long: pd.DataFrame, ylabel: str = "CK (U/L)", uln: float | None =
     log y axis when all values are positive and span more than two decades.
     """
     fn = "lab_course"
-    df = _frame(long, ["SUBJSEQ", "month", "value"], fn)
-    subj = _subjseq(df["SUBJSEQ"], fn)
-    x = _numeric(df["month"], "month", fn)
-    y = _numeric(df["value"], "value", fn)
-    ok = np.isfinite(x) & np.isfinite(y)
-    subj, x, y = subj[ok], x[ok], y[ok]
-    if len(subj) == 0:
-        raise _empty(fn, "no values to plot")
+    subj, x, y = _patient_values(long, ["month", "value"], fn, "no values to plot")
     total = len(np.unique(subj))
     shown = _sample(subj, max_lines, seed)
     keep = np.isin(subj, shown)

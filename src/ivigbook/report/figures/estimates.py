@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from ivigbook.results.formatter import fmt_estimate, fmt_p
-from ivigbook.report.figures.base import GREY, MARKERS, MAX_BARS, OKABE_ITO, PALETTE, _CI_LABEL, _dodge, _empty, _finish, _fmt_int, _fmt_plain, _frame, _log_axis, _n_rows, _new_figure, _nice_y, _numeric, _s, _styled, _subjseq, _title, _unique_in_order, _yerr
+from ivigbook.report.figures.base import _patient_values, GREY, MARKERS, MAX_BARS, OKABE_ITO, PALETTE, _CI_LABEL, _dodge, _empty, _finish, _fmt_int, _fmt_plain, _frame, _log_axis, _n_rows, _new_figure, _nice_y, _numeric, _s, _styled, _title, _unique_in_order, _yerr
 
 
 # ------------------------------------------------------------------ waterfall
@@ -23,13 +23,7 @@ def waterfall(changes: pd.DataFrame, mcid: float = 5.0, ylabel: str = "Change in
     percentage of patients.
     """
     fn = "waterfall"
-    df = _frame(changes, ["SUBJSEQ", "CHG"], fn)
-    subj = _subjseq(df["SUBJSEQ"], fn)
-    chg = _numeric(df["CHG"], "CHG", fn)
-    ok = np.isfinite(chg)
-    subj, chg = subj[ok], chg[ok]
-    if len(chg) == 0:
-        raise _empty(fn, "no changes to plot")
+    subj, chg = _patient_values(changes, ["CHG"], fn, "no changes to plot")
     order = np.lexsort((subj, -chg))
     chg = chg[order]
     npat = len(chg)

@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from ivigbook.report.figures.base import GREY, LIGHT_GREY, MAX_LANES, PALETTE, _NOT_RECORDED, _STOP_STYLE, _empty, _finish, _fmt_int, _frame, _new_figure, _numeric, _plural, _s, _stop_key, _styled, _subjseq, _title
+from ivigbook.report.figures.base import _patient_values, GREY, LIGHT_GREY, MAX_LANES, PALETTE, _NOT_RECORDED, _STOP_STYLE, _finish, _fmt_int, _frame, _new_figure, _plural, _s, _stop_key, _styled, _subjseq, _title
 
 
 # ------------------------------------------------------------------ swimmer
@@ -26,15 +26,8 @@ def swimmer(cycles: pd.DataFrame, stop: pd.DataFrame, *, max_lanes: int = MAX_LA
     stop reason.
     """
     fn = "swimmer"
-    c = _frame(cycles, ["SUBJSEQ", "offset", "round"], fn)
+    subj, off, rnd = _patient_values(cycles, ["offset", "round"], fn, "no IVIG cycles to plot")
     s = _frame(stop, ["SUBJSEQ", "stop_label"], fn, allow_empty=True)
-    subj = _subjseq(c["SUBJSEQ"], fn)
-    off = _numeric(c["offset"], "offset", fn)
-    rnd = _numeric(c["round"], "round", fn)
-    ok = np.isfinite(off) & np.isfinite(rnd)
-    subj, off, rnd = subj[ok], off[ok], rnd[ok]
-    if len(subj) == 0:
-        raise _empty(fn, "no IVIG cycles to plot")
     cyc = pd.DataFrame({"SUBJSEQ": subj, "offset": off, "round": rnd})
     per = cyc.groupby("SUBJSEQ").agg(span=("offset", "max"))
     per["length1"] = cyc[cyc["round"] == 1].groupby("SUBJSEQ")["offset"].max()
