@@ -122,6 +122,15 @@ def test_defaults_point_from_notebooks_to_the_bundled_cohort():
     assert defaults["results_dir"] == "" and defaults["cache_dir"] == ""
 
 
+def test_papermill_reads_every_parameter():
+    """papermill's own parser of the parameters cell (a second '=' on a line, e.g. in a
+    comment, makes it skip the line with a warning in every run's log)."""
+    from papermill.translators import PythonTranslator
+
+    cell = next(c for c in _nb(SOURCES[0]).cells if "parameters" in c.metadata.get("tags", []))
+    assert sorted(p.name for p in PythonTranslator.inspect(cell)) == sorted(CONTRACT_PARAMETERS)
+
+
 def _capture(monkeypatch) -> tuple[list[dict], type]:
     """Replace the runner's execution by a recorder of the injected parameters."""
     seen: list[dict] = []
