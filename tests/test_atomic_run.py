@@ -18,8 +18,9 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from ivigbook.book import notebook_source
 from package_copies import (CLI, CLI_ENV, REPO, copy_hopkins, make_previous_out, read_table,
                             tree_hashes, write_table)
 
@@ -33,7 +34,7 @@ def project_copy(root: Path, *, damage: bool) -> Path:
     """A project folder with the real notebooks, prose pages and reference data."""
     (root / "notebooks").mkdir(parents=True)
     for stem in NOTEBOOKS:
-        shutil.copy2(REPO / "notebooks" / f"{stem}.ipynb", root / "notebooks")
+        shutil.copy2(REPO / "notebooks" / f"{stem}.md", root / "notebooks")
     shutil.copy2(REPO / "_config.yml", root)
     shutil.copytree(REPO / "book", root / "book",
                     ignore=shutil.ignore_patterns("hopkins2015", "spain_multicentre", ".*"))
@@ -47,7 +48,7 @@ def project_copy(root: Path, *, damage: bool) -> Path:
 
 def cell_number(stem: str, text: str) -> int:
     """1-based number of the first cell of the source notebook containing ``text``."""
-    nb = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)
+    nb = notebook_source.read(REPO / "notebooks" / f"{stem}.md")
     return next(i for i, c in enumerate(nb.cells, 1) if text in c.source)
 
 
@@ -71,9 +72,9 @@ def test_failed_real_notebook_keeps_previous_out_and_names_notebook_cell_error(t
     # notebook's own error; the cell's code is quoted
     for stem in ("01_cohort", "05_historical_comparisons"):
         assert f"{stem} ... FAILED" in err
-        assert f"notebook {stem}.ipynb failed at cell " in err
+        assert f"notebook {stem}.md failed at cell " in err
     n = cell_number("01_cohort", "historical.load_comparators(comparators_path)")
-    assert f"notebook 01_cohort.ipynb failed at cell {n} (In [" in err
+    assert f"notebook 01_cohort.md failed at cell {n} (In [" in err
     assert "    | comparators = historical.load_comparators(comparators_path)" in err
     assert "  KeyError: 'comparator'" in err
     assert "04_safety ... done" in err

@@ -12,11 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 import yaml
 
+from ivigbook.book import notebook_source
 from ivigbook.chapters.compute import compute_results
 from ivigbook.data.dictionary import PAGE, dictionary_markdown
 from ivigbook.chapters.reproduction import STATUS_INPUT, STATUS_MATCH, STATUS_NA, STATUS_SIDE, judge
@@ -24,7 +24,7 @@ from ivigbook.book.execute import CONTRACT_PARAMETERS
 from ivigbook.config import REFERENCE_COHORTS
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
 COHORTS = [name for name, c in REFERENCE_COHORTS.items() if (ROOT / c["data_dir"]).exists()]
 
 
@@ -49,7 +49,7 @@ def test_both_reference_cohorts_exist():
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_notebook_sources_are_thin_stripped_and_parameterised(path):
-    nb = nbformat.read(path, as_version=4)
+    nb = notebook_source.read(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "outputs not stripped"
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
@@ -67,7 +67,8 @@ def test_toc_lists_every_executed_notebook():
     for name in COHORTS:
         for src in SOURCES:
             assert f"book/{name}/{src.stem}" in files
-            assert (ROOT / "book" / name / src.name).exists(), "run `make book` and commit book/"
+            assert (ROOT / "book" / name / notebook_source.executed_name(src)).exists(), \
+                "run `make book` and commit book/"
 
 
 def test_data_dictionary_page_follows_the_schema():

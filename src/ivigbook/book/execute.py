@@ -1,7 +1,7 @@
 """Execute chapter notebooks with papermill: workers, kernels, and the notebook contract.
 
 Used by ``ivigbook run`` (:mod:`ivigbook.book.run`) and ``ivigbook book``
-(:mod:`ivigbook.book.reference`). Notebook contract (what every chapter notebook
+(:mod:`ivigbook.book.reference`). Notebook contract (what every chapter notebook ``notebooks/NN_name.md``
 of :data:`ivigbook.chapters.catalog.CHAPTERS` receives from papermill, see :data:`CONTRACT_PARAMETERS`):
 
 ``data_dir``         path of the cohort package
@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 from ivigbook.errors import RunError
+from ivigbook.book import notebook_source
 from ivigbook.book.notebook_clean import scrub_file, stderr_outputs
 
 
 KERNEL_NAME = "python3"
-
 
 #: Environment of every kernel: hash order, headless matplotlib, a fixed "build date"
 #: for tools that embed one, UTC. (The Sphinx build gets PYTHONHASHSEED and TZ only.)
@@ -65,7 +65,7 @@ CONTRACT_PARAMETERS = ("data_dir", "cohort_name", "params_json", "results_dir", 
 LATE_MARKER = "reproduction"
 
 
-_NB_NAME = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
+_NB_NAME = notebook_source.NUMBERED
 
 
 #: lines of the kernels' own stderr that are noise, not news
@@ -113,11 +113,11 @@ def is_late(path: Path) -> bool:
 
 
 def discover_notebooks(folder: str | os.PathLike, include_late: bool = True) -> list[Path]:
-    """``NN_name.ipynb`` notebooks of ``folder`` in order, then the ``*reproduction*`` ones."""
+    """``NN_name.md``/``.ipynb`` notebooks of ``folder`` in order, then the ``*reproduction*`` ones."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RunError(f"notebook folder {folder} does not exist")
-    found = [p for p in folder.glob("*.ipynb") if not p.name.startswith(".")]
+    found = notebook_source.sources_in(folder)
     numbered = sorted(p for p in found if _NB_NAME.match(p.name) and not is_late(p))
     late = sorted(p for p in found if is_late(p))
     return numbered + (late if include_late else [])
@@ -129,12 +129,10 @@ def _parameters_cell(nb) -> list:
 
 def _check_contract(sources: list[Path], parameters: dict, emit) -> None:
     """Each notebook has exactly one `parameters` cell; warn about undeclared names."""
-    import nbformat
-
     problems = []
     for src in sources:
         try:
-            nb = nbformat.read(src, as_version=4)
+            nb = notebook_source.read(src)
         except Exception as exc:  # unreadable JSON etc.
             problems.append(f"{src}: cannot read the notebook ({exc})")
             continue
@@ -238,7 +236,8 @@ def _run_papermill(task: dict, out: dict) -> None:
         manager["kernel_manager_class"] = _ipc_kernel_manager(task["ipc_dir"])
     try:
         papermill.execute_notebook(
-            task["source"], task["output"], parameters=task["parameters"],
+            notebook_source.executable(task["source"], task.get("ipc_dir")), task["output"],
+            parameters=task["parameters"],
             kernel_name=task["kernel"], cwd=task["cwd"], progress_bar=False,
             log_output=False, request_save_on_cell_execute=False,
             execution_timeout=task["timeout"], **manager,
@@ -321,7 +320,7 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
                       redact: dict[str, str] | None = None,
                       slots: threading.Semaphore | None = None,
                       ) -> list[NotebookResult]:
-    """Execute ``sources`` with papermill into ``out_dir`` (same file names).
+    """Execute ``sources`` (``.md`` or ``.ipynb``) with papermill into ``out_dir/<stem>.ipynb``.
 
     ``parameters``: injected into every notebook; :class:`~pathlib.Path` values are
     made relative to ``out_dir``, which is also each kernel's working directory.
@@ -340,7 +339,7 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
     sources = [Path(s).resolve() for s in sources]
     if not sources:
         raise RunError("no notebooks to execute")
-    names = [s.name for s in sources]
+    names = [notebook_source.executed_name(s) for s in sources]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise RunError(f"two notebooks have the same name: {', '.join(dupes)}")
@@ -356,7 +355,8 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
             record = src.relative_to(source_root).as_posix() if source_root else src.name
         except ValueError:
             record = src.name
-        return {"source": str(src), "output": str(out_dir / src.name), "parameters": params,
+        return {"source": str(src), "output": str(out_dir / notebook_source.executed_name(src)),
+                "parameters": params,
                 "kernel": kernel_name, "cwd": str(out_dir), "timeout": timeout,
                 "record_input": record, "env": env, "redact": redact}
 
@@ -383,7 +383,8 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
                     raw = {"ok": False, "seconds": 0.0, "stderr": [], "log": [],
                            "error": {"kind": "other", "ename": type(exc).__name__,
                                      "evalue": str(exc)}}
-                res = NotebookResult(name=src.stem, source=src, output=out_dir / src.name,
+                res = NotebookResult(name=src.stem, source=src,
+                                     output=out_dir / notebook_source.executed_name(src),
                                      ok=raw["ok"], seconds=raw["seconds"],
                                      error=raw["error"], stderr=raw["stderr"],
                                      log=raw["log"])
@@ -408,4 +409,4 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
                 if skipped:
                     msg += f"\n\nnot run because of the failure(s): {', '.join(skipped)}"
                 raise RunError(msg)
-    return sorted(results, key=lambda r: names.index(r.source.name))
+    return sorted(results, key=lambda r: names.index(r.output.name))
