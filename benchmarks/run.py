@@ -60,6 +60,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import jupytext
 import psutil
 
 HERE = Path(__file__).resolve().parent
@@ -138,7 +139,7 @@ def procedure_tag(patients, step: str) -> str:
 def chapter_imports(root: Path = ROOT) -> list[str]:
     """The third-party import statements that importing the chapter notebooks' ``ivigbook``
     modules executes: the ``import``/``from`` statements at the top level of every module
-    in the import closure of the code cells of ``notebooks/*.ipynb`` (followed through the
+    in the import closure of the code cells of ``notebooks/*.md`` (MyST, read with jupytext) (followed through the
     package's own top-level imports, its parent packages included), and the cells' own
     imports, without the standard library and the package itself; aliases dropped, one
     statement per module. Read with
@@ -202,8 +203,8 @@ def chapter_imports(root: Path = ROOT) -> list[str]:
             elif mods[0].split(".")[0] not in sys.stdlib_module_names:
                 names.setdefault(node.module, set()).update(a.name for a in node.names)
 
-    for nb in sorted((root / "notebooks").glob("*.ipynb")):
-        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+    for nb in sorted((root / "notebooks").glob("*.md")):
+        for cell in jupytext.read(nb).cells:
             if cell["cell_type"] == "code":
                 try:
                     statements(ast.parse("".join(cell["source"])), "")

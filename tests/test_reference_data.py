@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ivigbook.data.cohort import schema
+from ivigbook.data import schema
 from ivigbook.stats.printed import decimals_of, round_half_up
 
 ROOT = Path(__file__).resolve().parents[1]

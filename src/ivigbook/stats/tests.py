@@ -468,7 +468,7 @@ def proportion_test(k1: int, n1: int, k2: int, n2: int, *, method: str = "ttest"
     data that is ``ttesti n1 p1 sd1 n2 p2 sd2`` with ``sd = sqrt(p(1-p)n/(n-1))``.
     Pearson chi-square (no continuity correction) and Fisher's exact test are
     returned alongside. The t test reproduces every asterisk of Table 1 and
-    the myositis p = 0.004 (see ``tests/test_stats.py``); uncorrected
+    the myositis p = 0.004 (see ``tests/stats/test_tests.py``); uncorrected
     chi-square agrees; Fisher does not (myositis p = 0.012).
     """
     if method not in _PROP_METHODS:

@@ -1051,7 +1051,7 @@ everything else here is invented but plausible.
 ivigbook synth spain_multicentre --seed {seed} --out data/synthetic/spain_multicentre
 ```
 
-Seed **{seed}**. The same seed regenerates byte-identical files (`tests/test_synth_spain.py`
+Seed **{seed}**. The same seed regenerates byte-identical files (`tests/synth/test_spain_multicentre.py`
 checks this). Files: `patients.csv` (78), `infusions.csv` ({len(b.infusions)} cycles),
 `measurements.csv` ({n_meas} values), `medications.csv` ({len(b.medications)} courses),
 `adverse_events.csv` ({len(b.adverse_events)} events), in the cohort data contract (DESIGN §3).

@@ -35,7 +35,7 @@ from ivigbook.synth import common as C
 from ivigbook.synth import hopkins2015 as H
 from ivigbook.data.validate import load_cohort_with_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "data" / "synthetic" / "hopkins2015"
 SEED = 2015
 FILES = ("README.md", "adverse_events.csv", "infusions.csv", "measurements.csv",

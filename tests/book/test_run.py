@@ -17,11 +17,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ivigbook.data.cohort import params
-from ivigbook.report.page import run
-from ivigbook.report.page import outdir
-from ivigbook.report.page import reference
-from ivigbook.report.page import execute
+from ivigbook.data import params
+from ivigbook.book import run
+from ivigbook.book import outdir
+from ivigbook.book import reference
+from ivigbook.book import execute
 from ivigbook import cli
 from ivigbook.book.notebook_clean import scrub_notebook
 from ivigbook.data.problems import DataError
@@ -30,7 +30,7 @@ from ivigbook.book.execute import execute_notebooks
 from ivigbook.book.merge import merge_results, write_results_json
 from ivigbook.data.params import parse_overrides
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 PARAMETERS_CELL = """\
 data_dir = "data"

@@ -220,7 +220,7 @@ def test_load_cohort_of_a_missing_path_raises_data_error(tmp_path):
 
 
 def test_date_cells_are_real_iso_dates_within_the_plausible_years():
-    from ivigbook.data.cohort import validate as V
+    from ivigbook.data import validate as V
 
     cells = ["2020-02-29", "2019-02-29", "2020-02-30", "2020-04-31", "1900-02-29", "2000-02-29",
              "2020-13-01", "2020-00-10", "2020-01-00", "2020-1-05", " 2020-01-05", "", "ñ",

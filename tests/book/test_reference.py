@@ -23,7 +23,7 @@ from ivigbook.chapters.reproduction import STATUS_INPUT, STATUS_MATCH, STATUS_NA
 from ivigbook.book.execute import CONTRACT_PARAMETERS
 from ivigbook.config import REFERENCE_COHORTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
 COHORTS = [name for name, c in REFERENCE_COHORTS.items() if (ROOT / c["data_dir"]).exists()]
 

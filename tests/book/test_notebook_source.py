@@ -33,7 +33,7 @@ from ivigbook.chapters.compute import compute_results
 from ivigbook.book.execute import CONTRACT_PARAMETERS
 from ivigbook.config import REFERENCE_COHORTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))
 PATH_PARAMETERS = ("data_dir", "results_dir", "cache_dir", "comparators_path", "published_path")
@@ -228,7 +228,7 @@ def test_discovery_prefers_the_markdown_of_a_paired_notebook(tmp_path):
 
 def _markdown_dummy(folder: Path, stem: str) -> Path:
     """The runner tests' dummy notebook, saved as a MyST source."""
-    from test_runner import dummy_notebook
+    from test_run import dummy_notebook
 
     tmp = dummy_notebook(folder / ".scratch" / f"{stem}.ipynb", "md", figure=True)
     path = folder / f"{stem}.md"
@@ -240,7 +240,7 @@ def _markdown_dummy(folder: Path, stem: str) -> Path:
 
 @pytest.mark.slow
 def test_markdown_source_executes_deterministically(tmp_path):
-    from test_runner import contract_parameters
+    from test_run import contract_parameters
 
     src = _markdown_dummy(tmp_path / "src", "01_md")
     params = contract_parameters(tmp_path)

@@ -1,6 +1,6 @@
 """A failed or interrupted `ivigbook run` leaves the previous OUT as it was (issue 7).
 
-``tests/test_runner.py`` checks this with dummy notebooks; here the *real* chapter
+``tests/book/test_run.py`` checks this with dummy notebooks; here the *real* chapter
 notebooks run on the synthetic Hopkins cohort, in a throw-away project folder
 (``IVIGBOOK_ROOT``) whose reference file of historical controls is damaged (its
 ``comparator`` column renamed), so two real notebooks fail inside the library with

@@ -182,7 +182,7 @@ def test_ivigbook_run_on_the_registry(package, tmp_path):
 
 def test_prime_cache_then_load_context_reads_it(package, loaded, tmp_path, monkeypatch):
     from ivigbook.derive import context
-    from ivigbook.data.cohort import validate
+    from ivigbook.data import validate
     from ivigbook.derive.context import prime_cache
 
     cohort, _ = loaded
@@ -200,7 +200,7 @@ def test_prime_cache_then_load_context_reads_it(package, loaded, tmp_path, monke
 _COUNTING = """
 import sys
 from ivigbook.derive import context
-from ivigbook.data.cohort import validate
+from ivigbook.data import validate
 real = validate.load_cohort
 def counted(*a, **k):
     print("VALIDATED", flush=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivigbook.data.cohort import lookup
+from ivigbook.data import lookup
 from ivigbook.derive import bds as W
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.params import MULTICENTRE, PAPER, AnalysisParams

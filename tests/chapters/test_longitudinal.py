@@ -20,7 +20,7 @@ from ivigbook.chapters import compute as analysis
 from ivigbook.chapters import historical
 from ivigbook.results.recorder import KEY_PATTERN
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRUE_PRE, TRUE_POST, TRUE_LEVEL = 0.25, -0.6, 28.0   # points per month; level at IVIG start
 
 

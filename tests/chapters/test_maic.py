@@ -14,7 +14,7 @@ from ivigbook.chapters import maic as chapters_maic
 from ivigbook.derive.context import load_context
 from ivigbook.results.recorder import Recorder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPARATORS = ROOT / "data/reference/historical_controls.csv"
 
 

@@ -29,7 +29,7 @@ from ivigbook.chapters import describe, organ, outcomes, safety, skin
 from ivigbook.derive.context import load_context
 from ivigbook.results.recorder import Recorder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "data" / "synthetic" / "spain_multicentre"
 REFERENCE = ROOT / "data" / "reference" / "published_spain_multicentre.csv"
 SEED = 2023

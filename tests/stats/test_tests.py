@@ -18,7 +18,7 @@ from ivigbook.stats import printed as printed_numbers
 from ivigbook.results import formatter
 from ivigbook.stats import tests
 
-REF = Path(__file__).resolve().parents[1] / "data" / "reference"
+REF = Path(__file__).resolve().parents[2] / "data" / "reference"
 
 
 def _published() -> dict[str, dict]:

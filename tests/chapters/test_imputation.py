@@ -16,7 +16,7 @@ from ivigbook.chapters import skin
 from ivigbook.derive.context import load_context
 from ivigbook.results.recorder import Recorder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_rubin_by_hand():
