@@ -82,6 +82,7 @@ TARGETS = {
 #: import their ivigbook modules (= chapter_imports(); a test keeps the two equal, and a
 #: change here is a procedure change of book_over_floor).
 FLOOR_IMPORTS = (
+    "from IPython.display import Markdown, display",
     "import matplotlib",
     "from matplotlib import ticker",
     "from matplotlib.backends.backend_agg import FigureCanvasAgg",
@@ -111,7 +112,7 @@ PROCEDURES = {
     "compute_cached_100k": 1,   # 100k compute-only analysis, cached
     "ratio_derive": 4,          # derivation 100k/10k
     "ratio_compute_cached": 1,  # compute-only (cached) 100k/10k
-    "book_over_floor": 3,       # make book / floor
+    "book_over_floor": 4,       # make book / floor
 }
 #: the rows each procedure produces (the rows the verdicts read, and their inputs)
 PROCEDURE_ROWS = {

@@ -282,11 +282,13 @@ def test_chapter_imports_follow_the_package_closure_without_importing_it(bench, 
                                       "import yaml\n")
     (pkg / "unused.py").write_text("import statsmodels\n")
     (tmp_path / "notebooks").mkdir()
-    nb = {"cells": [{"cell_type": "markdown", "source": ["from ivigbook import unused"]},
-                    {"cell_type": "code", "source": ["%matplotlib inline"]},
-                    {"cell_type": "code", "source": ["from ivigbook import a\n", "a.f()"]},
-                    {"cell_type": "code", "source": ["import json, great_tables as gt"]}]}
-    (tmp_path / "notebooks" / "01_x.ipynb").write_text(json.dumps(nb))
+    (tmp_path / "notebooks" / "01_x.md").write_text(
+        "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+        "kernelspec:\n  name: python3\n  display_name: Python 3\n  language: python\n---\n\n"
+        "from ivigbook import unused\n\n"
+        "```{code-cell} ipython3\n%matplotlib inline\n```\n\n"
+        "```{code-cell} ipython3\nfrom ivigbook import a\na.f()\n```\n\n"
+        "```{code-cell} ipython3\nimport json, great_tables as gt\n```\n")
     assert bench.chapter_imports(tmp_path) == [
         "import great_tables", "import numpy", "from pandas import DataFrame, Series",
         "import pyarrow.compute", "import yaml"]
