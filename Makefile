@@ -10,7 +10,7 @@ OUT    ?= out
 # analysis-rule overrides for make run, e.g. SET="window_halfwidth_months=1 responder_mcid=4"
 SET    ?=
 
-.PHONY: all venv book test run bench clean
+.PHONY: all venv book test check lint format run bench clean
 
 all: test
 
@@ -28,9 +28,22 @@ venv: $(STAMP)
 book: $(STAMP)
 	$(BIN)/ivigbook book --jobs $(JOBS)
 
-## Run the whole test suite (what CI runs).
-test: $(STAMP)
+## Run the whole test suite (what CI runs): lint and format check, then every test.
+test: lint
 	$(BIN)/python -m pytest
+
+## The fast loop (under 3 minutes on 2 cores): lint, then every test not marked slow.
+check: lint
+	$(BIN)/python -m pytest -m "not slow" -q
+
+## ruff: lint and a format check (make format rewrites the files).
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
 
 ## Run the book on your own cohort: make run DATA=path/to/export OUT=path/to/out [SET="name=value ..."]
 run: $(STAMP)

@@ -29,6 +29,7 @@ process's own peak RSS. Each step is a module of ``benchmarks/_steps/`` (its
                     ``--code`` (the chapters' third-party imports), + an empty Jupyter
                     Book built with the real book's command
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,18 @@ from pathlib import Path
 from _steps import peak_rss_mb
 
 #: step -> module of benchmarks/_steps
-STEPS = {"synth": "synth", "validate": "validate", "prime": "prime", "derive": "derive",
-         "derive_pair": "derive_pair", "compute": "compute", "compute_cached": "compute",
-         "book": "book", "floor": "floor", "breakdown": "breakdown"}
+STEPS = {
+    "synth": "synth",
+    "validate": "validate",
+    "prime": "prime",
+    "derive": "derive",
+    "derive_pair": "derive_pair",
+    "compute": "compute",
+    "compute_cached": "compute",
+    "book": "book",
+    "floor": "floor",
+    "breakdown": "breakdown",
+}
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ Python playwright (a pinned dependency) drives ``/usr/bin/chromium`` from Debian
 browsers ``playwright install`` downloads are never used. ``.ci/run`` installs chromium
 on a fresh machine.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,43 +17,62 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 #: Console errors and uncaught page errors that are not ours, each with the reason.
 #: Each message is checked as ``"<text> [<url of its source>]"``; everything else a page
 #: logs at level "error" (or throws) fails the browser tests.
 ALLOWED_CONSOLE_ERRORS: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"^Identifier 'THEBE_JS_URL' has already been declared"),
-     "sphinx-thebe (pulled in by Jupyter Book 1.x) puts its inline "
-     "`const THEBE_JS_URL = ...` configuration snippet twice into every page's <head>; "
-     "the second copy throws a SyntaxError in that one inline script. Thebe is disabled "
-     "in _config.yml (launch_buttons.thebe: false), so nothing depends on the snippet; "
-     "a fix belongs in sphinx-thebe / Jupyter Book."),
-    (re.compile(r"^Got invalid theme mode: \. Resetting to auto\. "
-                r"\[[^\]]*/_static/scripts/pydata-sphinx-theme\.js"),
-     "pydata-sphinx-theme logs this with console.error on the first visit of a browser "
-     "profile (no 'mode' in localStorage yet: the empty mode), then falls back to 'auto'; "
-     "a fresh headless profile always hits it on its first page."),
-    (re.compile(r"^Failed to load resource: the server responded with a status of 404 .*"
-                r"\[https?://[^/]+/favicon\.ico\]$"),
-     "the browser asks for /favicon.ico on its own; the book sets no favicon "
-     "(html.favicon in _config.yml), so the local server answers 404."),
+    (
+        re.compile(r"^Identifier 'THEBE_JS_URL' has already been declared"),
+        "sphinx-thebe (pulled in by Jupyter Book 1.x) puts its inline "
+        "`const THEBE_JS_URL = ...` configuration snippet twice into every page's <head>; "
+        "the second copy throws a SyntaxError in that one inline script. Thebe is disabled "
+        "in _config.yml (launch_buttons.thebe: false), so nothing depends on the snippet; "
+        "a fix belongs in sphinx-thebe / Jupyter Book.",
+    ),
+    (
+        re.compile(
+            r"^Got invalid theme mode: \. Resetting to auto\. "
+            r"\[[^\]]*/_static/scripts/pydata-sphinx-theme\.js"
+        ),
+        "pydata-sphinx-theme logs this with console.error on the first visit of a browser "
+        "profile (no 'mode' in localStorage yet: the empty mode), then falls back to 'auto'; "
+        "a fresh headless profile always hits it on its first page.",
+    ),
+    (
+        re.compile(
+            r"^Failed to load resource: the server responded with a status of 404 .*"
+            r"\[https?://[^/]+/favicon\.ico\]$"
+        ),
+        "the browser asks for /favicon.ico on its own; the book sets no favicon "
+        "(html.favicon in _config.yml), so the local server answers 404.",
+    ),
 ]
 
 
 def unexpected_errors(messages: list[str]) -> list[str]:
     """The console/page errors (``"text [url]"``) not on the allow-list."""
-    return [m for m in messages
-            if not any(rx.search(m) for rx, _ in ALLOWED_CONSOLE_ERRORS)]
+    return [m for m in messages if not any(rx.search(m) for rx, _ in ALLOWED_CONSOLE_ERRORS)]
 
 
 def record_errors(page, into: list[str]) -> None:
     """Collect ``"text [url]"`` of every console error and uncaught exception of ``page``."""
-    page.on("console", lambda m: m.type == "error" and into.append(
-        f"{m.text} [{(m.location or {}).get('url', '')}]"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error" and into.append(f"{m.text} [{(m.location or {}).get('url', '')}]")
+        ),
+    )
     page.on("pageerror", lambda e: into.append(f"{e} [{page.url}]"))
 
 
@@ -63,7 +83,7 @@ def require_chromium() -> None:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
+    def log_message(self, format, *args):
         pass
 
 
@@ -89,8 +109,9 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield browser
         finally:

@@ -5,6 +5,7 @@ Every modified package is generated from the committed synthetic cohort
 text (``read_table`` / ``write_table`` keep every cell a string, so nothing is
 reformatted). Files are compared before and after a command by SHA-256.
 """
+
 from __future__ import annotations
 
 import csv
@@ -55,8 +56,11 @@ def tree_hashes(folder: Path) -> dict[str, str]:
         return {}
     if folder.is_file():
         return {folder.name: hashlib.sha256(folder.read_bytes()).hexdigest()}
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def make_previous_out(out: Path) -> Path:
@@ -65,17 +69,29 @@ def make_previous_out(out: Path) -> Path:
 
     (out / "_build" / "html").mkdir(parents=True)
     (out / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")
-    (out / "results.json").write_text('{"cohort": "previous", "results": {"x_n": 1}}\n',
-                                      encoding="utf-8")
+    (out / "results.json").write_text(
+        '{"cohort": "previous", "results": {"x_n": 1}}\n', encoding="utf-8"
+    )
     (out / "01_cohort.ipynb").write_text('{"cells": [], "previous": true}\n', encoding="utf-8")
-    (out / "_build" / "html" / "index.html").write_text("<html>previous book</html>\n",
-                                                        encoding="utf-8")
+    (out / "_build" / "html" / "index.html").write_text(
+        "<html>previous book</html>\n", encoding="utf-8"
+    )
     return out
 
 
-def cli(*args: str, cwd: Path = REPO, timeout: float = 600) -> tuple[subprocess.CompletedProcess, float]:
+def cli(
+    *args: str, cwd: Path = REPO, timeout: float = 600
+) -> tuple[subprocess.CompletedProcess, float]:
     """Run ``python -m ivigbook.cli ARGS``; return the process and its wall time."""
     t0 = time.monotonic()
-    proc = subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          encoding="utf-8", errors="replace", env=CLI_ENV, timeout=timeout)
+    proc = subprocess.run(
+        [*CLI, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=CLI_ENV,
+        timeout=timeout,
+    )
     return proc, time.monotonic() - t0

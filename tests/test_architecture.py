@@ -1,4 +1,5 @@
 """The package's layout: stages whose imports flow one way, no cycles, small modules."""
+
 from __future__ import annotations
 
 import ast
@@ -8,8 +9,20 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ivigbook"
 #: stages in import order: a module imports only from its own stage or earlier ones
-STAGES = ("errors", "data", "config", "derive", "stats", "results", "chapters", "report",
-          "book", "synth", "cli", "__main__")
+STAGES = (
+    "errors",
+    "data",
+    "config",
+    "derive",
+    "stats",
+    "results",
+    "chapters",
+    "report",
+    "book",
+    "synth",
+    "cli",
+    "__main__",
+)
 MAX_LINES = 600  # per module; the calibrated synthetic cohorts are exempt
 
 
@@ -29,13 +42,21 @@ def _imports(path: Path) -> list[tuple[str, int, bool]]:
     top = {id(n) for n in tree.body}
     out = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                and node.module.startswith("ivigbook"):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and node.module.startswith("ivigbook")
+        ):
             base = node.module
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
-                name = sub if (PACKAGE.parent / (sub.replace(".", "/") + ".py")).exists() \
-                    or (PACKAGE.parent / sub.replace(".", "/")).is_dir() else base
+                name = (
+                    sub
+                    if (PACKAGE.parent / (sub.replace(".", "/") + ".py")).exists()
+                    or (PACKAGE.parent / sub.replace(".", "/")).is_dir()
+                    else base
+                )
                 out.append((name, node.lineno, id(node) in top))
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -59,12 +80,16 @@ def test_imports_flow_one_way_and_are_at_the_top(name):
         assert top, f"{path.name}:{line}: import of {target} inside a function or block"
         theirs = _stage(target)
         assert mine is None or theirs is None or theirs <= mine, (
-            f"{name} (stage {STAGES[mine]}) imports {target} (stage {STAGES[theirs]}), a later stage")
+            f"{name} (stage {STAGES[mine]}) imports {target} "
+            f"(stage {STAGES[theirs]}), a later stage"
+        )
 
 
 def test_no_import_cycles():
-    graph = {name: {t for t, _, _ in _imports(p) if t in MODULES and t != name}
-             for name, p in MODULES.items()}
+    graph = {
+        name: {t for t, _, _ in _imports(p) if t in MODULES and t != name}
+        for name, p in MODULES.items()
+    }
     state: dict[str, int] = {}
 
     def visit(node, trail):

@@ -17,6 +17,7 @@ It is served over HTTP on 127.0.0.1 and every page of ``_toc.yml`` is visited on
 
 The search page must find "mRSS".
 """
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from browser_support import (ALLOWED_CONSOLE_ERRORS, chromium, goto, record_errors, require_chromium,
-                             serve, unexpected_errors)
+from browser_support import (
+    ALLOWED_CONSOLE_ERRORS,
+    chromium,
+    goto,
+    record_errors,
+    require_chromium,
+    serve,
+    unexpected_errors,
+)
 from package_copies import REPO
 
-from ivigbook.config import REFERENCE_COHORTS
 from ivigbook.book.sphinx import build_book
+from ivigbook.config import REFERENCE_COHORTS
 
 pytestmark = pytest.mark.slow
 
@@ -89,8 +97,9 @@ def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("repo-copy")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(REPO / name, root / name)
-    shutil.copytree(REPO / "book", root / "book",
-                    ignore=shutil.ignore_patterns(".*tmp-*", ".*old-*", "_build"))
+    shutil.copytree(
+        REPO / "book", root / "book", ignore=shutil.ignore_patterns(".*tmp-*", ".*old-*", "_build")
+    )
     index = build_book(root, progress=False)
     assert index.is_file()
     return root
@@ -110,13 +119,15 @@ def visits(site, tmp_path_factory) -> dict:
             page = context.new_page()  # a page per document: its own error listeners
             record_errors(page, errors)
             response = goto(page, f"{url}/{doc}.html")
-            page.wait_for_function("Array.from(document.images).every(i => i.complete)",
-                                   timeout=20_000)
+            page.wait_for_function(
+                "Array.from(document.images).every(i => i.complete)", timeout=20_000
+            )
             info = page.evaluate(_PAGE_FACTS)
             shot = screens / (doc.replace("/", "__") + ".png")
             page.screenshot(path=str(shot), full_page=True)
-            info.update(status=response.status if response else None, errors=errors,
-                        screenshot=shot)
+            info.update(
+                status=response.status if response else None, errors=errors, screenshot=shot
+            )
             facts[doc] = info
             page.close()
         search = context.new_page()
@@ -128,16 +139,21 @@ def visits(site, tmp_path_factory) -> dict:
         # it earlier raced with the last results)
         search.wait_for_function(
             "() => /found \\d+ page/.test(document.querySelector('#search-results').innerText)",
-            timeout=30_000)
+            timeout=30_000,
+        )
         found = search.locator("#search-results ul.search li a").evaluate_all(
-            "links => links.map(a => a.getAttribute('href'))")
+            "links => links.map(a => a.getAttribute('href'))"
+        )
         summary = search.locator("#search-results").inner_text()
         search.screenshot(path=str(screens / "search_mRSS.png"), full_page=False)
     if SCREENS_COPY.exists():
         shutil.rmtree(SCREENS_COPY)
     shutil.copytree(screens, SCREENS_COPY)
-    return {"pages": facts, "screens": screens, "search": {"links": found, "summary": summary,
-                                                           "errors": search_errors}}
+    return {
+        "pages": facts,
+        "screens": screens,
+        "search": {"links": found, "summary": summary, "errors": search_errors},
+    }
 
 
 def test_every_toc_page_is_visited(site, visits):
@@ -157,25 +173,31 @@ def test_every_image_is_decoded(site, visits):
     for doc, f in visits["pages"].items():  # the browser saw every <img> of the file
         source = (site / "_build" / "html" / f"{doc}.html").read_text(encoding="utf-8")
         assert len(f["imgs"]) == source.count("<img "), doc
-    broken = {doc: [i["src"] for i in f["imgs"] if not i["complete"] or i["width"] <= 0]
-              for doc, f in visits["pages"].items()}
+    broken = {
+        doc: [i["src"] for i in f["imgs"] if not i["complete"] or i["width"] <= 0]
+        for doc, f in visits["pages"].items()
+    }
     assert not {d: b for d, b in broken.items() if b}, broken
 
 
 def test_every_table_has_a_header_row(visits):
     n_tables = sum(len(f["tables"]) for f in visits["pages"].values())
     assert n_tables >= 30
-    headless = {doc: [t["where"] for t in f["tables"] if not t["header"]]
-                for doc, f in visits["pages"].items()}
+    headless = {
+        doc: [t["where"] for t in f["tables"] if not t["header"]]
+        for doc, f in visits["pages"].items()
+    }
     assert not {d: h for d, h in headless.items() if h}, headless
 
 
 def test_no_unresolved_text(visits):
     keys = result_keys()
     assert len(keys) > 100
-    key_rx = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, sorted(keys, key=len,
-                                                                           reverse=True)))
-                        + r")(?![\w-])")
+    key_rx = re.compile(
+        r"(?<![\w.-])("
+        + "|".join(map(re.escape, sorted(keys, key=len, reverse=True)))
+        + r")(?![\w-])"
+    )
     problems = {}
     for doc, f in visits["pages"].items():
         found = [s for s in ("???", "{glue", "{glue:") if s in f["text"]]

@@ -1,4 +1,5 @@
 """The ``ivigbook`` command: exit codes, messages, no tracebacks, inputs untouched."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,18 +11,24 @@ import pytest
 from conftest import SEEDED_ERRORS, SEEDED_WARNINGS
 
 from ivigbook import cli
-from ivigbook.data.problems import Problem, DataError, Report
+from ivigbook.data.problems import DataError, Problem, Report
 
 
 def ivigbook(*args) -> subprocess.CompletedProcess:
     """Run the command as a user would, in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-m", "ivigbook.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ivigbook.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
-    return {f.name: (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns)
-            for f in sorted(folder.iterdir())}
+    return {
+        f.name: (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns)
+        for f in sorted(folder.iterdir())
+    }
 
 
 # ---------------------------------------------------------------- validate
@@ -67,8 +74,10 @@ def test_validate_limit_option(valid_package):
     f = valid_package / "measurements.csv"
     f.write_text(f.read_text() + "".join(f"P01,2012-01-{d:02d},MRSS,99\n" for d in range(1, 6)))
     out = ivigbook("validate", valid_package, "--limit", 2).stdout.splitlines()
-    assert out[-2:] == ["measurements.csv:*:value: ... - 3 more not listed: "
-                        "outside the range of MRSS (0 to 51)", "5 errors, 0 warnings"]
+    assert out[-2:] == [
+        "measurements.csv:*:value: ... - 3 more not listed: outside the range of MRSS (0 to 51)",
+        "5 errors, 0 warnings",
+    ]
 
 
 # ---------------------------------------------------------------- template
@@ -76,9 +85,11 @@ def test_template_then_filled_validates(tmp_path):
     target = tmp_path / "mine"
     result = ivigbook("template", target)
     assert result.returncode == 0 and "cohort_template.xlsx" in result.stdout
-    for name, row in (("patients", "T01,,F,,1970,diffuse" + "," * 13),
-                      ("infusions", "T01,2021-05-03,2,5"),
-                      ("measurements", "T01,2021-05-03,MRSS,22")):
+    for name, row in (
+        ("patients", "T01,,F,,1970,diffuse" + "," * 13),
+        ("infusions", "T01,2021-05-03,2,5"),
+        ("measurements", "T01,2021-05-03,MRSS,22"),
+    ):
         with open(target / f"{name}.csv", "a", encoding="utf-8") as f:
             f.write(row + "\n")
     result = ivigbook("validate", target)
@@ -89,13 +100,20 @@ def test_template_then_filled_validates(tmp_path):
 
 
 # ---------------------------------------------------------------- usage and registry
-@pytest.mark.parametrize("argv", [
-    [], ["validate"], ["frobnicate"], ["run", "data"],
-    ["run", "data", "--out", "o", "--set", "no_such_parameter=1"],
-    ["run", "data", "--out", "o", "--set", "round_gap_months=three"],
-    ["run", "data", "--out", "o", "--set", "followup_anchor=tomorrow"],
-    ["book", "--jobs", "0"], ["synth", "x", "--patients", "many"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["validate"],
+        ["frobnicate"],
+        ["run", "data"],
+        ["run", "data", "--out", "o", "--set", "no_such_parameter=1"],
+        ["run", "data", "--out", "o", "--set", "round_gap_months=three"],
+        ["run", "data", "--out", "o", "--set", "followup_anchor=tomorrow"],
+        ["book", "--jobs", "0"],
+        ["synth", "x", "--patients", "many"],
+    ],
+)
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
@@ -105,12 +123,33 @@ def test_usage_errors_exit_2(argv, capsys):
 
 def test_arguments_of_the_registered_commands():
     parse = cli.build_parser().parse_args
-    run = parse(["run", "d", "--out", "o", "--set", "round_gap_months=4",
-                 "--set", "followup_months=6,12", "--set", "followup_anchor=last_cycle",
-                 "--set", "responder_mcid=4.5", "--jobs", "3", "--cohort-name", "mine"])
+    run = parse(
+        [
+            "run",
+            "d",
+            "--out",
+            "o",
+            "--set",
+            "round_gap_months=4",
+            "--set",
+            "followup_months=6,12",
+            "--set",
+            "followup_anchor=last_cycle",
+            "--set",
+            "responder_mcid=4.5",
+            "--jobs",
+            "3",
+            "--cohort-name",
+            "mine",
+        ]
+    )
     assert (run.data_dir, run.out, run.jobs, run.cohort_name) == ("d", "o", 3, "mine")
-    assert run.set == {"round_gap_months": 4, "followup_months": (6, 12),
-                       "followup_anchor": "last_cycle", "responder_mcid": 4.5}
+    assert run.set == {
+        "round_gap_months": 4,
+        "followup_months": (6, 12),
+        "followup_anchor": "last_cycle",
+        "responder_mcid": 4.5,
+    }
     assert parse(["run", "d", "--out", "o"]).set == {}
     synth = parse(["synth", "registry", "--seed", "7", "--out", "x", "--patients", "100"])
     assert (synth.name, synth.seed, synth.out, synth.patients) == ("registry", 7, "x", 100)
@@ -129,14 +168,19 @@ def registry(monkeypatch):
 def _raises(exc):
     def handler(args):
         raise exc
+
     return handler
 
 
 def test_data_errors_and_file_errors_are_messages(registry, capsys):
     report = Report([Problem("patients.csv", 3, "sex", "X", "not one of F, M")])
     cli.register("bad-data", "", lambda p: None, _raises(DataError(report, "export")))
-    cli.register("bad-file", "", lambda p: None,
-                 _raises(PermissionError(13, "Permission denied", "/locked/out")))
+    cli.register(
+        "bad-file",
+        "",
+        lambda p: None,
+        _raises(PermissionError(13, "Permission denied", "/locked/out")),
+    )
     assert cli.main(["bad-data"]) == 1
     err = capsys.readouterr().err
     assert "patients.csv:3:sex: X - not one of F, M" in err and "1 error, 0 warnings" in err

@@ -1,4 +1,5 @@
 """Declared runtime dependencies are exactly what the package imports (plus two programs)."""
+
 from __future__ import annotations
 
 import ast
@@ -10,8 +11,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: declared dependencies the package runs as programs rather than imports
-PROGRAMS = {"jupyter-book": "the Sphinx build (`jupyter-book build`)",
-            "ipykernel": "the kernel every chapter notebook runs in"}
+PROGRAMS = {
+    "jupyter-book": "the Sphinx build (`jupyter-book build`)",
+    "ipykernel": "the kernel every chapter notebook runs in",
+}
 
 
 def _norm(name: str) -> str:

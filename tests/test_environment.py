@@ -1,4 +1,5 @@
 """The pip lock file and the conda environment pin the same packages."""
+
 from pathlib import Path
 
 import yaml
@@ -37,7 +38,9 @@ def test_lock_and_environment_agree():
 
 
 def test_jupyter_book_is_1x():
-    assert lock_pins()["jupyter-book"].startswith("1."), "jupyter-book must stay <2 (2.x drops _config.yml)"
+    assert lock_pins()["jupyter-book"].startswith("1."), (
+        "jupyter-book must stay <2 (2.x drops _config.yml)"
+    )
 
 
 def test_python_version_matches():

@@ -9,6 +9,7 @@ strings as live markup; a real browser opening every page must see no dialog.
 Figures draw every string literally (no mathtext, no markup), checked through the
 figure functions directly.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,21 +20,28 @@ from pathlib import Path
 import matplotlib as mpl
 import pandas as pd
 import pytest
-from browser_support import (chromium, goto, record_errors, require_chromium, serve,
-                             unexpected_errors)
+from browser_support import (
+    chromium,
+    goto,
+    record_errors,
+    require_chromium,
+    serve,
+    unexpected_errors,
+)
 from package_copies import cli, copy_hopkins, read_table, write_table
 
 from ivigbook.report import figures as F
 
 SCRIPT_CENTRE = "<script>alert(1)</script>"
-AMP_CENTRE = "St Mary's & <Clinic> \"North\""
-FREE_TERMS = ["FREETEXTTOKEN itch & <b>rash</b> \"severe\" 'arm'",
-              "FREETEXTTOKEN <img src=y onerror=alert(6)>"]
+AMP_CENTRE = 'St Mary\'s & <Clinic> "North"'
+FREE_TERMS = [
+    "FREETEXTTOKEN itch & <b>rash</b> \"severe\" 'arm'",
+    "FREETEXTTOKEN <img src=y onerror=alert(6)>",
+]
 FOLDER = "<img src=x onerror=alert(5)>"
-COHORT_NAME = "<script>alert(3)</script> & \"q\""
+COHORT_NAME = '<script>alert(3)</script> & "q"'
 #: what must never appear in an HTML file: each string above as live markup
-LIVE = ["<script>alert(", "onerror=alert", "<img src=x", "<img src=y", "<b>rash</b>",
-        "<Clinic>"]
+LIVE = ["<script>alert(", "onerror=alert", "<img src=x", "<img src=y", "<b>rash</b>", "<Clinic>"]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +57,9 @@ def hostile_book(tmp_path_factory):
         rows[k][header.index("term")] = term
     write_table(pkg / "adverse_events.csv", header, rows)
     out = base / "out"
-    proc, _ = cli("run", pkg, "--out", out, "--jobs", "2", "--cohort-name", COHORT_NAME,
-                  timeout=1200)
+    proc, _ = cli(
+        "run", pkg, "--out", out, "--jobs", "2", "--cohort-name", COHORT_NAME, timeout=1200
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     return {"out": out, "html": out / "_build" / "html", "proc": proc}
 
@@ -89,8 +98,11 @@ class _TableText(HTMLParser):
 def _html_files(book, pages_only: bool = False) -> list[Path]:
     """Every HTML file of the site; ``pages_only``: without the theme's template
     fragments in ``_static/`` (Jinja macros, not pages)."""
-    files = sorted(p for p in book["html"].rglob("*.html")
-                   if not (pages_only and "_static" in p.relative_to(book["html"]).parts))
+    files = sorted(
+        p
+        for p in book["html"].rglob("*.html")
+        if not (pages_only and "_static" in p.relative_to(book["html"]).parts)
+    )
     assert len(files) >= 8
     return files
 
@@ -156,7 +168,7 @@ def test_no_script_from_the_data_runs_in_a_browser(hostile_book):
 
 
 # ------------------------------------------------------------------ figures
-NASTY = f"{SCRIPT_CENTRE} & <b>x</b> $x^2$ \"q\""
+NASTY = f'{SCRIPT_CENTRE} & <b>x</b> $x^2$ "q"'
 
 
 def _svg(fig) -> str:
@@ -170,16 +182,35 @@ def _svg(fig) -> str:
 @pytest.mark.parametrize("make", ["bar_counts", "forest", "flow_diagram"])
 def test_figure_text_is_literal_and_escaped(make):
     if make == "bar_counts":
-        fig = F.bar_counts(pd.DataFrame({"label": [NASTY, "Headache"], "n": [3, 2],
-                                         "pct": [10.0, 6.7]}), title=NASTY)
+        fig = F.bar_counts(
+            pd.DataFrame({"label": [NASTY, "Headache"], "n": [3, 2], "pct": [10.0, 6.7]}),
+            title=NASTY,
+        )
     elif make == "forest":
-        fig = F.forest(pd.DataFrame({"label": [NASTY, "Age"], "estimate": [1.5, 0.8],
-                                     "ci_low": [0.5, 0.4], "ci_high": [4.0, 1.6]}),
-                       title=NASTY)
+        fig = F.forest(
+            pd.DataFrame(
+                {
+                    "label": [NASTY, "Age"],
+                    "estimate": [1.5, 0.8],
+                    "ci_low": [0.5, 0.4],
+                    "ci_high": [4.0, 1.6],
+                }
+            ),
+            title=NASTY,
+        )
     else:
-        fig = F.flow_diagram(pd.DataFrame({"box": [0, 1], "label": [NASTY, "Analysed"],
-                                           "n": [30, 25], "excluded_n": [5, None],
-                                           "excluded_label": [NASTY, None]}), title=NASTY)
+        fig = F.flow_diagram(
+            pd.DataFrame(
+                {
+                    "box": [0, 1],
+                    "label": [NASTY, "Analysed"],
+                    "n": [30, 25],
+                    "excluded_n": [5, None],
+                    "excluded_label": [NASTY, None],
+                }
+            ),
+            title=NASTY,
+        )
     texts = [t for t in fig.findobj(mpl.text.Text) if t.get_text() == NASTY]
     texts += [t for ax in fig.axes for t in ax.get_yticklabels() if t.get_text() == NASTY]
     assert texts, "the label was not drawn as given"

@@ -11,6 +11,7 @@ pickles) may contain any sentinel.
 The copy's ``patients.csv`` is also what Excel writes as "CSV UTF-8" in a European
 locale (BOM, ``;`` separator, CRLF line ends): the run must accept it with warnings.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -24,8 +25,8 @@ from pathlib import Path
 import pytest
 from package_copies import REPO, cli, copy_hopkins, read_table, write_table
 
-from ivigbook.config import SYNTHETIC_DIR
 from ivigbook.book.outdir import _privacy_warning
+from ivigbook.config import SYNTHETIC_DIR
 
 PID = "SENTINEL-PID-{:03d}"
 FREE_TEXT = "SENTINEL-FREETEXT-rash at Dr Smith's"
@@ -65,7 +66,8 @@ def make_private_copy(base: Path) -> tuple[Path, list[str]]:
         sentinels += [r[detail], *extra]
     buf = io.StringIO()
     csv.writer(buf, delimiter=";", lineterminator="\r\n").writerows(
-        [header + list(EXTRA_COLUMNS), *rows])
+        [header + list(EXTRA_COLUMNS), *rows]
+    )
     (pkg / "patients.csv").write_bytes(codecs.BOM_UTF8 + buf.getvalue().encode("utf-8"))
     return pkg, sentinels
 
@@ -81,8 +83,14 @@ def private_run(tmp_path_factory):
         subprocess.run(["git", "init", "-q", str(worktree)], check=True)
     out = worktree / "book"
     proc, seconds = cli("run", pkg, "--out", out, "--jobs", "2", timeout=1200)
-    return {"pkg": pkg, "out": out, "worktree": worktree, "proc": proc, "seconds": seconds,
-            "sentinels": sentinels}
+    return {
+        "pkg": pkg,
+        "out": out,
+        "worktree": worktree,
+        "proc": proc,
+        "seconds": seconds,
+        "sentinels": sentinels,
+    }
 
 
 @pytest.mark.slow
@@ -91,11 +99,14 @@ def test_run_accepts_a_european_excel_export_with_warnings(private_run):
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert "Traceback" not in proc.stderr
     assert f"the cohort package {pkg} is valid, with warnings:" in proc.stderr
-    for line in ("patients.csv:1:-: - warning: UTF-8 byte-order mark (BOM) removed",
-                 "patients.csv:1:-: - warning: semicolon-separated file read with ';' as "
-                 "separator",
-                 *(f"patients.csv:1:{c}: - warning: ignored extra column; never rendered"
-                   for c in EXTRA_COLUMNS)):
+    for line in (
+        "patients.csv:1:-: - warning: UTF-8 byte-order mark (BOM) removed",
+        "patients.csv:1:-: - warning: semicolon-separated file read with ';' as separator",
+        *(
+            f"patients.csv:1:{c}: - warning: ignored extra column; never rendered"
+            for c in EXTRA_COLUMNS
+        ),
+    ):
         assert line in proc.stderr, line
     html = private_run["out"] / "_build" / "html"
     assert (html / "index.html").is_file()
@@ -138,8 +149,9 @@ def test_executed_notebooks_do_not_record_where_the_export_lives(private_run):
     assert recorded == "<not recorded: path of the cohort package cohort>"
     injected = [c for c in nb["cells"] if c["id"] == "injected-parameters"]
     assert len(injected) == 1
-    assert 'data_dir = "<not recorded: path of the cohort package cohort>"' in \
-        "".join(injected[0]["source"])
+    assert 'data_dir = "<not recorded: path of the cohort package cohort>"' in "".join(
+        injected[0]["source"]
+    )
 
 
 @pytest.mark.slow
@@ -147,8 +159,10 @@ def test_run_warns_when_out_is_inside_a_git_work_tree(private_run):
     if not _git_available():
         pytest.skip("git is not installed")
     out, pkg, worktree = private_run["out"], private_run["pkg"], private_run["worktree"]
-    assert (f"warning: {out} lies inside the git work tree {worktree} and the data ({pkg}) "
-            f"are not under {SYNTHETIC_DIR}/.") in private_run["proc"].stderr
+    assert (
+        f"warning: {out} lies inside the git work tree {worktree} and the data ({pkg}) "
+        f"are not under {SYNTHETIC_DIR}/."
+    ) in private_run["proc"].stderr
     assert "It is NOT ignored by git" in private_run["proc"].stderr
 
 
@@ -175,8 +189,9 @@ def test_data_private_is_git_ignored():
         for path in ("data/private/patients.csv", "data/private/site_a/cohort.xlsx"):
             check = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
             assert check.returncode == 0, f"{path} is not ignored by git"
-        control = subprocess.run(["git", "check-ignore", "-q",
-                                  "data/synthetic/hopkins2015/patients.csv"], cwd=REPO)
+        control = subprocess.run(
+            ["git", "check-ignore", "-q", "data/synthetic/hopkins2015/patients.csv"], cwd=REPO
+        )
         assert control.returncode == 1, "the committed synthetic data must not be ignored"
     else:  # a source tarball without .git: the rule must still be there
         lines = (REPO / ".gitignore").read_text().splitlines()
@@ -192,11 +207,16 @@ def test_scrub_redacts_a_parameter_in_metadata_and_injected_cell():
     from ivigbook.book.notebook_clean import scrub_notebook
 
     secret = '../exports/Smith "Jane" \\ MRN 4711/cohort'
-    nb = new_notebook(cells=[
-        new_code_cell('data_dir = "x"', metadata={"tags": ["parameters"]}),
-        new_code_cell(f"# Parameters\ndata_dir = {json.dumps(secret)}\ncohort_name = \"c\"\n",
-                      metadata={"tags": ["injected-parameters"]}),
-    ], metadata={"papermill": {"parameters": {"data_dir": secret, "cohort_name": "c"}}})
+    nb = new_notebook(
+        cells=[
+            new_code_cell('data_dir = "x"', metadata={"tags": ["parameters"]}),
+            new_code_cell(
+                f'# Parameters\ndata_dir = {json.dumps(secret)}\ncohort_name = "c"\n',
+                metadata={"tags": ["injected-parameters"]},
+            ),
+        ],
+        metadata={"papermill": {"parameters": {"data_dir": secret, "cohort_name": "c"}}},
+    )
     placeholder = "<not recorded: path of the cohort package cohort>"
     scrub_notebook(nb, redact={"data_dir": placeholder})
     text = nbformat.writes(nb)

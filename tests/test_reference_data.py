@@ -4,6 +4,7 @@ These files are transcriptions of printed numbers; the checks below catch typos
 (percentages that do not match their counts, decimals that do not match the
 value, counts that do not add up) and keep the key scheme of DESIGN §5.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,24 +23,77 @@ REF = ROOT / "data" / "reference"
 BIB = ROOT / "book" / "references.bib"
 
 PUBLISHED = ("published_poelman2015.csv", "published_spain_multicentre.csv")
-PUB_COLUMNS = ["key", "value", "decimals", "relation", "n", "population", "source",
-               "comparison", "note"]
-COMPARISONS = {"exact", "rounded", "p_value", "summary_stat_test", "not_reproducible",
-               "parameter", "reference_input"}
-HIST_COLUMNS = ["comparator", "quantity", "key", "ivig_key", "mean", "sd", "pct", "n",
-                "n_source", "n_implied", "n_repro_lo", "n_repro_hi", "p_key", "published_p",
-                "published_significant", "citation", "source_in_seed", "note"]
+PUB_COLUMNS = [
+    "key",
+    "value",
+    "decimals",
+    "relation",
+    "n",
+    "population",
+    "source",
+    "comparison",
+    "note",
+]
+COMPARISONS = {
+    "exact",
+    "rounded",
+    "p_value",
+    "summary_stat_test",
+    "not_reproducible",
+    "parameter",
+    "reference_input",
+}
+HIST_COLUMNS = [
+    "comparator",
+    "quantity",
+    "key",
+    "ivig_key",
+    "mean",
+    "sd",
+    "pct",
+    "n",
+    "n_source",
+    "n_implied",
+    "n_repro_lo",
+    "n_repro_hi",
+    "p_key",
+    "published_p",
+    "published_significant",
+    "citation",
+    "source_in_seed",
+    "note",
+]
 COMPARATORS = ("relaxin", "dpen", "collagen", "mmf")
 KEY_RE = re.compile(r"^[a-z0-9_]+$")
-PREFIXES = ("cohort_", "table1_", "hist_", "skin_", "logit_", "haq_", "physician_", "tfr_",
-            "organ_", "myositis_", "treat_", "safety_", "stop_", "method_", "lit_",
-            "overlap_", "indication_", "gi_")
+PREFIXES = (
+    "cohort_",
+    "table1_",
+    "hist_",
+    "skin_",
+    "logit_",
+    "haq_",
+    "physician_",
+    "tfr_",
+    "organ_",
+    "myositis_",
+    "treat_",
+    "safety_",
+    "stop_",
+    "method_",
+    "lit_",
+    "overlap_",
+    "indication_",
+    "gi_",
+)
 
 #: Percentages whose printed value is not k/n for the N the paper gives (Table 1 column
 #: header); they are consistent with the denominator in historical_controls.n_implied.
 KNOWN_DENOMINATOR_MISMATCH = {
-    "hist_relaxin_bl_female_pct", "hist_relaxin_bl_black_pct",
-    "hist_relaxin_bl_other_pct", "hist_mmf_bl_white_pct", "hist_mmf_bl_black_pct",
+    "hist_relaxin_bl_female_pct",
+    "hist_relaxin_bl_black_pct",
+    "hist_relaxin_bl_other_pct",
+    "hist_mmf_bl_white_pct",
+    "hist_mmf_bl_black_pct",
     "hist_mmf_bl_other_pct",
 }
 
@@ -138,9 +192,14 @@ def test_known_mismatches_fit_their_implied_denominator(poelman, hist):
     # the race percentages of a column fit their implied denominator jointly, and
     # no other N up to the header N + 10
     for comp, n_implied in (("relaxin", 196), ("mmf", 82)):
-        fits = [n for n in range(5, int(_val(poelman, f"hist_{comp}_n")) + 11)
-                if all(_pct_ok(poelman[f"hist_{comp}_bl_{q}_pct"]["value"], n)
-                       for q in ("white", "black", "other"))]
+        fits = [
+            n
+            for n in range(5, int(_val(poelman, f"hist_{comp}_n")) + 11)
+            if all(
+                _pct_ok(poelman[f"hist_{comp}_bl_{q}_pct"]["value"], n)
+                for q in ("white", "black", "other")
+            )
+        ]
         assert n_implied in fits and int(_val(poelman, f"hist_{comp}_n")) not in fits
 
 
@@ -149,31 +208,42 @@ def test_spain_percentages(spain):
         if k.endswith("_pct") and r["n"]:
             count_key = k[:-4] + "_n"
             if count_key in spain:
-                expected = round_half_up(100 * _val(spain, count_key) / int(r["n"]),
-                                         int(r["decimals"]))
+                expected = round_half_up(
+                    100 * _val(spain, count_key) / int(r["n"]), int(r["decimals"])
+                )
                 assert expected == float(r["value"]), k
             else:
                 assert _pct_ok(r["value"], int(r["n"])), k
         if k.endswith("_pct") and not r["n"] and r["comparison"] == "rounded":
-            assert "denominator" in r["note"] or "words" in r["note"], \
+            assert "denominator" in r["note"] or "words" in r["note"], (
                 f"{k}: a percentage without n must say why in its note"
+            )
 
 
 # ================================================================ arithmetic
 def test_poelman_internal_sums(poelman):
-    v = lambda k: _val(poelman, k)  # noqa: E731
+    def v(k):
+        return _val(poelman, k)
+
     n = v("cohort_n")
     assert n == 30
-    stops = [k for k in poelman if k.startswith("stop_") and k.endswith("_n")
-             and k not in ("stop_adverse_event_n",)]
+    stops = [
+        k
+        for k in poelman
+        if k.startswith("stop_") and k.endswith("_n") and k not in ("stop_adverse_event_n",)
+    ]
     assert sum(v(k) for k in stops) == n  # every patient stopped for one reason or is ongoing
-    assert v("stop_adverse_event_n") == (v("stop_adverse_event_aseptic_meningitis_n")
-                                         + v("stop_adverse_event_transient_ischemic_attack_n"))
-    assert round_half_up(100 * (v("stop_improvement_n") + v("stop_stable_n")) / n, 1) == \
-        v("stop_improvement_or_stable_pct")
+    assert v("stop_adverse_event_n") == (
+        v("stop_adverse_event_aseptic_meningitis_n")
+        + v("stop_adverse_event_transient_ischemic_attack_n")
+    )
+    assert round_half_up(100 * (v("stop_improvement_n") + v("stop_stable_n")) / n, 1) == v(
+        "stop_improvement_or_stable_pct"
+    )
     assert round_half_up(100 * v("stop_improvement_n") / n, 0) == v("skin_physician_improved_pct")
-    assert v("skin_tfr_m6_resolved_n") + v("skin_tfr_m6_persisting_n") + v("skin_tfr_m6_missing_n") == \
-        v("table1_tfr_n")
+    assert v("skin_tfr_m6_resolved_n") + v("skin_tfr_m6_persisting_n") + v(
+        "skin_tfr_m6_missing_n"
+    ) == v("table1_tfr_n")
     assert v("cohort_first_line_n") + round(v("table1_prior_any_pct") * n / 100) == n
     assert abs(sum(v(f"table1_{q}_pct") for q in ("white", "black", "other")) - 100) < 0.25
     for c in COMPARATORS:
@@ -181,14 +251,20 @@ def test_poelman_internal_sums(poelman):
         assert abs(total - 100) < 0.25, c
     for visit in ("m6", "m12"):
         assert v(f"skin_responders_{visit}_k") <= v(f"skin_responders_{visit}_n")
-        assert v(f"skin_responders_{visit}_n") == v(f"skin_mrss_{visit}_n") == \
-            v(f"skin_mrss_change_{visit}_n")
+        assert (
+            v(f"skin_responders_{visit}_n")
+            == v(f"skin_mrss_{visit}_n")
+            == v(f"skin_mrss_change_{visit}_n")
+        )
     ns = [v(f"skin_mrss_{m}_n") for m in ("m6", "m12", "m18", "m24")]
     assert ns == sorted(ns, reverse=True) and max(ns) <= n
     assert v("safety_aseptic_meningitis_n") <= v("safety_headache_n")
     assert v("organ_ck_serial_n") <= v("table1_myositis_n")
-    assert v("logit_prednisone_m12_ci_low") < v("logit_prednisone_m12_or") < \
-        v("logit_prednisone_m12_ci_high")
+    assert (
+        v("logit_prednisone_m12_ci_low")
+        < v("logit_prednisone_m12_or")
+        < v("logit_prednisone_m12_ci_high")
+    )
     assert v("treat_cycles_min") <= v("treat_cycles_mean") <= v("treat_cycles_max")
     # the paper contradicts itself on baseline lung function: both versions kept
     assert v("table1_fvc_mean") != v("organ_fvc_m12_base_mean")
@@ -199,7 +275,9 @@ def test_poelman_internal_sums(poelman):
 
 
 def test_spain_internal_sums(spain):
-    v = lambda k: _val(spain, k)  # noqa: E731
+    def v(k):
+        return _val(spain, k)
+
     assert v("table1_female_n") + v("table1_male_n") == v("cohort_n") == 78
     assert v("table1_subtype_diffuse_n") + v("table1_subtype_limited_n") == v("cohort_n")
     assert v("table1_subtype_diffuse_pct") + v("table1_subtype_limited_pct") == 100
@@ -224,33 +302,75 @@ def test_poelman_codes_follow_the_schema(poelman):
         if m and m.group(1) != "improvement_or_stable":
             reason = m.group(1)
             assert reason in schema.STOP_REASON or (
-                reason.startswith("adverse_event_") and reason[len("adverse_event_"):]
-                in schema.AE_TERMS), k
+                reason.startswith("adverse_event_")
+                and reason[len("adverse_event_") :] in schema.AE_TERMS
+            ), k
         m = re.fullmatch(r"organ_medsger_([a-z]+)_m12_.+", k)
         if m:
             assert m.group(1) in organs, k
     assert {f"safety_{t}_n" for t in schema.AE_TERMS} & set(poelman)  # uses the codes
-    missing_ae = [t for t in ("headache", "fatigue", "nausea_emesis", "acute_kidney_injury",
-                              "aseptic_meningitis") if f"safety_{t}_n" not in poelman]
+    missing_ae = [
+        t
+        for t in (
+            "headache",
+            "fatigue",
+            "nausea_emesis",
+            "acute_kidney_injury",
+            "aseptic_meningitis",
+        )
+        if f"safety_{t}_n" not in poelman
+    ]
     assert not missing_ae
 
 
 def test_every_table2_and_results_number_is_present(poelman):
     required = [
-        "skin_mrss_bl_mean", "skin_mrss_bl_sd", "skin_mrss_m6_n", "skin_mrss_m6_p",
-        "skin_mrss_m24_p", "skin_mrss_change_m6_mean", "skin_responders_m6_k",
-        "logit_prednisone_m12_or", "logit_prednisone_m12_ci_low", "logit_prednisone_m12_ci_high",
-        "organ_fvc_m12_base_mean", "organ_fvc_m12_p", "organ_medsger_gi_m12_p",
-        "organ_medsger_vascular_m12_p", "organ_medsger_heart_m12_p", "organ_medsger_lung_m12_p",
-        "organ_medsger_muscle_m12_p", "organ_medsger_general_m12_p", "table1_fvc_mean",
-        "safety_headache_n", "safety_headache_pct", "stop_improvement_n", "stop_ongoing_n",
-        "table1_prior_prednisone_n", "table1_female_pct", "hist_relaxin_m6_p", "hist_dpen_m12_p",
-        "hist_collagen_m12_p", "hist_mmf_m6_p", "hist_mmf_m12_p", "hist_dpen_bl_mrss_mean",
-        "hist_mmf_bl_mrss_p", "hist_mmf_bl_myositis_p", "skin_haq_vas_m12_p", "skin_haq_di_m12_p",
-        "table1_ck_mean", "table1_rvsp_mean", "table1_anti_rnapol3_tested_n",
-        "treat_length_months_mean", "treat_cycles_max", "skin_physician_stable_pct",
-        "skin_tfr_m6_resolved_n", "organ_ck_normalised_n", "safety_death_months_from_start",
-        "safety_acute_kidney_injury_months_after_stop", "stop_improvement_or_stable_pct",
+        "skin_mrss_bl_mean",
+        "skin_mrss_bl_sd",
+        "skin_mrss_m6_n",
+        "skin_mrss_m6_p",
+        "skin_mrss_m24_p",
+        "skin_mrss_change_m6_mean",
+        "skin_responders_m6_k",
+        "logit_prednisone_m12_or",
+        "logit_prednisone_m12_ci_low",
+        "logit_prednisone_m12_ci_high",
+        "organ_fvc_m12_base_mean",
+        "organ_fvc_m12_p",
+        "organ_medsger_gi_m12_p",
+        "organ_medsger_vascular_m12_p",
+        "organ_medsger_heart_m12_p",
+        "organ_medsger_lung_m12_p",
+        "organ_medsger_muscle_m12_p",
+        "organ_medsger_general_m12_p",
+        "table1_fvc_mean",
+        "safety_headache_n",
+        "safety_headache_pct",
+        "stop_improvement_n",
+        "stop_ongoing_n",
+        "table1_prior_prednisone_n",
+        "table1_female_pct",
+        "hist_relaxin_m6_p",
+        "hist_dpen_m12_p",
+        "hist_collagen_m12_p",
+        "hist_mmf_m6_p",
+        "hist_mmf_m12_p",
+        "hist_dpen_bl_mrss_mean",
+        "hist_mmf_bl_mrss_p",
+        "hist_mmf_bl_myositis_p",
+        "skin_haq_vas_m12_p",
+        "skin_haq_di_m12_p",
+        "table1_ck_mean",
+        "table1_rvsp_mean",
+        "table1_anti_rnapol3_tested_n",
+        "treat_length_months_mean",
+        "treat_cycles_max",
+        "skin_physician_stable_pct",
+        "skin_tfr_m6_resolved_n",
+        "organ_ck_normalised_n",
+        "safety_death_months_from_start",
+        "safety_acute_kidney_injury_months_after_stop",
+        "stop_improvement_or_stable_pct",
     ]
     assert not [k for k in required if k not in poelman]
     aes = [k for k in poelman if k.startswith("safety_") and k.endswith("_n")]
@@ -275,8 +395,12 @@ def test_historical_controls_structure(hist, poelman):
         if r["mean"]:
             for stat in ("mean", "sd"):
                 pub = poelman[f"{r['key']}_{stat}"]["value"]
-                assert round_half_up(float(r[stat]), decimals_of(pub)) == float(pub), \
-                    (r["key"], stat, r[stat], pub)
+                assert round_half_up(float(r[stat]), decimals_of(pub)) == float(pub), (
+                    r["key"],
+                    stat,
+                    r[stat],
+                    pub,
+                )
         else:
             assert r["pct"] == poelman[f"{r['key']}_pct"]["value"], r["key"]
         root = r["ivig_key"]
@@ -288,8 +412,12 @@ def test_historical_controls_structure(hist, poelman):
         for q in ("n", "age", "duration", "female", "white", "black", "other", "mrss_bl"):
             assert (c, q) in seen, (c, q)
     assert {(c, q) for c, q in seen if q.startswith("mrss_change")} == {
-        ("relaxin", "mrss_change_m6"), ("mmf", "mrss_change_m6"), ("dpen", "mrss_change_m12"),
-        ("collagen", "mrss_change_m12"), ("mmf", "mrss_change_m12")}
+        ("relaxin", "mrss_change_m6"),
+        ("mmf", "mrss_change_m6"),
+        ("dpen", "mrss_change_m12"),
+        ("collagen", "mrss_change_m12"),
+        ("mmf", "mrss_change_m12"),
+    }
     assert ("mmf", "haq_di_bl") in seen and ("mmf", "myositis") in seen
 
 
@@ -307,8 +435,10 @@ def test_citations_resolve_to_bib_keys(hist):
     for r in hist:
         cited = re.findall(r"\[([a-z0-9_]+)\]", r["citation"])
         assert cited and all(c in keys for c in cited), r["citation"]
-    assert {re.findall(r"\[([a-z0-9_]+)\]", r["citation"])[0] for r in hist} == \
-        {"amjadi2009", "le2011"}
+    assert {re.findall(r"\[([a-z0-9_]+)\]", r["citation"])[0] for r in hist} == {
+        "amjadi2009",
+        "le2011",
+    }
 
 
 # ================================================================ bibliography
@@ -325,9 +455,21 @@ def test_bibliography():
     entries = _bib_entries()
     keys = [k for _, k, _ in entries]
     assert len(keys) == len(set(keys))
-    for required in ("poelman2015", "amjadi2009", "le2011", "khanna2006", "medsger1999",
-                     "leroy1988", "merkel2012", "takehara2013", "signorovitch2010",
-                     "phillippo2016", "rubin1987", "pratt1959", "spain_multicentre"):
+    for required in (
+        "poelman2015",
+        "amjadi2009",
+        "le2011",
+        "khanna2006",
+        "medsger1999",
+        "leroy1988",
+        "merkel2012",
+        "takehara2013",
+        "signorovitch2010",
+        "phillippo2016",
+        "rubin1987",
+        "pratt1959",
+        "spain_multicentre",
+    ):
         assert required in keys, required
     text = BIB.read_text(encoding="utf-8")
     assert text.count("{") == text.count("}")

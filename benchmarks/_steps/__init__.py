@@ -5,6 +5,7 @@ per line, and a ``run(args) -> dict``. ``_step.py`` imports only the module of t
 step it runs, so a step's process imports what that step needs and nothing more (its
 peak RSS stays its own). This package itself imports nothing from ``ivigbook``.
 """
+
 from __future__ import annotations
 
 import resource

@@ -1,5 +1,7 @@
-"""``book``: ``ivigbook.book.reference.build_reference_book`` on a copy of the project (``make book``
-without touching committed files); per-notebook and Sphinx times from its progress lines."""
+"""``book``: ``ivigbook.book.reference.build_reference_book`` on a copy of the project
+(``make book`` without touching committed files); per-notebook and Sphinx times from its
+progress lines."""
+
 from __future__ import annotations
 
 import re
@@ -19,17 +21,32 @@ def run(a) -> dict:
     """``make book`` on a copy of the project (``--data`` = the copy)."""
     events: list[tuple[float, str]] = []
     t0 = time.perf_counter()
-    index, sec, cpu = timed(lambda: build_reference_book(
-        jobs=a.jobs, root=a.data, progress=lambda line: events.append((time.perf_counter() - t0, line))))
+    index, sec, cpu = timed(
+        lambda: build_reference_book(
+            jobs=a.jobs,
+            root=a.data,
+            progress=lambda line: events.append((time.perf_counter() - t0, line)),
+        )
+    )
     notebooks, cohort, sphinx = [], "", None
     for _at, line in events:
         if m := _COHORT.match(line):
             cohort = m.group(1)
         elif m := _DONE.search(line):
             prefix = _PREFIX.match(line)  # cohorts run side by side: "<cohort>: [i/n] ..."
-            notebooks.append({"cohort": prefix.group(1) if prefix else cohort,
-                              "notebook": m.group(1), "seconds": float(m.group(2))})
+            notebooks.append(
+                {
+                    "cohort": prefix.group(1) if prefix else cohort,
+                    "notebook": m.group(1),
+                    "seconds": float(m.group(2)),
+                }
+            )
         elif m := _BUILT.search(line):
             sphinx = float(m.group(1))
-    return {"seconds": sec, "cpu_seconds": cpu, "notebooks": notebooks, "sphinx_seconds": sphinx,
-            "index": str(index)}
+    return {
+        "seconds": sec,
+        "cpu_seconds": cpu,
+        "notebooks": notebooks,
+        "sphinx_seconds": sphinx,
+        "index": str(index),
+    }

@@ -1,5 +1,6 @@
 """``compute`` / ``compute_cached``: ``ivigbook.chapters.compute.compute_results`` from the CSVs
 (validation, derivation and every chapter's results), without / with the primed cache."""
+
 from __future__ import annotations
 
 from ivigbook.chapters.compute import compute_results

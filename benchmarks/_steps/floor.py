@@ -14,6 +14,7 @@ code (nothing here imports ``ivigbook``):
 
 ``seconds`` = the wall time of all the kernels + the wall time of the empty build.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,9 @@ async def _kernel(code: str, env: dict, slots: asyncio.Semaphore, scratch: str) 
     async with slots:
         folder = tempfile.mkdtemp(prefix="k", dir=scratch)  # short: socket paths <~100 chars
         t0 = time.perf_counter()
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc",
-                                ip=os.path.join(folder, "kernel"))
+        km = AsyncKernelManager(
+            kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(folder, "kernel")
+        )
         await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=env, cwd=folder)
         kc = km.client()
         kc.start_channels()
@@ -60,6 +62,7 @@ async def _kernel(code: str, env: dict, slots: asyncio.Semaphore, scratch: str) 
         def hook(msg):
             if msg["msg_type"] == "error":
                 errors.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
+
         try:
             await kc.wait_for_ready(timeout=120)
             reply = await kc.execute_interactive(code, timeout=600, output_hook=hook)
@@ -67,8 +70,10 @@ async def _kernel(code: str, env: dict, slots: asyncio.Semaphore, scratch: str) 
         finally:
             kc.stop_channels()
             await km.shutdown_kernel()
-        return {"seconds": time.perf_counter() - t0,
-                "status": "ok" if status == "ok" and not errors else f"error {'; '.join(errors)}"}
+        return {
+            "seconds": time.perf_counter() - t0,
+            "status": "ok" if status == "ok" and not errors else f"error {'; '.join(errors)}",
+        }
 
 
 async def _kernels(n: int, jobs: int, code: str, env: dict, scratch: str) -> list[dict]:
@@ -81,8 +86,11 @@ def _jupyter_book() -> list[str]:
     if exe.exists():
         return [str(exe)]
     found = shutil.which("jupyter-book")
-    return [found] if found else [sys.executable, "-c",
-                                  "from jupyter_book.cli.main import main; main()"]
+    return (
+        [found]
+        if found
+        else [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"]
+    )
 
 
 def empty_book(folder: Path) -> dict:
@@ -93,13 +101,21 @@ def empty_book(folder: Path) -> dict:
     env = {**os.environ, "PYTHONHASHSEED": "0", "TZ": "UTC"}
     env.pop("SOURCE_DATE_EPOCH", None)
     t0 = time.perf_counter()
-    proc = subprocess.run([*_jupyter_book(), "build", "--all", "-W", "-n", "--keep-going",
-                           str(folder)], cwd=folder, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [*_jupyter_book(), "build", "--all", "-W", "-n", "--keep-going", str(folder)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     sec = time.perf_counter() - t0
     ok = proc.returncode == 0 and (folder / "_build" / "html" / "index.html").is_file()
     tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).strip().splitlines()[-10:])
-    return {"seconds": sec, "status": "ok" if ok else f"exit {proc.returncode}",
-            "output": "" if ok else tail}
+    return {
+        "seconds": sec,
+        "status": "ok" if ok else f"exit {proc.returncode}",
+        "output": "" if ok else tail,
+    }
 
 
 def run(a) -> dict:
@@ -107,17 +123,26 @@ def run(a) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **json.loads(a.env or "{}")}
     with tempfile.TemporaryDirectory(prefix="ivfl-") as scratch:
-        kernels, sec, cpu = timed(lambda: asyncio.run(
-            _kernels(a.repeat, a.jobs, a.code, env, scratch)))
+        kernels, sec, cpu = timed(
+            lambda: asyncio.run(_kernels(a.repeat, a.jobs, a.code, env, scratch))
+        )
     book = empty_book(work / "empty-book")
     bad = [k["status"] for k in kernels if k["status"] != "ok"]
     if bad:
         print("\n".join(bad[:3]), file=sys.stderr)
     if book["status"] != "ok":
         print(book["output"], file=sys.stderr)
-    status = "ok" if not bad and book["status"] == "ok" else (
-        f"kernels: {bad[0]}" if bad else f"empty book: {book['status']}")
-    return {"seconds": sec + book["seconds"], "status": status,
-            "kernels_seconds": sec, "kernels_cpu_seconds": cpu,
-            "per_notebook": sec * a.jobs / max(1, a.repeat),
-            "empty_book_seconds": book["seconds"], "all": [k["seconds"] for k in kernels]}
+    status = (
+        "ok"
+        if not bad and book["status"] == "ok"
+        else (f"kernels: {bad[0]}" if bad else f"empty book: {book['status']}")
+    )
+    return {
+        "seconds": sec + book["seconds"],
+        "status": status,
+        "kernels_seconds": sec,
+        "kernels_cpu_seconds": cpu,
+        "per_notebook": sec * a.jobs / max(1, a.repeat),
+        "empty_book_seconds": book["seconds"],
+        "all": [k["seconds"] for k in kernels],
+    }

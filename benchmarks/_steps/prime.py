@@ -1,4 +1,5 @@
 """``prime``: typed cohort + derived tables into the cache (not reported)."""
+
 from __future__ import annotations
 
 from ivigbook.derive.context import load_context

@@ -1,4 +1,5 @@
 """``synth``: ``ivigbook.synth.registry.write`` (the registry package)."""
+
 from __future__ import annotations
 
 from ivigbook.synth import registry

@@ -1,4 +1,5 @@
 """``validate``: ``ivigbook.data.validate.load_cohort``."""
+
 from __future__ import annotations
 
 from ivigbook.data.validate import load_cohort
@@ -8,5 +9,8 @@ from . import timed
 
 def run(a) -> dict:
     cohort, sec, cpu = timed(lambda: load_cohort(a.data))
-    return {"seconds": sec, "cpu_seconds": cpu,
-            "note": f"{len(cohort.patients)} patients, {len(cohort.measurements)} measurements"}
+    return {
+        "seconds": sec,
+        "cpu_seconds": cpu,
+        "note": f"{len(cohort.patients)} patients, {len(cohort.measurements)} measurements",
+    }

@@ -1,4 +1,5 @@
 """ivigbook: the tested library behind the IVIG-in-systemic-sclerosis analysis book."""
+
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.params import AnalysisParams
 

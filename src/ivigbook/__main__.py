@@ -1,4 +1,5 @@
 """python -m ivigbook"""
+
 from ivigbook.cli import main
 
 raise SystemExit(main())

@@ -12,6 +12,7 @@ failure, 2 usage errors. Handlers raise :class:`~ivigbook.data.problems.DataErro
 data and ``OSError`` for file problems; :func:`main` turns both into a message, and
 never shows a traceback unless ``--debug`` is given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,14 +24,13 @@ from dataclasses import dataclass
 from ivigbook import __version__
 from ivigbook.book.reference import build_reference_book
 from ivigbook.book.run import run
-from ivigbook.data.params import parse_overrides
-from ivigbook.synth.cli import main_synth
-from ivigbook.errors import InvalidDataError, RunError, UsageError
 from ivigbook.data.io import read_package
-from ivigbook.data.problems import MAX_LISTED
-from ivigbook.data.validate import validate_package
+from ivigbook.data.params import parse_overrides
+from ivigbook.data.problems import MAX_LISTED, DataError
 from ivigbook.data.template import write_template
-from ivigbook.data.problems import DataError
+from ivigbook.data.validate import validate_package
+from ivigbook.errors import InvalidDataError, RunError, UsageError
+from ivigbook.synth.cli import main_synth
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -50,8 +50,9 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 
 
-def register(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None],
-             handler: Handler) -> None:
+def register(
+    name: str, help: str, configure: Callable[[argparse.ArgumentParser], None], handler: Handler
+) -> None:
     """Add (or replace) the sub-command ``name``."""
     COMMANDS[name] = Command(name, help, configure, handler)
 
@@ -84,10 +85,16 @@ class _SetParameter(argparse.Action):
 
 # ---------------------------------------------------------------- validate / template
 def _configure_validate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", metavar="DIR",
-                   help="package folder (CSV, .dta, parquet files) or .xlsx workbook")
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
-                   help="problems listed per file, column and rule (default 50); all are counted")
+    p.add_argument(
+        "path", metavar="DIR", help="package folder (CSV, .dta, parquet files) or .xlsx workbook"
+    )
+    p.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="problems listed per file, column and rule (default 50); all are counted",
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -119,23 +126,38 @@ def _configure_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME", help="synthetic cohort to generate")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder")
-    p.add_argument("--patients", type=_positive_int, default=None, metavar="N",
-                   help="number of patients")
+    p.add_argument(
+        "--patients", type=_positive_int, default=None, metavar="N", help="number of patients"
+    )
 
 
 def _configure_jobs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
-                   help="notebooks executed in parallel (default 1)")
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="notebooks executed in parallel (default 1)",
+    )
 
 
 def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("data_dir", metavar="DATA_DIR", help="cohort package (folder or .xlsx)")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
-    p.add_argument("--set", action=_SetParameter, default={}, metavar="name=value",
-                   help="set an analysis parameter (repeatable)")
+    p.add_argument(
+        "--set",
+        action=_SetParameter,
+        default={},
+        metavar="name=value",
+        help="set an analysis parameter (repeatable)",
+    )
     _configure_jobs(p)
-    p.add_argument("--cohort-name", default=None, metavar="NAME",
-                   help="name shown in the book (default: the folder name)")
+    p.add_argument(
+        "--cohort-name",
+        default=None,
+        metavar="NAME",
+        help="name shown in the book (default: the folder name)",
+    )
 
 
 def _configure_book(p: argparse.ArgumentParser) -> None:
@@ -155,12 +177,15 @@ def main_run(args) -> int:
     2 usage)."""
     overrides = getattr(args, "set", None) or getattr(args, "overrides", None) or {}
     try:
-        summary = run(args.data_dir, args.out, overrides, _jobs(args),
-                      getattr(args, "cohort_name", None))
+        summary = run(
+            args.data_dir, args.out, overrides, _jobs(args), getattr(args, "cohort_name", None)
+        )
     except InvalidDataError as exc:
         print(str(exc), file=sys.stderr)
-        print("ivigbook run: nothing was written (fix the problems above and run again)",
-              file=sys.stderr)
+        print(
+            "ivigbook run: nothing was written (fix the problems above and run again)",
+            file=sys.stderr,
+        )
         return exc.exit_code
     except RunError as exc:
         print(f"ivigbook run: error: {exc}", file=sys.stderr)
@@ -197,16 +222,18 @@ def main_book(args) -> int:
     return 0
 
 
-register("validate", "check a cohort package and list every problem", _configure_validate,
-         _validate)
-register("template", "write an empty cohort package (CSV files and an .xlsx workbook)",
-         _configure_template, _template)
-register("synth", "generate a calibrated synthetic cohort", _configure_synth,
-         main_synth)
-register("run", "validate a cohort and render the analysis book for it", _configure_run,
-         main_run)
-register("book", "render the reference edition of the book", _configure_book,
-         main_book)
+register(
+    "validate", "check a cohort package and list every problem", _configure_validate, _validate
+)
+register(
+    "template",
+    "write an empty cohort package (CSV files and an .xlsx workbook)",
+    _configure_template,
+    _template,
+)
+register("synth", "generate a calibrated synthetic cohort", _configure_synth, main_synth)
+register("run", "validate a cohort and render the analysis book for it", _configure_run, main_run)
+register("book", "render the reference edition of the book", _configure_book, main_book)
 
 
 # ---------------------------------------------------------------- main
@@ -218,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for cmd in COMMANDS.values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help=argparse.SUPPRESS)
+        p.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
         cmd.configure(p)
     return parser
 
@@ -242,11 +270,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - the user sees a message, --debug the traceback
+    except Exception as e:
         if args.debug:
             raise
-        print(f"{prog}: internal error ({type(e).__name__}: {e}); "
-              "re-run with --debug to see the traceback", file=sys.stderr)
+        print(
+            f"{prog}: internal error ({type(e).__name__}: {e}); "
+            "re-run with --debug to see the traceback",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     return EXIT_OK if status is None else int(status)
 

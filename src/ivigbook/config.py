@@ -1,14 +1,15 @@
-"""Project paths and the reference cohorts of the committed book (the one place for both).
-"""
+"""Project paths and the reference cohorts of the committed book (the one place for both)."""
+
 from __future__ import annotations
+
 import os
 from pathlib import Path
 from typing import Any
+
 from ivigbook.data.params import MULTICENTRE, PAPER
 from ivigbook.errors import RunError
 
-
-BOOK_CACHE_DIR = "_build/.cache"   # derived tables of `ivigbook book` (git-ignored)
+BOOK_CACHE_DIR = "_build/.cache"  # derived tables of `ivigbook book` (git-ignored)
 
 
 COMPARATORS_PATH = "data/reference/historical_controls.csv"
@@ -59,8 +60,10 @@ def project_root(root: str | os.PathLike | None = None) -> Path:
     for cand in candidates:
         if (cand / "notebooks").is_dir() and (cand / "_config.yml").is_file():
             return cand.resolve()
-    raise RunError("cannot find the ivigbook project folder (the one with notebooks/ and "
-                   "_config.yml); run from inside it or set IVIGBOOK_ROOT")
+    raise RunError(
+        "cannot find the ivigbook project folder (the one with notebooks/ and "
+        "_config.yml); run from inside it or set IVIGBOOK_ROOT"
+    )
 
 
 def comparators_file(root: Path, entry: dict | None) -> Path | str:

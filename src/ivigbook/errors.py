@@ -1,6 +1,7 @@
-"""Errors of a run: each message is complete for the user (no traceback), with its exit code.
-"""
+"""Errors of a run: each message is complete for the user (no traceback), with its exit code."""
+
 from __future__ import annotations
+
 from typing import Any
 
 

@@ -196,9 +196,9 @@ def test_merge_and_write_results_are_deterministic(tmp_path):
 def test_parse_overrides_types_and_unknown_names():
     got = parse_overrides(["followup_months=3", "responder_mcid=4", "min_cycles_6m=1",
                            "baseline_measure=", "followup_anchor=last_cycle"])
-    assert got == {"followup_months": [3], "responder_mcid": 4.0, "min_cycles_6m": 1,
+    assert got == {"followup_months": (3,), "responder_mcid": 4.0, "min_cycles_6m": 1,
                    "baseline_measure": "", "followup_anchor": "last_cycle"}
-    assert parse_overrides(["followup_months=6,12"]) == {"followup_months": [6, 12]}
+    assert parse_overrides(["followup_months=6,12"]) == {"followup_months": (6, 12)}
     with pytest.raises(UsageError, match="unknown analysis parameter 'mcid'"):
         parse_overrides(["mcid=3"])
     with pytest.raises(UsageError, match="expected an integer"):

@@ -1,4 +1,5 @@
 """Multiple imputation and Rubin's rules (ivigbook.imputation)."""
+
 from __future__ import annotations
 
 import json
@@ -10,11 +11,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from ivigbook.stats import mi
-from ivigbook.chapters import imputation
-from ivigbook.chapters import skin
+from ivigbook.chapters import imputation, skin
 from ivigbook.derive.context import load_context
 from ivigbook.results.recorder import Recorder
+from ivigbook.stats import mi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_rubin_by_hand():
     # m = 3 estimates 1, 2, 3 with within-variance 0.5 each; complete-data n = 10 (mean: k = 1)
     r = mi.rubin([1.0, 2.0, 3.0], [0.5, 0.5, 0.5], n=10)
-    qbar, ubar, b = 2.0, 0.5, 1.0                  # B = ((1-2)^2 + 0 + (3-2)^2) / 2
-    t = ubar + (1 + 1 / 3) * b                     # 1.8333...
-    lam = (4 / 3) / t                              # 0.72727...
-    nu_old = 2 / lam ** 2                          # (m - 1) / lambda^2
-    nu_obs = (9 + 1) / (9 + 3) * 9 * (1 - lam)     # nu_com = 9
+    qbar, ubar, b = 2.0, 0.5, 1.0  # B = ((1-2)^2 + 0 + (3-2)^2) / 2
+    t = ubar + (1 + 1 / 3) * b  # 1.8333...
+    lam = (4 / 3) / t  # 0.72727...
+    nu_old = 2 / lam**2  # (m - 1) / lambda^2
+    nu_obs = (9 + 1) / (9 + 3) * 9 * (1 - lam)  # nu_com = 9
     nu = 1 / (1 / nu_old + 1 / nu_obs)
     assert r.estimate == qbar and r.within == ubar and r.between == pytest.approx(b)
     assert r.variance == pytest.approx(11 / 6)
@@ -43,7 +43,7 @@ def test_rubin_by_hand():
 def test_rubin_without_missing_information_uses_the_complete_data_df():
     r = mi.rubin([4.0] * 5, [0.25] * 5, n=21)
     assert r.between == 0 and r.lam == 0
-    assert r.df == pytest.approx(21 / 23 * 20)       # nu_obs with lambda = 0
+    assert r.df == pytest.approx(21 / 23 * 20)  # nu_obs with lambda = 0
     assert r.variance == 0.25
     with pytest.raises(ValueError):
         mi.rubin([1.0], [1.0], n=5)
@@ -52,8 +52,13 @@ def test_rubin_without_missing_information_uses_the_complete_data_df():
 def test_pmm_imputes_observed_values_and_keeps_observed_entries():
     rng = np.random.default_rng(3)
     x = rng.normal(size=40)
-    data = pd.DataFrame({"a": x, "b": 2 * x + rng.normal(scale=0.3, size=40),
-                         "c": rng.integers(0, 2, size=40).astype(float)})
+    data = pd.DataFrame(
+        {
+            "a": x,
+            "b": 2 * x + rng.normal(scale=0.3, size=40),
+            "c": rng.integers(0, 2, size=40).astype(float),
+        }
+    )
     data.loc[[1, 5, 9, 20], "b"] = np.nan
     data.loc[[2, 7], "a"] = np.nan
     done = mi.chained_pmm(data, m=5, seed=11)
@@ -61,7 +66,9 @@ def test_pmm_imputes_observed_values_and_keeps_observed_entries():
     observed_b = set(data["b"].dropna())
     for d in done:
         assert not d.isna().any().any()
-        pd.testing.assert_frame_equal(d[data.notna()].dropna(how="all"), data[data.notna()].dropna(how="all"))
+        pd.testing.assert_frame_equal(
+            d[data.notna()].dropna(how="all"), data[data.notna()].dropna(how="all")
+        )
         assert set(d.loc[[1, 5, 9, 20], "b"]) <= observed_b
     # predictive mean matching follows the strong a-b relation (b ~ 2a): the imputed b
     # are ordered as the a of their rows (PMM cannot extrapolate beyond observed values)
@@ -72,15 +79,16 @@ def test_pmm_imputes_observed_values_and_keeps_observed_entries():
 
 def _brute_force_donors(fit_obs, fit_mis, k):
     """The reference: per missing row, the first k of a stable argsort of the distances."""
-    return np.array([np.argsort(np.abs(fit_obs - f), kind="stable")[:k] for f in fit_mis],
-                    dtype=np.intp).reshape(len(fit_mis), k)
+    return np.array(
+        [np.argsort(np.abs(fit_obs - f), kind="stable")[:k] for f in fit_mis], dtype=np.intp
+    ).reshape(len(fit_mis), k)
 
 
 def _random_fits(rng, kind):
     n_obs, n_mis = int(rng.integers(1, 60)), int(rng.integers(1, 40))
-    if kind == "integers":           # few distinct values: long runs of ties, f often equal to one
+    if kind == "integers":  # few distinct values: long runs of ties, f often equal to one
         return (rng.integers(0, 6, n_obs).astype(float), rng.integers(-2, 8, n_mis).astype(float))
-    if kind == "halves":             # f exactly midway between two values: equal distances both sides
+    if kind == "halves":  # f exactly midway between two values: equal distances both sides
         return rng.integers(0, 10, n_obs) * 0.5, rng.integers(-3, 22, n_mis) * 0.25
     if kind == "continuous":
         fo = rng.normal(size=n_obs)
@@ -102,14 +110,17 @@ def test_vectorised_donor_search_equals_brute_force(kind):
         want = _brute_force_donors(fo, fm, k)
         assert got.shape == want.shape
         # the same k donors (the order within a row is not used: one is drawn uniformly)
-        np.testing.assert_array_equal(np.sort(got, axis=1), np.sort(want, axis=1), err_msg=f"{fo} {fm} {k}")
+        np.testing.assert_array_equal(
+            np.sort(got, axis=1), np.sort(want, axis=1), err_msg=f"{fo} {fm} {k}"
+        )
         choice = rng.integers(k, size=fm.size)
-        np.testing.assert_array_equal(mi._donors(fo, fm, k, choice),
-                                      got[np.arange(fm.size), choice])
+        np.testing.assert_array_equal(
+            mi._donors(fo, fm, k, choice), got[np.arange(fm.size), choice]
+        )
 
 
 def test_donor_search_ties_prefer_lower_positions_on_both_sides():
-    fo = np.array([1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0])   # f = 2: every row at distance 1
+    fo = np.array([1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0])  # f = 2: every row at distance 1
     np.testing.assert_array_equal(np.sort(mi._donors(fo, np.array([2.0]), 3)), [[0, 1, 2]])
     # a run of equal values just below f longer than k: the lowest positions, not the last
     fo = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 2.0])
@@ -125,8 +136,14 @@ def test_donor_search_ties_prefer_lower_positions_on_both_sides():
 def _incomplete_data(n, seed):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
-    data = pd.DataFrame({"x": x, "y": np.round(10 + 3 * x + rng.normal(size=n)),
-                         "z": np.round(rng.normal(size=n), 1), "g": rng.integers(0, 2, n).astype(float)})
+    data = pd.DataFrame(
+        {
+            "x": x,
+            "y": np.round(10 + 3 * x + rng.normal(size=n)),
+            "z": np.round(rng.normal(size=n), 1),
+            "g": rng.integers(0, 2, n).astype(float),
+        }
+    )
     for col, share in [("y", 0.3), ("z", 0.2), ("x", 0.1)]:
         data.loc[rng.random(n) < share, col] = np.nan
     return data
@@ -198,7 +215,11 @@ def test_hopkins_records_visits_and_fmi(hopkins_ctx):
     assert v["mi_m"] == mi.M_DEFAULT >= 20
     assert v["mi_mrss_n"] == 30
     for month in (6, 12, 18, 24):
-        assert v[f"mi_mrss_m{month}_change_ci_low"] < v[f"mi_mrss_m{month}_change"] < v[f"mi_mrss_m{month}_change_ci_high"]
+        assert (
+            v[f"mi_mrss_m{month}_change_ci_low"]
+            < v[f"mi_mrss_m{month}_change"]
+            < v[f"mi_mrss_m{month}_change_ci_high"]
+        )
         assert 0 < v[f"mi_mrss_m{month}_fmi"] < 1
     # more missing at month 24 than at month 6 -> more missing information
     assert v["mi_mrss_m24_fmi"] > v["mi_mrss_m6_fmi"]

@@ -1,4 +1,5 @@
 """Linear mixed model over all visits (ivigbook.chapters.longitudinal)."""
+
 from __future__ import annotations
 
 import json
@@ -9,19 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivigbook.chapters import longitudinal
-from ivigbook.chapters import skin
-from ivigbook.derive.context import Context, derive_all, load_context
+from ivigbook.chapters import compute as analysis
+from ivigbook.chapters import historical, longitudinal, skin
+from ivigbook.config import REFERENCE_COHORTS
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.params import PAPER
-from ivigbook.results.recorder import Recorder
-from ivigbook.config import REFERENCE_COHORTS
-from ivigbook.chapters import compute as analysis
-from ivigbook.chapters import historical
-from ivigbook.results.recorder import KEY_PATTERN
+from ivigbook.derive.context import Context, derive_all, load_context
+from ivigbook.results.recorder import KEY_PATTERN, Recorder
+from ivigbook.stats import bentline
 
 ROOT = Path(__file__).resolve().parents[2]
-TRUE_PRE, TRUE_POST, TRUE_LEVEL = 0.25, -0.6, 28.0   # points per month; level at IVIG start
+TRUE_PRE, TRUE_POST, TRUE_LEVEL = 0.25, -0.6, 28.0  # points per month; level at IVIG start
 
 
 def simulated_context(n: int = 40, seed: int = 7, months=range(-12, 31, 3)) -> Context:
@@ -32,18 +31,38 @@ def simulated_context(n: int = 40, seed: int = 7, months=range(-12, 31, 3)) -> C
     for i in range(n):
         pid = f"S{i:03d}"
         first = pd.Period("2012-01", "M") + int(rng.integers(0, 24))
-        patients.append({"patient_id": pid, "sex": "F", "birth_year": "1960", "ssc_subtype": "diffuse",
-                         "active_skin_disease": "yes", "onset_date": f"{first - 20}-01"})
+        patients.append(
+            {
+                "patient_id": pid,
+                "sex": "F",
+                "birth_year": "1960",
+                "ssc_subtype": "diffuse",
+                "active_skin_disease": "yes",
+                "onset_date": f"{first - 20}-01",
+            }
+        )
         for k in range(6):
             infusions.append({"patient_id": pid, "start_date": f"{first + k}-10"})
         b0, b1 = rng.normal(0, 5), rng.normal(0, 0.15)
         for t in months:
-            if t > 0 and rng.random() < 0.15:     # some visits missing
+            if t > 0 and rng.random() < 0.15:  # some visits missing
                 continue
-            y = TRUE_LEVEL + TRUE_PRE * min(t, 0) + TRUE_POST * max(t, 0) + b0 + b1 * t + rng.normal(0, 2)
-            meas.append({"patient_id": pid, "date": f"{first + t}-05", "measure": "MRSS", "value": str(y)})
-    cohort = Cohort.from_frames(patients=pd.DataFrame(patients), infusions=pd.DataFrame(infusions),
-                                measurements=pd.DataFrame(meas))
+            y = (
+                TRUE_LEVEL
+                + TRUE_PRE * min(t, 0)
+                + TRUE_POST * max(t, 0)
+                + b0
+                + b1 * t
+                + rng.normal(0, 2)
+            )
+            meas.append(
+                {"patient_id": pid, "date": f"{first + t}-05", "measure": "MRSS", "value": str(y)}
+            )
+    cohort = Cohort.from_frames(
+        patients=pd.DataFrame(patients),
+        infusions=pd.DataFrame(infusions),
+        measurements=pd.DataFrame(meas),
+    )
     return Context(cohort=cohort, params=PAPER, **derive_all(cohort, PAPER))
 
 
@@ -59,7 +78,7 @@ def test_true_slopes_lie_inside_the_95pct_cis(simulated):
     post, pre = m.slopes["post"], m.slopes["pre"]
     assert post["ci_low"] < TRUE_POST < post["ci_high"], post
     assert pre["ci_low"] < TRUE_PRE < pre["ci_high"], pre
-    assert post["ci_high"] - post["ci_low"] < 0.4       # informative, not a vacuous interval
+    assert post["ci_high"] - post["ci_low"] < 0.4  # informative, not a vacuous interval
     change = m.slopes["change"]
     assert change["ci_low"] < TRUE_POST - TRUE_PRE < change["ci_high"]
 
@@ -76,23 +95,28 @@ def test_visit_estimates_cover_the_true_change(simulated):
 
 
 def test_design_is_piecewise_in_years():
-    X = longitudinal.design([-12, 0, 6, 18], has_pre=True, knots=(12,))
+    X = bentline.design([-12, 0, 6, 18], has_pre=True, knots=(12,))
     assert list(X.columns) == ["Intercept", "pre", "post", "post_k12"]
     assert X["pre"].tolist() == [-1.0, 0.0, 0.0, 0.0]
     assert X["post"].tolist() == [0.0, 0.0, 0.5, 1.5]
     assert X["post_k12"].tolist() == [0.0, 0.0, 0.0, 0.5]
-    assert "pre" not in longitudinal.design([1, 2], has_pre=False).columns
+    assert "pre" not in bentline.design([1, 2], has_pre=False).columns
 
 
 def test_no_warning_escapes_even_when_the_fit_is_hard():
     # three patients, one value each after IVIG: degenerate on purpose
-    data = pd.DataFrame({"month": [-1, 0, 2, -2, 0, 3, 0, 1, 5], "value": [20, 21, 19, 30, 29, 28, 10, 10, 9.0],
-                         "SUBJSEQ": [1, 1, 1, 2, 2, 2, 3, 3, 3]})
-    X = longitudinal.design(data["month"], has_pre=True)
+    data = pd.DataFrame(
+        {
+            "month": [-1, 0, 2, -2, 0, 3, 0, 1, 5],
+            "value": [20, 21, 19, 30, 29, 28, 10, 10, 9.0],
+            "SUBJSEQ": [1, 1, 1, 2, 2, 2, 3, 3, 3],
+        }
+    )
+    X = bentline.design(data["month"], has_pre=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        info = longitudinal.fit_mixed(data["value"], X, data["SUBJSEQ"], data["month"])
-    assert info is None or isinstance(info, longitudinal.FitInfo)
+        info = bentline.fit_mixed(data["value"], X, data["SUBJSEQ"], data["month"])
+    assert info is None or isinstance(info, bentline.FitInfo)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +131,11 @@ def test_hopkins_records_every_visit_and_says_why_estimates_differ(hopkins):
     v = rec.values
     assert v["lmm_mrss_n_patients"] == 30 and v["lmm_mrss_n_obs"] > 30 * 4
     for month in (6, 12, 18, 24):
-        assert v[f"lmm_mrss_m{month}_change_ci_low"] < v[f"lmm_mrss_m{month}_change"] < v[f"lmm_mrss_m{month}_change_ci_high"]
+        assert (
+            v[f"lmm_mrss_m{month}_change_ci_low"]
+            < v[f"lmm_mrss_m{month}_change"]
+            < v[f"lmm_mrss_m{month}_change_ci_high"]
+        )
     for key in ("slope_pre", "slope_post", "slope_change"):
         assert v[f"lmm_mrss_{key}_ci_low"] < v[f"lmm_mrss_{key}"] < v[f"lmm_mrss_{key}_ci_high"]
     assert v["lmm_mrss_converged"] is True
@@ -123,8 +151,9 @@ def test_same_data_same_numbers(hopkins):
     ctx, rec, _ = hopkins
     again = Recorder("02_skin_outcomes", None)
     longitudinal.mrss_model(skin.population(ctx, again), again)
-    assert {k: x for k, x in again.values.items() if k.startswith("lmm")} == \
-           {k: x for k, x in rec.values.items() if k.startswith("lmm")}
+    assert {k: x for k, x in again.values.items() if k.startswith("lmm")} == {
+        k: x for k, x in rec.values.items() if k.startswith("lmm")
+    }
 
 
 def test_spanish_cohort_single_follow_up_still_fits():
@@ -133,7 +162,7 @@ def test_spanish_cohort_single_follow_up_still_fits():
     ctx = load_context(ROOT / entry["data_dir"], json.dumps(entry["params"]))
     rec = Recorder("02_skin_outcomes", None)
     model = longitudinal.mrss_model(skin.population(ctx, rec), rec)
-    assert model is not None and model.knots == ()   # targets timed from each last cycle
+    assert model is not None and model.knots == ()  # targets timed from each last cycle
     assert list(rec.values).count("lmm_mrss_m3_change") == 1
     assert "last cycle" in rec.texts["lmm_mrss_text"]
 
@@ -168,10 +197,15 @@ def test_chapters_record_each_key_once_and_keys_follow_the_scheme(name, monkeypa
     ctx = load_context(ROOT / entry["data_dir"], json.dumps(entry["params"]))
     comparators = entry.get("comparators", "data/reference/historical_controls.csv")
     out = analysis.chapter_results(
-        ctx, historical.load_comparators(ROOT / comparators) if comparators else None,
-        seed=entry.get("seed", 2015))
+        ctx,
+        historical.load_comparators(ROOT / comparators) if comparators else None,
+        seed=entry.get("seed", 2015),
+    )
     keys = [k for values in out.values() for k in values]
     assert all(KEY_PATTERN.match(k) for k in keys)
     prefixes = ("lmm_", "mi_", "maic_", "sens_lmm_")
-    assert {p for p in prefixes if any(k.startswith(p) for k in keys)} == \
-           ({"lmm_", "mi_", "maic_", "sens_lmm_"} if name == "hopkins2015" else {"lmm_", "mi_", "sens_lmm_"})
+    assert {p for p in prefixes if any(k.startswith(p) for k in keys)} == (
+        {"lmm_", "mi_", "maic_", "sens_lmm_"}
+        if name == "hopkins2015"
+        else {"lmm_", "mi_", "sens_lmm_"}
+    )

@@ -1,4 +1,5 @@
 """Window tables and analysis visits: baseline, follow-up windows, ties, anchors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +7,9 @@ import pandas as pd
 import pytest
 
 from ivigbook.data import lookup
-from ivigbook.derive import bds as W
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.params import MULTICENTRE, PAPER, AnalysisParams
+from ivigbook.derive import bds as W
 
 FIRST = "2010-01-15"  # first IVIG cycle of patient "a" (month index 2010*12+1)
 
@@ -24,10 +25,18 @@ def cohort_with(measurements, cycles: int = 6, extra_cycles=(), patients=("a",))
     inf = [(p, at(k)) for p in patients for k in range(cycles)] + [("a", d) for d in extra_cycles]
     meas = [m if len(m) == 4 else ("a", m[0], "MRSS", m[1]) for m in measurements]
     return Cohort.from_frames(
-        patients=pd.DataFrame({"patient_id": list(patients), "sex": "F", "birth_year": "1960",
-                               "ssc_subtype": "diffuse", "active_skin_disease": "yes"}),
+        patients=pd.DataFrame(
+            {
+                "patient_id": list(patients),
+                "sex": "F",
+                "birth_year": "1960",
+                "ssc_subtype": "diffuse",
+                "active_skin_disease": "yes",
+            }
+        ),
         infusions=pd.DataFrame(inf, columns=["patient_id", "start_date"]),
-        measurements=pd.DataFrame(meas, columns=["patient_id", "date", "measure", "value"]))
+        measurements=pd.DataFrame(meas, columns=["patient_id", "date", "measure", "value"]),
+    )
 
 
 def chosen(bds: pd.DataFrame, visit: str, paramcd: str = "MRSS", pid: str = "a") -> pd.DataFrame:
@@ -60,13 +69,23 @@ def test_sensitivity_and_last_cycle_tables():
     assert W.window_table(halfwidth=0)["AWHI"].tolist()[1:] == [6, 12, 18, 24]
     mc = W.window_table_from_params(MULTICENTRE)
     assert mc["AVISIT"].tolist() == ["Baseline", "Month 3 after last cycle"]
-    assert mc["ANCHOR"].tolist() == ["ivig_start", "last_cycle"]  # baseline always on the first cycle
+    assert mc["ANCHOR"].tolist() == [
+        "ivig_start",
+        "last_cycle",
+    ]  # baseline always on the first cycle
     assert mc[["AWLO", "AWHI"]].to_numpy().tolist() == [[-3, 0], [1, 5]]
 
 
 def test_explicit_window_table_is_validated():
-    frame = pd.DataFrame({"AVISIT": ["Month 6", "Baseline"], "AVISITN": [6, 0],
-                          "AWTARGET": [6, 0], "AWLO": [5, -6], "AWHI": [8, 0]})
+    frame = pd.DataFrame(
+        {
+            "AVISIT": ["Month 6", "Baseline"],
+            "AVISITN": [6, 0],
+            "AWTARGET": [6, 0],
+            "AWLO": [5, -6],
+            "AWHI": [8, 0],
+        }
+    )
     wt = W.as_window_table(frame)
     assert wt["AVISIT"].tolist() == ["Baseline", "Month 6"] and set(wt["ANCHOR"]) == {"ivig_start"}
     bad = [
@@ -84,7 +103,9 @@ def test_explicit_window_table_is_validated():
 
 
 # ---------------------------------------------------------------- follow-up windows
-@pytest.mark.parametrize("offset, inside", [(3, False), (4, True), (6, True), (8, True), (9, False)])
+@pytest.mark.parametrize(
+    "offset, inside", [(3, False), (4, True), (6, True), (8, True), (9, False)]
+)
 def test_follow_up_window_is_target_plus_minus_halfwidth(offset, inside):
     bds = W.analysis_visits(cohort_with([(at(-1), 30), (at(offset), 20)]))
     assert chosen_value(bds, "Month 6") == (20 if inside else None)
@@ -130,8 +151,13 @@ def test_overlapping_windows_may_choose_the_same_record_twice():
 
 
 def test_each_measure_is_windowed_on_its_own_dates():
-    meas = [("a", at(0), "MRSS", 30), ("a", at(5), "MRSS", 25), ("a", at(7), "MRSS", 24),
-            ("a", at(-2), "FVC_PCT", 80), ("a", at(5), "FVC_PCT", 82)]
+    meas = [
+        ("a", at(0), "MRSS", 30),
+        ("a", at(5), "MRSS", 25),
+        ("a", at(7), "MRSS", 24),
+        ("a", at(-2), "FVC_PCT", 80),
+        ("a", at(5), "FVC_PCT", 82),
+    ]
     bds = W.analysis_visits(cohort_with(meas))
     assert chosen_value(bds, "Month 6") == 24
     assert chosen_value(bds, "Month 6", paramcd="FVC_PCT") == 82
@@ -139,19 +165,28 @@ def test_each_measure_is_windowed_on_its_own_dates():
 
 
 # ---------------------------------------------------------------- baseline
-@pytest.mark.parametrize("offset, inside", [(-4, False), (-3, True), (-1, True), (0, True), (1, False)])
+@pytest.mark.parametrize(
+    "offset, inside", [(-4, False), (-3, True), (-1, True), (0, True), (1, False)]
+)
 def test_baseline_lookback_edges(offset, inside):
     bds = W.analysis_visits(cohort_with([(at(offset, day=1), 30)]))
     assert chosen_value(bds, "Baseline") == (30 if inside else None)
 
 
 def test_baseline_in_start_month_after_the_first_infusion_counts_and_latest_wins():
-    meas = [(at(-3, day=2), 33), (at(-1, day=28), 31), (at(0, day=10), 30), (at(0, day=20), 29),
-            (at(6), 22)]
+    meas = [
+        (at(-3, day=2), 33),
+        (at(-1, day=28), 31),
+        (at(0, day=10), 30),
+        (at(0, day=20), 29),
+        (at(6), 22),
+    ]
     bds = W.analysis_visits(cohort_with(meas))
     base = bds[bds["AVISIT"] == "Baseline"]
     assert len(base) == 4
-    assert base.loc[base["ABLFL"] == "Y", "ADT"].tolist() == [pd.Timestamp(at(0, day=20))]  # > FIRST
+    assert base.loc[base["ABLFL"] == "Y", "ADT"].tolist() == [
+        pd.Timestamp(at(0, day=20))
+    ]  # > FIRST
     assert (bds["BASE"] == 29).all()
     assert base["CHG"].isna().all()  # CHG is missing on baseline rows
     m6 = chosen(bds, "Month 6")
@@ -182,8 +217,9 @@ def test_last_cycle_anchor_counts_follow_up_from_the_last_round1_cycle():
 
 def test_round2_cycles_never_move_the_anchor():
     # a round-2 cycle (gap 3 months) must not become the last_cycle anchor
-    cohort = cohort_with([(at(0), 30), (at(9), 21), (at(13), 20)], cycles=3,
-                         extra_cycles=[at(5), at(6)])
+    cohort = cohort_with(
+        [(at(0), 30), (at(9), 21), (at(13), 20)], cycles=3, extra_cycles=[at(5), at(6)]
+    )
     params = AnalysisParams(followup_anchor="last_cycle", followup_months=(3, 6))
     bds = W.analysis_visits(cohort, params)
     # last round-1 cycle at offset 2: offset 9 -> month 7 (in 6 +/- 2), offset 13 -> not in 3 or 6
@@ -193,13 +229,21 @@ def test_round2_cycles_never_move_the_anchor():
 
 # ---------------------------------------------------------------- table shape and views
 def test_bds_shape_sorting_and_one_chosen_record_per_visit():
-    meas = [("b", at(-1), "MRSS", 40), ("b", at(6), "MRSS", 35), ("a", at(0), "FVC_PCT", 70),
-            ("a", at(0), "MRSS", 30), ("a", at(5), "MRSS", 26), ("a", at(6), "MRSS", 25),
-            ("c", at(0), "MRSS", 10)]  # c has no IVIG
+    meas = [
+        ("b", at(-1), "MRSS", 40),
+        ("b", at(6), "MRSS", 35),
+        ("a", at(0), "FVC_PCT", 70),
+        ("a", at(0), "MRSS", 30),
+        ("a", at(5), "MRSS", 26),
+        ("a", at(6), "MRSS", 25),
+        ("c", at(0), "MRSS", 10),
+    ]  # c has no IVIG
     cohort = cohort_with(meas, patients=("a", "b"))
     cohort = Cohort.from_frames(
         patients=pd.concat([cohort.patients, cohort.patients.iloc[[0]].assign(patient_id="c")]),
-        infusions=cohort.infusions, measurements=cohort.measurements)
+        infusions=cohort.infusions,
+        measurements=cohort.measurements,
+    )
     bds = W.analysis_visits(cohort)
     assert list(bds.columns) == list(W.BDS_COLUMNS)
     assert set(bds["USUBJID"]) == {"a", "b"}
@@ -212,8 +256,13 @@ def test_bds_shape_sorting_and_one_chosen_record_per_visit():
 
 
 def test_visit_values_and_wide_change():
-    meas = [(at(0), 30), (at(6), 24), (at(12), 20),
-            ("b", at(0), "MRSS", 40), ("b", at(12), "MRSS", 41)]
+    meas = [
+        (at(0), 30),
+        (at(6), 24),
+        (at(12), 20),
+        ("b", at(0), "MRSS", 40),
+        ("b", at(12), "MRSS", 41),
+    ]
     bds = W.analysis_visits(cohort_with(meas, patients=("a", "b")))
     v6 = W.visit_values(bds, "MRSS", "Month 6")
     assert list(v6.columns) == ["USUBJID", "SUBJSEQ", "BASE", "AVAL", "CHG"]
@@ -223,8 +272,19 @@ def test_visit_values_and_wide_change():
     assert W.visit_values(bds, "MRSS", 12, subjects=["b"])["USUBJID"].tolist() == ["b"]
 
     wide = W.wide_change(bds, "MRSS")
-    assert list(wide.columns) == ["USUBJID", "SUBJSEQ", "BASE", "AVAL_m6", "CHG_m6", "AVAL_m12",
-                                  "CHG_m12", "AVAL_m18", "CHG_m18", "AVAL_m24", "CHG_m24"]
+    assert list(wide.columns) == [
+        "USUBJID",
+        "SUBJSEQ",
+        "BASE",
+        "AVAL_m6",
+        "CHG_m6",
+        "AVAL_m12",
+        "CHG_m12",
+        "AVAL_m18",
+        "CHG_m18",
+        "AVAL_m24",
+        "CHG_m24",
+    ]
     a, b = wide.set_index("USUBJID").loc["a"], wide.set_index("USUBJID").loc["b"]
     assert (a.BASE, a.CHG_m6, a.CHG_m12) == (30, -6, -10)
     assert np.isnan(b.CHG_m6) and b.CHG_m12 == 1 and np.isnan(a.AVAL_m24)
@@ -232,8 +292,9 @@ def test_visit_values_and_wide_change():
 
 def test_baseline_is_the_latest_record_even_in_a_window_reaching_past_the_start():
     # an explicit baseline window [-3, +1]: the latest record wins, not the one closest to 0
-    table = pd.DataFrame({"AVISIT": ["Baseline"], "AVISITN": [0], "AWTARGET": [0],
-                          "AWLO": [-3], "AWHI": [1]})
+    table = pd.DataFrame(
+        {"AVISIT": ["Baseline"], "AVISITN": [0], "AWTARGET": [0], "AWLO": [-3], "AWHI": [1]}
+    )
     bds = W.analysis_visits(cohort_with([(at(0), 30), (at(1), 28)]), windows=table)
     assert chosen_value(bds, "Baseline") == 28
 
@@ -252,4 +313,11 @@ def test_string_codes_by_arrow_equal_the_pandas_factorisation():
     values = pd.Series(["FVC", None, "OTHER", "MRSS", "HAQ", "FVC"], dtype="string")
     assert lookup.codes(values, index).tolist() == [1, -1, -1, 0, 3, 1]
     as_object = pd.Series(values.astype(object))
-    assert lookup.codes(as_object, pd.Index(list(index), dtype=object)).tolist() == [1, -1, -1, 0, 3, 1]
+    assert lookup.codes(as_object, pd.Index(list(index), dtype=object)).tolist() == [
+        1,
+        -1,
+        -1,
+        0,
+        3,
+        1,
+    ]

@@ -1,4 +1,5 @@
 """Figures: artist counts, sampling, determinism, literal text, empty input."""
+
 from __future__ import annotations
 
 import re
@@ -43,20 +44,31 @@ def render(fig: Figure) -> bytes:
 
 def line_collections(ax) -> list[LineCollection]:
     """The per-patient line collections (error bars are LineCollections too)."""
-    return [c for c in ax.collections
-            if isinstance(c, LineCollection) and c.get_gid() == "patients"]
+    return [
+        c for c in ax.collections if isinstance(c, LineCollection) and c.get_gid() == "patients"
+    ]
 
 
-def flow_df(labels=("Patients treated with IVIG", "Active diffuse skin disease",
-                    "At least 3 cycles in 6 months", "Included in the analysis"),
-            ex_label=("Not active diffuse", "Too few cycles", "No baseline mRSS")) -> pd.DataFrame:
+def flow_df(
+    labels=(
+        "Patients treated with IVIG",
+        "Active diffuse skin disease",
+        "At least 3 cycles in 6 months",
+        "Included in the analysis",
+    ),
+    ex_label=("Not active diffuse", "Too few cycles", "No baseline mRSS"),
+) -> pd.DataFrame:
     k = len(labels)
     n = [45 - 5 * i for i in range(k)]
-    return pd.DataFrame({
-        "box": range(1, k + 1), "label": list(labels), "n": n,
-        "excluded_n": pd.array([5] * (k - 1) + [pd.NA], dtype="Int64"),
-        "excluded_label": list(ex_label[: k - 1]) + [pd.NA],
-    })
+    return pd.DataFrame(
+        {
+            "box": range(1, k + 1),
+            "label": list(labels),
+            "n": n,
+            "excluded_n": pd.array([5] * (k - 1) + [pd.NA], dtype="Int64"),
+            "excluded_label": list(ex_label[: k - 1]) + [pd.NA],
+        }
+    )
 
 
 def cycles_df(npat: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -68,14 +80,20 @@ def cycles_df(npat: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     later = pd.DataFrame({"SUBJSEQ": [1, 1], "offset": [14, 15], "round": [2, 2]})
     cyc = pd.concat([cyc, later], ignore_index=True)
     reasons = np.array(["Improvement", "Adverse event", "Ongoing", "Insurance denial"])
-    stop = pd.DataFrame({"SUBJSEQ": np.arange(1, npat + 1),
-                         "stop_label": reasons[np.arange(npat) % 4]})
+    stop = pd.DataFrame(
+        {"SUBJSEQ": np.arange(1, npat + 1), "stop_label": reasons[np.arange(npat) % 4]}
+    )
     return cyc, stop
 
 
 def summary_df(series: str | None = None) -> pd.DataFrame:
-    df = pd.DataFrame({"month": [-6, 0, 6, 12, 18, 24], "n": [20, 30, 29, 25, 23, 15],
-                       "mean": [27.0, 29.6, 24.1, 22.5, 20.6, 15.3]})
+    df = pd.DataFrame(
+        {
+            "month": [-6, 0, 6, 12, 18, 24],
+            "n": [20, 30, 29, 25, 23, 15],
+            "mean": [27.0, 29.6, 24.1, 22.5, 20.6, 15.3],
+        }
+    )
     df["ci_low"], df["ci_high"] = df["mean"] - 3, df["mean"] + 3
     if series is not None:
         df["series"] = series
@@ -85,20 +103,33 @@ def summary_df(series: str | None = None) -> pd.DataFrame:
 def long_df(npat: int, months=(-6, 0, 6, 12), seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     m = np.tile(np.asarray(months), npat)
-    return pd.DataFrame({"SUBJSEQ": np.repeat(np.arange(1, npat + 1), len(months)),
-                         "month": m, "value": rng.normal(25, 6, len(m)) - 0.3 * m})
+    return pd.DataFrame(
+        {
+            "SUBJSEQ": np.repeat(np.arange(1, npat + 1), len(months)),
+            "month": m,
+            "value": rng.normal(25, 6, len(m)) - 0.3 * m,
+        }
+    )
 
 
 def forest_df() -> pd.DataFrame:
-    return pd.DataFrame({
-        "label": ["Prednisone", "Mycophenolate", "Separated", "Prednisone", "Mycophenolate",
-                  "Separated"],
-        "estimate": [0.4, 2.0, np.nan, 0.5, 1.5, 3.0],
-        "ci_low": [0.1, 0.5, np.nan, 0.1, 0.3, 0.0],
-        "ci_high": [1.6, 8.0, np.nan, 2.5, 7.5, np.inf],
-        "group": ["Month 6"] * 3 + ["Month 12"] * 3,
-        "p": [0.19, 0.33, np.nan, 0.4, 0.62, 0.0004],
-    })
+    return pd.DataFrame(
+        {
+            "label": [
+                "Prednisone",
+                "Mycophenolate",
+                "Separated",
+                "Prednisone",
+                "Mycophenolate",
+                "Separated",
+            ],
+            "estimate": [0.4, 2.0, np.nan, 0.5, 1.5, 3.0],
+            "ci_low": [0.1, 0.5, np.nan, 0.1, 0.3, 0.0],
+            "ci_high": [1.6, 8.0, np.nan, 2.5, 7.5, np.inf],
+            "group": ["Month 6"] * 3 + ["Month 12"] * 3,
+            "p": [0.19, 0.33, np.nan, 0.4, 0.62, 0.0004],
+        }
+    )
 
 
 def window_df() -> pd.DataFrame:
@@ -106,20 +137,27 @@ def window_df() -> pd.DataFrame:
     for visit, mu in (("Month 6", -5.3), ("Month 12", -8.0)):
         for w, hw, n in (("±0", 0, 14), ("±1", 1, 24), ("±2 (paper)", 2, 29), ("±3", 3, 30)):
             rows.append((w, hw, visit, mu, mu - 3, mu + 3, n))
-    return pd.DataFrame(rows, columns=["window", "halfwidth", "visit", "estimate", "ci_low",
-                                       "ci_high", "n"])
+    return pd.DataFrame(
+        rows, columns=["window", "halfwidth", "visit", "estimate", "ci_low", "ci_high", "n"]
+    )
 
 
 def paired_df(npat: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     base = rng.normal(29, 7, npat).round()
-    return pd.DataFrame({"SUBJSEQ": np.arange(1, npat + 1), "BASE": base,
-                         "AVAL": base + rng.normal(-5, 8, npat).round()})
+    return pd.DataFrame(
+        {
+            "SUBJSEQ": np.arange(1, npat + 1),
+            "BASE": base,
+            "AVAL": base + rng.normal(-5, 8, npat).round(),
+        }
+    )
 
 
 def counts_df() -> pd.DataFrame:
-    return pd.DataFrame({"label": ["Fatigue", "Headache", "Fever"], "n": [4, 6, 2],
-                         "pct": [13.3, 20.0, 6.7]})
+    return pd.DataFrame(
+        {"label": ["Fatigue", "Headache", "Fever"], "n": [4, 6, 2], "pct": [13.3, 20.0, 6.7]}
+    )
 
 
 # One builder per public figure function (small valid inputs).
@@ -128,8 +166,9 @@ BUILDERS = {
     "swimmer": lambda: F.swimmer(*cycles_df(12)),
     "mean_trajectory": lambda: F.mean_trajectory(summary_df(), "mRSS"),
     "spaghetti": lambda: F.spaghetti(long_df(30), "mRSS"),
-    "waterfall": lambda: F.waterfall(pd.DataFrame({"SUBJSEQ": range(1, 11),
-                                                   "CHG": np.arange(10) - 7.0})),
+    "waterfall": lambda: F.waterfall(
+        pd.DataFrame({"SUBJSEQ": range(1, 11), "CHG": np.arange(10) - 7.0})
+    ),
     "forest": lambda: F.forest(forest_df()),
     "estimate_by_window": lambda: F.estimate_by_window(window_df()),
     "lab_course": lambda: F.lab_course(long_df(3)),
@@ -168,8 +207,7 @@ def test_figures_do_not_touch_pyplot(name):
 
 
 def test_global_rcparams_do_not_leak_in():
-    with matplotlib.rc_context({"font.size": 22, "text.usetex": False,
-                                "axes.spines.top": True}):
+    with matplotlib.rc_context({"font.size": 22, "text.usetex": False, "axes.spines.top": True}):
         a = render(BUILDERS["mean_trajectory"]())
     assert a == render(BUILDERS["mean_trajectory"]())
 
@@ -186,8 +224,9 @@ def _call_with(name: str, **kwargs):
         "swimmer": lambda: F.swimmer(*cycles_df(12), **kwargs),
         "mean_trajectory": lambda: F.mean_trajectory(summary_df(), "mRSS", **kwargs),
         "spaghetti": lambda: F.spaghetti(long_df(30), "mRSS", **kwargs),
-        "waterfall": lambda: F.waterfall(pd.DataFrame({"SUBJSEQ": [1, 2], "CHG": [1, -6]}),
-                                         **kwargs),
+        "waterfall": lambda: F.waterfall(
+            pd.DataFrame({"SUBJSEQ": [1, 2], "CHG": [1, -6]}), **kwargs
+        ),
         "forest": lambda: F.forest(forest_df(), **kwargs),
         "estimate_by_window": lambda: F.estimate_by_window(window_df(), **kwargs),
         "lab_course": lambda: F.lab_course(long_df(3), **kwargs),
@@ -250,8 +289,7 @@ def test_extra_identifier_columns_are_never_drawn():
     df = paired_df(5)
     df["USUBJID"] = [f"SECRET-{i}" for i in range(5)]
     df["patient_id"] = [f"PID-{i}" for i in range(5)]
-    for fig in (F.paired_change(df, "mRSS"),
-                F.waterfall(df.assign(CHG=df.AVAL - df.BASE))):
+    for fig in (F.paired_change(df, "mRSS"), F.waterfall(df.assign(CHG=df.AVAL - df.BASE))):
         assert "SECRET" not in all_text(fig) and "PID-" not in all_text(fig)
 
 
@@ -260,14 +298,21 @@ def test_extra_identifier_columns_are_never_drawn():
 def test_text_is_literal_everywhere(nasty):
     figs = [
         F.flow_diagram(flow_df(labels=(nasty, "Next"), ex_label=(nasty,)), title=nasty),
-        F.swimmer(cycles_df(4)[0], pd.DataFrame({"SUBJSEQ": [1, 2, 3, 4],
-                                                 "stop_label": [nasty] * 4}), title=nasty),
+        F.swimmer(
+            cycles_df(4)[0],
+            pd.DataFrame({"SUBJSEQ": [1, 2, 3, 4], "stop_label": [nasty] * 4}),
+            title=nasty,
+        ),
         F.mean_trajectory(summary_df(series=nasty), nasty, title=nasty),
         F.spaghetti(long_df(4), nasty, title=nasty),
-        F.waterfall(pd.DataFrame({"SUBJSEQ": [1, 2], "CHG": [2.0, -7.0]}), ylabel=nasty,
-                    title=nasty),
-        F.forest(forest_df().assign(label=nasty + forest_df()["label"], group=nasty),
-                 xlabel=nasty, title=nasty),
+        F.waterfall(
+            pd.DataFrame({"SUBJSEQ": [1, 2], "CHG": [2.0, -7.0]}), ylabel=nasty, title=nasty
+        ),
+        F.forest(
+            forest_df().assign(label=nasty + forest_df()["label"], group=nasty),
+            xlabel=nasty,
+            title=nasty,
+        ),
         F.estimate_by_window(window_df().assign(visit=nasty, window=nasty), ylabel=nasty),
         F.lab_course(long_df(2), ylabel=nasty, title=nasty),
         F.paired_change(paired_df(4), nasty, labels=(nasty, nasty), title=nasty),
@@ -275,8 +320,12 @@ def test_text_is_literal_everywhere(nasty):
     ]
     for fig in figs:
         found = [t for t in fig.findobj(Text) if nasty in t.get_text()]
-        found += [t for ax in fig.axes for t in ax.get_yticklabels() + ax.get_xticklabels()
-                  if nasty in t.get_text()]
+        found += [
+            t
+            for ax in fig.axes
+            for t in ax.get_yticklabels() + ax.get_xticklabels()
+            if nasty in t.get_text()
+        ]
         assert found, f"{nasty!r} not drawn literally"
         assert all(not t.get_parse_math() and not t.get_usetex() for t in found)
         render(fig)  # mathtext parsing of "$x$" would raise or rewrite; it must do neither
@@ -295,10 +344,15 @@ def test_flow_diagram_shows_every_label_and_n():
 
 @pytest.mark.parametrize("k", [1, 2, 8])
 def test_flow_diagram_sizes(k):
-    df = pd.DataFrame({"box": range(k), "label": [f"Box {i}" for i in range(k)],
-                       "n": [100 - i for i in range(k)],
-                       "excluded_n": [1] * (k - 1) + [np.nan],
-                       "excluded_label": ["one lost"] * (k - 1) + [np.nan]})
+    df = pd.DataFrame(
+        {
+            "box": range(k),
+            "label": [f"Box {i}" for i in range(k)],
+            "n": [100 - i for i in range(k)],
+            "excluded_n": [1] * (k - 1) + [np.nan],
+            "excluded_label": ["one lost"] * (k - 1) + [np.nan],
+        }
+    )
     fig = F.flow_diagram(df)
     boxes = [p for p in fig.axes[0].patches]
     assert len(boxes) == k + (k - 1)
@@ -334,8 +388,9 @@ def test_swimmer_lanes_markers_and_legend():
     # lanes sorted by round-1 length (longest on top), then total span, then SUBJSEQ
     per = cyc.groupby("SUBJSEQ").agg(span=("offset", "max"))
     per["length1"] = cyc[cyc["round"] == 1].groupby("SUBJSEQ")["offset"].max()
-    expected = per.reset_index().sort_values(["length1", "span", "SUBJSEQ"],
-                                             ascending=[False, False, True])["SUBJSEQ"]
+    expected = per.reset_index().sort_values(
+        ["length1", "span", "SUBJSEQ"], ascending=[False, False, True]
+    )["SUBJSEQ"]
     assert [int(t.get_text()) for t in ax.get_yticklabels()] == expected.tolist()
     assert sorted(lane.get_width() for lane in lanes) == sorted(per["span"] + 1)
     legend = flat(" ".join(t.get_text() for t in fig.legends[0].get_texts()))
@@ -409,8 +464,11 @@ def test_spaghetti_samples_at_most_max_lines_of_10000():
 
 def test_spaghetti_sample_is_seeded():
     df = long_df(500)
-    segs = lambda seed: [s.tolist() for s in line_collections(  # noqa: E731
-        F.spaghetti(df, "v", max_lines=10, seed=seed).axes[0])[0].get_segments()]
+
+    def segs(seed):
+        ax = F.spaghetti(df, "v", max_lines=10, seed=seed).axes[0]
+        return [s.tolist() for s in line_collections(ax)[0].get_segments()]
+
     assert segs(1) == segs(1)
     assert segs(1) != segs(2)
 
@@ -459,8 +517,11 @@ def test_waterfall_summarises_large_cohorts():
 def test_forest_rows_groups_and_not_estimable():
     fig = F.forest(forest_df(), title="Predictors")
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Prednisone", "Mycophenolate",
-                                                             "Separated"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "Prednisone",
+        "Mycophenolate",
+        "Separated",
+    ]
     ann = [t.get_text() for t in ax.texts]
     assert ann.count("not estimable") == 2  # in the plot and in the text column
     assert "0.40 (0.10–1.60)" in ann
@@ -473,8 +534,7 @@ def test_forest_rows_groups_and_not_estimable():
     nulls = [ln for ln in ax.get_lines() if list(ln.get_xdata()) == [1.0, 1.0]]
     assert nulls
     # one point marker per estimable row
-    points = sum(len(c.get_offsets()) for c in ax.collections
-                 if isinstance(c, PathCollection))
+    points = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
     assert points >= 5
     # tick labels are plain numbers, never mathtext
     ax.figure.canvas.draw()
@@ -483,15 +543,17 @@ def test_forest_rows_groups_and_not_estimable():
 
 def test_forest_height_grows_with_rows():
     small = F.forest(forest_df().iloc[:2].drop(columns="group"))
-    big_df = pd.DataFrame({"label": [f"Row {i}" for i in range(20)], "estimate": 1.2,
-                           "ci_low": 0.8, "ci_high": 1.9})
+    big_df = pd.DataFrame(
+        {"label": [f"Row {i}" for i in range(20)], "estimate": 1.2, "ci_low": 0.8, "ci_high": 1.9}
+    )
     big = F.forest(big_df)
     assert big.get_figheight() > small.get_figheight()
 
 
 def test_forest_linear_scale_uses_to_for_negative_intervals():
-    rows = pd.DataFrame({"label": ["IVIG vs D-pen"], "estimate": [-5.5], "ci_low": [-9.0],
-                         "ci_high": [-2.0]})
+    rows = pd.DataFrame(
+        {"label": ["IVIG vs D-pen"], "estimate": [-5.5], "ci_low": [-9.0], "ci_high": [-2.0]}
+    )
     fig = F.forest(rows, null=0, log=False, xlabel="Difference in mean change")
     ax = fig.axes[0]
     assert ax.get_xscale() == "linear"
@@ -511,8 +573,13 @@ def test_estimate_by_window_lines_ticks_and_n():
 
 # ------------------------------------------------------------------ lab course
 def test_lab_course_uln_and_log_scale():
-    df = pd.DataFrame({"SUBJSEQ": [1, 1, 1, 2, 2, 2], "month": [0, 3, 6, 0, 3, 6],
-                       "value": [12000, 900, 150, 5000, 400, 90]})
+    df = pd.DataFrame(
+        {
+            "SUBJSEQ": [1, 1, 1, 2, 2, 2],
+            "month": [0, 3, 6, 0, 3, 6],
+            "value": [12000, 900, 150, 5000, 400, 90],
+        }
+    )
     fig = F.lab_course(df, uln=190)
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
@@ -524,8 +591,7 @@ def test_lab_course_uln_and_log_scale():
 
 
 def test_lab_course_linear_when_narrow():
-    df = pd.DataFrame({"SUBJSEQ": [1, 1, 2, 2], "month": [0, 6, 0, 6],
-                       "value": [70.0, 75, 60, 66]})
+    df = pd.DataFrame({"SUBJSEQ": [1, 1, 2, 2], "month": [0, 6, 0, 6], "value": [70.0, 75, 60, 66]})
     assert F.lab_course(df, ylabel="FVC (% predicted)").axes[0].get_yscale() == "linear"
 
 
@@ -564,12 +630,12 @@ def test_bar_counts_can_keep_input_order():
 
 def test_n_row_thins_dense_months_but_keeps_ivig_start():
     months = np.arange(-24, 37, 3)
-    df = pd.DataFrame({"month": months, "n": 10, "mean": 20.0, "ci_low": 18.0,
-                       "ci_high": 22.0})
+    df = pd.DataFrame({"month": months, "n": 10, "mean": 20.0, "ci_low": 18.0, "ci_high": 22.0})
     ticks = F.mean_trajectory(df, "mRSS").axes[0].get_xticks()
     assert 0 in ticks and set(ticks) <= set(months)
-    monthly = pd.DataFrame({"SUBJSEQ": np.repeat([1, 2], 61), "month": np.tile(np.arange(-24, 37), 2),
-                            "value": 1.0})
+    monthly = pd.DataFrame(
+        {"SUBJSEQ": np.repeat([1, 2], 61), "month": np.tile(np.arange(-24, 37), 2), "value": 1.0}
+    )
     ax = F.spaghetti(monthly, "mRSS").axes[0]
     ticks = ax.get_xticks()
     assert 0 in ticks and len(ticks) < 61

@@ -1,5 +1,6 @@
 """Glued values sent in batches (ivigbook.report.glue): the same outputs as myst_nb.glue, one
 per value, in a fixed order, readable by myst-nb."""
+
 from __future__ import annotations
 
 import nbformat
@@ -20,11 +21,20 @@ def myst_message(key, variable):
     return {glue.GLUE_PREFIX + k: v for k, v in bundle.items()}, metadata
 
 
-@pytest.mark.parametrize("variable", [
-    "12.5", "it's \"quoted\"", "ünïcode – 0.0011", _Text("p<0.0001"),
-    _Text("two\nlines"), _Text(""), Markdown("At month 6, **mRSS** fell by 5.3 points."),
-    Markdown("line one\n\n- item"), "x" * 300,
-])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "12.5",
+        'it\'s "quoted"',
+        "ünïcode – 0.0011",
+        _Text("p<0.0001"),
+        _Text("two\nlines"),
+        _Text(""),
+        Markdown("At month 6, **mRSS** fell by 5.3 points."),
+        Markdown("line one\n\n- item"),
+        "x" * 300,
+    ],
+)
 def test_message_is_myst_nb_s_bundle(variable):
     assert glue.message("k_1", variable) == myst_message("k_1", variable)
 
@@ -45,40 +55,69 @@ def test_outside_a_kernel_each_value_is_displayed_at_once(monkeypatch):
 def test_in_a_kernel_values_are_batched_in_order(tmp_path):
     """Values, a shown sentence, printed text and the cell end, in a real kernel."""
     cells = [
-        new_code_cell("from ivigbook.results.recorder import Recorder\n"
-                      "from ivigbook.report import glue, page\n"
-                      "rec = Recorder('nb', glue=glue.glue)"),
-        new_code_cell("rec.value('a_x_m6_mean', 1.25, 2)\n"
-                      "rec.text('a_x_m6_word', 'fell')\n"
-                      "page._markdown('shown')\n"
-                      "print('printed')\n"
-                      "rec.prose('a_x_text', 'A *sentence*.')\n"
-                      "_ = rec.value('a_x_m6_p', 0.0004, kind='p')"),
+        new_code_cell(
+            "from ivigbook.results.recorder import Recorder\n"
+            "from ivigbook.report import glue, page\n"
+            "rec = Recorder('nb', glue=glue.glue)"
+        ),
+        new_code_cell(
+            "rec.value('a_x_m6_mean', 1.25, 2)\n"
+            "rec.text('a_x_m6_word', 'fell')\n"
+            "page._markdown('shown')\n"
+            "print('printed')\n"
+            "rec.prose('a_x_text', 'A *sentence*.')\n"
+            "_ = rec.value('a_x_m6_p', 0.0004, kind='p')"
+        ),
         new_code_cell("_ = rec.value('a_y_m6_mean', 2, 0)"),
     ]
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
     src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, src)
-    papermill.execute_notebook(str(src), str(out), progress_bar=False, kernel_name="python3",
-                               request_save_on_cell_execute=False)
+    papermill.execute_notebook(
+        str(src),
+        str(out),
+        progress_bar=False,
+        kernel_name="python3",
+        request_save_on_cell_execute=False,
+    )
     ran = nbformat.read(out, as_version=4)
 
     def names(cell):
-        return [o.get("metadata", {}).get("scrapbook", {}).get("name")
-                or (o.get("text") or o.get("data", {}).get("text/markdown", "")).strip()
-                for o in cell.outputs]
+        return [
+            o.get("metadata", {}).get("scrapbook", {}).get("name")
+            or (o.get("text") or o.get("data", {}).get("text/markdown", "")).strip()
+            for o in cell.outputs
+        ]
 
     # glued values before the sentence shown after them; the rest at the cell's end,
     # after the printed text
-    assert names(ran.cells[1]) == ["a_x_m6_mean", "a_x_m6_word", "shown", "printed",
-                                   "a_x_text", "a_x_m6_p"]
+    assert names(ran.cells[1]) == [
+        "a_x_m6_mean",
+        "a_x_m6_word",
+        "shown",
+        "printed",
+        "a_x_text",
+        "a_x_m6_p",
+    ]
     assert names(ran.cells[2]) == ["a_y_m6_mean"]
-    by_key = {o.metadata["scrapbook"]["name"]: o for c in ran.cells for o in c.outputs
-              if "scrapbook" in o.get("metadata", {})}
-    for key, variable in (("a_x_m6_mean", "1.25"), ("a_x_m6_word", _Text("fell")),
-                          ("a_x_text", Markdown("A *sentence*.")), ("a_x_m6_p", "0.0004"),
-                          ("a_y_m6_mean", "2")):
+    by_key = {
+        o.metadata["scrapbook"]["name"]: o
+        for c in ran.cells
+        for o in c.outputs
+        if "scrapbook" in o.get("metadata", {})
+    }
+    for key, variable in (
+        ("a_x_m6_mean", "1.25"),
+        ("a_x_m6_word", _Text("fell")),
+        ("a_x_text", Markdown("A *sentence*.")),
+        ("a_x_m6_p", "0.0004"),
+        ("a_y_m6_mean", "2"),
+    ):
         data, metadata = myst_message(key, variable)
         assert by_key[key].output_type == "display_data"
         assert dict(by_key[key].data) == data and dict(by_key[key].metadata) == metadata

@@ -1,4 +1,5 @@
 """The fast mixed-model engine (ivigbook.stats.lmm) against statsmodels MixedLM."""
+
 from __future__ import annotations
 
 import warnings
@@ -18,11 +19,16 @@ def simulated(n_groups: int, seed: int, slope_sd: float = 1.5):
         ti = np.sort(rng.uniform(-1, 3, rng.integers(1, 9)))
         g += [i] * len(ti)
         t += list(ti)
-        y += list(28 + 3 * np.minimum(ti, 0) - 7 * np.maximum(ti, 0) + b0 + b1 * ti
-                  + rng.normal(0, 2, len(ti)))
+        y += list(
+            28
+            + 3 * np.minimum(ti, 0)
+            - 7 * np.maximum(ti, 0)
+            + b0
+            + b1 * ti
+            + rng.normal(0, 2, len(ti))
+        )
     g, t, y = np.array(g), np.array(t), np.array(y)
-    X = np.column_stack([np.ones_like(t), np.minimum(t, 0), np.maximum(t, 0),
-                         np.maximum(t - 1, 0)])
+    X = np.column_stack([np.ones_like(t), np.minimum(t, 0), np.maximum(t, 0), np.maximum(t - 1, 0)])
     return y, X, g, t
 
 

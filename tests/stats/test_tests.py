@@ -1,5 +1,6 @@
 """Tests of ivigbook.stats: hand calculations, agreement with scipy/statsmodels,
 degenerate input, and reproduction of the paper's summary-statistic tests."""
+
 from __future__ import annotations
 
 import csv
@@ -13,10 +14,9 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats as st
 
-from ivigbook.stats import regression
-from ivigbook.stats import printed as printed_numbers
 from ivigbook.results import formatter
-from ivigbook.stats import tests
+from ivigbook.stats import printed as printed_numbers
+from ivigbook.stats import regression, summary, tests
 
 REF = Path(__file__).resolve().parents[2] / "data" / "reference"
 
@@ -134,10 +134,10 @@ class TestSignRank:
         assert r.expected == pytest.approx((6 * 7 - 2 * 3) / 4)  # 9
         assert r.var_unadjusted == pytest.approx(6 * 7 * 13 / 24)  # 22.75
         assert r.adj_zeros == pytest.approx(-2 * 3 * 5 / 24)  # -1.25
-        assert r.adj_ties == pytest.approx(-(2 ** 3 - 2) / 48)  # -0.125
+        assert r.adj_ties == pytest.approx(-(2**3 - 2) / 48)  # -0.125
         assert r.var == pytest.approx(21.375)
         # the variance is a quarter of the sum of squared non-zero ranks
-        assert r.var == pytest.approx((3 ** 2 + 4.5 ** 2 + 4.5 ** 2 + 6 ** 2) / 4)
+        assert r.var == pytest.approx((3**2 + 4.5**2 + 4.5**2 + 6**2) / 4)
         assert r.z == pytest.approx(4.5 / math.sqrt(21.375))
         assert r.p == pytest.approx(2 * st.norm.sf(4.5 / math.sqrt(21.375)))
         assert r.p == pytest.approx(0.33039, abs=1e-5)
@@ -145,7 +145,9 @@ class TestSignRank:
     def test_no_continuity_correction(self):
         r = tests.signrank([0, 0, 0, 0], [1, 2, 3, -4])  # ranks 1,2,3 positive, 4 negative
         assert r.sum_pos == 6 and r.expected == 5 and r.var == pytest.approx(7.5)
-        assert r.z == pytest.approx(1 / math.sqrt(7.5))  # with a correction it would be 0.5/sqrt(7.5)
+        assert r.z == pytest.approx(
+            1 / math.sqrt(7.5)
+        )  # with a correction it would be 0.5/sqrt(7.5)
 
     @pytest.mark.parametrize("seed", range(8))
     def test_agrees_with_scipy_pratt(self, seed):
@@ -172,8 +174,9 @@ class TestSignRank:
     def test_pratt_differs_from_dropping_zeros(self):
         before, after = [0, 0, 0, 0, 0, 0], [0, 0, 1, 2, 3, -1]
         r = tests.signrank(before, after)
-        wilcox = st.wilcoxon(np.subtract(after, before), zero_method="wilcox",
-                             correction=False, method="approx")
+        wilcox = st.wilcoxon(
+            np.subtract(after, before), zero_method="wilcox", correction=False, method="approx"
+        )
         assert r.p != pytest.approx(wilcox.pvalue)
         assert r.p == pytest.approx(_scipy_pratt(np.subtract(after, before)).pvalue)
 
@@ -210,14 +213,14 @@ class TestSignRank:
 class TestSummaryT:
     @pytest.mark.parametrize("equal_var", [True, False])
     def test_agrees_with_scipy(self, equal_var):
-        r = tests.ttest_summary(29.6, 7.2, 30, 24.5, 9.5, 87, equal_var=equal_var)
+        r = summary.ttest_summary(29.6, 7.2, 30, 24.5, 9.5, 87, equal_var=equal_var)
         ref = st.ttest_ind_from_stats(29.6, 7.2, 30, 24.5, 9.5, 87, equal_var=equal_var)
         assert r.t == pytest.approx(ref.statistic) and r.p == pytest.approx(ref.pvalue)
 
     def test_hand_pooled_and_ci_against_raw_data(self):
         rng = np.random.default_rng(1)
         x, y = rng.normal(0, 1, 12), rng.normal(0.8, 1.5, 20)
-        r = tests.ttest_summary(x.mean(), x.std(ddof=1), 12, y.mean(), y.std(ddof=1), 20)
+        r = summary.ttest_summary(x.mean(), x.std(ddof=1), 12, y.mean(), y.std(ddof=1), 20)
         ref = st.ttest_ind(x, y)
         ci = ref.confidence_interval(0.95)
         assert r.df == 30 and r.p == pytest.approx(ref.pvalue)
@@ -226,62 +229,62 @@ class TestSummaryT:
         assert r.se_diff == pytest.approx(sp * math.sqrt(1 / 12 + 1 / 20))
 
     def test_welch_df(self):
-        r = tests.ttest_summary(1, 1, 10, 0, 3, 20, equal_var=False)
+        r = summary.ttest_summary(1, 1, 10, 0, 3, 20, equal_var=False)
         v1, v2 = 1 / 10, 9 / 20
-        assert r.df == pytest.approx((v1 + v2) ** 2 / (v1 ** 2 / 9 + v2 ** 2 / 19))
+        assert r.df == pytest.approx((v1 + v2) ** 2 / (v1**2 / 9 + v2**2 / 19))
 
     def test_degenerate(self):
-        assert math.isnan(tests.ttest_summary(1, 1, 1, 2, 1, 1).p)
-        z = tests.ttest_summary(1, 0, 5, 2, 0, 5)
+        assert math.isnan(summary.ttest_summary(1, 1, 1, 2, 1, 1).p)
+        z = summary.ttest_summary(1, 0, 5, 2, 0, 5)
         assert math.isnan(z.t) and "SD" in z.note
-        assert math.isnan(tests.ttest_summary(float("nan"), 1, 5, 2, 1, 5).p)
+        assert math.isnan(summary.ttest_summary(float("nan"), 1, 5, 2, 1, 5).p)
 
     def test_one_sample_agrees_with_scipy(self):
         d = np.array([-3.0, -8, 2, -5, -11, 0, -6, -4])
-        r = tests.ttest1_summary(d.mean(), d.std(ddof=1), len(d))
+        r = summary.ttest1_summary(d.mean(), d.std(ddof=1), len(d))
         ref = st.ttest_1samp(d, 0)
         assert r.t == pytest.approx(ref.statistic) and r.p == pytest.approx(ref.pvalue)
-        assert math.isnan(tests.ttest1_summary(1, 1, 1).p)
+        assert math.isnan(summary.ttest1_summary(1, 1, 1).p)
 
 
 class TestProportions:
     def test_ttest_on_01_data_equals_raw_ttest(self):
         x = np.r_[np.ones(5), np.zeros(25)]
         y = np.r_[np.ones(2), np.zeros(85)]
-        r = tests.proportion_test(5, 30, 2, 87)
+        r = summary.proportion_test(5, 30, 2, 87)
         assert r.p_ttest == pytest.approx(st.ttest_ind(x, y).pvalue)
         assert r.p == r.p_ttest and r.method == "ttest"
 
     def test_chi2_and_fisher(self):
-        r = tests.proportion_test(5, 30, 2, 87, method="fisher")
+        r = summary.proportion_test(5, 30, 2, 87, method="fisher")
         table = [[5, 25], [2, 85]]
         assert r.p_chi2 == pytest.approx(st.chi2_contingency(table, correction=False).pvalue)
         assert r.p_fisher == pytest.approx(st.fisher_exact(table).pvalue)
         assert r.p == r.p_fisher
 
     def test_from_percentages_flags_impossible_percentages(self):
-        r = tests.proportion_ttest_summary(86.7, 30, 74.0, 231)
+        r = summary.proportion_ttest_summary(86.7, 30, 74.0, 231)
         assert r.k1 == 26 and r.k2 == 171 and r.note == ""
-        bad = tests.proportion_ttest_summary(85.2, 231, 80.0, 30)  # 85.2% is not k/231
+        bad = summary.proportion_ttest_summary(85.2, 231, 80.0, 30)  # 85.2% is not k/231
         assert "not k/231" in bad.note
 
     def test_computed_proportions_and_missing_do_not_raise(self):
-        r = tests.proportion_ttest_summary(100 * 25 / 30, 30, 83.9, 87)
+        r = summary.proportion_ttest_summary(100 * 25 / 30, 30, 83.9, 87)
         assert r.note == "" and r.k1 == 25
-        m = tests.proportion_ttest_summary(float("nan"), 30, 83.9, 87)
+        m = summary.proportion_ttest_summary(float("nan"), 30, 83.9, 87)
         assert math.isnan(m.p) and "missing" in m.note
-        e = tests.proportion_test(0, 0, 2, 87)
+        e = summary.proportion_test(0, 0, 2, 87)
         assert math.isnan(e.p) and "empty" in e.note
-        assert math.isnan(tests.proportion_test(None, 30, 2, 87).p)
-        assert math.isnan(tests.ttest_summary(1, 1, float("nan"), 2, 1, 10).p)
+        assert math.isnan(summary.proportion_test(None, 30, 2, 87).p)
+        assert math.isnan(summary.ttest_summary(1, 1, float("nan"), 2, 1, 10).p)
 
     def test_invalid(self):
         with pytest.raises(ValueError):
-            tests.proportion_test(5, 4, 1, 10)
+            summary.proportion_test(5, 4, 1, 10)
         with pytest.raises(ValueError):
-            tests.proportion_ttest_summary(101, 10, 5, 10)
+            summary.proportion_ttest_summary(101, 10, 5, 10)
         with pytest.raises(ValueError):
-            tests.proportion_test(1, 10, 1, 10, method="z")
+            summary.proportion_test(1, 10, 1, 10, method="z")
 
 
 # ===================================================================== regression
@@ -297,8 +300,12 @@ class TestLogistic:
         se = math.sqrt(1 / 3 + 1 / 6 + 1 / 12 + 1 / 4)  # Woolf = Wald SE of a 2x2 logit
         assert r.se == pytest.approx(se, rel=1e-6)
         assert r.ci_low == pytest.approx(math.exp(math.log(1 / 6) - 1.959963985 * se), rel=1e-6)
-        for key, val in [("or", r.odds_ratio), ("ci_low", r.ci_low), ("ci_high", r.ci_high),
-                         ("p", r.p)]:
+        for key, val in [
+            ("or", r.odds_ratio),
+            ("ci_low", r.ci_low),
+            ("ci_high", r.ci_high),
+            ("p", r.p),
+        ]:
             assert printed_numbers.matches_printed(val, printed(f"logit_prednisone_m12_{key}")), key
         assert r.levels[0].n == 9 and r.levels[0].n_events == 3
 
@@ -330,8 +337,9 @@ class TestLogistic:
         assert r.levels[0].estimate == pytest.approx(math.exp(res.params[1]), rel=1e-6)
 
     def test_two_level_strings(self):
-        r = regression.logistic_simple([1, 0, 1, 0, 1, 1, 0, 0], ["F", "F", "F", "M", "M", "F", "M", "M"],
-                              name="sex")
+        r = regression.logistic_simple(
+            [1, 0, 1, 0, 1, 1, 0, 0], ["F", "F", "F", "M", "M", "F", "M", "M"], name="sex"
+        )
         assert r.kind == "categorical" and r.reference == "F"
         assert r.odds_ratio == pytest.approx((1 * 1) / (3 * 3))  # M vs F: (1/3) / (3/1)
 
@@ -393,12 +401,27 @@ def test_mean_ci():
 
 
 # ===================================================================== formatting
-@pytest.mark.parametrize("p, expected", [
-    (0.00004, "<0.0001"), (0.0000999, "<0.0001"), (0.0001, "0.0001"), (0.00011, "0.0001"),
-    (0.00117, "0.0012"), (0.0011, "0.0011"), (0.0048, "0.0048"), (0.0099, "0.0099"),
-    (0.023, "0.023"), (0.0497, "0.0497"), (0.04996, "0.04996"), (0.0504, "0.050"),
-    (0.256, "0.256"), (0.6745, "0.675"), (1.0, "1.000"), (float("nan"), "NA"),
-])
+@pytest.mark.parametrize(
+    "p, expected",
+    [
+        (0.00004, "<0.0001"),
+        (0.0000999, "<0.0001"),
+        (0.0001, "0.0001"),
+        (0.00011, "0.0001"),
+        (0.00117, "0.0012"),
+        (0.0011, "0.0011"),
+        (0.0048, "0.0048"),
+        (0.0099, "0.0099"),
+        (0.023, "0.023"),
+        (0.0497, "0.0497"),
+        (0.04996, "0.04996"),
+        (0.0504, "0.050"),
+        (0.256, "0.256"),
+        (0.6745, "0.675"),
+        (1.0, "1.000"),
+        (float("nan"), "NA"),
+    ],
+)
 def test_format_p(p, expected):
     assert formatter.format_p(p) == expected
 
@@ -408,12 +431,25 @@ def test_format_helpers():
     assert formatter.format_p(1e-6, prefix=True) == "p<0.0001"
     with pytest.raises(ValueError):
         formatter.format_p(1.5)
-    assert printed_numbers.round_half_up(2.675, 2) == 2.68 and printed_numbers.round_half_up(-0.05, 1) == -0.1
+    assert (
+        printed_numbers.round_half_up(2.675, 2) == 2.68
+        and printed_numbers.round_half_up(-0.05, 1) == -0.1
+    )
     assert formatter.fmt_number(-0.04, 1) == "0.0"
-    assert printed_numbers.decimals_of("0.0011") == 4 and printed_numbers.decimals_of("-8") == 0 and printed_numbers.decimals_of("<0.05") == 2
-    assert printed_numbers.matches_printed(0.7369, "0.74") and not printed_numbers.matches_printed(0.7208, "0.74")
-    assert printed_numbers.matches_printed(0.00003, "<0.0001") and not printed_numbers.matches_printed(0.0002, "0.0001", "<")
-    assert printed_numbers.matches_printed(-8.04, "-8") and not printed_numbers.matches_printed(float("nan"), "1")
+    assert (
+        printed_numbers.decimals_of("0.0011") == 4
+        and printed_numbers.decimals_of("-8") == 0
+        and printed_numbers.decimals_of("<0.05") == 2
+    )
+    assert printed_numbers.matches_printed(0.7369, "0.74") and not printed_numbers.matches_printed(
+        0.7208, "0.74"
+    )
+    assert printed_numbers.matches_printed(
+        0.00003, "<0.0001"
+    ) and not printed_numbers.matches_printed(0.0002, "0.0001", "<")
+    assert printed_numbers.matches_printed(-8.04, "-8") and not printed_numbers.matches_printed(
+        float("nan"), "1"
+    )
 
 
 # ============================================ reproduction of the paper's tests
@@ -424,8 +460,10 @@ def _box(value: str, halfwidth_scale: float = 0.999):
 
 
 def _p_range(m1, s1, n1, m2, s2, n2):
-    ps = [tests.ttest_summary(a, b, n1, c, d, n2).p
-          for a, b, c, d in itertools.product(_box(m1), _box(s1), _box(m2), _box(s2))]
+    ps = [
+        summary.ttest_summary(a, b, n1, c, d, n2).p
+        for a, b, c, d in itertools.product(_box(m1), _box(s1), _box(m2), _box(s2))
+    ]
     return min(ps), max(ps)
 
 
@@ -436,14 +474,14 @@ def _ivig(root):
 class TestPaperPairedTests:
     def test_6_month_change_reproduces_p_0_0011_within_rounding(self):
         m, s, n = _ivig("skin_mrss_change_m6")
-        r = tests.ttest1_summary(float(m), float(s), n)
+        r = summary.ttest1_summary(float(m), float(s), n)
         assert r.p == pytest.approx(0.00117, abs=1e-5)  # prints 0.0012 at face value
-        ps = [tests.ttest1_summary(a, b, n).p for a, b in itertools.product(_box(m), _box(s))]
+        ps = [summary.ttest1_summary(a, b, n).p for a, b in itertools.product(_box(m), _box(s))]
         assert min(ps) < 0.00115 <= max(ps)  # 0.0011 is inside the rounding box
 
     def test_12_month_change_reproduces_p_0_0001(self):
         m, s, n = _ivig("skin_mrss_change_m12")
-        r = tests.ttest1_summary(float(m), float(s), n)
+        r = summary.ttest1_summary(float(m), float(s), n)
         assert printed_numbers.matches_printed(r.p, printed("skin_mrss_m12_p"))
 
 
@@ -455,28 +493,32 @@ class TestTable1Comparisons:
             if not row["pct"] or not row["published_significant"]:
                 continue
             ivig = PUB[row["ivig_key"] + "_pct"]["value"]
-            r = tests.proportion_ttest_summary(float(ivig), 30, float(row["pct"]), int(row["n"]))
+            r = summary.proportion_ttest_summary(float(ivig), 30, float(row["pct"]), int(row["n"]))
             expected = row["published_significant"] == "yes"
             assert (r.p_ttest < 0.05) == expected, (row["key"], r.p_ttest)
             if row["n_implied"]:
-                r2 = tests.proportion_ttest_summary(float(ivig), 30, float(row["pct"]),
-                                                int(row["n_implied"]))
+                r2 = summary.proportion_ttest_summary(
+                    float(ivig), 30, float(row["pct"]), int(row["n_implied"])
+                )
                 assert (r2.p_ttest < 0.05) == expected, row["key"]
 
     def test_dpen_race_and_mmf_myositis(self):
-        white = tests.proportion_ttest_summary(86.7, 30, 67.9, 134)
-        black = tests.proportion_ttest_summary(3.3, 30, 19.4, 134)
+        white = summary.proportion_ttest_summary(86.7, 30, 67.9, 134)
+        black = summary.proportion_ttest_summary(3.3, 30, 19.4, 134)
         assert white.p_ttest == pytest.approx(0.0398, abs=5e-4) and black.p_ttest < 0.05
-        myo = tests.proportion_test(5, 30, 2, 87)
-        assert printed_numbers.matches_printed(myo.p_ttest, printed("hist_mmf_bl_myositis_p"))  # 0.004
+        myo = summary.proportion_test(5, 30, 2, 87)
+        assert printed_numbers.matches_printed(
+            myo.p_ttest, printed("hist_mmf_bl_myositis_p")
+        )  # 0.004
         assert printed_numbers.matches_printed(myo.p_chi2, "0.004")  # uncorrected chi-square agrees
         assert not printed_numbers.matches_printed(myo.p_fisher, "0.004")  # Fisher does not (0.012)
 
     def test_relaxin_and_collagen_race_not_significant(self):
         for comp, n in (("relaxin", 231), ("collagen", 168)):
             for q in ("white", "black", "other"):
-                r = tests.proportion_ttest_summary(pv(f"table1_{q}_pct"), 30,
-                                               pv(f"hist_{comp}_bl_{q}_pct"), n)
+                r = summary.proportion_ttest_summary(
+                    pv(f"table1_{q}_pct"), 30, pv(f"hist_{comp}_bl_{q}_pct"), n
+                )
                 assert r.p_ttest >= 0.05, (comp, q)
 
     def test_continuous_baseline_p_values(self):
@@ -485,17 +527,25 @@ class TestTable1Comparisons:
                 continue
             m1, s1 = PUB[row["ivig_key"] + "_mean"]["value"], PUB[row["ivig_key"] + "_sd"]["value"]
             n1 = int(pv(row["ivig_key"] + "_n")) if row["ivig_key"] + "_n" in PUB else 30
-            r = tests.ttest_summary(float(m1), float(s1), n1, float(row["mean"]), float(row["sd"]),
-                                int(row["n"]))
+            r = summary.ttest_summary(
+                float(m1), float(s1), n1, float(row["mean"]), float(row["sd"]), int(row["n"])
+            )
             pub = printed(row["p_key"])
             if row["key"] == "hist_mmf_bl_mrss":
                 # face value gives 0.0084 ("0.008"); 0.009 is inside the rounding box
                 assert formatter.format_p(r.p) == "0.0084"
-                lo, hi = _p_range(m1, s1, n1, PUB["hist_mmf_bl_mrss_mean"]["value"],
-                                  PUB["hist_mmf_bl_mrss_sd"]["value"], 87)
+                lo, hi = _p_range(
+                    m1,
+                    s1,
+                    n1,
+                    PUB["hist_mmf_bl_mrss_mean"]["value"],
+                    PUB["hist_mmf_bl_mrss_sd"]["value"],
+                    87,
+                )
                 assert lo < 0.0085 and hi >= 0.0095
                 assert printed_numbers.matches_printed(
-                    tests.ttest_summary(float(m1), float(s1), n1, 24.5, 9.5, 82).p, pub)
+                    summary.ttest_summary(float(m1), float(s1), n1, 24.5, 9.5, 82).p, pub
+                )
                 continue
             assert printed_numbers.matches_printed(r.p, pub), (row["key"], r.p, pub)
 
@@ -508,23 +558,35 @@ class TestHistoricalFollowUp:
         return {r["key"]: r for r in _hist() if r["quantity"].startswith("mrss_change")}
 
     def test_recorded_n_reproduces_every_published_p(self, rows):
-        assert set(rows) == {"hist_relaxin_m6", "hist_mmf_m6", "hist_dpen_m12",
-                             "hist_collagen_m12", "hist_mmf_m12"}
+        assert set(rows) == {
+            "hist_relaxin_m6",
+            "hist_mmf_m6",
+            "hist_dpen_m12",
+            "hist_collagen_m12",
+            "hist_mmf_m12",
+        }
         for key, row in rows.items():
             m1, s1, n1 = _ivig(row["ivig_key"])
-            r = tests.ttest_summary(float(m1), float(s1), n1, float(row["mean"]), float(row["sd"]),
-                                int(row["n"]))
+            r = summary.ttest_summary(
+                float(m1), float(s1), n1, float(row["mean"]), float(row["sd"]), int(row["n"])
+            )
             assert printed_numbers.matches_printed(r.p, printed(row["p_key"])), (key, r.p)
             assert int(row["n_repro_lo"]) <= int(row["n"]) <= int(row["n_repro_hi"])
             assert "NOT REPORTED" in row["n_source"]
 
     def test_recorded_ranges_are_exact(self, rows):
-        for key, row in rows.items():
+        for _key, row in rows.items():
             m1, s1, n1 = _ivig(row["ivig_key"])
             lo, hi = int(row["n_repro_lo"]), int(row["n_repro_hi"])
-            ok = lambda n: printed_numbers.matches_printed(  # noqa: E731
-                tests.ttest_summary(float(m1), float(s1), n1, float(row["mean"]), float(row["sd"]),
-                                n).p, printed(row["p_key"]))
+
+            def ok(n):
+                return printed_numbers.matches_printed(
+                    summary.ttest_summary(
+                        float(m1), float(s1), n1, float(row["mean"]), float(row["sd"]), n
+                    ).p,
+                    printed(row["p_key"]),
+                )
+
             assert ok(lo) and ok(hi)
             assert not ok(lo - 1)
             full = int(pv(f"hist_{row['comparator']}_n"))
@@ -532,33 +594,50 @@ class TestHistoricalFollowUp:
 
     def test_relaxin(self):
         # printed -4.8: the Table 1 N=231 gives 0.72, not 0.74; only N 94-126 give 0.74
-        assert tests.ttest_summary(-5.3, 7.9, 29, -4.8, 6.99, 231).p == pytest.approx(0.7208, abs=1e-4)
-        ok = [n for n in range(2, 232)
-              if printed_numbers.matches_printed(tests.ttest_summary(-5.3, 7.9, 29, -4.8, 6.99, n).p, "0.74")]
+        assert summary.ttest_summary(-5.3, 7.9, 29, -4.8, 6.99, 231).p == pytest.approx(
+            0.7208, abs=1e-4
+        )
+        ok = [
+            n
+            for n in range(2, 232)
+            if printed_numbers.matches_printed(
+                summary.ttest_summary(-5.3, 7.9, 29, -4.8, 6.99, n).p, "0.74"
+            )
+        ]
         assert (ok[0], ok[-1]) == (94, 126)
         # with -4.83 (Le 2011 quoting the same Amjadi data) N=231 and 196 both give 0.74
-        assert printed_numbers.matches_printed(tests.ttest_summary(-5.3, 7.9, 29, -4.83, 6.99, 231).p, "0.74")
-        assert tests.ttest_summary(-5.3, 7.9, 29, -4.83, 6.99, 196).p == pytest.approx(0.7400, abs=1e-4)
+        assert printed_numbers.matches_printed(
+            summary.ttest_summary(-5.3, 7.9, 29, -4.83, 6.99, 231).p, "0.74"
+        )
+        assert summary.ttest_summary(-5.3, 7.9, 29, -4.83, 6.99, 196).p == pytest.approx(
+            0.7400, abs=1e-4
+        )
 
-    @pytest.mark.parametrize("comp, printed_p, full_n", [("dpen", "0.005", 134),
-                                                         ("collagen", "0.005", 168)])
+    @pytest.mark.parametrize(
+        "comp, printed_p, full_n", [("dpen", "0.005", 134), ("collagen", "0.005", 168)]
+    )
     def test_table1_n_cannot_reproduce_12_month_trials(self, comp, printed_p, full_n):
         mean, sd = PUB[f"hist_{comp}_m12_mean"]["value"], PUB[f"hist_{comp}_m12_sd"]["value"]
-        face = tests.ttest_summary(-8.0, 8.3, 25, float(mean), float(sd), full_n).p
+        face = summary.ttest_summary(-8.0, 8.3, 25, float(mean), float(sd), full_n).p
         assert formatter.format_p(face) in ("0.0035", "0.0036")
         # -8 read as -8.0 (the text drops trailing zeros): the whole rounding box misses 0.005
         lo, hi = _p_range("-8.0", "8.3", 25, mean, sd, full_n)
         assert hi < 0.0045
         # ... but if "-8" were anything in [-8.5, -7.5) a mean near -7.8 would reproduce it
-        assert printed_numbers.matches_printed(tests.ttest_summary(-7.8, 8.3, 25, float(mean), float(sd), full_n).p,
-                                 printed_p)
+        assert printed_numbers.matches_printed(
+            summary.ttest_summary(-7.8, 8.3, 25, float(mean), float(sd), full_n).p, printed_p
+        )
 
     def test_mmf_follow_up(self):
-        assert formatter.format_p(tests.ttest_summary(-5.3, 7.9, 29, -3.4, 7.4, 87).p) == "0.241"
-        assert formatter.format_p(tests.ttest_summary(-8.0, 8.3, 25, -7.1, 9.0, 87).p) == "0.655"
+        assert formatter.format_p(summary.ttest_summary(-5.3, 7.9, 29, -3.4, 7.4, 87).p) == "0.241"
+        assert formatter.format_p(summary.ttest_summary(-8.0, 8.3, 25, -7.1, 9.0, 87).p) == "0.655"
         # if the IVIG mean were ~-7.8 (needed for full-N trials) no MMF N <= 87 gives 0.674
-        assert all(not printed_numbers.matches_printed(tests.ttest_summary(-7.8, 8.3, 25, -7.1, 9.0, n).p, "0.674")
-                   for n in range(2, 88))
+        assert all(
+            not printed_numbers.matches_printed(
+                summary.ttest_summary(-7.8, 8.3, 25, -7.1, 9.0, n).p, "0.674"
+            )
+            for n in range(2, 88)
+        )
 
 
 @pytest.mark.parametrize("seed", range(6))

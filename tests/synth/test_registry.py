@@ -8,6 +8,7 @@
 * ``ivigbook run`` on it (every notebook and the book) exits 0 and writes results.json;
 * the parquet cache of ``load_context`` gives back the frames ``load_cohort`` gives.
 """
+
 from __future__ import annotations
 
 import filecmp
@@ -20,15 +21,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ivigbook.derive.context import cached_cohort, derive_all, load_context, package_key, params_key
 from ivigbook.data.params import PAPER
-from ivigbook.synth import registry as R
 from ivigbook.data.validate import load_cohort_with_report
+from ivigbook.derive.context import cached_cohort, derive_all, load_context, package_key, params_key
+from ivigbook.synth import registry as R
 
 N = 2000
 SEED = 11
-FILES = ("adverse_events.csv", "infusions.csv", "measurements.csv", "medications.csv",
-         "patients.csv", "README.md")
+FILES = (
+    "adverse_events.csv",
+    "infusions.csv",
+    "measurements.csv",
+    "medications.csv",
+    "patients.csv",
+    "README.md",
+)
 
 
 def _ivigbook() -> list[str]:
@@ -40,9 +47,12 @@ def _ivigbook() -> list[str]:
 def package(tmp_path_factory) -> Path:
     """The registry written through the command line (default chunk size)."""
     out = tmp_path_factory.mktemp("registry") / "pkg"
-    proc = subprocess.run(_ivigbook() + ["synth", "registry", "--patients", str(N), "--seed",
-                                         str(SEED), "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        _ivigbook()
+        + ["synth", "registry", "--patients", str(N), "--seed", str(SEED), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "wrote 6 files" in proc.stdout
     return out
@@ -68,8 +78,9 @@ def test_same_seed_same_bytes_other_seed_other_data(package, tmp_path):
     R.write(tmp_path / "other", SEED + 1, 700)
     for name in FILES:
         assert filecmp.cmp(tmp_path / "again" / name, tmp_path / "again2" / name, shallow=False)
-    assert (tmp_path / "again" / "measurements.csv").read_bytes() != \
-        (tmp_path / "other" / "measurements.csv").read_bytes()
+    assert (tmp_path / "again" / "measurements.csv").read_bytes() != (
+        tmp_path / "other" / "measurements.csv"
+    ).read_bytes()
 
 
 def test_files_are_plain_sorted_csv(package):
@@ -88,8 +99,9 @@ def test_validates_with_zero_errors(loaded):
     # the only warnings: the few registry patients without any infusion
     assert {p.rule for p in report.warnings} <= {"patient has no infusions"}
     assert len(cohort.patients) == N
-    assert cohort.present == frozenset(("patients", "infusions", "measurements",
-                                        "medications", "adverse_events"))
+    assert cohort.present == frozenset(
+        ("patients", "infusions", "measurements", "medications", "adverse_events")
+    )
 
 
 def test_registry_shape(loaded):
@@ -156,10 +168,12 @@ def test_chosen_rows_match_a_plain_filter(package, tmp_path):
     included = ctx.adsl.loc[ctx.adsl["included"], "USUBJID"]
     for m in ("MRSS", "CK_UL", "NOT_A_MEASURE"):
         want = b[(b["PARAMCD"] == m) & (b["ANL01FL"] == "Y")]
-        pd.testing.assert_frame_equal(ctx.chosen(m, included_only=False),
-                                      want.reset_index(drop=True))
-        pd.testing.assert_frame_equal(ctx.chosen(m),
-                                      want[want["USUBJID"].isin(list(included))].reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            ctx.chosen(m, included_only=False), want.reset_index(drop=True)
+        )
+        pd.testing.assert_frame_equal(
+            ctx.chosen(m), want[want["USUBJID"].isin(list(included))].reset_index(drop=True)
+        )
     narrowed = ctx.restrict(included.iloc[:10])
     assert narrowed.n == 10
     assert set(narrowed.chosen("MRSS")["USUBJID"]) <= set(included.iloc[:10])
@@ -169,8 +183,12 @@ def test_chosen_rows_match_a_plain_filter(package, tmp_path):
 @pytest.mark.slow
 def test_ivigbook_run_on_the_registry(package, tmp_path):
     out = tmp_path / "book"
-    proc = subprocess.run(_ivigbook() + ["run", str(package), "--out", str(out), "--jobs", "2"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        _ivigbook() + ["run", str(package), "--out", str(out), "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["results"]["cohort_patients_n"] == N
@@ -182,7 +200,6 @@ def test_ivigbook_run_on_the_registry(package, tmp_path):
 
 def test_prime_cache_then_load_context_reads_it(package, loaded, tmp_path, monkeypatch):
     from ivigbook.derive import context
-    from ivigbook.data import validate
     from ivigbook.derive.context import prime_cache
 
     cohort, _ = loaded
@@ -191,7 +208,7 @@ def test_prime_cache_then_load_context_reads_it(package, loaded, tmp_path, monke
     def no_validation(*a, **k):
         raise AssertionError("load_context validated again instead of reading the cache")
 
-    monkeypatch.setattr(validate, "load_cohort", no_validation)
+    monkeypatch.setattr(context, "load_cohort", no_validation)
     monkeypatch.setattr(context, "derive_all", no_validation)
     ctx = load_context(package, "{}", tmp_path)
     assert ctx.cohort.sha256 == cohort.sha256 and len(ctx.adsl) == N
@@ -200,12 +217,11 @@ def test_prime_cache_then_load_context_reads_it(package, loaded, tmp_path, monke
 _COUNTING = """
 import sys
 from ivigbook.derive import context
-from ivigbook.data import validate
-real = validate.load_cohort
+real = context.load_cohort
 def counted(*a, **k):
     print("VALIDATED", flush=True)
     return real(*a, **k)
-validate.load_cohort = counted
+context.load_cohort = counted
 ctx = context.load_context(sys.argv[1], "{}", sys.argv[2])
 print("N", len(ctx.adsl))
 """
@@ -214,8 +230,10 @@ print("N", len(ctx.adsl))
 def test_parallel_notebooks_validate_and_derive_once(package, tmp_path):
     """Two processes loading the same package into one cache: one works, one reads."""
     cmd = [sys.executable, "-c", _COUNTING, str(package), str(tmp_path / "cache")]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     text = "".join(o[0] for o in outs)

@@ -6,6 +6,7 @@ drives the runner (which notebooks, and which runs last), the compute-only analy
 (:mod:`ivigbook.chapters.compute`) and the calibration check of the synthetic cohorts
 (``paper`` steps only). A test checks that every notebook makes its steps' calls.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,8 +15,18 @@ from typing import Any
 
 import pandas as pd
 
-from ivigbook.chapters import (describe, historical, imputation, longitudinal, maic, organ,
-                               outcomes, safety, sensitivity, skin)
+from ivigbook.chapters import (
+    describe,
+    historical,
+    imputation,
+    longitudinal,
+    maic,
+    organ,
+    outcomes,
+    safety,
+    sensitivity,
+    skin,
+)
 from ivigbook.derive.context import Context
 
 
@@ -65,51 +76,100 @@ def _by_window(env: Env) -> None:
 
 
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("01_cohort", (
-        Step("flow", "describe.flow", lambda e: describe.flow(e.ctx, e.rec)),
-        Step("table1", "describe.table1", lambda e: describe.table1(e.ctx, e.rec, e.comparators)),
-        Step("centres", "describe.centres", lambda e: describe.centres(e.ctx, e.rec)),
-        Step("table2", "describe.table2", lambda e: describe.table2(e.ctx, e.rec)),
-    )),
-    Chapter("02_skin_outcomes", (
-        Step("population", "skin.population", _skin_population),
-        Step("mrss", "outcomes.course_table", _skin(outcomes, "course_table")),
-        Step("responders", "skin.responders", _skin(skin, "responders")),
-        Step("regressions", "skin.regressions", _skin(skin, "regressions")),
-        Step("haq_di", "outcomes.course_table", _skin(outcomes, "course_table", "HAQ_DI", "haq_di", decimals=2)),
-        Step("haq_vas", "outcomes.course_table",
-             _skin(outcomes, "course_table", "HAQ_VAS_SEVERITY", "haq_vas", decimals=2)),
-        Step("physician", "skin.physician", _skin(skin, "physician")),
-        Step("tfr", "skin.tfr_resolution", _skin(skin, "tfr_resolution")),
-        Step("mixed_model", "longitudinal.mrss_model", _skin(longitudinal, "mrss_model"), paper=False),
-        Step("imputation", "imputation.mrss_change",
-             lambda e: imputation.mrss_change(e.state["sctx"], e.rec, e.seed), paper=False),
-    )),
-    Chapter("03_organ_outcomes", (
-        Step("pulmonary", "organ.pulmonary", lambda e: organ.pulmonary(e.ctx, e.rec)),
-        Step("medsger", "organ.medsger", lambda e: organ.medsger(e.ctx, e.rec)),
-        Step("myositis", "organ.myositis", lambda e: organ.myositis(e.ctx, e.rec)),
-        Step("ck", "organ.ck_course", lambda e: organ.ck_course(e.ctx, e.rec)),
-        Step("gi", "organ.gastrointestinal", lambda e: organ.gastrointestinal(e.ctx, e.rec)),
-    )),
-    Chapter("04_safety", (
-        Step("aet02", "safety.aet02", lambda e: safety.aet02(e.ctx, e.rec)),
-        Step("stops", "safety.record_stop_reasons",
-             lambda e: safety.record_stop_reasons(e.ctx, e.rec)),
-    )),
-    Chapter("05_historical_comparisons", (
-        Step("change", "historical.change_comparisons",
-             lambda e: historical.change_comparisons(e.ctx, e.rec, e.comparators)),
-        Step("maic", "maic.compare", lambda e: maic.compare(e.ctx, e.rec, e.comparators, e.seed),
-             paper=False),
-    )),
-    Chapter("06_sensitivity_windows", (
-        Step("population", "skin.population", _skin_population, paper=False),
-        Step("by_window", "sensitivity.by_window", _by_window, paper=False),
-        Step("window_model", "longitudinal.window_comparison",
-             lambda e: longitudinal.window_comparison(e.state["sctx"], e.rec, e.state["win"]),
-             paper=False),
-    )),
+    Chapter(
+        "01_cohort",
+        (
+            Step("flow", "describe.flow", lambda e: describe.flow(e.ctx, e.rec)),
+            Step(
+                "table1", "describe.table1", lambda e: describe.table1(e.ctx, e.rec, e.comparators)
+            ),
+            Step("centres", "describe.centres", lambda e: describe.centres(e.ctx, e.rec)),
+            Step("table2", "describe.table2", lambda e: describe.table2(e.ctx, e.rec)),
+        ),
+    ),
+    Chapter(
+        "02_skin_outcomes",
+        (
+            Step("population", "skin.population", _skin_population),
+            Step("mrss", "outcomes.course_table", _skin(outcomes, "course_table")),
+            Step("responders", "skin.responders", _skin(skin, "responders")),
+            Step("regressions", "skin.regressions", _skin(skin, "regressions")),
+            Step(
+                "haq_di",
+                "outcomes.course_table",
+                _skin(outcomes, "course_table", "HAQ_DI", "haq_di", decimals=2),
+            ),
+            Step(
+                "haq_vas",
+                "outcomes.course_table",
+                _skin(outcomes, "course_table", "HAQ_VAS_SEVERITY", "haq_vas", decimals=2),
+            ),
+            Step("physician", "skin.physician", _skin(skin, "physician")),
+            Step("tfr", "skin.tfr_resolution", _skin(skin, "tfr_resolution")),
+            Step(
+                "mixed_model",
+                "longitudinal.mrss_model",
+                _skin(longitudinal, "mrss_model"),
+                paper=False,
+            ),
+            Step(
+                "imputation",
+                "imputation.mrss_change",
+                lambda e: imputation.mrss_change(e.state["sctx"], e.rec, e.seed),
+                paper=False,
+            ),
+        ),
+    ),
+    Chapter(
+        "03_organ_outcomes",
+        (
+            Step("pulmonary", "organ.pulmonary", lambda e: organ.pulmonary(e.ctx, e.rec)),
+            Step("medsger", "organ.medsger", lambda e: organ.medsger(e.ctx, e.rec)),
+            Step("myositis", "organ.myositis", lambda e: organ.myositis(e.ctx, e.rec)),
+            Step("ck", "organ.ck_course", lambda e: organ.ck_course(e.ctx, e.rec)),
+            Step("gi", "organ.gastrointestinal", lambda e: organ.gastrointestinal(e.ctx, e.rec)),
+        ),
+    ),
+    Chapter(
+        "04_safety",
+        (
+            Step("aet02", "safety.aet02", lambda e: safety.aet02(e.ctx, e.rec)),
+            Step(
+                "stops",
+                "safety.record_stop_reasons",
+                lambda e: safety.record_stop_reasons(e.ctx, e.rec),
+            ),
+        ),
+    ),
+    Chapter(
+        "05_historical_comparisons",
+        (
+            Step(
+                "change",
+                "historical.change_comparisons",
+                lambda e: historical.change_comparisons(e.ctx, e.rec, e.comparators),
+            ),
+            Step(
+                "maic",
+                "maic.compare",
+                lambda e: maic.compare(e.ctx, e.rec, e.comparators, e.seed),
+                paper=False,
+            ),
+        ),
+    ),
+    Chapter(
+        "06_sensitivity_windows",
+        (
+            Step("population", "skin.population", _skin_population, paper=False),
+            Step("by_window", "sensitivity.by_window", _by_window, paper=False),
+            Step(
+                "window_model",
+                "longitudinal.window_comparison",
+                lambda e: longitudinal.window_comparison(e.state["sctx"], e.rec, e.state["win"]),
+                paper=False,
+            ),
+        ),
+    ),
     Chapter("07_reproduction", late=True),
 )
 

@@ -1,10 +1,11 @@
 """Compute-only analysis: every result of the chapter notebooks, without rendering.
 
 Runs the steps of the one chapter list (:mod:`ivigbook.chapters.catalog`), the
-calls the notebooks make, in their order, with a recorder that does not glue. Used by the reproduction test, by the benchmarks and
-as a consistency check of the executed notebooks (their merged ``results.json``
-must equal this).
+calls the notebooks make, in their order, with a recorder that does not glue. Used by
+the reproduction test, by the benchmarks and as a consistency check of the executed
+notebooks (their merged ``results.json`` must equal this).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,14 @@ from ivigbook.results.formatter import clean_value
 from ivigbook.results.recorder import Recorder
 
 
-def chapter_results(ctx: Context, comparators: pd.DataFrame | None = None,
-                    seed: int = DEFAULT_SEED, *, paper_only: bool = False,
-                    errors: list[str] | None = None) -> dict[str, dict]:
+def chapter_results(
+    ctx: Context,
+    comparators: pd.DataFrame | None = None,
+    seed: int = DEFAULT_SEED,
+    *,
+    paper_only: bool = False,
+    errors: list[str] | None = None,
+) -> dict[str, dict]:
     """Results per chapter notebook stem, as the notebooks record them with this ``seed``.
 
     ``paper_only``: only the paper's own analyses (the calibration check of the synthetic
@@ -65,9 +71,13 @@ def registered_seed(data_dir: str | Path) -> int:
     return DEFAULT_SEED
 
 
-def compute_results(data_dir: str | Path, params_json: str | dict = "{}",
-                    comparators_path: str | Path | None = None, cache_dir: str | Path | None = None,
-                    seed: int | None = None) -> dict:
+def compute_results(
+    data_dir: str | Path,
+    params_json: str | dict = "{}",
+    comparators_path: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    seed: int | None = None,
+) -> dict:
     """All results of notebooks 01-06 for one cohort package, merged. ``seed`` defaults to
     the seed the committed book uses for this package (:func:`registered_seed`)."""
     ctx = load_context(data_dir, params_json, cache_dir)

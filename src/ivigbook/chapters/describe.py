@@ -1,17 +1,25 @@
 """Cohort description (notebook 01): inclusion flow, Table 1, Table 2, swimmer data."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from ivigbook.chapters import historical, safety
+from ivigbook.chapters.safety import stop_label_per_patient
+from ivigbook.data.lookup import isin
+from ivigbook.data.schema import (
+    DRUG,
+    DRUG_CLASSES,
+    INDICATION,
+    LABELS,
+    MEASURES,
+    OVERLAP,
+    SSC_SUBTYPE,
+)
 from ivigbook.derive import adsl as derive
 from ivigbook.derive.context import Context
-from ivigbook.data.lookup import isin
-from ivigbook.data.schema import DRUG, DRUG_CLASSES, INDICATION, LABELS, MEASURES, OVERLAP, SSC_SUBTYPE
 from ivigbook.results.table import Table, cell_mean_sd, cell_n_pct
-from ivigbook.chapters import historical
-from ivigbook.chapters import safety
-from ivigbook.chapters.safety import stop_label_per_patient
 
 ANTIBODIES = {
     "ana": "Anti-nuclear antibody (ANA)",
@@ -21,8 +29,14 @@ ANTIBODIES = {
     "anti_rnp": "Anti-ribonucleoprotein (RNP)",
 }
 #: Baseline measures shown in Table 1 (code -> key and decimals).
-TABLE1_MEASURES = {"MRSS": ("mrss", 1), "HAQ_DI": ("haq_di", 2), "CK_UL": ("ck", 1),
-                   "FVC_PCT": ("fvc", 1), "DLCO_PCT": ("dlco", 1), "RVSP_MMHG": ("rvsp", 1)}
+TABLE1_MEASURES = {
+    "MRSS": ("mrss", 1),
+    "HAQ_DI": ("haq_di", 2),
+    "CK_UL": ("ck", 1),
+    "FVC_PCT": ("fvc", 1),
+    "DLCO_PCT": ("dlco", 1),
+    "RVSP_MMHG": ("rvsp", 1),
+}
 #: Binary baseline measures shown as n (%).
 TABLE1_FLAGS = {"TFR": "tfr", "RENAL_CRISIS": "renal_crisis"}
 
@@ -32,7 +46,13 @@ def flow(ctx: Context, rec) -> pd.DataFrame:
     table = derive.flow_table(ctx.inclusion)
     rec.value("flow_total_n", len(ctx.inclusion), kind="int")
     rec.value("flow_included_n", int(ctx.inclusion["included"].sum()), kind="int")
-    for reason, n in ctx.inclusion.loc[~ctx.inclusion["included"], "reason"].astype(str).value_counts().sort_index().items():
+    for reason, n in (
+        ctx.inclusion.loc[~ctx.inclusion["included"], "reason"]
+        .astype(str)
+        .value_counts()
+        .sort_index()
+        .items()
+    ):
         rec.value(f"flow_excluded_{reason}_n", int(n), kind="int")
     rec.value("flow_excluded_n", int((~ctx.inclusion["included"]).sum()), kind="int")
     return table
@@ -41,20 +61,33 @@ def flow(ctx: Context, rec) -> pd.DataFrame:
 def flow_boxes(table: pd.DataFrame) -> pd.DataFrame:
     """The flow table as diagram boxes: each main box with the exclusions that follow it."""
     boxes = []
-    remaining = None
     for r in table.itertuples():
         if r.kind == "excluded":
             boxes[-1]["excluded_n"] = int(r.n_excluded)
             boxes[-1]["excluded_label"] = r.box
-            boxes.append({"box": len(boxes), "label": "Remaining", "n": int(r.n_remaining),
-                          "excluded_n": pd.NA, "excluded_label": pd.NA})
+            boxes.append(
+                {
+                    "box": len(boxes),
+                    "label": "Remaining",
+                    "n": int(r.n_remaining),
+                    "excluded_n": pd.NA,
+                    "excluded_label": pd.NA,
+                }
+            )
         else:
             label = r.box
             if boxes and r.kind == "included":
                 boxes[-1]["label"] = label
                 continue
-            boxes.append({"box": len(boxes), "label": label, "n": int(r.n_remaining),
-                          "excluded_n": pd.NA, "excluded_label": pd.NA})
+            boxes.append(
+                {
+                    "box": len(boxes),
+                    "label": label,
+                    "n": int(r.n_remaining),
+                    "excluded_n": pd.NA,
+                    "excluded_label": pd.NA,
+                }
+            )
     return pd.DataFrame(boxes)
 
 
@@ -72,20 +105,46 @@ def table1_values(ctx: Context) -> list[dict]:
 
     def cont(key, label, s, group="", decimals=1, show_n=False):
         s = pd.to_numeric(s, errors="coerce").dropna()
-        rows.append({"key": key, "label": label, "group": group, "kind": "mean_sd",
-                     "n": int(s.size), "mean": s.mean() if s.size else np.nan,
-                     "sd": s.std(ddof=1) if s.size > 1 else np.nan, "decimals": decimals,
-                     "show_n": show_n or s.size != n})
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "group": group,
+                "kind": "mean_sd",
+                "n": int(s.size),
+                "mean": s.mean() if s.size else np.nan,
+                "sd": s.std(ddof=1) if s.size > 1 else np.nan,
+                "decimals": decimals,
+                "show_n": show_n or s.size != n,
+            }
+        )
 
     def cat(key, label, k, denom, group=""):
-        rows.append({"key": key, "label": label, "group": group, "kind": "n_pct",
-                     "n": int(k), "denom": int(denom)})
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "group": group,
+                "kind": "n_pct",
+                "n": int(k),
+                "denom": int(denom),
+            }
+        )
 
     cont("age", "Age at IVIG start, years", a["age_at_ivig"])
     cont("duration", "Disease duration at IVIG start, months", a["disease_duration_months"])
     cat("female", "Female sex", (a["sex"] == "F").sum(), a["sex"].notna().sum())
-    rows.append({"key": "male", "label": "Male sex", "group": "", "kind": "n_pct", "hidden": True,
-                 "n": int((a["sex"] == "M").sum()), "denom": int(a["sex"].notna().sum())})
+    rows.append(
+        {
+            "key": "male",
+            "label": "Male sex",
+            "group": "",
+            "kind": "n_pct",
+            "hidden": True,
+            "n": int((a["sex"] == "M").sum()),
+            "denom": int(a["sex"].notna().sum()),
+        }
+    )
     if a["ssc_subtype"].nunique() > 1:
         for sub in SSC_SUBTYPE:
             cat(f"subtype_{sub}", LABELS[sub], (a["ssc_subtype"] == sub).sum(), n, group="Subtype")
@@ -99,7 +158,9 @@ def table1_values(ctx: Context) -> list[dict]:
             m = MEASURES[code]
             cont(key, f"{m.label}, {m.unit}", a[f"BASE_{code}"], decimals=dec)
     overlaps = a[[f"overlap_{o}" for o in OVERLAP]].fillna(False).astype(bool)
-    cat("overlap_any", "Any overlap disease", overlaps.any(axis=1).sum(), n, group="Overlap disease")
+    cat(
+        "overlap_any", "Any overlap disease", overlaps.any(axis=1).sum(), n, group="Overlap disease"
+    )
     for o in OVERLAP:
         k = overlaps[f"overlap_{o}"].sum()
         if o == "myositis":
@@ -111,10 +172,21 @@ def table1_values(ctx: Context) -> list[dict]:
     if ind.to_numpy().any():
         for i in INDICATION:
             if ind[f"indication_{i}"].any():
-                cat(f"indication_{i}", LABELS[i], ind[f"indication_{i}"].sum(), n, group="IVIG indication")
+                cat(
+                    f"indication_{i}",
+                    LABELS[i],
+                    ind[f"indication_{i}"].sum(),
+                    n,
+                    group="IVIG indication",
+                )
         organ = ind[["indication_skin", "indication_myositis", "indication_gi"]].sum(axis=1)
-        cat("indication_multiple", "More than one of skin, myositis, GI", (organ > 1).sum(), n,
-            group="IVIG indication")
+        cat(
+            "indication_multiple",
+            "More than one of skin, myositis, GI",
+            (organ > 1).sum(),
+            n,
+            group="IVIG indication",
+        )
     for code, key in TABLE1_FLAGS.items():
         s = a[f"BASE_{code}"]
         if s.notna().any():
@@ -122,8 +194,13 @@ def table1_values(ctx: Context) -> list[dict]:
     for drug in DRUG:
         col = f"prior_{drug}"
         if col in a and a[col].fillna(False).astype(bool).any():
-            cat(f"prior_{drug}", LABELS.get(drug, drug.capitalize()), a[col].fillna(False).astype(bool).sum(), n,
-                group="Medications before IVIG")
+            cat(
+                f"prior_{drug}",
+                LABELS.get(drug, drug.capitalize()),
+                a[col].fillna(False).astype(bool).sum(),
+                n,
+                group="Medications before IVIG",
+            )
     for col, label in ANTIBODIES.items():
         s = a[col]
         if s.notna().any():
@@ -137,7 +214,11 @@ def record_table1(ctx: Context, rec) -> list[dict]:
     rec.value("table1_n", ctx.n, kind="int")
     a = ctx.analysed
     prior = [c for c in a.columns if c.startswith("prior_")]
-    any_prior = a[prior].fillna(False).astype(bool).any(axis=1) if prior else pd.Series(False, index=a.index)
+    any_prior = (
+        a[prior].fillna(False).astype(bool).any(axis=1)
+        if prior
+        else pd.Series(False, index=a.index)
+    )
     rec.value("table1_prior_any_n", int(any_prior.sum()), kind="int")
     rec.value("table1_prior_any_pct", 100.0 * any_prior.mean() if len(a) else np.nan, 1)
     rec.value("cohort_first_line_n", int((~any_prior).sum()), kind="int")
@@ -163,7 +244,9 @@ def table1(ctx: Context, rec, comparators: pd.DataFrame | None = None) -> Table:
     rows = record_table1(ctx, rec)
     n = ctx.n
     body = []
-    comp_cols = historical.baseline_columns(ctx, rec, rows, comparators) if comparators is not None else {}
+    comp_cols = (
+        historical.baseline_columns(ctx, rec, rows, comparators) if comparators is not None else {}
+    )
     for r in rows:
         if r.get("hidden"):
             continue
@@ -180,15 +263,25 @@ def table1(ctx: Context, rec, comparators: pd.DataFrame | None = None) -> Table:
         for col, cells in comp_cols.items():
             line[col] = cells.get(r["key"], "")
         body.append(line)
-    notes = ["Mean (SD) for continuous variables; n (%) for categories. N is shown where "
-             "fewer patients than the cohort had the value; missing values are excluded from "
-             "the denominator."]
+    notes = [
+        "Mean (SD) for continuous variables; n (%) for categories. N is shown where "
+        "fewer patients than the cohort had the value; missing values are excluded from "
+        "the denominator."
+    ]
     if comp_cols:
-        notes.append("* p < 0.05 for the comparison with the IVIG cohort: Student t test "
-                     "(pooled variance) from summary statistics, as in the paper; percentages "
-                     "compared as the t test on 0/1 data.")
-    return Table(pd.DataFrame(body), caption="Table 1. Baseline characteristics",
-                 table_id="table1", notes=notes, group_col="group", synthetic=ctx.synthetic)
+        notes.append(
+            "* p < 0.05 for the comparison with the IVIG cohort: Student t test "
+            "(pooled variance) from summary statistics, as in the paper; percentages "
+            "compared as the t test on 0/1 data."
+        )
+    return Table(
+        pd.DataFrame(body),
+        caption="Table 1. Baseline characteristics",
+        table_id="table1",
+        notes=notes,
+        group_col="group",
+        synthetic=ctx.synthetic,
+    )
 
 
 def treatment_values(ctx: Context) -> dict:
@@ -207,19 +300,33 @@ def table2(ctx: Context, rec) -> Table:
     n = ctx.n
     body = []
     tv = treatment_values(ctx)
-    for key, label in (("length_months", "Treatment length (months)"),
-                       ("cycles", "IVIG cycles (round 1)")):
+    for key, label in (
+        ("length_months", "Treatment length (months)"),
+        ("cycles", "IVIG cycles (round 1)"),
+    ):
         s = tv[key]
         rec.value(f"treat_{key}_mean", s.mean(), 1)
         rec.value(f"treat_{key}_sd", s.std(ddof=1), 1)
         rec.value(f"treat_{key}_min", s.min(), kind="int")
         rec.value(f"treat_{key}_max", s.max(), kind="int")
         rec.value(f"treat_{key}_median", s.median(), 1)
-        body.append({"group": "", "Variable": f"{label}, mean (SD)",
-                     f"N={n}": cell_mean_sd(s.mean(), s.std(ddof=1))})
-        body.append({"group": "", "Variable": f"{label}, median [range]",
-                     f"N={n}": f"{s.median():g} [{s.min():g}\u2013{s.max():g}]"})
-    cyc = ctx.cycles[ctx.cycles["in_round1"].astype(bool) & isin(ctx.cycles["patient_id"], a["USUBJID"])]
+        body.append(
+            {
+                "group": "",
+                "Variable": f"{label}, mean (SD)",
+                f"N={n}": cell_mean_sd(s.mean(), s.std(ddof=1)),
+            }
+        )
+        body.append(
+            {
+                "group": "",
+                "Variable": f"{label}, median [range]",
+                f"N={n}": f"{s.median():g} [{s.min():g}\u2013{s.max():g}]",
+            }
+        )
+    cyc = ctx.cycles[
+        ctx.cycles["in_round1"].astype(bool) & isin(ctx.cycles["patient_id"], a["USUBJID"])
+    ]
     rec.value("method_dose_g_per_kg_month", cyc["dose_g_per_kg"].median(), 1)
     rec.value("method_cycle_days_min", cyc["days"].min(), kind="int")
     rec.value("method_cycle_days_max", cyc["days"].max(), kind="int")
@@ -230,8 +337,13 @@ def table2(ctx: Context, rec) -> Table:
         if k:
             rec.value(f"treat_concomitant_{drug}_n", k, kind="int")
             rec.value(f"treat_concomitant_{drug}_pct", 100.0 * k / n, 1)
-            body.append({"group": "Concomitant medications", "Variable": LABELS.get(drug, drug),
-                         f"N={n}": cell_n_pct(k, n)})
+            body.append(
+                {
+                    "group": "Concomitant medications",
+                    "Variable": LABELS.get(drug, drug),
+                    f"N={n}": cell_n_pct(k, n),
+                }
+            )
         else:
             rec.value(f"treat_concomitant_{drug}_n", 0, kind="int")
             none.append(LABELS.get(drug, drug))
@@ -241,24 +353,43 @@ def table2(ctx: Context, rec) -> Table:
         rec.value(f"treat_concomitant_{cls}_n", k, kind="int")
         rec.value(f"treat_concomitant_{cls}_pct", 100.0 * k / n if n else np.nan, 1)
         if k:
-            body.append({"group": "Concomitant drug classes", "Variable": cls.replace("_", " ").capitalize(),
-                         f"N={n}": cell_n_pct(k, n)})
+            body.append(
+                {
+                    "group": "Concomitant drug classes",
+                    "Variable": cls.replace("_", " ").capitalize(),
+                    f"N={n}": cell_n_pct(k, n),
+                }
+            )
     if ctx.cohort.has("adverse_events"):
         ae = safety.ae_by_term(ctx)
         for r in ae.itertuples():
-            body.append({"group": "Side effects (patients)", "Variable": r.label,
-                         f"N={n}": cell_n_pct(r.n, n)})
+            body.append(
+                {
+                    "group": "Side effects (patients)",
+                    "Variable": r.label,
+                    f"N={n}": cell_n_pct(r.n, n),
+                }
+            )
     for r in safety.stop_reasons(ctx).itertuples():
-        body.append({"group": "Reason IVIG stopped", "Variable": r.label,
-                     f"N={n}": cell_n_pct(r.n, n)})
+        body.append(
+            {"group": "Reason IVIG stopped", "Variable": r.label, f"N={n}": cell_n_pct(r.n, n)}
+        )
     notes = []
     if none and ctx.cohort.has("medications"):
         notes.append("No patient was on concomitant " + ", ".join(none) + ".")
-    notes.append("Concomitant = a course overlapping the period from the first to the last "
-                 "IVIG cycle of round 1; treatment length = months from the first to the last "
-                 "cycle of round 1, inclusive.")
-    return Table(pd.DataFrame(body), caption="Table 2. Treatment details", table_id="table2",
-                 notes=notes, group_col="group", synthetic=ctx.synthetic)
+    notes.append(
+        "Concomitant = a course overlapping the period from the first to the last "
+        "IVIG cycle of round 1; treatment length = months from the first to the last "
+        "cycle of round 1, inclusive."
+    )
+    return Table(
+        pd.DataFrame(body),
+        caption="Table 2. Treatment details",
+        table_id="table2",
+        notes=notes,
+        group_col="group",
+        synthetic=ctx.synthetic,
+    )
 
 
 def centres(ctx: Context, rec) -> Table | None:
@@ -267,8 +398,10 @@ def centres(ctx: Context, rec) -> Table | None:
     centre = a["center"].fillna("Not recorded").astype(str)
     rec.value("cohort_centers_n", int(centre.nunique()), kind="int")
     if centre.nunique() < 2:
-        rec.prose("cohort_centers_text", "All analysed patients come from one centre, so there is no "
-                  "per-centre breakdown.")
+        rec.prose(
+            "cohort_centers_text",
+            "All analysed patients come from one centre, so there is no per-centre breakdown.",
+        )
         return None
     followup = ctx.bds[(ctx.bds["ANL01FL"] == "Y") & (ctx.bds["AVISITN"] != 0)]["USUBJID"].unique()
     df = pd.DataFrame({"centre": centre, "fu": isin(a["USUBJID"], followup)})
@@ -285,10 +418,18 @@ def centres(ctx: Context, rec) -> Table | None:
     sizes = centre.value_counts()
     rec.value("cohort_center_size_min", int(sizes.min()), kind="int")
     rec.value("cohort_center_size_max", int(sizes.max()), kind="int")
-    rec.prose("cohort_centers_text", f"The {len(a)} analysed patients come from {centre.nunique()} "
-              f"centres ({int(sizes.min())} to {int(sizes.max())} patients each).")
-    return Table(pd.DataFrame(rows), caption="Patients by centre", table_id="centres",
-                 synthetic=ctx.synthetic, notes=["Centre names are shown as recorded in the package."])
+    rec.prose(
+        "cohort_centers_text",
+        f"The {len(a)} analysed patients come from {centre.nunique()} "
+        f"centres ({int(sizes.min())} to {int(sizes.max())} patients each).",
+    )
+    return Table(
+        pd.DataFrame(rows),
+        caption="Patients by centre",
+        table_id="centres",
+        synthetic=ctx.synthetic,
+        notes=["Centre names are shown as recorded in the package."],
+    )
 
 
 def swimmer_data(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -296,8 +437,12 @@ def swimmer_data(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     seq = ctx.analysed.set_index("USUBJID")["SUBJSEQ"]
     c = ctx.cycles[isin(ctx.cycles["patient_id"], pd.Series(seq.index))]
-    cycles = pd.DataFrame({"SUBJSEQ": c["patient_id"].map(seq).astype(int).to_numpy(),
-                           "offset": c["offset"].astype(int).to_numpy(),
-                           "round": c["round"].astype(int).to_numpy()})
+    cycles = pd.DataFrame(
+        {
+            "SUBJSEQ": c["patient_id"].map(seq).astype(int).to_numpy(),
+            "offset": c["offset"].astype(int).to_numpy(),
+            "round": c["round"].astype(int).to_numpy(),
+        }
+    )
     stops = stop_label_per_patient(ctx)
     return cycles, stops

@@ -28,25 +28,32 @@ of freedom {Barnard and Rubin 1999}.
 
 Imputation assumes the visits are missing at random given the variables of the table.
 """
+
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
-from ivigbook.derive.bds import visit_key
+
 from ivigbook.chapters import outcomes
+from ivigbook.derive.bds import visit_key
 from ivigbook.derive.context import Context
 from ivigbook.results.formatter import fmt_number
 from ivigbook.results.table import Table, cell_est_ci
 from ivigbook.stats.mi import M_DEFAULT, chained_pmm, rubin
 
-
 MIN_PATIENTS = 5
 
 
-MIN_OBSERVED = 3      #: observed values needed to impute a visit
+MIN_OBSERVED = 3  #: observed values needed to impute a visit
 
 
-COVARIATES = {"age": "age_at_ivig", "duration": "disease_duration_months", "cycles": "n_cycles",
-              "prednisone": "concomitant_prednisone", "mycophenolate": "concomitant_mycophenolate"}
+COVARIATES = {
+    "age": "age_at_ivig",
+    "duration": "disease_duration_months",
+    "cycles": "n_cycles",
+    "prednisone": "concomitant_prednisone",
+    "mycophenolate": "concomitant_mycophenolate",
+}
 
 
 # ----------------------------------------------------------------------------- data
@@ -67,7 +74,9 @@ def wide_table(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
     for name, col in COVARIATES.items():
         if col not in a:
             continue
-        values = pd.array(a[col].reindex(ids), dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
+        values = pd.array(a[col].reindex(ids), dtype="Float64").to_numpy(
+            dtype=float, na_value=np.nan
+        )
         obs = values[np.isfinite(values)]
         if obs.size == 0 or np.unique(obs).size < 2:
             continue
@@ -78,18 +87,24 @@ def wide_table(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- chapter
-def analyse(ctx: Context, seed: int, paramcd: str = "MRSS", m: int = M_DEFAULT) -> pd.DataFrame | str:
+def analyse(
+    ctx: Context, seed: int, paramcd: str = "MRSS", m: int = M_DEFAULT
+) -> pd.DataFrame | str:
     """Pooled mean change from baseline at each visit (one row per visit), or a sentence
     saying why multiple imputation does not apply."""
     wide = wide_table(ctx, paramcd)
     visits = [visit_key(mo) for mo in ctx.params.followup_months]
     if len(wide) < MIN_PATIENTS:
-        return (f"Multiple imputation needs at least {MIN_PATIENTS} patients with a baseline "
-                f"value; this cohort has {len(wide)}, so none is done.")
+        return (
+            f"Multiple imputation needs at least {MIN_PATIENTS} patients with a baseline "
+            f"value; this cohort has {len(wide)}, so none is done."
+        )
     usable = [v for v in visits if wide[v].notna().sum() >= MIN_OBSERVED]
     if not usable:
-        return (f"No follow-up visit has at least {MIN_OBSERVED} observed values to impute "
-                "from, so no multiple imputation is done.")
+        return (
+            f"No follow-up visit has at least {MIN_OBSERVED} observed values to impute "
+            "from, so no multiple imputation is done."
+        )
     cols = ["base"] + usable + [c for c in wide.columns if c not in ["base"] + visits]
     data = wide[cols]
     completed = chained_pmm(data, m, seed)
@@ -98,25 +113,46 @@ def analyse(ctx: Context, seed: int, paramcd: str = "MRSS", m: int = M_DEFAULT) 
     for mo in ctx.params.followup_months:
         v = visit_key(mo)
         if v not in usable:
-            rows.append({"avisitn": mo, "visit": v, "n": n, "n_observed": int(wide[v].notna().sum())})
+            rows.append(
+                {"avisitn": mo, "visit": v, "n": n, "n_observed": int(wide[v].notna().sum())}
+            )
             continue
         chg = [d[v].to_numpy() - d["base"].to_numpy() for d in completed]
         r = rubin([c.mean() for c in chg], [c.var(ddof=1) / n for c in chg], n)
-        rows.append({"avisitn": mo, "visit": v, "n": n, "n_observed": int(wide[v].notna().sum()),
-                     "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "p": r.p,
-                     "fmi": r.fmi, "df": r.df, "se": r.se, "m": r.m})
+        rows.append(
+            {
+                "avisitn": mo,
+                "visit": v,
+                "n": n,
+                "n_observed": int(wide[v].notna().sum()),
+                "estimate": r.estimate,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "p": r.p,
+                "fmi": r.fmi,
+                "df": r.df,
+                "se": r.se,
+                "m": r.m,
+            }
+        )
     out = pd.DataFrame(rows)
     out.attrs["covariates"] = [c for c in cols if c not in ["base"] + usable]
     out.attrs["m"] = m
     return out
 
 
-COVARIATE_LABELS = {"age": "age", "duration": "disease duration", "cycles": "number of cycles",
-                    "prednisone": "concomitant prednisone", "mycophenolate": "concomitant mycophenolate"}
+COVARIATE_LABELS = {
+    "age": "age",
+    "duration": "disease duration",
+    "cycles": "number of cycles",
+    "prednisone": "concomitant prednisone",
+    "mycophenolate": "concomitant mycophenolate",
+}
 
 
-def mrss_change(ctx: Context, rec, seed: int, paramcd: str = "MRSS", name: str = "mrss",
-                m: int = M_DEFAULT) -> pd.DataFrame | None:
+def mrss_change(
+    ctx: Context, rec, seed: int, paramcd: str = "MRSS", name: str = "mrss", m: int = M_DEFAULT
+) -> pd.DataFrame | None:
     """Multiple imputation of the change at each visit; records ``mi_<name>_<visit>_*`` and
     ``mi_m``, glues ``mi_<name>_text``."""
     stem = f"mi_{name}"
@@ -129,8 +165,10 @@ def mrss_change(ctx: Context, rec, seed: int, paramcd: str = "MRSS", name: str =
     sources = ["the baseline"] + (["the other visits"] if len(res) > 1 else [])
     sources += [COVARIATE_LABELS[c] for c in res.attrs["covariates"]]
     listed = sources[0] if len(sources) == 1 else ", ".join(sources[:-1]) + " and " + sources[-1]
-    parts = [f"The missing follow-up values of the {n_text} patients with a baseline were "
-             f"imputed {m_text} times from {listed}."]
+    parts = [
+        f"The missing follow-up values of the {n_text} patients with a baseline were "
+        f"imputed {m_text} times from {listed}."
+    ]
     visits, fmis = [], []
     for r in res.to_dict("records"):
         v = r["visit"]
@@ -150,8 +188,10 @@ def mrss_change(ctx: Context, rec, seed: int, paramcd: str = "MRSS", name: str =
         parts.append(f"The fraction of missing information was {fmis[0][1]}.")
     elif fmis:
         low, high = min(fmis), max(fmis)
-        parts.append(f"The fraction of missing information ranged from {low[1]} ({low[2]}) to "
-                     f"{high[1]} ({high[2]}).")
+        parts.append(
+            f"The fraction of missing information ranged from {low[1]} ({low[2]}) to "
+            f"{high[1]} ({high[2]})."
+        )
     rec.prose(f"{stem}_text", " ".join(parts))
     return res
 
@@ -165,29 +205,45 @@ def comparison_table(ctx: Context, lmm, mi: pd.DataFrame | None) -> Table | None
     mis = mi.set_index("avisitn") if mi is not None else None
     for month in ctx.params.followup_months:
         cc = outcomes.compare_visit(ctx, "MRSS", month, test="paired_t")
-        row = {"Visit": outcomes.visit_label(month),
-               "Complete case: N": str(int(cc["n"])),
-               "Complete case: change (95% CI)": cell_est_ci(cc["chg_mean"], cc["ci_low"], cc["ci_high"], 1)}
+        row = {
+            "Visit": outcomes.visit_label(month),
+            "Complete case: N": str(int(cc["n"])),
+            "Complete case: change (95% CI)": cell_est_ci(
+                cc["chg_mean"], cc["ci_low"], cc["ci_high"], 1
+            ),
+        }
         if est is not None:
             r = est.loc[month]
-            row["Mixed model: change (95% CI)"] = cell_est_ci(r["change"], r["ci_low"], r["ci_high"], 1)
+            row["Mixed model: change (95% CI)"] = cell_est_ci(
+                r["change"], r["ci_low"], r["ci_high"], 1
+            )
         if mis is not None:
             r = mis.loc[month]
-            row["Multiple imputation: change (95% CI)"] = cell_est_ci(r.get("estimate", np.nan), r.get("ci_low", np.nan),
-                                                                      r.get("ci_high", np.nan), 1)
+            row["Multiple imputation: change (95% CI)"] = cell_est_ci(
+                r.get("estimate", np.nan), r.get("ci_low", np.nan), r.get("ci_high", np.nan), 1
+            )
             row["Fraction of missing information"] = fmt_number(r.get("fmi", np.nan), 2)
         rows.append(row)
-    notes = ["Complete case: patients with a baseline and a value in the visit window (paired "
-             "t-based CI)."]
+    notes = [
+        "Complete case: patients with a baseline and a value in the visit window (paired "
+        "t-based CI)."
+    ]
     if lmm is not None:
-        notes.append(f"Mixed model: all {lmm.n_obs} recorded values of {lmm.n_patients} "
-                     "patients (Wald CI).")
+        notes.append(
+            f"Mixed model: all {lmm.n_obs} recorded values of {lmm.n_patients} patients (Wald CI)."
+        )
     if mi is not None:
-        notes.append(f"Multiple imputation: chained equations with predictive mean matching, "
-                     f"m = {mi.attrs['m']}, pooled by Rubin's rules (Barnard-Rubin degrees of "
-                     f"freedom), {int(mi['n'].iloc[0])} patients with a baseline. Fraction of "
-                     "missing information as van Buuren (2018, eq. 2.24); with few patients its "
-                     "small-sample term makes it exceed the share of missing values.")
-    return Table(pd.DataFrame(rows), caption="Change in mRSS from baseline under three ways of "
-                 "handling missing visits", table_id="missing-data", synthetic=ctx.synthetic,
-                 notes=notes)
+        notes.append(
+            f"Multiple imputation: chained equations with predictive mean matching, "
+            f"m = {mi.attrs['m']}, pooled by Rubin's rules (Barnard-Rubin degrees of "
+            f"freedom), {int(mi['n'].iloc[0])} patients with a baseline. Fraction of "
+            "missing information as van Buuren (2018, eq. 2.24); with few patients its "
+            "small-sample term makes it exceed the share of missing values."
+        )
+    return Table(
+        pd.DataFrame(rows),
+        caption="Change in mRSS from baseline under three ways of handling missing visits",
+        table_id="missing-data",
+        synthetic=ctx.synthetic,
+        notes=notes,
+    )

@@ -37,6 +37,7 @@ Convergence: a fixed optimizer sequence (bounded L-BFGS, then Powell); a fit cou
 converged when the gradient of the criterion at the solution is close to zero, and any
 problem (no convergence, a variance estimated at zero) is said in the prose.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,38 +45,31 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
-from ivigbook.derive.context import Context
 from ivigbook.data.lookup import isin
-from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.data.schema import MEASURES
-from ivigbook.results.table import Table, cell_est_ci, cell_p
+from ivigbook.derive.bds import visit_key
 from ivigbook.derive.calendar import month_index
-from ivigbook.stats import lmm
+from ivigbook.derive.context import Context
+from ivigbook.results.formatter import fmt_number, p_text
+from ivigbook.results.table import Table, cell_est_ci, cell_p
+from ivigbook.stats.bentline import (
+    OPTIMIZER_NAMES,
+    FitInfo,
+    _ci_p,
+    _contrast_estimate,
+    _fits,
+    _slopes,
+    design,
+)
 
-#: optimizers tried in this order (``ivigbook.stats.lmm.fit`` ``method``)
-OPTIMIZERS = ("lbfgs", "powell")
-OPTIMIZER_NAMES = {"lbfgs": "L-BFGS", "powell": "Powell"}
-MIN_PATIENTS = 5          #: fewer patients: no model
-MIN_AFTER_KNOT = 5        #: values (from >= 3 patients) needed beyond a knot to keep it
-MIN_PRE_VALUES = 3        #: values (from >= 2 patients) before IVIG start for a pre-IVIG slope
-Z95 = 1.959963984540054
+MIN_PATIENTS = 5  #: fewer patients: no model
 
 
-@dataclass
-class FitInfo:
-    """One MixedLM fit: estimates and how the optimizer fared."""
+MIN_AFTER_KNOT = 5  #: values (from >= 3 patients) needed beyond a knot to keep it
 
-    params: pd.Series            # fixed effects (design scale: time in years)
-    cov: pd.DataFrame            # covariance of the fixed effects
-    llf: float
-    converged: bool
-    optimizer: str               # the optimizer whose result is used
-    random_slope: bool           # False: fell back to a random intercept only
-    problems: list[str] = field(default_factory=list)  # plain-language fit problems
-    theta: np.ndarray | None = None  # relative random-effects factor (warm start of refits)
-    slope_dropped_because: str = ""  # random intercept only: what was wrong with the slope
+
+MIN_PRE_VALUES = 3  #: values (from >= 2 patients) before IVIG start for a pre-IVIG slope
 
 
 @dataclass
@@ -90,11 +84,11 @@ class MixedModel:
     month_max: int
     has_pre: bool
     knots: tuple[int, ...]
-    fit: FitInfo                  # the broken-line model (visit estimates)
-    linear: FitInfo | None        # the two-slope model (pre/post slopes)
-    slopes: dict                  # pre/post/change per month with CI (two-slope model)
-    lr: dict                      # straight vs broken post-IVIG line (ML fits)
-    estimates: pd.DataFrame       # one row per follow-up target
+    fit: FitInfo  # the broken-line model (visit estimates)
+    linear: FitInfo | None  # the two-slope model (pre/post slopes)
+    slopes: dict  # pre/post/change per month with CI (two-slope model)
+    lr: dict  # straight vs broken post-IVIG line (ML fits)
+    estimates: pd.DataFrame  # one row per follow-up target
     data: pd.DataFrame = field(repr=False, default=None)
 
 
@@ -105,29 +99,23 @@ def long_data(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
 
     a = ctx.analysed.set_index("USUBJID")
     m = ctx.cohort.measurements
-    m = m[(m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(a.index))]
+    m = m[
+        (m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(a.index))
+    ]
     m = m[m["value"].notna() & m["date"].notna()]
     month = month_index(m["date"]) - month_index(m["patient_id"].map(a["first_cycle_date"]))
-    out = pd.DataFrame({"USUBJID": m["patient_id"].to_numpy(),
-                        "SUBJSEQ": m["patient_id"].map(a["SUBJSEQ"]).astype(int).to_numpy(),
-                        "month": month.astype(float).to_numpy(),
-                        "date": m["date"].to_numpy(),
-                        "value": m["value"].astype(float).to_numpy()})
+    out = pd.DataFrame(
+        {
+            "USUBJID": m["patient_id"].to_numpy(),
+            "SUBJSEQ": m["patient_id"].map(a["SUBJSEQ"]).astype(int).to_numpy(),
+            "month": month.astype(float).to_numpy(),
+            "date": m["date"].to_numpy(),
+            "value": m["value"].astype(float).to_numpy(),
+        }
+    )
     out = out.dropna(subset=["month"])
     out = out.sort_values(["SUBJSEQ", "month", "date"], kind="stable").reset_index(drop=True)
     return out.drop(columns="date")
-
-
-def design(month, has_pre: bool, knots=()) -> pd.DataFrame:
-    """Fixed-effects design (time in years): intercept, pre, post, post_k<knot>..."""
-    t = np.asarray(month, dtype=float)
-    cols = {"Intercept": np.ones_like(t)}
-    if has_pre:
-        cols["pre"] = np.minimum(t, 0.0) / 12.0
-    cols["post"] = np.maximum(t, 0.0) / 12.0
-    for k in knots:
-        cols[f"post_k{k}"] = np.maximum(t - k, 0.0) / 12.0
-    return pd.DataFrame(cols)
 
 
 def target_months(ctx: Context, month: int, usubjids) -> np.ndarray:
@@ -138,7 +126,7 @@ def target_months(ctx: Context, month: int, usubjids) -> np.ndarray:
         return np.full(len(ids), float(month))
     a = ctx.analysed.set_index("USUBJID")
     last = month_index(ids.map(a["last_cycle_date"])) - month_index(ids.map(a["first_cycle_date"]))
-    return (last.astype(float).to_numpy(na_value=0.0) + month)
+    return last.astype(float).to_numpy(na_value=0.0) + month
 
 
 def choose_knots(ctx: Context, data: pd.DataFrame) -> tuple[int, ...]:
@@ -154,125 +142,6 @@ def choose_knots(ctx: Context, data: pd.DataFrame) -> tuple[int, ...]:
     return tuple(knots)
 
 
-# ----------------------------------------------------------------------------- fitting
-def _problems(res) -> list[str]:
-    out = []
-    if not res.converged:
-        out.append("the fit did not converge (the gradient of the criterion at the solution "
-                   "is not close to zero)")
-    if res.boundary:
-        out.append("the covariance of the random effects is singular (a variance at zero or "
-                   "a correlation of \u00b11): the data support a simpler random-effects model")
-    return out
-
-
-def fit_mixed(y, X: pd.DataFrame, groups, month, reml: bool = True,
-              start: FitInfo | None = None) -> FitInfo | None:
-    """Fit with random intercept + slope, optimizers in OPTIMIZERS order; fall back to a
-    random intercept only. The first clean fit (converged, not on the boundary, finite
-    SEs) wins; otherwise the last usable fit is returned with its problems listed.
-    ``start``: a fit of the same data whose variance components start the optimizer."""
-
-    y = np.asarray(y, dtype=float)
-    t = np.asarray(month, dtype=float) / 12.0
-    k = X.shape[1]
-    Xa = X.to_numpy(dtype=float)
-    fallback, slope_problems = None, []
-    for slope in (True, False):
-        Z = np.column_stack([np.ones_like(t), t]) if slope else np.ones((len(t), 1))
-        for method in OPTIMIZERS:
-            try:
-                theta0 = (start.theta if start is not None and start.random_slope == slope
-                          else None)
-                res = lmm.fit(y, Xa, groups, Z, reml=reml, method=method, theta0=theta0)
-            except (np.linalg.LinAlgError, ValueError):
-                continue
-            params = pd.Series(res.fe_params, index=X.columns)
-            cov = res.cov_fe[:k, :k]
-            usable = np.isfinite(params).all() and np.isfinite(cov).all() and (np.diag(cov) > 0).all()
-            if not usable:
-                continue
-            problems = _problems(res)
-            if slope and not slope_problems:
-                slope_problems = problems
-            info = FitInfo(params=params, cov=pd.DataFrame(cov, index=X.columns, columns=X.columns),
-                           llf=float(res.llf), converged=res.converged, optimizer=method,
-                           random_slope=slope, problems=problems, theta=res.theta,
-                           slope_dropped_because="" if slope else "; ".join(slope_problems))
-            if not problems:
-                return info
-            if fallback is None or (info.converged and not fallback.converged):
-                fallback = info
-    return fallback
-
-
-def _contrast_estimate(fit: FitInfo, L: np.ndarray) -> tuple[float, float]:
-    est = float(L @ fit.params.to_numpy())
-    se = float(np.sqrt(max(L @ fit.cov.to_numpy() @ L, 0.0)))
-    return est, se
-
-
-def _ci_p(est: float, se: float) -> tuple[float, float, float]:
-    from scipy import stats as sps
-
-    if not np.isfinite(se) or se <= 0:
-        return np.nan, np.nan, np.nan
-    return est - Z95 * se, est + Z95 * se, float(2 * sps.norm.sf(abs(est / se)))
-
-
-def _slopes(fit: FitInfo | None, has_pre: bool) -> dict:
-    """Pre- and post-IVIG slopes per month and their difference (two-slope model)."""
-    out: dict = {}
-    if fit is None:
-        return out
-    names = list(fit.params.index)
-    for name, vec in (("post", {"post": 1.0}), ("pre", {"pre": 1.0}),
-                      ("change", {"post": 1.0, "pre": -1.0})):
-        if not has_pre and name != "post":
-            continue
-        L = np.array([vec.get(n, 0.0) for n in names]) / 12.0  # per month
-        est, se = _contrast_estimate(fit, L)
-        lo, hi, p = _ci_p(est, se)
-        out[name] = {"estimate": est, "ci_low": lo, "ci_high": hi, "p": p}
-    return out
-
-
-_FITS: dict = {}   #: the last fits by data and design (notebooks 02 and 06 fit the same model)
-
-
-def _fits(data: pd.DataFrame, has_pre: bool, knots: tuple[int, ...]):
-    """The bent-line and two-slope REML fits and the likelihood-ratio test of the straight
-    post-IVIG line (ML fits); ``None`` if the bent-line model cannot be fitted. Computed
-    once per data and design within a process."""
-    import hashlib
-
-    digest = hashlib.sha256(pd.util.hash_pandas_object(
-        data[["SUBJSEQ", "month", "value"]], index=False).to_numpy().tobytes()).hexdigest()
-    key = (digest, has_pre, knots)
-    if key in _FITS:
-        return _FITS[key]
-    groups = data["SUBJSEQ"].to_numpy()
-    y = data["value"].to_numpy()
-    X = design(data["month"], has_pre, knots)
-    main = fit_mixed(y, X, groups, data["month"])
-    if main is None:
-        return None
-    X_lin = design(data["month"], has_pre)
-    linear = fit_mixed(y, X_lin, groups, data["month"], start=main) if knots else main
-    lr = {}
-    if knots:
-        ml_main = fit_mixed(y, X, groups, data["month"], reml=False, start=main)
-        ml_lin = fit_mixed(y, X_lin, groups, data["month"], reml=False, start=linear)
-        if ml_main is not None and ml_lin is not None:
-            from scipy import stats as sps
-
-            stat = max(2.0 * (ml_main.llf - ml_lin.llf), 0.0)
-            lr = {"stat": stat, "df": len(knots), "p": float(sps.chi2.sf(stat, len(knots)))}
-    _FITS.clear()  # keep one entry: registry-sized fits are small, but data keys are not
-    _FITS[key] = (main, linear, lr)
-    return _FITS[key]
-
-
 def fit(ctx: Context, paramcd: str = "MRSS") -> MixedModel | str:
     """Fit the model; a sentence (str) saying why not when it does not apply."""
     label = MEASURES[paramcd].label if paramcd in MEASURES else paramcd
@@ -280,33 +149,62 @@ def fit(ctx: Context, paramcd: str = "MRSS") -> MixedModel | str:
     n_pat = data["SUBJSEQ"].nunique()
     post_pat = data.loc[data["month"] > 0, "SUBJSEQ"].nunique()
     if n_pat < MIN_PATIENTS or post_pat < 2:
-        return (f"A mixed model needs {label} values of at least {MIN_PATIENTS} patients, with "
-                f"values after IVIG start in at least 2; this cohort has {n_pat} patients with "
-                f"values ({post_pat} after IVIG start), so no model is fitted.")
+        return (
+            f"A mixed model needs {label} values of at least {MIN_PATIENTS} patients, with "
+            f"values after IVIG start in at least 2; this cohort has {n_pat} patients with "
+            f"values ({post_pat} after IVIG start), so no model is fitted."
+        )
     pre = data[data["month"] < 0]
     has_pre = len(pre) >= MIN_PRE_VALUES and pre["SUBJSEQ"].nunique() >= 2
     knots = choose_knots(ctx, data)
     fitted = _fits(data, has_pre, knots)
     if fitted is None:
-        return (f"The mixed model of {label} could not be fitted (every optimizer failed), so "
-                "no model-based estimate is shown.")
+        return (
+            f"The mixed model of {label} could not be fitted (every optimizer failed), so "
+            "no model-based estimate is shown."
+        )
     main, linear, lr = fitted
     rows = []
     patients = data.drop_duplicates("USUBJID")["USUBJID"]
     for month in ctx.params.followup_months:
         t = target_months(ctx, month, patients)
-        L = (design(t, has_pre, knots).to_numpy() - design(np.zeros_like(t), has_pre, knots).to_numpy()).mean(axis=0)
+        L = (
+            design(t, has_pre, knots).to_numpy()
+            - design(np.zeros_like(t), has_pre, knots).to_numpy()
+        ).mean(axis=0)
         est, se = _contrast_estimate(main, L)
         lo, hi, p = _ci_p(est, se)
         cc = outcomes.compare_visit(ctx, paramcd, month, test="paired_t")
-        rows.append({"avisitn": int(month), "change": est, "se": se, "ci_low": lo, "ci_high": hi,
-                     "p": p, "cc_n": int(cc["n"]), "cc_change": cc["chg_mean"],
-                     "cc_ci_low": cc["ci_low"], "cc_ci_high": cc["ci_high"]})
-    return MixedModel(paramcd=paramcd, anchor=ctx.params.followup_anchor, n_patients=int(n_pat),
-                      n_obs=len(data), month_min=int(data["month"].min()),
-                      month_max=int(data["month"].max()), has_pre=has_pre, knots=knots,
-                      fit=main, linear=linear, slopes=_slopes(linear, has_pre), lr=lr,
-                      estimates=pd.DataFrame(rows), data=data)
+        rows.append(
+            {
+                "avisitn": int(month),
+                "change": est,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p": p,
+                "cc_n": int(cc["n"]),
+                "cc_change": cc["chg_mean"],
+                "cc_ci_low": cc["ci_low"],
+                "cc_ci_high": cc["ci_high"],
+            }
+        )
+    return MixedModel(
+        paramcd=paramcd,
+        anchor=ctx.params.followup_anchor,
+        n_patients=int(n_pat),
+        n_obs=len(data),
+        month_min=int(data["month"].min()),
+        month_max=int(data["month"].max()),
+        has_pre=has_pre,
+        knots=knots,
+        fit=main,
+        linear=linear,
+        slopes=_slopes(linear, has_pre),
+        lr=lr,
+        estimates=pd.DataFrame(rows),
+        data=data,
+    )
 
 
 # ----------------------------------------------------------------------------- chapter
@@ -326,10 +224,16 @@ def mrss_model(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss") -> 
     model = fit(ctx, paramcd)
     if isinstance(model, str):
         rec.prose(f"{stem}_text", model)
-        rec.prose(f"{stem}_why_text", "Without a mixed model there is no second estimate to "
-                                       "compare with the complete-case means.")
+        rec.prose(
+            f"{stem}_why_text",
+            "Without a mixed model there is no second estimate to "
+            "compare with the complete-case means.",
+        )
         return None
-    f = lambda key, v, d=1: rec.value(f"{stem}_{key}", v, d)  # noqa: E731
+
+    def f(key, v, d=1):
+        return rec.value(f"{stem}_{key}", v, d)
+
     n_pat = rec.value(f"{stem}_n_patients", model.n_patients, kind="int")
     n_obs = rec.value(f"{stem}_n_obs", model.n_obs, kind="int")
     rec.value(f"{stem}_converged", model.fit.converged and not model.fit.problems)
@@ -339,8 +243,10 @@ def mrss_model(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss") -> 
     rec.value(f"{stem}_month_min", lo_m, kind="int")
     rec.value(f"{stem}_month_max", hi_m, kind="int")
     if lo_m < 0:
-        span = (f"from {fmt_number(-lo_m, 0)} months before to {fmt_number(hi_m, 0)} months "
-                "after IVIG start")
+        span = (
+            f"from {fmt_number(-lo_m, 0)} months before to {fmt_number(hi_m, 0)} months "
+            "after IVIG start"
+        )
     else:
         span = f"from month {fmt_number(lo_m, 0)} to month {fmt_number(hi_m, 0)} after IVIG start"
     parts = [f"The model uses all {n_obs} recorded values of the {n_pat} patients, {span}."]
@@ -351,27 +257,40 @@ def mrss_model(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss") -> 
             f(f"slope_{key}_ci_low", s[key]["ci_low"], 2)
             f(f"slope_{key}_ci_high", s[key]["ci_high"], 2)
             rec.value(f"{stem}_slope_{key}_p", s[key]["p"], kind="p")
-    txt = lambda key: fmt_number(s[key]["estimate"], 2)  # noqa: E731
-    ci = lambda key: _ci_text(fmt_number(s[key]["ci_low"], 2), fmt_number(s[key]["ci_high"], 2))  # noqa: E731
+
+    def txt(key):
+        return fmt_number(s[key]["estimate"], 2)
+
+    def ci(key):
+        return _ci_text(fmt_number(s[key]["ci_low"], 2), fmt_number(s[key]["ci_high"], 2))
+
     if "pre" in s:
-        parts.append(f"With one straight line before and one after IVIG start, mRSS changed by "
-                     f"{txt('pre')} points per month before IVIG ({ci('pre')}) and by "
-                     f"{txt('post')} points per month after ({ci('post')}); the slope changed "
-                     f"by {txt('change')} points per month ({ci('change')}; {p_text(s['change']['p'])}).")
+        parts.append(
+            f"With one straight line before and one after IVIG start, mRSS changed by "
+            f"{txt('pre')} points per month before IVIG ({ci('pre')}) and by "
+            f"{txt('post')} points per month after ({ci('post')}); the slope changed "
+            f"by {txt('change')} points per month ({ci('change')}; {p_text(s['change']['p'])})."
+        )
     else:
-        parts.append(f"No values before IVIG start were available for a pre-IVIG slope; after "
-                     f"IVIG start mRSS changed by {txt('post')} points per month ({ci('post')}).")
+        parts.append(
+            f"No values before IVIG start were available for a pre-IVIG slope; after "
+            f"IVIG start mRSS changed by {txt('post')} points per month ({ci('post')})."
+        )
     if model.knots:
         knots = ", ".join(fmt_number(k, 0) for k in model.knots)
         lr_p = model.lr.get("p", np.nan)
         rec.value(f"{stem}_linear_lr_p", lr_p, kind="p")
         worse = "worse" if lr_p < 0.05 else "not significantly worse"
-        parts.append(f"A single straight line after IVIG start fits the course {worse} than a "
-                     f"line that may bend at months {knots} (likelihood-ratio test, "
-                     f"{p_text(lr_p)}); the visit estimates below come from the bent line.")
+        parts.append(
+            f"A single straight line after IVIG start fits the course {worse} than a "
+            f"line that may bend at months {knots} (likelihood-ratio test, "
+            f"{p_text(lr_p)}); the visit estimates below come from the bent line."
+        )
     else:
-        parts.append("The follow-up visit is timed from each patient's last cycle, so the "
-                     "post-IVIG course is one straight line.")
+        parts.append(
+            "The follow-up visit is timed from each patient's last cycle, so the "
+            "post-IVIG course is one straight line."
+        )
     visits = []
     for r in model.estimates.itertuples():
         v = visit_key(r.avisitn)
@@ -383,11 +302,17 @@ def mrss_model(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss") -> 
     parts.append("Estimated mean change from baseline: " + "; ".join(visits) + ".")
     fit_ = model.fit
     how = OPTIMIZER_NAMES[fit_.optimizer]
-    re_text = ("a random intercept and slope per patient" if fit_.random_slope else
-               "a random intercept per patient")
+    re_text = (
+        "a random intercept and slope per patient"
+        if fit_.random_slope
+        else "a random intercept per patient"
+    )
     if fit_.problems:
-        parts.append(f"The fit ({how}, {re_text}) is flagged: " + "; ".join(fit_.problems) +
-                     ". Read the intervals with care.")
+        parts.append(
+            f"The fit ({how}, {re_text}) is flagged: "
+            + "; ".join(fit_.problems)
+            + ". Read the intervals with care."
+        )
     else:
         parts.append(f"The fit converged ({how} optimizer, {re_text}).")
     if not fit_.random_slope:
@@ -410,11 +335,13 @@ def why_sentence(ctx: Context, rec, model: MixedModel, stem: str) -> str:
     cc = rec.value(f"{stem}_{v}_cc_change", row["cc_change"])
     lmm = fmt_number(row["change"])
     n_pat = fmt_number(model.n_patients, 0)
-    parts = [f"At {where} the complete-case mean change was {cc} among the {n_cc} patients with "
-             f"a value in the visit window; the mixed model estimates {lmm} for all {n_pat} "
-             "patients. The complete-case mean describes only the patients still seen at that "
-             "visit. The model also uses the earlier visits of the patients who were not, and "
-             "carries their course forward as it ran in similar patients."]
+    parts = [
+        f"At {where} the complete-case mean change was {cc} among the {n_cc} patients with "
+        f"a value in the visit window; the mixed model estimates {lmm} for all {n_pat} "
+        "patients. The complete-case mean describes only the patients still seen at that "
+        "visit. The model also uses the earlier visits of the patients who were not, and "
+        "carries their course forward as it ran in similar patients."
+    ]
     # who is missing: baseline and early change of patients without the visit
     base = ctx.chosen(model.paramcd)
     base = base[base["AVISITN"] == 0].set_index("USUBJID")["AVAL"].astype(float)
@@ -427,8 +354,10 @@ def why_sentence(ctx: Context, rec, model: MixedModel, stem: str) -> str:
         b_seen = rec.value(f"{stem}_{v}_observed_base_mean", base.reindex(seen).mean())
         k_gone = rec.value(f"{stem}_{v}_missing_n", len(gone), kind="int")
         who = "patient" if len(gone) == 1 else "patients"
-        parts.append(f"The {k_gone} {who} without a value at {where} had a mean baseline "
-                     f"mRSS of {b_gone}, against {b_seen} in the {n_cc} with one.")
+        parts.append(
+            f"The {k_gone} {who} without a value at {where} had a mean baseline "
+            f"mRSS of {b_gone}, against {b_seen} in the {n_cc} with one."
+        )
         earlier = [m for m in ctx.params.followup_months if m < month]
         if earlier:
             m0 = earlier[0]
@@ -438,13 +367,16 @@ def why_sentence(ctx: Context, rec, model: MixedModel, stem: str) -> str:
                 v0 = visit_key(m0)
                 a = rec.value(f"{stem}_{v}_missing_{v0}_change_mean", c_gone.mean())
                 b = rec.value(f"{stem}_{v}_observed_{v0}_change_mean", c_seen.mean())
-                parts.append(f"By {_visit(m0, ctx)} their mRSS had changed by {a} on average, "
-                             f"against {b}.")
-    parts.append("The model's estimate is unbiased if whether a visit is missing depends only "
-                 "on values already observed (missing at random, MAR). If patients stopped "
-                 "coming because of how their skin was doing at the missed visit itself (for "
-                 "example, stopped after improving and were not seen again), neither estimate "
-                 "is unbiased, and the data cannot tell the two situations apart.")
+                parts.append(
+                    f"By {_visit(m0, ctx)} their mRSS had changed by {a} on average, against {b}."
+                )
+    parts.append(
+        "The model's estimate is unbiased if whether a visit is missing depends only "
+        "on values already observed (missing at random, MAR). If patients stopped "
+        "coming because of how their skin was doing at the missed visit itself (for "
+        "example, stopped after improving and were not seen again), neither estimate "
+        "is unbiased, and the data cannot tell the two situations apart."
+    )
     return " ".join(parts)
 
 
@@ -453,29 +385,66 @@ def figure_args(model: MixedModel | None, ctx: Context) -> dict:
     change with 95% CIs by visit (an empty frame when there is no model)."""
     cols = ["series", "month", "n", "mean", "ci_low", "ci_high"]
     last = ctx.params.followup_anchor == "last_cycle"
-    args = {"ylabel": "Change in mRSS from baseline (points)",
-            "xlabel": ("Months after the last IVIG cycle (0 = baseline)" if last
-                       else "Months since IVIG start"),
-            "ref_x": None if last else 0}
+    args = {
+        "ylabel": "Change in mRSS from baseline (points)",
+        "xlabel": (
+            "Months after the last IVIG cycle (0 = baseline)" if last else "Months since IVIG start"
+        ),
+        "ref_x": None if last else 0,
+    }
     if model is None:
         return {"summary": pd.DataFrame(columns=cols), **args}
     base_n = int((ctx.chosen(model.paramcd)["AVISITN"] == 0).sum())
-    rows = [{"series": "Complete case (paired)", "month": 0, "n": base_n, "mean": 0.0,
-             "ci_low": 0.0, "ci_high": 0.0},
-            {"series": "Mixed model (all visits)", "month": 0, "n": model.n_patients, "mean": 0.0,
-             "ci_low": 0.0, "ci_high": 0.0}]
+    rows = [
+        {
+            "series": "Complete case (paired)",
+            "month": 0,
+            "n": base_n,
+            "mean": 0.0,
+            "ci_low": 0.0,
+            "ci_high": 0.0,
+        },
+        {
+            "series": "Mixed model (all visits)",
+            "month": 0,
+            "n": model.n_patients,
+            "mean": 0.0,
+            "ci_low": 0.0,
+            "ci_high": 0.0,
+        },
+    ]
     est = list(model.estimates.itertuples())
-    rows[1:1] = [{"series": "Complete case (paired)", "month": r.avisitn, "n": r.cc_n,
-                  "mean": r.cc_change, "ci_low": r.cc_ci_low, "ci_high": r.cc_ci_high} for r in est]
-    rows += [{"series": "Mixed model (all visits)", "month": r.avisitn, "n": model.n_patients,
-              "mean": r.change, "ci_low": r.ci_low, "ci_high": r.ci_high} for r in est]
+    rows[1:1] = [
+        {
+            "series": "Complete case (paired)",
+            "month": r.avisitn,
+            "n": r.cc_n,
+            "mean": r.cc_change,
+            "ci_low": r.cc_ci_low,
+            "ci_high": r.cc_ci_high,
+        }
+        for r in est
+    ]
+    rows += [
+        {
+            "series": "Mixed model (all visits)",
+            "month": r.avisitn,
+            "n": model.n_patients,
+            "mean": r.change,
+            "ci_low": r.ci_low,
+            "ci_high": r.ci_high,
+        }
+        for r in est
+    ]
     df = pd.DataFrame(rows, columns=cols)
     return {"summary": df, **args}
 
 
-TERM_LABELS = {"Intercept": "Mean mRSS at IVIG start (points)",
-               "pre": "Slope before IVIG (points per month)",
-               "post": "Slope after IVIG start (points per month)"}
+TERM_LABELS = {
+    "Intercept": "Mean mRSS at IVIG start (points)",
+    "pre": "Slope before IVIG (points per month)",
+    "post": "Slope after IVIG start (points per month)",
+}
 
 
 def terms_table(model: MixedModel | None, synthetic: bool) -> Table | None:
@@ -492,21 +461,35 @@ def terms_table(model: MixedModel | None, synthetic: bool) -> Table | None:
             label = f"Change of slope at month {name[6:]} (points per month)"
         else:
             label = TERM_LABELS[name]
-        rows.append({"Term": label, "Estimate (95% CI)": cell_est_ci(b * scale, lo, hi, 2),
-                     "p": cell_p(p)})
-    notes = [f"Linear mixed model (REML) of all {model.n_obs} recorded values of "
-             f"{model.n_patients} patients; time in calendar months from the first IVIG cycle; "
-             + ("random intercept and slope per patient" if fit_.random_slope
-                else "random intercept per patient") + "; Wald 95% CIs and p (normal "
-             "approximation)."]
+        rows.append(
+            {"Term": label, "Estimate (95% CI)": cell_est_ci(b * scale, lo, hi, 2), "p": cell_p(p)}
+        )
+    notes = [
+        f"Linear mixed model (REML) of all {model.n_obs} recorded values of "
+        f"{model.n_patients} patients; time in calendar months from the first IVIG cycle; "
+        + (
+            "random intercept and slope per patient"
+            if fit_.random_slope
+            else "random intercept per patient"
+        )
+        + "; Wald 95% CIs and p (normal "
+        "approximation)."
+    ]
     if model.knots:
-        notes.append("The post-IVIG course is a broken line: each 'change of slope' row is the "
-                      "change of the monthly slope from that month on. The pre- and post-IVIG "
-                      "slopes quoted in the text come from the simpler model with one straight "
-                      "line on each side of IVIG start.")
-    caption = "Mixed model of mRSS" + (" (broken post-IVIG line)" if model.knots else "") + ": fixed effects"
-    return Table(pd.DataFrame(rows), caption=caption,
-                 table_id="lmm-terms", synthetic=synthetic, notes=notes)
+        notes.append(
+            "The post-IVIG course is a broken line: each 'change of slope' row is the "
+            "change of the monthly slope from that month on. The pre- and post-IVIG "
+            "slopes quoted in the text come from the simpler model with one straight "
+            "line on each side of IVIG start."
+        )
+    caption = (
+        "Mixed model of mRSS"
+        + (" (broken post-IVIG line)" if model.knots else "")
+        + ": fixed effects"
+    )
+    return Table(
+        pd.DataFrame(rows), caption=caption, table_id="lmm-terms", synthetic=synthetic, notes=notes
+    )
 
 
 # ----------------------------------------------------------------------------- sensitivity
@@ -526,26 +509,39 @@ def window_comparison(ctx: Context, rec, win: pd.DataFrame, paramcd: str = "MRSS
         rec.value(f"sens_lmm_{paramcd.lower()}_{v}_change_ci_high", r.ci_high)
         row = {"Visit": outcomes.visit_label(r.avisitn)}
         for w in win[win["avisitn"] == r.avisitn].sort_values("halfwidth").itertuples():
-            row[f"{w.window}"] = (cell_est_ci(w.estimate, w.ci_low, w.ci_high, 1)
-                                  + f", N={int(w.n)}") if w.n else "no data"
-        row["Mixed model (all visits)"] = (cell_est_ci(r.change, r.ci_low, r.ci_high, 1)
-                                           + f", N={model.n_patients}")
+            row[f"{w.window}"] = (
+                (cell_est_ci(w.estimate, w.ci_low, w.ci_high, 1) + f", N={int(w.n)}")
+                if w.n
+                else "no data"
+            )
+        row["Mixed model (all visits)"] = (
+            cell_est_ci(r.change, r.ci_low, r.ci_high, 1) + f", N={model.n_patients}"
+        )
         rows.append(row)
     month = outcomes.primary_month(ctx)
     prim = model.estimates[model.estimates["avisitn"] == month].iloc[0]
     # every number below is recorded above (sens_lmm_*) or by sensitivity.by_window
     # (sens_hw<h>_*_change_mean, one decimal); a key is glued once per notebook
-    text = (f"It estimates a mean change of {fmt_number(prim['change'])} ("
-            f"{_ci_text(fmt_number(prim['ci_low']), fmt_number(prim['ci_high']))}) at "
-            f"{_visit(month, ctx)}")
+    text = (
+        f"It estimates a mean change of {fmt_number(prim['change'])} ("
+        f"{_ci_text(fmt_number(prim['ci_low']), fmt_number(prim['ci_high']))}) at "
+        f"{_visit(month, ctx)}"
+    )
     d = win[(win["avisitn"] == month) & win["estimate"].notna()]
     if len(d):
-        text += (f", against complete-case means from {fmt_number(d['estimate'].min())} to "
-                 f"{fmt_number(d['estimate'].max())} across the window widths")
+        text += (
+            f", against complete-case means from {fmt_number(d['estimate'].min())} to "
+            f"{fmt_number(d['estimate'].max())} across the window widths"
+        )
     rec.prose("sens_lmm_text", text + ".")
-    return Table(pd.DataFrame(rows), caption="Mean change in mRSS (95% CI): complete cases by "
-                 "window width and the mixed model", table_id="windows-lmm",
-                 synthetic=ctx.synthetic,
-                 notes=["Complete cases: paired mean change among patients with a baseline and a "
-                        "value in the window (t-based CI). Mixed model: all recorded values, no "
-                        "window (Wald CI); see the skin chapter for the model."])
+    return Table(
+        pd.DataFrame(rows),
+        caption="Mean change in mRSS (95% CI): complete cases by window width and the mixed model",
+        table_id="windows-lmm",
+        synthetic=ctx.synthetic,
+        notes=[
+            "Complete cases: paired mean change among patients with a baseline and a "
+            "value in the window (t-based CI). Mixed model: all recorded values, no "
+            "window (Wald CI); see the skin chapter for the model."
+        ],
+    )

@@ -1,17 +1,18 @@
 """Pulmonary and organ outcomes (notebook 03): FVC, DLCO, Medsger scores, CK in myositis."""
+
 from __future__ import annotations
 
 import pandas as pd
 
-from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
-from ivigbook.derive.context import Context
 from ivigbook.data.lookup import isin
 from ivigbook.data.schema import MEASURES
+from ivigbook.derive.bds import visit_key
+from ivigbook.derive.calendar import month_index
+from ivigbook.derive.context import Context
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_mean_sd, cell_p
 from ivigbook.stats import tests as stats
-from ivigbook.derive.calendar import month_index
 
 #: Upper limit of normal for creatine kinase used to call a value "normal" (U/L).
 CK_ULN = 200.0
@@ -22,7 +23,7 @@ def pulmonary(ctx: Context, rec, measures: dict[str, str] | None = None) -> Tabl
     """Baseline vs the primary visit for lung function (paired t); glues organ_pulmonary_text."""
     measures = measures or {"FVC_PCT": "fvc", "DLCO_PCT": "dlco", "RVSP_MMHG": "rvsp"}
     month = outcomes.primary_month(ctx)
-    v = visit_key(month)
+    visit_key(month)
     where = outcomes.visit_phrase(month, ctx.params.followup_anchor)
     rows, phrases = [], []
     for code, name in measures.items():
@@ -31,24 +32,47 @@ def pulmonary(ctx: Context, rec, measures: dict[str, str] | None = None) -> Tabl
         c = outcomes.record_course(ctx, rec, "organ", code, name)
         r = c[c["avisitn"] == month].iloc[0]
         m = MEASURES[code]
-        rows.append({"Measure": f"{m.label} ({m.unit})", "N (pairs)": str(int(r["n"])),
-                     "Baseline": cell_mean_sd(r["base_mean"], r["base_sd"]),
-                     f"Month {month}": cell_mean_sd(r["aval_mean"], r["aval_sd"]),
-                     "Change": cell_mean_sd(r["chg_mean"], r["chg_sd"]), "p": cell_p(r["p"])})
+        rows.append(
+            {
+                "Measure": f"{m.label} ({m.unit})",
+                "N (pairs)": str(int(r["n"])),
+                "Baseline": cell_mean_sd(r["base_mean"], r["base_sd"]),
+                f"Month {month}": cell_mean_sd(r["aval_mean"], r["aval_sd"]),
+                "Change": cell_mean_sd(r["chg_mean"], r["chg_sd"]),
+                "p": cell_p(r["p"]),
+            }
+        )
         if r["n"]:
-            phrases.append(f"mean {m.label} went from {fmt_number(r['base_mean'])} to "
-                           f"{fmt_number(r['aval_mean'])} {m.unit} (N={int(r['n'])}, {p_text(r['p'])})")
+            phrases.append(
+                f"mean {m.label} went from {fmt_number(r['base_mean'])} to "
+                f"{fmt_number(r['aval_mean'])} {m.unit} (N={int(r['n'])}, {p_text(r['p'])})"
+            )
     if not rows:
-        rec.prose("organ_pulmonary_text", "No lung function or echocardiography values were recorded in this cohort.")
+        rec.prose(
+            "organ_pulmonary_text",
+            "No lung function or echocardiography values were recorded in this cohort.",
+        )
         return None
-    text = (f"Between baseline and {where}, " + "; ".join(phrases) + "." if phrases else
-            f"No patient had lung function values at both baseline and {where}.")
-    rec.prose("organ_pulmonary_text", text + " Baseline means here are those of the patients with "
-              "both values, so they can differ from Table 1.")
-    return Table(pd.DataFrame(rows), caption="Pulmonary function and RVSP", table_id="paired-organ",
-                 synthetic=ctx.synthetic,
-                 notes=["Mean (SD) among patients with both a baseline and a follow-up value; "
-                        "p: paired Student t test."])
+    text = (
+        f"Between baseline and {where}, " + "; ".join(phrases) + "."
+        if phrases
+        else f"No patient had lung function values at both baseline and {where}."
+    )
+    rec.prose(
+        "organ_pulmonary_text",
+        text + " Baseline means here are those of the patients with "
+        "both values, so they can differ from Table 1.",
+    )
+    return Table(
+        pd.DataFrame(rows),
+        caption="Pulmonary function and RVSP",
+        table_id="paired-organ",
+        synthetic=ctx.synthetic,
+        notes=[
+            "Mean (SD) among patients with both a baseline and a follow-up value; "
+            "p: paired Student t test."
+        ],
+    )
 
 
 def _muscle_population(ctx: Context) -> tuple[Context, str]:
@@ -56,7 +80,9 @@ def _muscle_population(ctx: Context) -> tuple[Context, str]:
     if ctx.params.population_by_indication:
         return ctx.indication_group("myositis"), "treated with IVIG for myositis"
     a = ctx.analysed
-    return ctx.restrict(a.loc[a["overlap_myositis"].fillna(False).astype(bool), "USUBJID"]), "with overlap myositis"
+    return ctx.restrict(
+        a.loc[a["overlap_myositis"].fillna(False).astype(bool), "USUBJID"]
+    ), "with overlap myositis"
 
 
 def myositis(ctx: Context, rec) -> Table | None:
@@ -71,16 +97,26 @@ def myositis(ctx: Context, rec) -> Table | None:
         m = MEASURES[code]
         for r in c.to_dict("records"):
             first = r["avisitn"] == 0
-            rows.append({"group": f"{m.label} ({m.unit})", "Visit": outcomes.visit_label(r["avisitn"]),
-                         "N": str(r["n"]), "Mean (SD)": cell_mean_sd(r["aval_mean"], r["aval_sd"]),
-                         "Median": "" if first else fmt_number(r.get("aval_median"), 0 if code == "CK_UL" else 1),
-                         "p": "" if first else cell_p(r["p"])})
+            rows.append(
+                {
+                    "group": f"{m.label} ({m.unit})",
+                    "Visit": outcomes.visit_label(r["avisitn"]),
+                    "N": str(r["n"]),
+                    "Mean (SD)": cell_mean_sd(r["aval_mean"], r["aval_sd"]),
+                    "Median": ""
+                    if first
+                    else fmt_number(r.get("aval_median"), 0 if code == "CK_UL" else 1),
+                    "p": "" if first else cell_p(r["p"]),
+                }
+            )
             if not first and r["n"]:
                 d = 0 if code == "CK_UL" else 1
-                phrases.append(f"mean {m.label} {fmt_number(r['base_mean'], d)} to "
-                               f"{fmt_number(r['aval_mean'], d)} {m.unit} at "
-                               f"{outcomes.visit_phrase(r['avisitn'], ctx.params.followup_anchor)} "
-                               f"(N={r['n']}, {p_text(r['p'])}, {outcomes.test_for(code).replace('_', ' ')})")
+                phrases.append(
+                    f"mean {m.label} {fmt_number(r['base_mean'], d)} to "
+                    f"{fmt_number(r['aval_mean'], d)} {m.unit} at "
+                    f"{outcomes.visit_phrase(r['avisitn'], ctx.params.followup_anchor)} "
+                    f"(N={r['n']}, {p_text(r['p'])}, {outcomes.test_for(code).replace('_', ' ')})"
+                )
     mrc = mctx.chosen("MRC_STRENGTH")
     for month in ctx.params.followup_months:
         at = mrc[mrc["AVISITN"] == month]["AVAL"]
@@ -89,18 +125,31 @@ def myositis(ctx: Context, rec) -> Table | None:
             v = visit_key(month)
             rec.value(f"myositis_mrc_3to5_{v}_n", k, kind="int")
             rec.value(f"myositis_mrc_3to5_{v}_pct", 100.0 * k / len(at), 1)
-            phrases.append(f"{k} of {len(at)} ({fmt_number(100.0 * k / len(at))}%) had MRC grade 3-5 at "
-                           f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}")
+            phrases.append(
+                f"{k} of {len(at)} ({fmt_number(100.0 * k / len(at))}%) had MRC grade 3-5 at "
+                f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}"
+            )
     if not rows:
         rec.prose("organ_myositis_text", f"No CK or MRC values were recorded for patients {who}.")
         return None
-    rec.prose("organ_myositis_text", f"Among the {mctx.n} patients {who}: " + "; ".join(phrases) + "."
-              if phrases else f"The {mctx.n} patients {who} have no paired muscle values.")
-    return Table(pd.DataFrame(rows), caption=f"Muscle outcomes in patients {who}", table_id="myositis",
-                 group_col="group", synthetic=ctx.synthetic,
-                 notes=["CK is right-skewed, so it is compared with the Wilcoxon signed-rank test; MRC "
-                        "grades are ordinal (Wilcoxon). Mean (SD) over all patients with a value at the "
-                        "visit; p over patients with both baseline and visit values."])
+    rec.prose(
+        "organ_myositis_text",
+        f"Among the {mctx.n} patients {who}: " + "; ".join(phrases) + "."
+        if phrases
+        else f"The {mctx.n} patients {who} have no paired muscle values.",
+    )
+    return Table(
+        pd.DataFrame(rows),
+        caption=f"Muscle outcomes in patients {who}",
+        table_id="myositis",
+        group_col="group",
+        synthetic=ctx.synthetic,
+        notes=[
+            "CK is right-skewed, so it is compared with the Wilcoxon signed-rank test; MRC "
+            "grades are ordinal (Wilcoxon). Mean (SD) over all patients with a value at the "
+            "visit; p over patients with both baseline and visit values."
+        ],
+    )
 
 
 def gastrointestinal(ctx: Context, rec) -> Table | None:
@@ -110,8 +159,15 @@ def gastrointestinal(ctx: Context, rec) -> Table | None:
         rec.prose("organ_gi_text", "No UCLA GIT 2.0 scores were recorded in this cohort.")
         return None
     who = "treated for gastrointestinal involvement" if gctx is not ctx else "of the analysis set"
-    table = outcomes.course_table(gctx, rec, "UCLA_GIT_TOTAL", "ucla_git", area="gi", decimals=2,
-                                  caption=f"UCLA GIT 2.0 total score, patients {who}")
+    table = outcomes.course_table(
+        gctx,
+        rec,
+        "UCLA_GIT_TOTAL",
+        "ucla_git",
+        area="gi",
+        decimals=2,
+        caption=f"UCLA GIT 2.0 total score, patients {who}",
+    )
     rec.prose("organ_gi_text", rec.texts["gi_ucla_git_text"])
     return table
 
@@ -137,19 +193,29 @@ def medsger(ctx: Context, rec) -> Table | None:
         rec.value(f"{key}_improved_n", better, kind="int")
         rec.value(f"{key}_worse_n", worse, kind="int")
         rec.value(f"{key}_changed_n", changed, kind="int")
-        rows.append({"Organ (Medsger)": MEASURES[code].label.removeprefix("Medsger ").capitalize(),
-                     "N (pairs)": str(len(p)),
-                     "Baseline, median": f"{p['BASE'].median():g}",
-                     f"Month {month}, median": f"{p['AVAL'].median():g}",
-                     "Improved / unchanged / worse": f"{better} / {len(p) - changed} / {worse}",
-                     "p": cell_p(r.p) if changed else "no change"})
+        rows.append(
+            {
+                "Organ (Medsger)": MEASURES[code].label.removeprefix("Medsger ").capitalize(),
+                "N (pairs)": str(len(p)),
+                "Baseline, median": f"{p['BASE'].median():g}",
+                f"Month {month}, median": f"{p['AVAL'].median():g}",
+                "Improved / unchanged / worse": f"{better} / {len(p) - changed} / {worse}",
+                "p": cell_p(r.p) if changed else "no change",
+            }
+        )
     if not rows:
         return None
-    return Table(pd.DataFrame(rows), caption=f"Medsger severity scores, baseline vs month {month}",
-                 table_id="medsger", synthetic=ctx.synthetic,
-                 notes=["Wilcoxon signed-rank test as Stata's signrank: zero differences are kept in "
-                        "the ranking and carry no sign (Pratt), ties get average ranks, normal "
-                        "approximation without continuity correction."])
+    return Table(
+        pd.DataFrame(rows),
+        caption=f"Medsger severity scores, baseline vs month {month}",
+        table_id="medsger",
+        synthetic=ctx.synthetic,
+        notes=[
+            "Wilcoxon signed-rank test as Stata's signrank: zero differences are kept in "
+            "the ranking and carry no sign (Pratt), ties get average ranks, normal "
+            "approximation without continuity correction."
+        ],
+    )
 
 
 def ck_course(ctx: Context, rec) -> pd.DataFrame:
@@ -159,11 +225,19 @@ def ck_course(ctx: Context, rec) -> pd.DataFrame:
     mctx, who = _muscle_population(ctx)
     group = mctx.analysed.set_index("USUBJID")
     m = ctx.cohort.measurements
-    m = m[(m["measure"] == "CK_UL").to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(group.index))]
+    m = m[
+        (m["measure"] == "CK_UL").to_numpy(dtype=bool)
+        & isin(m["patient_id"], pd.Series(group.index))
+    ]
     month = month_index(m["date"]) - month_index(m["patient_id"].map(group["first_cycle_date"]))
-    long = pd.DataFrame({"SUBJSEQ": m["patient_id"].map(group["SUBJSEQ"]).astype(int).to_numpy(),
-                         "month": month.astype(int).to_numpy(), "value": m["value"].to_numpy(),
-                         "date": m["date"].to_numpy()}).sort_values(["SUBJSEQ", "date"])
+    long = pd.DataFrame(
+        {
+            "SUBJSEQ": m["patient_id"].map(group["SUBJSEQ"]).astype(int).to_numpy(),
+            "month": month.astype(int).to_numpy(),
+            "value": m["value"].to_numpy(),
+            "date": m["date"].to_numpy(),
+        }
+    ).sort_values(["SUBJSEQ", "date"])
     counts = long.groupby("SUBJSEQ").size()
     serial = counts[counts >= 2].index
     last = long.groupby("SUBJSEQ")["value"].last()
@@ -171,7 +245,12 @@ def ck_course(ctx: Context, rec) -> pd.DataFrame:
     rec.value("organ_ck_myositis_n", len(group), kind="int")
     rec.value("organ_ck_serial_n", len(serial), kind="int")
     rec.value("organ_ck_normalised_n", normalised, kind="int")
-    rec.prose("organ_ck_text", f"Of the {len(group)} patients {who}, {len(serial)} had serial CK "
-              f"values; in {normalised} of them the last value was below the upper limit of normal "
-              f"({fmt_number(CK_ULN, 0)} U/L)." if len(group) else f"No patient {who} in this cohort.")
+    rec.prose(
+        "organ_ck_text",
+        f"Of the {len(group)} patients {who}, {len(serial)} had serial CK "
+        f"values; in {normalised} of them the last value was below the upper limit of normal "
+        f"({fmt_number(CK_ULN, 0)} U/L)."
+        if len(group)
+        else f"No patient {who} in this cohort.",
+    )
     return long.drop(columns="date")

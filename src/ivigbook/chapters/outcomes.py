@@ -4,19 +4,20 @@ A measure's scale decides the test (DESIGN §4): continuous measures get the
 paired Student t test, ordinal scores (``schema.Measure.ordinal``) the
 Wilcoxon signed-rank test as Stata's ``signrank``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ivigbook.stats import tests as stats
-from ivigbook.derive.context import Context
-from ivigbook.derive.bds import visit_key
 from ivigbook.data.lookup import isin
 from ivigbook.data.schema import MEASURES
-from ivigbook.results.table import Table, cell_mean_sd, cell_p
-from ivigbook.results.formatter import fmt_number, p_text
+from ivigbook.derive.bds import visit_key
 from ivigbook.derive.calendar import month_index
+from ivigbook.derive.context import Context
+from ivigbook.results.formatter import fmt_number, p_text
+from ivigbook.results.table import Table, cell_mean_sd, cell_p
+from ivigbook.stats import tests as stats
 
 
 def mean_ci_from_summary(mean: float, sd: float, n: int, conf: float = 0.95) -> tuple[float, float]:
@@ -61,7 +62,7 @@ def test_for(paramcd: str) -> str:
 TEST_NAMES = {
     "paired_t": "paired Student t test",
     "signrank": "Wilcoxon signed-rank test (Stata signrank: zeros ranked without sign, "
-                "normal approximation, no continuity correction)",
+    "normal approximation, no continuity correction)",
 }
 
 
@@ -73,25 +74,38 @@ def visit_phrase(avisitn: int, anchor: str) -> str:
 def course_sentence(ctx: Context, c: pd.DataFrame, label: str, decimals: int = 1) -> str:
     """A sentence describing a measure's course; numbers as recorded by record_course."""
 
-    f = lambda v: fmt_number(v, decimals)  # noqa: E731
+    def f(v):
+        return fmt_number(v, decimals)
+
     base = c[c["avisitn"] == 0].iloc[0]
     if base["n"] == 0:
         return f"No {label} value was recorded at baseline."
-    parts = [f"The mean baseline {label} was {f(base['aval_mean'])} (SD {f(base['aval_sd'])}, "
-             f"N={int(base['n'])})."]
+    parts = [
+        f"The mean baseline {label} was {f(base['aval_mean'])} (SD {f(base['aval_sd'])}, "
+        f"N={int(base['n'])})."
+    ]
     visits = []
     for r in c[c["avisitn"] != 0].itertuples():
         where = visit_phrase(r.avisitn, ctx.params.followup_anchor)
         if r.n == 0:
             visits.append(f"no patient had a value at {where}")
         else:
-            visits.append(f"at {where} it was {f(r.aval_mean)} (SD {f(r.aval_sd)}, N={r.n}; "
-                          f"change {f(r.chg_mean)}, {p_text(r.p)})")
+            visits.append(
+                f"at {where} it was {f(r.aval_mean)} (SD {f(r.aval_sd)}, N={r.n}; "
+                f"change {f(r.chg_mean)}, {p_text(r.p)})"
+            )
     if visits:
-        parts.append(visits[0][0].upper() + visits[0][1:] + ("; " + "; ".join(visits[1:]) if len(visits) > 1 else "") + ".")
+        parts.append(
+            visits[0][0].upper()
+            + visits[0][1:]
+            + ("; " + "; ".join(visits[1:]) if len(visits) > 1 else "")
+            + "."
+        )
     test = test_for(c.attrs.get("paramcd", "")) if c.attrs.get("paramcd") else "paired_t"
-    parts.append(f"Each p compares the visit with baseline among the patients with both values "
-                 f"({TEST_NAMES[test]}).")
+    parts.append(
+        f"Each p compares the visit with baseline among the patients with both values "
+        f"({TEST_NAMES[test]})."
+    )
     return " ".join(parts)
 
 
@@ -101,8 +115,20 @@ def compare_visit(ctx: Context, paramcd: str, avisitn: int, test: str | None = N
     test = test or test_for(paramcd)
     row = {"paramcd": paramcd, "avisitn": int(avisitn), "test": test, "n": len(p)}
     if len(p) == 0:
-        return row | {k: np.nan for k in ("base_mean", "base_sd", "aval_mean", "aval_sd",
-                                          "chg_mean", "chg_sd", "ci_low", "ci_high", "p")}
+        return row | {
+            k: np.nan
+            for k in (
+                "base_mean",
+                "base_sd",
+                "aval_mean",
+                "aval_sd",
+                "chg_mean",
+                "chg_sd",
+                "ci_low",
+                "ci_high",
+                "p",
+            )
+        }
     if test == "paired_t":
         r = stats.paired_t(p["BASE"], p["AVAL"])
         ci_low, ci_high, pval = r.ci_low, r.ci_high, r.p
@@ -111,11 +137,17 @@ def compare_visit(ctx: Context, paramcd: str, avisitn: int, test: str | None = N
         ci_low = ci_high = np.nan
         pval = r.p
     return row | {
-        "base_mean": p["BASE"].mean(), "base_sd": p["BASE"].std(ddof=1),
-        "aval_mean": p["AVAL"].mean(), "aval_sd": p["AVAL"].std(ddof=1),
-        "aval_median": p["AVAL"].median(), "base_median": p["BASE"].median(),
-        "chg_mean": p["CHG"].mean(), "chg_sd": p["CHG"].std(ddof=1),
-        "ci_low": ci_low, "ci_high": ci_high, "p": pval,
+        "base_mean": p["BASE"].mean(),
+        "base_sd": p["BASE"].std(ddof=1),
+        "aval_mean": p["AVAL"].mean(),
+        "aval_sd": p["AVAL"].std(ddof=1),
+        "aval_median": p["AVAL"].median(),
+        "base_median": p["BASE"].median(),
+        "chg_mean": p["CHG"].mean(),
+        "chg_sd": p["CHG"].std(ddof=1),
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "p": pval,
     }
 
 
@@ -127,8 +159,14 @@ def course(ctx: Context, paramcd: str) -> pd.DataFrame:
     """
     b = ctx.chosen(paramcd)
     base = b[b["AVISITN"] == 0]["AVAL"].astype(float)
-    rows = [{"avisitn": 0, "n": int(base.size), "aval_mean": base.mean(),
-             "aval_sd": base.std(ddof=1) if base.size > 1 else np.nan}]
+    rows = [
+        {
+            "avisitn": 0,
+            "n": int(base.size),
+            "aval_mean": base.mean(),
+            "aval_sd": base.std(ddof=1) if base.size > 1 else np.nan,
+        }
+    ]
     for month in ctx.params.followup_months:
         rows.append(compare_visit(ctx, paramcd, month))
     out = pd.DataFrame(rows)
@@ -136,7 +174,9 @@ def course(ctx: Context, paramcd: str) -> pd.DataFrame:
     return out
 
 
-def record_course(ctx: Context, rec, area: str, paramcd: str, name: str, decimals: int = 1) -> pd.DataFrame:
+def record_course(
+    ctx: Context, rec, area: str, paramcd: str, name: str, decimals: int = 1
+) -> pd.DataFrame:
     """Record a measure's course under ``<area>_<name>_<visit>_<stat>`` keys."""
     c = course(ctx, paramcd)
     for r in c.to_dict("records"):
@@ -158,7 +198,9 @@ def record_course(ctx: Context, rec, area: str, paramcd: str, name: str, decimal
     return c
 
 
-def trajectory(ctx: Context, paramcd: str, months=range(-24, 37), by: str = "ivig_start") -> pd.DataFrame:
+def trajectory(
+    ctx: Context, paramcd: str, months=range(-24, 37), by: str = "ivig_start"
+) -> pd.DataFrame:
     """Mean value with a t-based 95% CI per calendar-month offset from IVIG start,
     using every recorded value of the analysis set (not only windowed ones).
 
@@ -168,11 +210,20 @@ def trajectory(ctx: Context, paramcd: str, months=range(-24, 37), by: str = "ivi
     """
 
     m = ctx.cohort.measurements
-    m = m[(m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], ctx.analysed["USUBJID"])]
+    m = m[
+        (m["measure"] == paramcd).to_numpy(dtype=bool)
+        & isin(m["patient_id"], ctx.analysed["USUBJID"])
+    ]
     first = ctx.analysed.set_index("USUBJID")["first_cycle_date"]
     off = (month_index(m["date"]) - month_index(m["patient_id"].map(first))).astype("Int64")
-    d = pd.DataFrame({"pid": m["patient_id"].to_numpy(), "date": m["date"].to_numpy(),
-                      "off": off.to_numpy(), "value": m["value"].to_numpy()})
+    d = pd.DataFrame(
+        {
+            "pid": m["patient_id"].to_numpy(),
+            "date": m["date"].to_numpy(),
+            "off": off.to_numpy(),
+            "value": m["value"].to_numpy(),
+        }
+    )
     d = d.dropna(subset=["off"])
     d["bin"] = (np.round(d["off"].astype(float) / 3.0) * 3).astype(int)
     d = d[d["bin"].between(min(months), max(months))]
@@ -190,8 +241,15 @@ def visit_label(avisitn: int) -> str:
     return "Baseline" if avisitn == 0 else f"Month {avisitn}"
 
 
-def course_table(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss", area: str = "skin",
-                 decimals: int = 1, caption: str | None = None) -> Table:
+def course_table(
+    ctx: Context,
+    rec,
+    paramcd: str = "MRSS",
+    name: str = "mrss",
+    area: str = "skin",
+    decimals: int = 1,
+    caption: str | None = None,
+) -> Table:
     """A measure at baseline and each visit: N, mean (SD), change and p vs baseline."""
     c = record_course(ctx, rec, area, paramcd, name, decimals)
     label = MEASURES[paramcd].label
@@ -200,17 +258,30 @@ def course_table(ctx: Context, rec, paramcd: str = "MRSS", name: str = "mrss", a
     rows = []
     for r in c.to_dict("records"):
         first = r["avisitn"] == 0
-        rows.append({
-            "Visit": visit_label(r["avisitn"]), "N": str(r["n"]),
-            "Mean (SD)": cell_mean_sd(r["aval_mean"], r["aval_sd"], decimals),
-            "Baseline of the same patients": "" if first else cell_mean_sd(r["base_mean"], r["base_sd"], decimals),
-            "Change, mean (SD)": "" if first else cell_mean_sd(r["chg_mean"], r["chg_sd"], decimals),
-            "p": "" if first else cell_p(r["p"]),
-        })
+        rows.append(
+            {
+                "Visit": visit_label(r["avisitn"]),
+                "N": str(r["n"]),
+                "Mean (SD)": cell_mean_sd(r["aval_mean"], r["aval_sd"], decimals),
+                "Baseline of the same patients": ""
+                if first
+                else cell_mean_sd(r["base_mean"], r["base_sd"], decimals),
+                "Change, mean (SD)": ""
+                if first
+                else cell_mean_sd(r["chg_mean"], r["chg_sd"], decimals),
+                "p": "" if first else cell_p(r["p"]),
+            }
+        )
     test_name = TEST_NAMES[test]
-    return Table(pd.DataFrame(rows), caption=caption or f"{name.upper()} over time", table_id=f"course-{name}",
-                 synthetic=ctx.synthetic,
-                 notes=[f"p: {test_name}, baseline vs visit among patients with both values. "
-                        f"Visit windows: target month \u00b1{ctx.params.window_halfwidth_months}; "
-                        f"baseline: latest value from {ctx.params.baseline_lookback_months} months "
-                        "before to the month of the first cycle."])
+    return Table(
+        pd.DataFrame(rows),
+        caption=caption or f"{name.upper()} over time",
+        table_id=f"course-{name}",
+        synthetic=ctx.synthetic,
+        notes=[
+            f"p: {test_name}, baseline vs visit among patients with both values. "
+            f"Visit windows: target month \u00b1{ctx.params.window_halfwidth_months}; "
+            f"baseline: latest value from {ctx.params.baseline_lookback_months} months "
+            "before to the month of the first cycle."
+        ],
+    )

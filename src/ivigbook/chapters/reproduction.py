@@ -3,6 +3,7 @@
 The analysis never reads published values; this module only compares the
 recorded results with a published-figures file (``data/reference/published_*.csv``).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,19 @@ STATUS_NA = "not reproducible"
 STATUS_INPUT = "input"
 NOT_JUDGED = (STATUS_NA, STATUS_INPUT)
 
-PACKAGES = ("ivigbook", "pandas", "numpy", "scipy", "statsmodels", "pandera", "matplotlib",
-            "papermill", "myst-nb", "jupyter-book", "sphinx")
+PACKAGES = (
+    "ivigbook",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "pandera",
+    "matplotlib",
+    "papermill",
+    "myst-nb",
+    "jupyter-book",
+    "sphinx",
+)
 SELF = "07_reproduction"
 
 
@@ -97,10 +109,18 @@ def comparison(results_dir: str | Path, published_path: str | Path) -> pd.DataFr
         shown = "" if _as_float(rec) is None else f"{float(rec):.{max(decimals, 0)}f}"
         if row.get("comparison") in ("p_value", "summary_stat_test") and _as_float(rec) is not None:
             shown = f"{float(rec):.4f}" if float(rec) >= 0.0001 else "<0.0001"
-        rows.append({"key": row["key"], "published": ("<" if row.get("relation") == "<" else "") + row["value"],
-                     "recomputed": shown, "status": status, "comparison": row.get("comparison", ""),
-                     "population": row.get("population", ""), "source": row.get("source", ""),
-                     "note": row.get("note", "")})
+        rows.append(
+            {
+                "key": row["key"],
+                "published": ("<" if row.get("relation") == "<" else "") + row["value"],
+                "recomputed": shown,
+                "status": status,
+                "comparison": row.get("comparison", ""),
+                "population": row.get("population", ""),
+                "source": row.get("source", ""),
+                "note": row.get("note", ""),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -112,41 +132,72 @@ def summary_table(table: pd.DataFrame, rec, synthetic: bool) -> Table:
     rec.value("repro_rows_n", len(judged), kind="int")
     rec.value("repro_match_n", match, kind="int")
     rec.value("repro_match_pct", 100.0 * match / len(judged) if len(judged) else float("nan"), 1)
-    rows = [{"Status": s, "Published numbers": str(int(counts.get(s, 0)))}
-            for s in (STATUS_MATCH, STATUS_SIDE, STATUS_DIFF, STATUS_MISSING, STATUS_NA, STATUS_INPUT)]
-    return Table(pd.DataFrame(rows), caption="Reproduction summary", table_id="repro-summary",
-                 synthetic=synthetic,
-                 notes=["match: equal at the printed precision (counts and Ns exactly); same side of "
-                        "0.05: a p-value the published summaries cannot pin down but whose conclusion "
-                        "agrees; not reproducible: numbers that only the original patient data determine; input: "
-                        "analysis rules and comparator summaries the analysis takes as given."])
+    rows = [
+        {"Status": s, "Published numbers": str(int(counts.get(s, 0)))}
+        for s in (STATUS_MATCH, STATUS_SIDE, STATUS_DIFF, STATUS_MISSING, STATUS_NA, STATUS_INPUT)
+    ]
+    return Table(
+        pd.DataFrame(rows),
+        caption="Reproduction summary",
+        table_id="repro-summary",
+        synthetic=synthetic,
+        notes=[
+            "match: equal at the printed precision (counts and Ns exactly); same side of "
+            "0.05: a p-value the published summaries cannot pin down but whose conclusion "
+            "agrees; not reproducible: numbers that only the original patient data determine; "
+            "input: "
+            "analysis rules and comparator summaries the analysis takes as given."
+        ],
+    )
 
 
 def differences_table(table: pd.DataFrame, synthetic: bool) -> Table:
     """The published numbers not matched exactly, with the reason recorded for each."""
     d = table[~table["status"].isin([STATUS_MATCH, STATUS_INPUT])]
-    cols = {"key": "Key", "published": "Published", "recomputed": "Recomputed", "status": "Status",
-            "note": "Why"}
-    return Table(d[list(cols)].rename(columns=cols), caption="Numbers not matched exactly",
-                 table_id="repro-differences", synthetic=synthetic,
-                 notes=["Tests against historical controls are computed from summary statistics: "
-                        "the paper used its rounded summaries and a comparator N with follow-up data "
-                        "that it does not report (chapter 5 shows how the p-value depends on that N), "
-                        "so only the side of 0.05 can be required of them."])
+    cols = {
+        "key": "Key",
+        "published": "Published",
+        "recomputed": "Recomputed",
+        "status": "Status",
+        "note": "Why",
+    }
+    return Table(
+        d[list(cols)].rename(columns=cols),
+        caption="Numbers not matched exactly",
+        table_id="repro-differences",
+        synthetic=synthetic,
+        notes=[
+            "Tests against historical controls are computed from summary statistics: "
+            "the paper used its rounded summaries and a comparator N with follow-up data "
+            "that it does not report (chapter 5 shows how the p-value depends on that N), "
+            "so only the side of 0.05 can be required of them."
+        ],
+    )
 
 
 def detail_table(table: pd.DataFrame, synthetic: bool) -> Table:
-    cols = {"key": "Key", "published": "Published", "recomputed": "Recomputed", "status": "Status",
-            "source": "Where published"}
-    return Table(table[list(cols)].rename(columns=cols), caption="Every published number",
-                 table_id="repro-detail", synthetic=synthetic)
+    cols = {
+        "key": "Key",
+        "published": "Published",
+        "recomputed": "Recomputed",
+        "status": "Status",
+        "source": "Where published",
+    }
+    return Table(
+        table[list(cols)].rename(columns=cols),
+        caption="Every published number",
+        table_id="repro-detail",
+        synthetic=synthetic,
+    )
 
 
 def environment_table(ctx: Context) -> Table:
     """Package versions, analysis parameters and the data hash of this run."""
-    rows = [{"Item": "Cohort", "Value": ctx.name},
-            {"Item": "Data SHA-256", "Value": ctx.cohort.sha256},
-            {"Item": "Python", "Value": platform.python_version()}]
+    rows = [
+        {"Item": "Cohort", "Value": ctx.name},
+        {"Item": "Data SHA-256", "Value": ctx.cohort.sha256},
+        {"Item": "Python", "Value": platform.python_version()},
+    ]
     for name, value in ctx.params.to_dict().items():
         rows.append({"Item": f"Parameter {name}", "Value": json.dumps(value)})
     for pkg in PACKAGES:
@@ -155,5 +206,9 @@ def environment_table(ctx: Context) -> Table:
         except metadata.PackageNotFoundError:
             version = "not installed"
         rows.append({"Item": f"Package {pkg}", "Value": version})
-    return Table(pd.DataFrame(rows), caption="Reproducibility", table_id="environment",
-                 synthetic=ctx.synthetic)
+    return Table(
+        pd.DataFrame(rows),
+        caption="Reproducibility",
+        table_id="environment",
+        synthetic=ctx.synthetic,
+    )

@@ -1,18 +1,19 @@
 """Skin outcomes (notebook 02): mRSS course, responders, predictors, HAQ, physician, TFR."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ivigbook.derive.bds import visit_key
 from ivigbook.chapters import outcomes
-from ivigbook.stats import regression
-from ivigbook.derive.context import Context
 from ivigbook.data.lookup import isin
-from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.data.schema import DRUG, LABELS
-from ivigbook.results.table import Table, cell_est_ci, cell_n_pct, cell_p
+from ivigbook.derive.bds import visit_key
 from ivigbook.derive.calendar import month_index
+from ivigbook.derive.context import Context
+from ivigbook.results.formatter import fmt_number, p_text
+from ivigbook.results.table import Table, cell_est_ci, cell_n_pct, cell_p
+from ivigbook.stats import regression
 
 
 def population(ctx: Context, rec) -> Context:
@@ -23,8 +24,10 @@ def population(ctx: Context, rec) -> Context:
     if sctx is ctx:
         text = f"Skin outcomes are analysed in all {ctx.n} patients of the analysis set."
     else:
-        text = (f"Skin outcomes are analysed in the {sctx.n} patients treated with IVIG for skin "
-                f"involvement (of {ctx.n} analysed).")
+        text = (
+            f"Skin outcomes are analysed in the {sctx.n} patients treated with IVIG for skin "
+            f"involvement (of {ctx.n} analysed)."
+        )
     rec.prose("skin_population_text", text)
     return sctx
 
@@ -39,34 +42,52 @@ def responders(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
         rec.value(f"skin_responders_{v}_k", k, kind="int")
         rec.value(f"skin_responders_{v}_n", len(p), kind="int")
         rec.value(f"skin_responders_{v}_pct", 100.0 * k / len(p) if len(p) else np.nan, 1)
-        rows.append({"Visit": outcomes.visit_label(month), "Responders": cell_n_pct(k, len(p)),
-                     "Patients with data": str(len(p))})
-        phrases.append(f"{k} of {len(p)} patients with data at "
-                       f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}")
+        rows.append(
+            {
+                "Visit": outcomes.visit_label(month),
+                "Responders": cell_n_pct(k, len(p)),
+                "Patients with data": str(len(p)),
+            }
+        )
+        phrases.append(
+            f"{k} of {len(p)} patients with data at "
+            f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}"
+        )
     mcid = fmt_number(ctx.params.responder_mcid, 0)
-    rec.prose("skin_responders_text",
-              f"A responder's mRSS fell by at least {mcid} points: " + "; ".join(phrases) + ".")
+    rec.prose(
+        "skin_responders_text",
+        f"A responder's mRSS fell by at least {mcid} points: " + "; ".join(phrases) + ".",
+    )
     return pd.DataFrame(rows)
 
 
 def predictors(ctx: Context) -> pd.DataFrame:
     """Candidate predictors of response (one column each, analysis set, keyed by USUBJID)."""
     a = ctx.analysed
-    flag = lambda s: s.fillna(False).astype(bool).astype(float)  # noqa: E731
-    ab = lambda s: s.map({"pos": 1.0, "neg": 0.0}).astype(float)  # noqa: E731
-    out = pd.DataFrame({
-        "USUBJID": a["USUBJID"],
-        "age_onset": a["age_at_onset"].astype(float),
-        "race_white": (a["race"] == "white").astype(float).where(a["race"].notna()),
-        "female": (a["sex"] == "F").astype(float),
-        "duration": a["disease_duration_months"].astype(float),
-        "cycles": a["n_cycles"].astype(float),
-        "treatment_months": a["treatment_months"].astype(float),
-        "stop_improved_or_stable": a["stop_reason"].isin(["improvement", "stable"]).astype(float)
-                                   .where(a["stop_reason"].notna() & (a["stop_reason"] != "ongoing")),
-        "scl70": ab(a["anti_scl70"]),
-        "rnapol3": ab(a["anti_rnapol3"]),
-    })
+
+    def flag(s):
+        return s.fillna(False).astype(bool).astype(float)
+
+    def ab(s):
+        return s.map({"pos": 1.0, "neg": 0.0}).astype(float)
+
+    out = pd.DataFrame(
+        {
+            "USUBJID": a["USUBJID"],
+            "age_onset": a["age_at_onset"].astype(float),
+            "race_white": (a["race"] == "white").astype(float).where(a["race"].notna()),
+            "female": (a["sex"] == "F").astype(float),
+            "duration": a["disease_duration_months"].astype(float),
+            "cycles": a["n_cycles"].astype(float),
+            "treatment_months": a["treatment_months"].astype(float),
+            "stop_improved_or_stable": a["stop_reason"]
+            .isin(["improvement", "stable"])
+            .astype(float)
+            .where(a["stop_reason"].notna() & (a["stop_reason"] != "ongoing")),
+            "scl70": ab(a["anti_scl70"]),
+            "rnapol3": ab(a["anti_rnapol3"]),
+        }
+    )
     for drug in DRUG:
         col = f"concomitant_{drug}"
         if col in a and a[col].fillna(False).astype(bool).sum() >= 1:
@@ -75,11 +96,15 @@ def predictors(ctx: Context) -> pd.DataFrame:
 
 
 PREDICTOR_LABELS = {
-    "age_onset": "Age at SSc onset (per year)", "race_white": "White race",
-    "female": "Female sex", "duration": "Disease duration (per month)",
-    "cycles": "Number of IVIG cycles (per cycle)", "treatment_months": "Treatment length (per month)",
+    "age_onset": "Age at SSc onset (per year)",
+    "race_white": "White race",
+    "female": "Female sex",
+    "duration": "Disease duration (per month)",
+    "cycles": "Number of IVIG cycles (per cycle)",
+    "treatment_months": "Treatment length (per month)",
     "stop_improved_or_stable": "Stopped for improvement or stability",
-    "scl70": "Anti-Scl-70 positive", "rnapol3": "Anti-RNA polymerase III positive",
+    "scl70": "Anti-Scl-70 positive",
+    "rnapol3": "Anti-RNA polymerase III positive",
 }
 
 
@@ -105,11 +130,23 @@ def regressions(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
             rec.value(f"logit_{key}_{v}_p", lg.p, kind="p")
             rec.value(f"linreg_{key}_{v}_slope", ln.slope, 2)
             rec.value(f"linreg_{key}_{v}_p", ln.p, kind="p")
-            rows.append({"visit": outcomes.visit_label(month), "key": key, "label": predictor_label(key),
-                         "n": lg.n, "or": lg.odds_ratio, "or_low": lg.ci_low, "or_high": lg.ci_high,
-                         "or_p": lg.p, "coef": ln.slope, "coef_low": ln.ci_low,
-                         "coef_high": ln.ci_high, "coef_p": ln.p,
-                         "note": getattr(lg, "note", "") or ""})
+            rows.append(
+                {
+                    "visit": outcomes.visit_label(month),
+                    "key": key,
+                    "label": predictor_label(key),
+                    "n": lg.n,
+                    "or": lg.odds_ratio,
+                    "or_low": lg.ci_low,
+                    "or_high": lg.ci_high,
+                    "or_p": lg.p,
+                    "coef": ln.slope,
+                    "coef_low": ln.ci_low,
+                    "coef_high": ln.ci_high,
+                    "coef_p": ln.p,
+                    "note": getattr(lg, "note", "") or "",
+                }
+            )
     out = pd.DataFrame(rows)
     rec.prose("skin_predictors_text", predictors_sentence(out))
     return out
@@ -125,10 +162,12 @@ def predictors_sentence(reg: pd.DataFrame) -> str:
         if g.empty:
             continue
         best = g.sort_values(["or_p", "label"]).iloc[0]
-        parts.append(f"At {visit.lower()}, the strongest association with response was "
-                     f"{best['label'].lower()} (OR {fmt_number(best['or'], 2)}; 95% CI "
-                     f"{fmt_number(best['or_low'], 3)} to {fmt_number(best['or_high'], 3)}; "
-                     f"{p_text(best['or_p'])}).")
+        parts.append(
+            f"At {visit.lower()}, the strongest association with response was "
+            f"{best['label'].lower()} (OR {fmt_number(best['or'], 2)}; 95% CI "
+            f"{fmt_number(best['or_low'], 3)} to {fmt_number(best['or_high'], 3)}; "
+            f"{p_text(best['or_p'])})."
+        )
     sig = reg[(reg["or_p"] < 0.05) | (reg["coef_p"] < 0.05)]
     listed = "; ".join(f"{r.label.lower()} at {r.visit.lower()}" for r in sig.itertuples())
     parts.append("Predictors with p < 0.05 in any model: " + (listed if listed else "none") + ".")
@@ -136,21 +175,45 @@ def predictors_sentence(reg: pd.DataFrame) -> str:
 
 
 def regression_table(reg: pd.DataFrame, synthetic: bool) -> Table:
-    rows = [{"group": r["visit"], "Predictor": r["label"], "N": str(r["n"]),
-             "OR for response (95% CI)": cell_est_ci(r["or"], r["or_low"], r["or_high"], 2),
-             "p (logistic)": cell_p(r["or_p"]),
-             "Change in mRSS, slope (95% CI)": cell_est_ci(r["coef"], r["coef_low"], r["coef_high"], 2),
-             "p (linear)": cell_p(r["coef_p"])} for r in reg.to_dict("records")]
-    return Table(pd.DataFrame(rows), caption="Simple regressions of response and of mRSS change",
-                 table_id="predictors", group_col="group", synthetic=synthetic,
-                 notes=["One model per predictor (intercept + predictor). Logistic: odds ratio with "
-                        "95% Wald CI and Wald p. Linear: slope of the change in mRSS. 'not estimable' "
-                        "marks perfect separation (no responder or no non-responder in a group)."])
+    rows = [
+        {
+            "group": r["visit"],
+            "Predictor": r["label"],
+            "N": str(r["n"]),
+            "OR for response (95% CI)": cell_est_ci(r["or"], r["or_low"], r["or_high"], 2),
+            "p (logistic)": cell_p(r["or_p"]),
+            "Change in mRSS, slope (95% CI)": cell_est_ci(
+                r["coef"], r["coef_low"], r["coef_high"], 2
+            ),
+            "p (linear)": cell_p(r["coef_p"]),
+        }
+        for r in reg.to_dict("records")
+    ]
+    return Table(
+        pd.DataFrame(rows),
+        caption="Simple regressions of response and of mRSS change",
+        table_id="predictors",
+        group_col="group",
+        synthetic=synthetic,
+        notes=[
+            "One model per predictor (intercept + predictor). Logistic: odds ratio with "
+            "95% Wald CI and Wald p. Linear: slope of the change in mRSS. 'not estimable' "
+            "marks perfect separation (no responder or no non-responder in a group)."
+        ],
+    )
 
 
 def forest_rows(reg: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"label": reg["label"], "estimate": reg["or"], "ci_low": reg["or_low"],
-                         "ci_high": reg["or_high"], "group": reg["visit"], "p": reg["or_p"]})
+    return pd.DataFrame(
+        {
+            "label": reg["label"],
+            "estimate": reg["or"],
+            "ci_low": reg["or_low"],
+            "ci_high": reg["or_high"],
+            "group": reg["visit"],
+            "p": reg["or_p"],
+        }
+    )
 
 
 def physician(ctx: Context, rec) -> pd.DataFrame:
@@ -180,17 +243,30 @@ def tfr_resolution(ctx: Context, rec, month: int | None = None) -> pd.DataFrame:
     missing = len(with_tfr) - resolved - persisting
     v = visit_key(month)
     where = outcomes.visit_phrase(month, ctx.params.followup_anchor)
-    rec.prose("skin_tfr_text", (f"Of the {len(with_tfr)} patients with tendon friction rubs at baseline, "
-                                f"{resolved} had none at {where}, {persisting} still had them and "
-                                f"{missing} had no assessment in the window.") if len(with_tfr) else
-              "No patient had tendon friction rubs recorded at baseline.")
+    rec.prose(
+        "skin_tfr_text",
+        (
+            f"Of the {len(with_tfr)} patients with tendon friction rubs at baseline, "
+            f"{resolved} had none at {where}, {persisting} still had them and "
+            f"{missing} had no assessment in the window."
+        )
+        if len(with_tfr)
+        else "No patient had tendon friction rubs recorded at baseline.",
+    )
     rec.value("skin_tfr_bl_n", len(with_tfr), kind="int")
     rec.value(f"skin_tfr_{v}_resolved_n", resolved, kind="int")
     rec.value(f"skin_tfr_{v}_persisting_n", persisting, kind="int")
     rec.value(f"skin_tfr_{v}_missing_n", missing, kind="int")
-    return pd.DataFrame([{"Tendon friction rubs at baseline": str(len(with_tfr)),
-                          f"Resolved at {outcomes.visit_label(month).lower()}": str(resolved),
-                          "Persisting": str(persisting), "No data in the window": str(missing)}])
+    return pd.DataFrame(
+        [
+            {
+                "Tendon friction rubs at baseline": str(len(with_tfr)),
+                f"Resolved at {outcomes.visit_label(month).lower()}": str(resolved),
+                "Persisting": str(persisting),
+                "No data in the window": str(missing),
+            }
+        ]
+    )
 
 
 def waterfall_data(ctx: Context, month: int | None = None) -> pd.DataFrame:
@@ -204,8 +280,14 @@ def spaghetti_data(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
 
     m = ctx.cohort.measurements
     a = ctx.analysed.set_index("USUBJID")
-    m = m[(m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(a.index))]
+    m = m[
+        (m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(a.index))
+    ]
     month = month_index(m["date"]) - month_index(m["patient_id"].map(a["first_cycle_date"]))
-    return pd.DataFrame({"SUBJSEQ": m["patient_id"].map(a["SUBJSEQ"]).astype(int).to_numpy(),
-                         "month": month.astype(int).to_numpy(),
-                         "value": m["value"].astype(float).to_numpy()}).sort_values(["SUBJSEQ", "month"])
+    return pd.DataFrame(
+        {
+            "SUBJSEQ": m["patient_id"].map(a["SUBJSEQ"]).astype(int).to_numpy(),
+            "month": month.astype(int).to_numpy(),
+            "value": m["value"].astype(float).to_numpy(),
+        }
+    ).sort_values(["SUBJSEQ", "month"])

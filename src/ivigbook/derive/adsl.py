@@ -21,15 +21,23 @@ Conventions chosen here (only birth year and month-resolution offsets exist):
   [first cycle start, last round-1 cycle start]; a blank stop date means ongoing,
   a stop on the first-cycle day overlaps, a stop the day before does not.
 """
+
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
+
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.params import PAPER, AnalysisParams
 from ivigbook.data.schema import INDICATION, MEASURES, OVERLAP
-from ivigbook.derive.calendar import _mid_year, _years_between, month_index
-from ivigbook.derive.treatment import _drug_exposure, _flag_table, _with_treatment, treatment_summary
 from ivigbook.derive import bds as windows
+from ivigbook.derive.calendar import _mid_year, _years_between, month_index
+from ivigbook.derive.treatment import (
+    _drug_exposure,
+    _flag_table,
+    _with_treatment,
+    treatment_summary,
+)
 
 
 # ---------------------------------------------------------------- baseline
@@ -72,10 +80,14 @@ _BASELINE_PREFIX = "no_baseline_"
 def reason_label(code: str, params: AnalysisParams | None = None) -> str:
     """Human label of an exclusion reason code (numbers filled in when params are given)."""
     if code.startswith(_BASELINE_PREFIX):
-        measure = code[len(_BASELINE_PREFIX):].upper()
+        measure = code[len(_BASELINE_PREFIX) :].upper()
         label = MEASURES[measure].label if measure in MEASURES else measure
-        when = (f" (from {params.baseline_lookback_months} months before to the month of the first cycle)"
-                if params is not None else "")
+        when = (
+            f" (from {params.baseline_lookback_months} months before to the month of the "
+            "first cycle)"
+            if params is not None
+            else ""
+        )
         return f"No baseline {label}{when}"
     if code == "fewer_cycles_6m" and params is None:
         return "Too few IVIG cycles in the first 6 months"
@@ -85,13 +97,14 @@ def reason_label(code: str, params: AnalysisParams | None = None) -> str:
     return template.format(**(params.to_dict() if params is not None else {}))
 
 
-def _exclusion_checks(patients: pd.DataFrame, treat: pd.DataFrame, base: pd.DataFrame,
-                      params: AnalysisParams) -> list[tuple[str, np.ndarray]]:
+def _exclusion_checks(
+    patients: pd.DataFrame, treat: pd.DataFrame, base: pd.DataFrame, params: AnalysisParams
+) -> list[tuple[str, np.ndarray]]:
     """The inclusion checks in order, each (reason code, failed mask aligned to patients)."""
     t = treat.set_index("patient_id").reindex(patients["patient_id"])
     checks = [("no_ivig", t["first_cycle_date"].isna().to_numpy())]
     if params.inclusion == "active_diffuse_skin":
-        ok = ((patients["active_skin_disease"] == "yes") & (patients["ssc_subtype"] == "diffuse"))
+        ok = (patients["active_skin_disease"] == "yes") & (patients["ssc_subtype"] == "diffuse")
         checks.append(("not_active_diffuse_skin", ~ok.fillna(False).to_numpy(dtype=bool)))
     cycles = t["cycles_first_6m"].fillna(0).to_numpy()
     checks.append(("fewer_cycles_6m", cycles < params.min_cycles_6m))
@@ -104,15 +117,17 @@ def _exclusion_checks(patients: pd.DataFrame, treat: pd.DataFrame, base: pd.Data
     return checks
 
 
-def _inclusion(patients: pd.DataFrame, treat: pd.DataFrame, base: pd.DataFrame,
-               params: AnalysisParams) -> pd.DataFrame:
+def _inclusion(
+    patients: pd.DataFrame, treat: pd.DataFrame, base: pd.DataFrame, params: AnalysisParams
+) -> pd.DataFrame:
     checks = _exclusion_checks(patients, treat, base, params)
     codes = np.full(len(patients), -1)
     for i, (_, failed) in enumerate(checks):
         codes[(codes == -1) & failed] = i  # the first failed check names the reason
     reason = pd.Categorical.from_codes(codes, categories=[c for c, _ in checks], ordered=True)
-    out = pd.DataFrame({"patient_id": patients["patient_id"].array,
-                        "included": codes == -1, "reason": reason})
+    out = pd.DataFrame(
+        {"patient_id": patients["patient_id"].array, "included": codes == -1, "reason": reason}
+    )
     flow_table(out)  # checks the invariants
     return out
 
@@ -131,8 +146,9 @@ def inclusion(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
     * ``all_treated``: no_ivig, fewer_cycles_6m, then no_baseline_<measure> only
       when ``baseline_measure`` is non-empty.
     """
-    return _inclusion(cohort.patients, treatment_summary(cohort, params),
-                      baseline_values(cohort, params), params)
+    return _inclusion(
+        cohort.patients, treatment_summary(cohort, params), baseline_values(cohort, params), params
+    )
 
 
 def _check(condition: bool, message: str) -> None:
@@ -149,6 +165,7 @@ def _reason_order(reason: pd.Series) -> list[str]:
     def key(code: str) -> tuple[int, str]:
         prefix = next((p for p in _REASON_ORDER if code.startswith(p)), None)
         return (rank.get(prefix, len(rank)), code)
+
     return sorted(seen, key=key)
 
 
@@ -163,8 +180,10 @@ def flow_table(inclusion_df: pd.DataFrame, params: AnalysisParams | None = None)
     df = inclusion_df
     reason, included = df["reason"], df["included"].astype(bool)
     _check(df["patient_id"].is_unique, "flow: patient_id is not unique")
-    _check(bool((included == reason.isna()).all()),
-           "flow: every patient must be either included or excluded for one reason")
+    _check(
+        bool((included == reason.isna()).all()),
+        "flow: every patient must be either included or excluded for one reason",
+    )
     n = len(df)
     counts = reason.astype("string").value_counts()
     order = _reason_order(reason)
@@ -180,10 +199,15 @@ def flow_table(inclusion_df: pd.DataFrame, params: AnalysisParams | None = None)
     out = pd.DataFrame(rows, columns=["kind", "box", "reason", "n_excluded", "n_remaining"])
     out.insert(0, "step", np.arange(len(out)))
     out = out.astype({"reason": "string", "n_excluded": "Int64", "n_remaining": "int64"})
-    _check(remaining == int(included.sum()),
-           f"flow: boxes do not add up ({n} - exclusions = {remaining}, included {int(included.sum())})")
-    _check(int(out["n_excluded"].sum()) + int(included.sum()) == n,
-           "flow: excluded + included != patients")
+    _check(
+        remaining == int(included.sum()),
+        f"flow: boxes do not add up ({n} - exclusions = {remaining}, "
+        f"included {int(included.sum())})",
+    )
+    _check(
+        int(out["n_excluded"].sum()) + int(included.sum()) == n,
+        "flow: excluded + included != patients",
+    )
     return out
 
 
@@ -197,8 +221,15 @@ _ANTIBODIES = ("ana", "anti_centromere", "anti_scl70", "anti_rnapol3", "anti_rnp
 _CLINICAL = ("active_skin_disease", "stop_reason", "physician_assessment", "death_date")
 
 
-_TREATMENT = ("first_cycle_date", "last_cycle_date", "n_rounds", "n_cycles", "n_cycles_all",
-              "treatment_months", "cycles_first_6m")
+_TREATMENT = (
+    "first_cycle_date",
+    "last_cycle_date",
+    "n_rounds",
+    "n_cycles",
+    "n_cycles_all",
+    "treatment_months",
+    "cycles_first_6m",
+)
 
 
 def subject_level(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFrame:
@@ -212,12 +243,18 @@ def subject_level(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFram
     treatment summary (NA without IVIG), included and exclusion_reason,
     prior_/concomitant_<drug> flags and BASE_<MEASURE> for every measure.
     """
-    return _subject_level(cohort, params, treatment_summary(cohort, params),
-                          baseline_values(cohort, params))
+    return _subject_level(
+        cohort, params, treatment_summary(cohort, params), baseline_values(cohort, params)
+    )
 
 
-def _subject_level(cohort: Cohort, params: AnalysisParams, treat: pd.DataFrame,
-                   base: pd.DataFrame, incl: pd.DataFrame | None = None) -> pd.DataFrame:
+def _subject_level(
+    cohort: Cohort,
+    params: AnalysisParams,
+    treat: pd.DataFrame,
+    base: pd.DataFrame,
+    incl: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """:func:`subject_level` from the treatment summary, the baseline values and
     (optionally) the inclusion table already derived."""
     patients = cohort.patients
@@ -230,23 +267,30 @@ def _subject_level(cohort: Cohort, params: AnalysisParams, treat: pd.DataFrame,
     adsl["age_at_ivig"] = _years_between(mid_year, first)
     adsl["age_at_onset"] = _years_between(mid_year, patients["onset_date"])
     adsl["disease_duration_months"] = month_index(first) - month_index(patients["onset_date"])
-    lists = [_flag_table(cohort.list_column(column), patients["patient_id"], vocab, prefix, "value")
-             for column, vocab, prefix in (("overlap", OVERLAP, "overlap_"),
-                                           ("ivig_indication", INDICATION, "indication_"))]
+    lists = [
+        _flag_table(cohort.list_column(column), patients["patient_id"], vocab, prefix, "value")
+        for column, vocab, prefix in (
+            ("overlap", OVERLAP, "overlap_"),
+            ("ivig_indication", INDICATION, "indication_"),
+        )
+    ]
     if incl is None:
         incl = _inclusion(patients, treat, base, params)
     drugs = _drug_exposure(cohort.medications, treat, cohort.has("medications"))
 
-    out = pd.concat([
-        adsl[["patient_id", "SUBJSEQ"]].rename(columns={"patient_id": "USUBJID"}),
-        patients[list(_PATIENT_COLUMNS)].reset_index(drop=True),
-        adsl[["age_at_ivig", "age_at_onset", "disease_duration_months"]],
-        patients[list(_ANTIBODIES)].reset_index(drop=True),
-        *lists,
-        patients[list(_CLINICAL)].reset_index(drop=True),
-        adsl[list(_TREATMENT)],
-        incl[["included"]].assign(exclusion_reason=incl["reason"]),
-    ], axis=1)
+    out = pd.concat(
+        [
+            adsl[["patient_id", "SUBJSEQ"]].rename(columns={"patient_id": "USUBJID"}),
+            patients[list(_PATIENT_COLUMNS)].reset_index(drop=True),
+            adsl[["age_at_ivig", "age_at_onset", "disease_duration_months"]],
+            patients[list(_ANTIBODIES)].reset_index(drop=True),
+            *lists,
+            patients[list(_CLINICAL)].reset_index(drop=True),
+            adsl[list(_TREATMENT)],
+            incl[["included"]].assign(exclusion_reason=incl["reason"]),
+        ],
+        axis=1,
+    )
     out = out.merge(drugs.rename(columns={"patient_id": "USUBJID"}), on="USUBJID", how="left")
     out = out.merge(base.rename(columns={"patient_id": "USUBJID"}), on="USUBJID", how="left")
     drug_columns = [c for c in drugs.columns if c != "patient_id"]

@@ -23,6 +23,7 @@ visit without any record in its window simply has no row; the convenience views
 Overlapping windows may choose the same record for two visits (allowed).
 CHG is missing (NaN) on baseline rows, AVAL - BASE elsewhere (ADaM convention).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -30,22 +31,46 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ivigbook.derive.treatment import _subject_sequence, treatment_summary
-from ivigbook.derive.calendar import month_index
 from ivigbook.data.cohort import Cohort
-from ivigbook.data.params import ANCHORS, PAPER, AnalysisParams
 from ivigbook.data.lookup import codes, isin
+from ivigbook.data.params import ANCHORS, PAPER, AnalysisParams
 from ivigbook.data.schema import MEASURES
+from ivigbook.derive.calendar import month_index
+from ivigbook.derive.treatment import _subject_sequence, treatment_summary
 
 __all__ = [
-    "BASELINE", "WINDOW_COLUMNS", "BDS_COLUMNS", "window_table", "window_table_from_params",
-    "as_window_table", "visit_key", "analysis_visits", "visit_values", "wide_change",
+    "BASELINE",
+    "WINDOW_COLUMNS",
+    "BDS_COLUMNS",
+    "window_table",
+    "window_table_from_params",
+    "as_window_table",
+    "visit_key",
+    "analysis_visits",
+    "visit_values",
+    "wide_change",
 ]
 
 BASELINE = "Baseline"
 WINDOW_COLUMNS = ("AVISIT", "AVISITN", "AWTARGET", "AWLO", "AWHI", "ANCHOR")
-BDS_COLUMNS = ("USUBJID", "SUBJSEQ", "PARAMCD", "AVISIT", "AVISITN", "AWTARGET", "AWLO",
-               "AWHI", "ANCHOR", "ADT", "AOFFSET", "AVAL", "BASE", "CHG", "ABLFL", "ANL01FL")
+BDS_COLUMNS = (
+    "USUBJID",
+    "SUBJSEQ",
+    "PARAMCD",
+    "AVISIT",
+    "AVISITN",
+    "AWTARGET",
+    "AWLO",
+    "AWHI",
+    "ANCHOR",
+    "ADT",
+    "AOFFSET",
+    "AVAL",
+    "BASE",
+    "CHG",
+    "ABLFL",
+    "ANL01FL",
+)
 _INT_COLUMNS = ("AVISITN", "AWTARGET", "AWLO", "AWHI")
 _FLAG = ("", "Y")
 
@@ -55,25 +80,42 @@ def _visit_label(month: int, anchor: str) -> str:
     return f"Month {month}" + (" after last cycle" if anchor == "last_cycle" else "")
 
 
-def window_table(followup_months: Iterable[int] = (6, 12, 18, 24), halfwidth: int = 2,
-                 lookback: int = 3, anchor: str = "ivig_start") -> pd.DataFrame:
+def window_table(
+    followup_months: Iterable[int] = (6, 12, 18, 24),
+    halfwidth: int = 2,
+    lookback: int = 3,
+    anchor: str = "ivig_start",
+) -> pd.DataFrame:
     """Baseline window [-lookback, 0] (first cycle) + target ± halfwidth per follow-up month.
 
     Follow-up rows are "Month <m>" (or "Month <m> after last cycle" when
     ``anchor == "last_cycle"``) with AVISITN = AWTARGET = m.
     """
     rows = [(BASELINE, 0, 0, -int(lookback), 0, "ivig_start")]
-    rows += [(_visit_label(int(m), anchor), int(m), int(m), int(m) - int(halfwidth),
-              int(m) + int(halfwidth), anchor) for m in followup_months]
+    rows += [
+        (
+            _visit_label(int(m), anchor),
+            int(m),
+            int(m),
+            int(m) - int(halfwidth),
+            int(m) + int(halfwidth),
+            anchor,
+        )
+        for m in followup_months
+    ]
     return as_window_table(pd.DataFrame(rows, columns=list(WINDOW_COLUMNS)))
 
 
-def window_table_from_params(params: AnalysisParams = PAPER,
-                             halfwidth: int | None = None) -> pd.DataFrame:
+def window_table_from_params(
+    params: AnalysisParams = PAPER, halfwidth: int | None = None
+) -> pd.DataFrame:
     """The window table of the analysis parameters (``halfwidth`` overrides, for sensitivity)."""
-    return window_table(params.followup_months,
-                        params.window_halfwidth_months if halfwidth is None else halfwidth,
-                        params.baseline_lookback_months, params.followup_anchor)
+    return window_table(
+        params.followup_months,
+        params.window_halfwidth_months if halfwidth is None else halfwidth,
+        params.baseline_lookback_months,
+        params.followup_anchor,
+    )
 
 
 def as_window_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -101,7 +143,8 @@ def as_window_table(frame: pd.DataFrame) -> pd.DataFrame:
     if not ((wt["AWLO"] <= wt["AWTARGET"]) & (wt["AWTARGET"] <= wt["AWHI"])).all():
         problems.append("every window needs AWLO <= AWTARGET <= AWHI")
     bad_anchor = sorted(set(wt["ANCHOR"].dropna()) - set(ANCHORS)) + (
-        ["<blank>"] if wt["ANCHOR"].isna().any() else [])
+        ["<blank>"] if wt["ANCHOR"].isna().any() else []
+    )
     if bad_anchor:
         problems.append(f"ANCHOR must be one of {ANCHORS}, got {bad_anchor}")
     is_base = (wt["AVISIT"] == BASELINE).fillna(False).to_numpy(dtype=bool)
@@ -114,8 +157,11 @@ def as_window_table(frame: pd.DataFrame) -> pd.DataFrame:
     if problems:
         raise ValueError("invalid window table: " + "; ".join(problems))
     wt["_order"] = np.where(is_base, 0, 1)
-    return wt.sort_values(["_order", "AVISITN"], kind="stable").drop(columns="_order") \
+    return (
+        wt.sort_values(["_order", "AVISITN"], kind="stable")
+        .drop(columns="_order")
         .reset_index(drop=True)
+    )
 
 
 def visit_key(avisitn: int) -> str:
@@ -129,9 +175,12 @@ def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(list(categories), dtype="string"))
 
 
-def analysis_visits(cohort: Cohort, params: AnalysisParams = PAPER,
-                    windows: pd.DataFrame | None = None,
-                    measures: Iterable[str] | None = None) -> pd.DataFrame:
+def analysis_visits(
+    cohort: Cohort,
+    params: AnalysisParams = PAPER,
+    windows: pd.DataFrame | None = None,
+    measures: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """BDS-like analysis-visit table for every patient with IVIG and every measure.
 
     One row per candidate record (a measurement inside a visit window); the
@@ -145,8 +194,9 @@ def analysis_visits(cohort: Cohort, params: AnalysisParams = PAPER,
     :func:`window_table_from_params`; ``measures`` restricts the measures.
     """
     wt = window_table_from_params(params) if windows is None else as_window_table(windows)
-    return _analysis_visits(cohort, wt, _anchors(cohort, treatment_summary(cohort, params)),
-                            measures)
+    return _analysis_visits(
+        cohort, wt, _anchors(cohort, treatment_summary(cohort, params)), measures
+    )
 
 
 def _anchors(cohort: Cohort, treat: pd.DataFrame) -> pd.DataFrame:
@@ -154,8 +204,9 @@ def _anchors(cohort: Cohort, treat: pd.DataFrame) -> pd.DataFrame:
     return treat.merge(_subject_sequence(cohort.patients, treat), on="patient_id")
 
 
-def _analysis_visits(cohort: Cohort, wt: pd.DataFrame, anchors: pd.DataFrame,
-                     measures: Iterable[str] | None = None) -> pd.DataFrame:
+def _analysis_visits(
+    cohort: Cohort, wt: pd.DataFrame, anchors: pd.DataFrame, measures: Iterable[str] | None = None
+) -> pd.DataFrame:
     """:func:`analysis_visits` for a validated window table and :func:`_anchors`."""
     rec = _records(cohort.measurements, anchors, measures)
     n_measures = len(rec["measure_order"])
@@ -190,28 +241,33 @@ def _analysis_visits(cohort: Cohort, wt: pd.DataFrame, anchors: pd.DataFrame,
     aval_s, base_s = aval[show], base_of[sm_s]
     base_win = (wt["AVISIT"] == BASELINE).to_numpy(dtype=bool)
     anchor_codes = pd.Categorical(wt["ANCHOR"], categories=ANCHORS).codes
-    out = pd.DataFrame({
-        "USUBJID": anchors["patient_id"].array.take(subj_s),
-        "SUBJSEQ": seq_of[subj_s],
-        "PARAMCD": _categorical(mcode_s, rec["measure_order"]),
-        "AVISIT": _categorical(win_s, wt["AVISIT"]),
-        **{c: wt[c].to_numpy()[win_s] for c in _INT_COLUMNS},
-        "ANCHOR": _categorical(anchor_codes[win_s], ANCHORS),
-        "ADT": date_ns[show].view("datetime64[ns]"),
-        "AOFFSET": off[show],
-        "AVAL": aval_s,
-        "BASE": base_s,
-        "CHG": np.where(base_win[win_s], np.nan, aval_s - base_s),
-        "ABLFL": _categorical((flags_s == 2).astype("int8"), _FLAG),
-        "ANL01FL": _categorical((flags_s > 0).astype("int8"), _FLAG),
-    }, copy=False)  # no block consolidation: each column stays its own array
+    out = pd.DataFrame(
+        {
+            "USUBJID": anchors["patient_id"].array.take(subj_s),
+            "SUBJSEQ": seq_of[subj_s],
+            "PARAMCD": _categorical(mcode_s, rec["measure_order"]),
+            "AVISIT": _categorical(win_s, wt["AVISIT"]),
+            **{c: wt[c].to_numpy()[win_s] for c in _INT_COLUMNS},
+            "ANCHOR": _categorical(anchor_codes[win_s], ANCHORS),
+            "ADT": date_ns[show].view("datetime64[ns]"),
+            "AOFFSET": off[show],
+            "AVAL": aval_s,
+            "BASE": base_s,
+            "CHG": np.where(base_win[win_s], np.nan, aval_s - base_s),
+            "ABLFL": _categorical((flags_s == 2).astype("int8"), _FLAG),
+            "ANL01FL": _categorical((flags_s > 0).astype("int8"), _FLAG),
+        },
+        copy=False,
+    )  # no block consolidation: each column stays its own array
     # plain records (a DataFrame in attrs breaks pandas' attrs comparisons)
-    out.attrs["windows"] = [{k: (int(v) if k in _INT_COLUMNS else str(v)) for k, v in r.items()}
-                            for r in wt.to_dict("records")]
+    out.attrs["windows"] = [
+        {k: (int(v) if k in _INT_COLUMNS else str(v)) for k, v in r.items()}
+        for r in wt.to_dict("records")
+    ]
     return out
 
 
-_NS_PER_DAY = 86_400 * 10 ** 9
+_NS_PER_DAY = 86_400 * 10**9
 
 
 def _date_rank(date_ns: np.ndarray) -> np.ndarray:
@@ -227,8 +283,9 @@ def _date_rank(date_ns: np.ndarray) -> np.ndarray:
     return np.unique(date_ns, return_inverse=True)[1].reshape(-1)
 
 
-def _records(meas: pd.DataFrame, anchors: pd.DataFrame,
-             measures: Iterable[str] | None) -> dict[str, np.ndarray | list[str]]:
+def _records(
+    meas: pd.DataFrame, anchors: pd.DataFrame, measures: Iterable[str] | None
+) -> dict[str, np.ndarray | list[str]]:
     """Measurements of patients with IVIG as arrays, with month offsets from both anchors."""
     present = pd.Index(pd.unique(meas["measure"].dropna()))
     wanted = list(MEASURES) + sorted(set(present) - set(MEASURES))
@@ -245,8 +302,13 @@ def _records(meas: pd.DataFrame, anchors: pd.DataFrame,
         subj = codes(meas["patient_id"], pd.Index(anchors["patient_id"]))
     rows, subj = rows[subj >= 0], subj[subj >= 0]
     month = month_index(pd.Series(date[rows])).to_numpy("int64")
-    out = {"subj": subj, "mcode": mcode[rows], "value": value[rows],
-           "date_ns": date[rows].astype("int64"), "measure_order": wanted}
+    out = {
+        "subj": subj,
+        "mcode": mcode[rows],
+        "value": value[rows],
+        "date_ns": date[rows].astype("int64"),
+        "measure_order": wanted,
+    }
     for anchor, column in (("ivig_start", "first_cycle_date"), ("last_cycle", "last_cycle_date")):
         out["offset_" + anchor] = month - month_index(anchors[column]).to_numpy("int64")[subj]
     return out
@@ -261,7 +323,7 @@ def _sort_order(*keys: np.ndarray) -> np.ndarray:
     span = 1
     for key in reversed(keys):
         size = int(key.max(initial=0)) + 1
-        if span * size >= 2 ** 62:
+        if span * size >= 2**62:
             return np.lexsort(keys[::-1])
         packed += key * span
         span *= size
@@ -287,8 +349,9 @@ def _chosen(bds: pd.DataFrame, paramcd: str, subjects: Iterable[str] | None) -> 
     return sel
 
 
-def visit_values(bds: pd.DataFrame, paramcd: str, avisit: str | int,
-                 subjects: Iterable[str] | None = None) -> pd.DataFrame:
+def visit_values(
+    bds: pd.DataFrame, paramcd: str, avisit: str | int, subjects: Iterable[str] | None = None
+) -> pd.DataFrame:
     """Chosen records of one measure and visit with both BASE and AVAL (paired analyses).
 
     ``avisit`` is an AVISIT label ("Month 6") or an AVISITN (6); ``subjects``
@@ -297,14 +360,19 @@ def visit_values(bds: pd.DataFrame, paramcd: str, avisit: str | int,
     """
     sel = _chosen(bds, paramcd, subjects)
     column = "AVISIT" if isinstance(avisit, str) else "AVISITN"
-    sel = sel[(sel[column] == avisit).to_numpy(bool) & sel["BASE"].notna().to_numpy()
-              & sel["AVAL"].notna().to_numpy()]
+    sel = sel[
+        (sel[column] == avisit).to_numpy(bool)
+        & sel["BASE"].notna().to_numpy()
+        & sel["AVAL"].notna().to_numpy()
+    ]
     return sel[["USUBJID", "SUBJSEQ", "BASE", "AVAL", "CHG"]].sort_values(
-        "SUBJSEQ", ignore_index=True)
+        "SUBJSEQ", ignore_index=True
+    )
 
 
-def wide_change(bds: pd.DataFrame, paramcd: str,
-                subjects: Iterable[str] | None = None) -> pd.DataFrame:
+def wide_change(
+    bds: pd.DataFrame, paramcd: str, subjects: Iterable[str] | None = None
+) -> pd.DataFrame:
     """One row per subject with a chosen record of ``paramcd``: BASE, AVAL_<key>, CHG_<key>.
 
     ``<key>`` is :func:`visit_key` of each follow-up AVISITN ("m6"); a visit with no
@@ -313,7 +381,8 @@ def wide_change(bds: pd.DataFrame, paramcd: str,
     """
     sel = _chosen(bds, paramcd, subjects)
     subjects_ = sel.groupby("USUBJID", observed=True, sort=False).agg(
-        SUBJSEQ=("SUBJSEQ", "first"), BASE=("BASE", "first"))
+        SUBJSEQ=("SUBJSEQ", "first"), BASE=("BASE", "first")
+    )
     followup = sel[(sel["AVISIT"] != BASELINE).to_numpy(bool)]
     visits = set(followup["AVISITN"])
     visits |= {w["AVISITN"] for w in bds.attrs.get("windows", []) if w["AVISIT"] != BASELINE}
@@ -322,6 +391,7 @@ def wide_change(bds: pd.DataFrame, paramcd: str,
         wide = followup.pivot(index="USUBJID", columns="AVISITN", values=value)
         wide = wide.reindex(index=out.index, columns=sorted(visits))
         out = out.join(wide.rename(columns=lambda n: f"{value}_{visit_key(n)}"))
-    ordered = ["SUBJSEQ", "BASE"] + [f"{v}_{visit_key(n)}" for n in sorted(visits)
-                                     for v in ("AVAL", "CHG")]
+    ordered = ["SUBJSEQ", "BASE"] + [
+        f"{v}_{visit_key(n)}" for n in sorted(visits) for v in ("AVAL", "CHG")
+    ]
     return out[ordered].reset_index().sort_values("SUBJSEQ", ignore_index=True)

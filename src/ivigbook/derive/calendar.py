@@ -3,10 +3,11 @@
 Time in the book is counted in calendar months from the first IVIG cycle
 (DESIGN section 4): ``(year*12 + month) - (year*12 + month of the first cycle)``.
 """
+
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
-
 
 _MONTH_OF_EPOCH = 1970 * 12 + 1  # month index of 1970-01
 

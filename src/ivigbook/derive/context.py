@@ -6,6 +6,7 @@ derived tables by the data hash and the analysis parameters. The notebooks of a
 run (executed in parallel) take a lock on the folder, so the first one does the
 work and the others read its tables.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,14 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ivigbook.derive import adsl
-from ivigbook.derive import treatment
-from ivigbook.derive import bds as windows
 from ivigbook.data.cohort import Cohort
+from ivigbook.data.io import RawPackage
 from ivigbook.data.lookup import isin
 from ivigbook.data.params import AnalysisParams, parse_overrides
 from ivigbook.data.validate import load_cohort
-from ivigbook.data.io import RawPackage
+from ivigbook.derive import adsl, treatment
+from ivigbook.derive import bds as windows
 
 _DERIVED = ("adsl", "bds", "cycles", "inclusion")
 
@@ -57,11 +57,16 @@ class Context:
         rec.value("cohort_patients_n", len(self.adsl), kind="int")
         rec.value("cohort_analysed_n", self.n, kind="int")
         rec.value("cohort_n", self.n, kind="int")
-        for name in ("round_gap_months", "min_cycles_6m", "baseline_lookback_months",
-                     "window_halfwidth_months", "responder_mcid"):
+        for name in (
+            "round_gap_months",
+            "min_cycles_6m",
+            "baseline_lookback_months",
+            "window_halfwidth_months",
+            "responder_mcid",
+        ):
             rec.value(f"method_{name}", getattr(self.params, name), kind="int")
 
-    def restrict(self, usubjids) -> "Context":
+    def restrict(self, usubjids) -> Context:
         """The same context with the analysis set narrowed to ``usubjids``."""
         import dataclasses
 
@@ -73,7 +78,7 @@ class Context:
             out.__dict__["_chosen_cache"] = self.__dict__["_chosen_cache"]
         return out
 
-    def indication_group(self, indication: str) -> "Context":
+    def indication_group(self, indication: str) -> Context:
         """Patients treated for ``indication`` when outcomes are analysed by indication;
         the whole analysis set otherwise."""
         col = f"indication_{indication}"
@@ -127,8 +132,9 @@ def derive_all(cohort: Cohort, params: AnalysisParams) -> dict[str, pd.DataFrame
     """
     cycles, group, ids = treatment._cycles(cohort, params)
     treat = treatment._treatment(cycles, group, ids)
-    bds = windows._analysis_visits(cohort, windows.window_table_from_params(params),
-                                   windows._anchors(cohort, treat))
+    bds = windows._analysis_visits(
+        cohort, windows.window_table_from_params(params), windows._anchors(cohort, treat)
+    )
     base = adsl._baseline_wide(bds, treat["patient_id"])
     inclusion = adsl._inclusion(cohort.patients, treat, base, params)
     return {
@@ -139,9 +145,13 @@ def derive_all(cohort: Cohort, params: AnalysisParams) -> dict[str, pd.DataFrame
     }
 
 
-def load_context(data_dir: str | Path, params_json: str | dict = "{}",
-                 cache_dir: str | Path | None = None, synthetic: bool = False,
-                 cohort_name: str | None = None) -> Context:
+def load_context(
+    data_dir: str | Path,
+    params_json: str | dict = "{}",
+    cache_dir: str | Path | None = None,
+    synthetic: bool = False,
+    cohort_name: str | None = None,
+) -> Context:
     """Validate and load a cohort package, derive (or read cached) tables.
 
     With ``cache_dir`` (what ``ivigbook run`` passes to every notebook) the work is
@@ -153,10 +163,10 @@ def load_context(data_dir: str | Path, params_json: str | dict = "{}",
     overrides = json.loads(params_json) if isinstance(params_json, str) else dict(params_json)
     params = AnalysisParams.from_mapping(parse_overrides(overrides))
     if not cache_dir:
-
         cohort = load_cohort(data_dir, name=cohort_name)
-        return Context(cohort=cohort, params=params, synthetic=synthetic,
-                       **derive_all(cohort, params))
+        return Context(
+            cohort=cohort, params=params, synthetic=synthetic, **derive_all(cohort, params)
+        )
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     with _locked(cache / ".lock"):
@@ -174,8 +184,11 @@ def package_key(path: str | Path) -> str:
     """Hash of a package's bytes: every non-hidden file of the folder (or the file),
     with its name. Any edit, added or removed file gives another key."""
     path = Path(path)
-    files = [path] if path.is_file() else sorted(
-        f for f in path.iterdir() if f.is_file() and not f.name.startswith((".", "~$")))
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith((".", "~$")))
+    )
     digest = hashlib.sha256(f"ivigbook-cohort-cache {_CACHE_VERSION}\n".encode())
     for f in files:
         with open(f, "rb") as fh:
@@ -189,8 +202,7 @@ def _default_name(data_dir: str | Path) -> str:
     return RawPackage(source=str(data_dir), format="").name
 
 
-def cached_cohort(data_dir: str | Path, cache_dir: str | Path,
-                  name: str | None = None) -> Cohort:
+def cached_cohort(data_dir: str | Path, cache_dir: str | Path, name: str | None = None) -> Cohort:
     """:func:`ivigbook.data.validate.load_cohort`, stored in ``cache_dir`` as parquet.
 
     The typed tables are keyed by :func:`package_key` (the bytes of the package), so
@@ -204,9 +216,13 @@ def cached_cohort(data_dir: str | Path, cache_dir: str | Path,
         try:
             meta = json.loads((folder / _COHORT_META).read_text(encoding="utf-8"))
             frames = {t: pd.read_parquet(folder / f"{t}.parquet") for t in meta["tables"]}
-            return Cohort(**frames, present=frozenset(meta["present"]),
-                          name=name or _default_name(data_dir), source=str(data_dir),
-                          sha256=meta["sha256"])
+            return Cohort(
+                **frames,
+                present=frozenset(meta["present"]),
+                name=name or _default_name(data_dir),
+                source=str(data_dir),
+                sha256=meta["sha256"],
+            )
         except (OSError, ValueError, KeyError, TypeError):
             pass  # unreadable cache: load again below and replace it
     cohort = load_cohort(data_dir, name=name)
@@ -220,8 +236,9 @@ def _store_cohort(folder: Path, cohort: Cohort) -> None:
     _store(folder, tables, {_COHORT_META: json.dumps(meta, sort_keys=True)})
 
 
-def prime_cache(cohort: Cohort, data_dir: str | Path, params: AnalysisParams,
-                cache_dir: str | Path) -> None:
+def prime_cache(
+    cohort: Cohort, data_dir: str | Path, params: AnalysisParams, cache_dir: str | Path
+) -> None:
     """Store a cohort already loaded with ``load_cohort(data_dir)`` and its derived tables
     in ``cache_dir``, so that every :func:`load_context` of a run reads them instead of
     validating and deriving again (for a caller that validated the package first, as
@@ -235,8 +252,9 @@ def prime_cache(cohort: Cohort, data_dir: str | Path, params: AnalysisParams,
         cached_derived(cohort, params, cache)
 
 
-def cached_derived(cohort: Cohort, params: AnalysisParams,
-                   cache_dir: str | Path) -> dict[str, pd.DataFrame]:
+def cached_derived(
+    cohort: Cohort, params: AnalysisParams, cache_dir: str | Path
+) -> dict[str, pd.DataFrame]:
     """:func:`derive_all`, stored in ``cache_dir`` as parquet keyed by :func:`params_key`."""
     folder = Path(cache_dir) / params_key(cohort.sha256, params)
     if all((folder / f"{name}.parquet").exists() for name in _DERIVED):
@@ -252,7 +270,9 @@ def cached_derived(cohort: Cohort, params: AnalysisParams,
 _COHORT_TABLES = ("patients", "infusions", "measurements", "medications", "adverse_events")
 
 
-def _store(folder: Path, frames: dict[str, pd.DataFrame], texts: dict[str, str] | None = None) -> None:
+def _store(
+    folder: Path, frames: dict[str, pd.DataFrame], texts: dict[str, str] | None = None
+) -> None:
     """Write ``frames`` (parquet) and ``texts`` into ``folder`` via a temporary sibling
     renamed into place, so a reader never sees a half-written folder."""
     import os

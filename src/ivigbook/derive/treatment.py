@@ -1,14 +1,16 @@
 """Treatment: IVIG cycles and rounds, the per-patient treatment summary, the anonymous
 subject sequence, and prior and concomitant drugs.
 """
+
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
+
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.params import PAPER, AnalysisParams
 from ivigbook.data.schema import DRUG
 from ivigbook.derive.calendar import _months
-
 
 #: Offsets (months from the first cycle) that count as "the first 6 months".
 FIRST_6M_OFFSETS = (0, 5)
@@ -77,21 +79,27 @@ def _treatment(cycles: pd.DataFrame, group: np.ndarray, ids: pd.Index) -> pd.Dat
     offset = cycles["offset"].to_numpy()
     start = cycles["start_date"].to_numpy()
     lo, hi = FIRST_6M_OFFSETS
-    out = pd.DataFrame({
-        "start": start,
-        "r1_start": np.where(r1, start, np.datetime64("NaT")),
-        "r1": r1,
-        "r1_offset": np.where(r1, offset, -1),
-        "first6": r1 & (offset >= lo) & (offset <= hi),
-        "round": cycles["round"].to_numpy(),
-    }).groupby(group, sort=True).agg(
-        first_cycle_date=("start", "min"),  # the first cycle always opens round 1
-        last_cycle_date=("r1_start", "max"),
-        n_rounds=("round", "max"),
-        n_cycles=("r1", "sum"),
-        n_cycles_all=("r1", "size"),
-        treatment_months=("r1_offset", "max"),
-        cycles_first_6m=("first6", "sum"),
+    out = (
+        pd.DataFrame(
+            {
+                "start": start,
+                "r1_start": np.where(r1, start, np.datetime64("NaT")),
+                "r1": r1,
+                "r1_offset": np.where(r1, offset, -1),
+                "first6": r1 & (offset >= lo) & (offset <= hi),
+                "round": cycles["round"].to_numpy(),
+            }
+        )
+        .groupby(group, sort=True)
+        .agg(
+            first_cycle_date=("start", "min"),  # the first cycle always opens round 1
+            last_cycle_date=("r1_start", "max"),
+            n_rounds=("round", "max"),
+            n_cycles=("r1", "sum"),
+            n_cycles_all=("r1", "size"),
+            treatment_months=("r1_offset", "max"),
+            cycles_first_6m=("first6", "sum"),
+        )
     )
     out["treatment_months"] += 1
     out.insert(0, "patient_id", ids.take(out.index.to_numpy()).array)
@@ -100,8 +108,9 @@ def _treatment(cycles: pd.DataFrame, group: np.ndarray, ids: pd.Index) -> pd.Dat
 
 def _sequence(patient_ids: pd.Series, first_cycle: pd.Series) -> pd.Series:
     """SUBJSEQ 1..N by first cycle date then patient_id; patients without IVIG last."""
-    frame = pd.DataFrame({"patient_id": patient_ids.to_numpy(),
-                          "first": pd.to_datetime(first_cycle).to_numpy()})
+    frame = pd.DataFrame(
+        {"patient_id": patient_ids.to_numpy(), "first": pd.to_datetime(first_cycle).to_numpy()}
+    )
     order = frame.sort_values(["first", "patient_id"], na_position="last", kind="stable").index
     seq = np.empty(len(frame), dtype="int64")
     seq[order.to_numpy()] = np.arange(1, len(frame) + 1)
@@ -130,26 +139,38 @@ def _subject_sequence(patients: pd.DataFrame, first: pd.DataFrame) -> pd.DataFra
 
 
 # ---------------------------------------------------------------- medications
-def _flag_table(pairs: pd.DataFrame, patients: pd.Series, values: tuple[str, ...],
-                prefix: str, column: str) -> pd.DataFrame:
+def _flag_table(
+    pairs: pd.DataFrame, patients: pd.Series, values: tuple[str, ...], prefix: str, column: str
+) -> pd.DataFrame:
     """Boolean wide table (one column ``prefix + value``) from (patient_id, value) pairs."""
-    wide = (pairs[["patient_id", column]].drop_duplicates().assign(_flag=True)
-            .pivot(index="patient_id", columns=column, values="_flag")
-            .reindex(index=pd.Index(patients.array), columns=list(values)).notna())
+    wide = (
+        pairs[["patient_id", column]]
+        .drop_duplicates()
+        .assign(_flag=True)
+        .pivot(index="patient_id", columns=column, values="_flag")
+        .reindex(index=pd.Index(patients.array), columns=list(values))
+        .notna()
+    )
     wide.columns = [f"{prefix}{v}" for v in values]
     return wide.reset_index(drop=True)
 
 
 def _drug_exposure(meds: pd.DataFrame, treat: pd.DataFrame, known: bool) -> pd.DataFrame:
     patients = treat["patient_id"]
-    m = meds.merge(treat[["patient_id", "first_cycle_date", "last_cycle_date"]],
-                   on="patient_id", how="inner")
+    m = meds.merge(
+        treat[["patient_id", "first_cycle_date", "last_cycle_date"]], on="patient_id", how="inner"
+    )
     prior = m["start_date"] < m["first_cycle_date"]
     concomitant = (m["start_date"] <= m["last_cycle_date"]) & (
-        m["stop_date"].isna() | (m["stop_date"] >= m["first_cycle_date"]))
-    flags = pd.concat([_flag_table(m[prior], patients, DRUG, "prior_", "drug"),
-                       _flag_table(m[concomitant], patients, DRUG, "concomitant_", "drug")],
-                      axis=1).astype("boolean")
+        m["stop_date"].isna() | (m["stop_date"] >= m["first_cycle_date"])
+    )
+    flags = pd.concat(
+        [
+            _flag_table(m[prior], patients, DRUG, "prior_", "drug"),
+            _flag_table(m[concomitant], patients, DRUG, "concomitant_", "drug"),
+        ],
+        axis=1,
+    ).astype("boolean")
     if not known:
         flags[:] = pd.NA
     flags.insert(0, "patient_id", patients.array)
@@ -164,5 +185,6 @@ def drug_exposure(cohort: Cohort, params: AnalysisParams = PAPER) -> pd.DataFram
     [first cycle start, last round-1 cycle start] (blank stop = ongoing). A record
     can be both. Nullable booleans: all NA when the package has no medications table.
     """
-    return _drug_exposure(cohort.medications, treatment_summary(cohort, params),
-                          cohort.has("medications"))
+    return _drug_exposure(
+        cohort.medications, treatment_summary(cohort, params), cohort.has("medications")
+    )

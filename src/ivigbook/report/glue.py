@@ -14,6 +14,7 @@ fixed points of the code, so the executed notebooks stay deterministic.
 Outside a Jupyter kernel (IPython terminal, plain Python) each value goes through
 ``myst_nb.glue`` at once, as before.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,9 @@ def message(key: str, variable: Any) -> tuple[dict, dict]:
     if isinstance(variable, Markdown):
         bundle = {"text/markdown": variable.data, **bundle}
     elif not isinstance(variable, str):
-        raise TypeError(f"glue value of {key!r} must be a str or Markdown, "
-                        f"not {type(variable).__name__}")
+        raise TypeError(
+            f"glue value of {key!r} must be a str or Markdown, not {type(variable).__name__}"
+        )
     data = {GLUE_PREFIX + mime: value for mime, value in bundle.items()}
     return data, {"scrapbook": {"name": key, "mime_prefix": GLUE_PREFIX}}
 

@@ -7,6 +7,7 @@ Each chapter notebook starts with one call::
 
 and ends with ``page.finish(rec)``.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,11 +16,10 @@ from pathlib import Path
 from IPython.display import Markdown, display
 
 from ivigbook.derive.context import Context, load_context
+from ivigbook.report.figures import NoDataError, to_png_bytes
 from ivigbook.report.glue import flush, glue
 from ivigbook.results.recorder import Recorder
-from ivigbook.report.figures import to_png_bytes
 from ivigbook.results.table import Table
-from ivigbook.report.figures import NoDataError
 
 SYNTHETIC_NOTE = (
     "**Synthetic data.** The numbers on this page come from a synthetic cohort that this "
@@ -37,12 +37,24 @@ def _markdown(text: str) -> None:
     _display(Markdown(text))
 
 
-def start(notebook: str, data_dir: str, params_json: str = "{}", results_dir: str = "",
-          cache_dir: str = "", synthetic: bool = False, cohort_name: str = "") -> tuple[Context, Recorder]:
+def start(
+    notebook: str,
+    data_dir: str,
+    params_json: str = "{}",
+    results_dir: str = "",
+    cache_dir: str = "",
+    synthetic: bool = False,
+    cohort_name: str = "",
+) -> tuple[Context, Recorder]:
     """Load the cohort (validated, derived once and cached), open the recorder, show the banner."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    ctx = load_context(data_dir, params_json, cache_dir or None, synthetic=synthetic,
-                       cohort_name=cohort_name or Path(data_dir).name)
+    ctx = load_context(
+        data_dir,
+        params_json,
+        cache_dir or None,
+        synthetic=synthetic,
+        cohort_name=cohort_name or Path(data_dir).name,
+    )
     rec = Recorder(notebook, results_dir or None, glue=glue)
     ctx.record_basics(rec)
     if synthetic:
@@ -52,7 +64,11 @@ def start(notebook: str, data_dir: str, params_json: str = "{}", results_dir: st
 
 def show(obj, absent: str = "No data for this section in this cohort.") -> None:
     """Display a table/figure, or one short sentence when the section has no data."""
-    if obj is None or (hasattr(obj, "frame") and obj.frame.empty) or (hasattr(obj, "empty") and obj.empty):
+    if (
+        obj is None
+        or (hasattr(obj, "frame") and obj.frame.empty)
+        or (hasattr(obj, "empty") and obj.empty)
+    ):
         _markdown(f"*{absent}*")
         return
     from matplotlib.figure import Figure
@@ -60,14 +76,12 @@ def show(obj, absent: str = "No data for this section in this cohort.") -> None:
     if isinstance(obj, Figure):
         from IPython.display import Image
 
-
         _display(Image(data=to_png_bytes(obj), format="png"))
         return
     import pandas as pd
 
     if isinstance(obj, pd.DataFrame):
         import hashlib
-
 
         digest = hashlib.sha1("|".join(map(str, obj.columns)).encode()).hexdigest()[:8]
         obj = Table(obj.astype(str), table_id=f"table-{digest}")

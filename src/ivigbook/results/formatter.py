@@ -6,6 +6,7 @@
 * :func:`fmt_estimate` - an estimate or interval bound whose size sets its decimals (figures);
 * :func:`clean_value` - the JSON-safe, platform-stable form of a recorded value.
 """
+
 from __future__ import annotations
 
 import math

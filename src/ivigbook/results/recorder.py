@@ -2,20 +2,24 @@
 
 Every number a page shows goes through :meth:`Recorder.value`, which checks the
 key against the naming scheme of DESIGN §5, formats the value for prose, glues
-the formatted text for myst-nb (through the ``glue`` callable it is given, :mod:`ivigbook.report.glue` in a notebook; markdown cells paste it with
+the formatted text for myst-nb (through the ``glue`` callable it is given,
+:mod:`ivigbook.report.glue` in a notebook; markdown cells paste it with
 ``{glue:text}`key```) and stores the raw value. At the end of a notebook,
-:meth:`Recorder.save` writes ``<results_dir>/<notebook>.json``; the runner
-merges the partials into ``results.json``.
+:meth:`Recorder.save` writes ``<results_dir>/<notebook>.json``; the runner merges the
+partials into ``results.json``.
 """
+
 from __future__ import annotations
+
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from IPython.display import Markdown
-from ivigbook.results.formatter import clean_value, fmt_number, fmt_p
 
+from ivigbook.results.formatter import clean_value, fmt_number, fmt_p
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -30,8 +34,12 @@ class _Text(str):
 class Recorder:
     """Glue-and-store for one notebook run."""
 
-    def __init__(self, notebook: str, results_dir: str | Path | None = None,
-                 glue: Callable[[str, Any], None] | None = None):
+    def __init__(
+        self,
+        notebook: str,
+        results_dir: str | Path | None = None,
+        glue: Callable[[str, Any], None] | None = None,
+    ):
         """``glue(key, value)`` sends a glued value to the page (``ivigbook.report.glue.glue``
         in a notebook); without it values are only stored (compute-only analysis, tests)."""
         self.notebook = notebook
@@ -96,7 +104,9 @@ class Recorder:
         """Record several numbers with the same formatting; keys ending in _p as p-values,
         _n/_k as integers."""
         for key, v in values.items():
-            kind = "p" if key.endswith("_p") else ("int" if re.search(r"_(n|k)$", key) else "number")
+            kind = (
+                "p" if key.endswith("_p") else ("int" if re.search(r"_(n|k)$", key) else "number")
+            )
             self.value(key, v, decimals=decimals, kind=kind)
 
     def save(self) -> Path | None:

@@ -30,14 +30,15 @@ the optimizer's message, as lme4 does: the fit is *converged* when the scaled gr
 :data:`GRAD_TOL` in every component not held at a zero lower bound; it is *on the
 boundary* when a random-effect standard deviation is estimated at (nearly) zero.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-GRAD_TOL = 2e-3       #: largest scaled gradient of a converged fit (lme4's default)
-BOUNDARY = 1e-4       #: a diagonal theta below this: a variance at (nearly) zero
+GRAD_TOL = 2e-3  #: largest scaled gradient of a converged fit (lme4's default)
+BOUNDARY = 1e-4  #: a diagonal theta below this: a variance at (nearly) zero
 METHODS = {"lbfgs": "L-BFGS-B", "powell": "Powell"}
 
 
@@ -45,16 +46,16 @@ METHODS = {"lbfgs": "L-BFGS-B", "powell": "Powell"}
 class LMMResult:
     """One fit: fixed effects with covariance, variance components, criterion."""
 
-    fe_params: np.ndarray     # beta
-    cov_fe: np.ndarray        # covariance of beta
-    scale: float              # residual variance sigma^2
-    cov_re: np.ndarray        # covariance of the random effects (q x q, data scale)
-    theta: np.ndarray         # lower-triangular entries of Lambda, row by row
-    llf: float                # log-likelihood (REML or ML, as fitted)
+    fe_params: np.ndarray  # beta
+    cov_fe: np.ndarray  # covariance of beta
+    scale: float  # residual variance sigma^2
+    cov_re: np.ndarray  # covariance of the random effects (q x q, data scale)
+    theta: np.ndarray  # lower-triangular entries of Lambda, row by row
+    llf: float  # log-likelihood (REML or ML, as fitted)
     reml: bool
     converged: bool
     boundary: bool
-    gradient: float           # largest scaled gradient at the solution
+    gradient: float  # largest scaled gradient at the solution
     method: str
 
 
@@ -65,12 +66,12 @@ class _Sums:
     n: int
     p: int
     q: int
-    XtX: np.ndarray           # p x p
-    Xty: np.ndarray           # p
+    XtX: np.ndarray  # p x p
+    Xty: np.ndarray  # p
     yty: float
-    ZtZ: np.ndarray           # G x q x q
-    ZtX: np.ndarray           # G x q x p
-    Zty: np.ndarray           # G x q
+    ZtZ: np.ndarray  # G x q x q
+    ZtX: np.ndarray  # G x q x p
+    Zty: np.ndarray  # G x q
 
 
 def sums(y, X, Z, groups) -> _Sums:
@@ -87,11 +88,12 @@ def sums(y, X, Z, groups) -> _Sums:
     ZtZ = np.empty((len(start), q, q))
     ZtX = np.empty((len(start), q, p))
     for j in range(q):
-        ZtZ[:, j, :] = np.add.reduceat(Z * Z[:, j:j + 1], start, axis=0)
-        ZtX[:, j, :] = np.add.reduceat(X * Z[:, j:j + 1], start, axis=0)
+        ZtZ[:, j, :] = np.add.reduceat(Z * Z[:, j : j + 1], start, axis=0)
+        ZtX[:, j, :] = np.add.reduceat(X * Z[:, j : j + 1], start, axis=0)
     Zty = np.add.reduceat(Z * y[:, None], start, axis=0)
-    return _Sums(n=len(y), p=p, q=q, XtX=X.T @ X, Xty=X.T @ y, yty=float(y @ y),
-                 ZtZ=ZtZ, ZtX=ZtX, Zty=Zty)
+    return _Sums(
+        n=len(y), p=p, q=q, XtX=X.T @ X, Xty=X.T @ y, yty=float(y @ y), ZtZ=ZtZ, ZtX=ZtX, Zty=Zty
+    )
 
 
 def _lambda(theta: np.ndarray, q: int) -> np.ndarray:
@@ -122,8 +124,8 @@ def _profile(theta: np.ndarray, s: _Sums, reml: bool):
         l21 = A10 / l11
         l22 = np.sqrt(np.maximum(A11 - l21 * l21, 1e-300))
         S0, S1 = s.ZtX[:, 0, :], s.ZtX[:, 1, :]
-        R0 = (l0 * S0 + l1 * S1) / l11[:, None]                 # L^-1 Lambda' Z'X, row 1
-        R1 = (l2 * S1 - l21[:, None] * R0) / l22[:, None]        # row 2
+        R0 = (l0 * S0 + l1 * S1) / l11[:, None]  # L^-1 Lambda' Z'X, row 1
+        R1 = (l2 * S1 - l21[:, None] * R0) / l22[:, None]  # row 2
         c0, c1 = s.Zty[:, 0], s.Zty[:, 1]
         u0 = (l0 * c0 + l1 * c1) / l11
         u1 = (l2 * c1 - l21 * u0) / l22
@@ -187,8 +189,9 @@ def _hessian(theta, s, reml, free, h=1e-3) -> np.ndarray:
         H[a, a] = (f(i, i, 0.5, 0.5) - 2 * f0 + f(i, i, -0.5, -0.5)) / step[i] ** 2
         for b in range(a):
             j = idx[b]
-            H[a, b] = H[b, a] = (f(i, j, 1, 1) - f(i, j, 1, -1) - f(i, j, -1, 1)
-                                 + f(i, j, -1, -1)) / (4 * step[i] * step[j])
+            H[a, b] = H[b, a] = (
+                f(i, j, 1, 1) - f(i, j, 1, -1) - f(i, j, -1, 1) + f(i, j, -1, -1)
+            ) / (4 * step[i] * step[j])
     return H
 
 
@@ -199,7 +202,7 @@ def _polish(theta, s, reml, lower, steps: int = 6) -> tuple[np.ndarray, float]:
     scaled = np.inf
     for _ in range(steps + 1):
         g = _central_gradient(theta, s, reml, lower)
-        free = ~((theta <= lower + 1e-8) & (g > 0))   # at a bound and pushing into it: fixed
+        free = ~((theta <= lower + 1e-8) & (g > 0))  # at a bound and pushing into it: fixed
         if not free.any():
             return theta, 0.0
         H = _hessian(theta, s, reml, free)
@@ -219,8 +222,7 @@ def _polish(theta, s, reml, lower, steps: int = 6) -> tuple[np.ndarray, float]:
     return theta, scaled
 
 
-def fit(y, X, groups, Z, reml: bool = True, method: str = "lbfgs",
-        theta0=None) -> LMMResult:
+def fit(y, X, groups, Z, reml: bool = True, method: str = "lbfgs", theta0=None) -> LMMResult:
     """Fit the model by minimising the profiled deviance over theta with ``method``
     (``"lbfgs"`` or ``"powell"``, bounded). Raises ``ValueError`` on unusable input."""
     from scipy.optimize import minimize
@@ -234,17 +236,36 @@ def fit(y, X, groups, Z, reml: bool = True, method: str = "lbfgs",
     start = np.eye(s.q)[np.tril_indices(s.q)] if theta0 is None else np.asarray(theta0, float)
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     # the optimizer gets near; Newton steps (:func:`_polish`) finish the job
-    opts = ({"ftol": 1e-10, "gtol": 1e-6, "maxiter": 500} if method == "lbfgs"
-            else {"xtol": 1e-6, "ftol": 1e-10, "maxiter": 20000})
+    opts = (
+        {"ftol": 1e-10, "gtol": 1e-6, "maxiter": 500}
+        if method == "lbfgs"
+        else {"xtol": 1e-6, "ftol": 1e-10, "maxiter": 20000}
+    )
     jac = (lambda th, *args: _central_gradient(th, s, reml, lower)) if method == "lbfgs" else None
-    res = minimize(_deviance, start, args=(s, reml), method=METHODS[method], bounds=bounds,
-                   jac=jac, options=opts)
+    res = minimize(
+        _deviance,
+        start,
+        args=(s, reml),
+        method=METHODS[method],
+        bounds=bounds,
+        jac=jac,
+        options=opts,
+    )
     theta, grad = _polish(np.maximum(np.asarray(res.x, dtype=float), lower), s, reml, lower)
     dev, beta, XVX, r2 = _profile(theta, s, reml)
     scale = r2 / (s.n - s.p if reml else s.n)
     lam = _lambda(theta, s.q)
     diag = theta[[i * (i + 1) // 2 + i for i in range(s.q)]]
-    return LMMResult(fe_params=beta, cov_fe=scale * np.linalg.inv(XVX), scale=float(scale),
-                     cov_re=scale * lam @ lam.T, theta=theta, llf=-dev / 2.0, reml=reml,
-                     converged=bool(np.isfinite(dev) and grad < GRAD_TOL),
-                     boundary=bool(np.any(diag < BOUNDARY)), gradient=float(grad), method=method)
+    return LMMResult(
+        fe_params=beta,
+        cov_fe=scale * np.linalg.inv(XVX),
+        scale=float(scale),
+        cov_re=scale * lam @ lam.T,
+        theta=theta,
+        llf=-dev / 2.0,
+        reml=reml,
+        converged=bool(np.isfinite(dev) and grad < GRAD_TOL),
+        boundary=bool(np.any(diag < BOUNDARY)),
+        gradient=float(grad),
+        method=method,
+    )

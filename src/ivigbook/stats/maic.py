@@ -3,10 +3,11 @@ sample size, and the intervals of a weighted mean against a published comparator
 (bootstrap, robust, M-estimation sandwich). The chapter that uses it is
 :mod:`ivigbook.chapters.maic`.
 """
+
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
-
 
 B_DEFAULT = 1000
 
@@ -14,7 +15,7 @@ B_DEFAULT = 1000
 Z95 = 1.959963984540054
 
 
-MAX_FAILED = 0.10     #: above this share of failed resamples the bootstrap CI is flagged
+MAX_FAILED = 0.10  #: above this share of failed resamples the bootstrap CI is flagged
 
 
 #: largest outcome analysis set (patients) analysed with the bootstrap; above it the
@@ -22,10 +23,10 @@ MAX_FAILED = 0.10     #: above this share of failed resamples the bootstrap CI i
 BOOTSTRAP_MAX_N = 2_000
 
 
-TOL = 1e-10           #: convergence: largest |weighted mean - target| in SD units
+TOL = 1e-10  #: convergence: largest |weighted mean - target| in SD units
 
 
-A_MAX = 50.0          #: |coefficient| per SD beyond which the weights are taken to diverge
+A_MAX = 50.0  #: |coefficient| per SD beyond which the weights are taken to diverge
 
 
 _EIGHT_EPS = 8 * np.finfo(float).eps  #: round-off allowance of the line search (per unit of f)
@@ -38,11 +39,12 @@ class NotEstimable(ValueError):
 def ess(weights) -> float:
     """Effective sample size ``(sum w)^2 / sum w^2``."""
     w = np.asarray(weights, dtype=float)
-    return float(w.sum() ** 2 / (w ** 2).sum())
+    return float(w.sum() ** 2 / (w**2).sum())
 
 
-def _solve(Z: np.ndarray, a0: np.ndarray | None = None, max_iter: int = 60,
-           roundoff_guard: bool = True) -> np.ndarray:
+def _solve(
+    Z: np.ndarray, a0: np.ndarray | None = None, max_iter: int = 60, roundoff_guard: bool = True
+) -> np.ndarray:
     """Minimiser ``a`` of log sum exp(Z a) (Newton, step halving); NotEstimable if none.
 
     With ``roundoff_guard`` the sufficient-decrease test allows for the rounding error of
@@ -67,12 +69,12 @@ def _solve(Z: np.ndarray, a0: np.ndarray | None = None, max_iter: int = 60,
     f, e, total = logq(a)
     for _ in range(max_iter):
         w = e / total
-        g = Z.T @ w                                   # weighted mean of Z
+        g = Z.T @ w  # weighted mean of Z
         if np.abs(g).max() < TOL:
             return a
         if np.abs(a).max() > A_MAX:
             break
-        H = (Z * w[:, None]).T @ Z - np.outer(g, g)   # weighted covariance of Z
+        H = (Z * w[:, None]).T @ Z - np.outer(g, g)  # weighted covariance of Z
         try:
             step = np.linalg.solve(H + ridge, g)
         except np.linalg.LinAlgError:
@@ -89,8 +91,9 @@ def _solve(Z: np.ndarray, a0: np.ndarray | None = None, max_iter: int = 60,
         else:
             break
         a, f, e, total = trial, f_new, e_new, total_new
-    raise NotEstimable("no weighting of the IVIG patients matches all of the comparator's "
-                       "published means at once")
+    raise NotEstimable(
+        "no weighting of the IVIG patients matches all of the comparator's published means at once"
+    )
 
 
 def _standardise(X, target) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +134,7 @@ def robust_var(y, w) -> float:
     y = np.asarray(y, dtype=float)
     w = np.asarray(w, dtype=float)
     mu = (w @ y) / w.sum()
-    return float((w ** 2) @ (y - mu) ** 2 / w.sum() ** 2)
+    return float((w**2) @ (y - mu) ** 2 / w.sum() ** 2)
 
 
 def sandwich_var(X, y, target, w) -> float:
@@ -153,20 +156,27 @@ def sandwich_var(X, y, target, w) -> float:
     y = np.asarray(y, dtype=float)
     wn = np.asarray(w, dtype=float)
     wn = wn / wn.sum()
-    Z, _ = _standardise(X, target)                # scaling the columns changes nothing
+    Z, _ = _standardise(X, target)  # scaling the columns changes nothing
     mu = wn @ y
     Zw = Z * wn[:, None]
     try:
         g = np.linalg.solve(Zw.T @ Z, Zw.T @ (y - mu))
-    except np.linalg.LinAlgError:                 # fewer patients than covariates
+    except np.linalg.LinAlgError:  # fewer patients than covariates
         g = np.linalg.pinv(Zw.T @ Z) @ (Zw.T @ (y - mu))
     e = y - mu - Z @ g
-    return float((wn ** 2) @ e ** 2)
+    return float((wn**2) @ e**2)
 
 
-def compare_one(d: pd.DataFrame, tgt: dict[str, float], comp_mean: float, comp_sd: float,
-                comp_n: int, rng: np.random.Generator, B: int = B_DEFAULT,
-                max_boot_n: int = BOOTSTRAP_MAX_N) -> dict:
+def compare_one(
+    d: pd.DataFrame,
+    tgt: dict[str, float],
+    comp_mean: float,
+    comp_sd: float,
+    comp_n: int,
+    rng: np.random.Generator,
+    B: int = B_DEFAULT,
+    max_boot_n: int = BOOTSTRAP_MAX_N,
+) -> dict:
     """MAIC of one comparator at one visit (``d`` from :func:`outcome_data`).
 
     Up to ``max_boot_n`` patients: seeded bootstrap (robust fallback); above it: the
@@ -177,9 +187,16 @@ def compare_one(d: pd.DataFrame, tgt: dict[str, float], comp_mean: float, comp_s
     y = d["CHG"].to_numpy(float)
     t = np.array([tgt[q] for q in qs])
     n = len(d)
-    out = {"n": n, "unadj_mean": y.mean() if n else np.nan, "unadj_diff": (y.mean() - comp_mean) if n else np.nan,
-           "before": X.mean(axis=0) if n else np.full(len(qs), np.nan), "quantities": qs,
-           "targets": t, "estimable": False, "reason": ""}
+    out = {
+        "n": n,
+        "unadj_mean": y.mean() if n else np.nan,
+        "unadj_diff": (y.mean() - comp_mean) if n else np.nan,
+        "before": X.mean(axis=0) if n else np.full(len(qs), np.nan),
+        "quantities": qs,
+        "targets": t,
+        "estimable": False,
+        "reason": "",
+    }
     se_c = comp_sd / np.sqrt(comp_n)
     if n > max_boot_n:
         return _compare_large(out, X, y, t, comp_mean, se_c)
@@ -208,39 +225,59 @@ def compare_one(d: pd.DataFrame, tgt: dict[str, float], comp_mean: float, comp_s
             continue
         boot[b] = (wb @ y[idx[b]]) / wb.sum() - comp_draw[b]
     ok = np.isfinite(boot)
-    se_s = np.sqrt(robust_var(y, w) + se_c ** 2)
+    se_s = np.sqrt(robust_var(y, w) + se_c**2)
     failed = int((~ok).sum())
-    boot_lo, boot_hi = (np.percentile(boot[ok], [2.5, 97.5]) if ok.sum() >= 20 else (np.nan, np.nan))
+    boot_lo, boot_hi = np.percentile(boot[ok], [2.5, 97.5]) if ok.sum() >= 20 else (np.nan, np.nan)
     sand_lo, sand_hi = diff - Z95 * se_s, diff + Z95 * se_s
     use_boot = failed <= MAX_FAILED * B and np.isfinite(boot_lo)
-    se_m = np.sqrt(sandwich_var(X, y, t, w) + se_c ** 2)
-    out.update({"estimable": True, "weights": w, "ess": ess(w), "after": wn @ X,
-                "max_weight_pct": 100.0 * wn.max(), "weighted_mean": float(wn @ y),
-                "diff": diff, "boot_failed": failed,
-                "boot_ci_low": boot_lo, "boot_ci_high": boot_hi,
-                "boot_se": float(np.std(boot[ok], ddof=1)) if ok.sum() >= 2 else np.nan,
-                "robust_ci_low": sand_lo, "robust_ci_high": sand_hi,
-                "sandwich_se": float(se_m),
-                "sandwich_ci_low": diff - Z95 * se_m, "sandwich_ci_high": diff + Z95 * se_m,
-                "ci_method": "bootstrap" if use_boot else "robust",
-                "ci_low": boot_lo if use_boot else sand_lo,
-                "ci_high": boot_hi if use_boot else sand_hi})
+    se_m = np.sqrt(sandwich_var(X, y, t, w) + se_c**2)
+    out.update(
+        {
+            "estimable": True,
+            "weights": w,
+            "ess": ess(w),
+            "after": wn @ X,
+            "max_weight_pct": 100.0 * wn.max(),
+            "weighted_mean": float(wn @ y),
+            "diff": diff,
+            "boot_failed": failed,
+            "boot_ci_low": boot_lo,
+            "boot_ci_high": boot_hi,
+            "boot_se": float(np.std(boot[ok], ddof=1)) if ok.sum() >= 2 else np.nan,
+            "robust_ci_low": sand_lo,
+            "robust_ci_high": sand_hi,
+            "sandwich_se": float(se_m),
+            "sandwich_ci_low": diff - Z95 * se_m,
+            "sandwich_ci_high": diff + Z95 * se_m,
+            "ci_method": "bootstrap" if use_boot else "robust",
+            "ci_low": boot_lo if use_boot else sand_lo,
+            "ci_high": boot_hi if use_boot else sand_hi,
+        }
+    )
     return out
 
 
-def _compare_large(out: dict, X: np.ndarray, y: np.ndarray, t: np.ndarray, comp_mean: float,
-                   se_c: float) -> dict:
+def _compare_large(
+    out: dict, X: np.ndarray, y: np.ndarray, t: np.ndarray, comp_mean: float, se_c: float
+) -> dict:
     """Large-sample MAIC (more than :data:`BOOTSTRAP_MAX_N` patients): normal intervals
     from the M-estimation sandwich (:func:`sandwich_var`) and, for the unadjusted
     difference, ``sqrt(var(y)/n + se_c^2)``. No random draws, nothing of size ``B x n``;
     the bootstrap quantities are NaN."""
     n = len(y)
-    out.update({"unadj_ci_method": "normal", "boot_failed": np.nan, "boot_ci_low": np.nan,
-                "boot_ci_high": np.nan, "boot_se": np.nan})
+    out.update(
+        {
+            "unadj_ci_method": "normal",
+            "boot_failed": np.nan,
+            "boot_ci_low": np.nan,
+            "boot_ci_high": np.nan,
+            "boot_se": np.nan,
+        }
+    )
     if n < 2:
         out["reason"] = "fewer than 2 IVIG patients have a value at this visit"
         return out
-    se_u = np.sqrt(y.var(ddof=1) / n + se_c ** 2)
+    se_u = np.sqrt(y.var(ddof=1) / n + se_c**2)
     out["unadj_ci_low"] = out["unadj_diff"] - Z95 * se_u
     out["unadj_ci_high"] = out["unadj_diff"] + Z95 * se_u
     try:
@@ -250,12 +287,26 @@ def _compare_large(out: dict, X: np.ndarray, y: np.ndarray, t: np.ndarray, comp_
         return out
     wn = w / w.sum()
     diff = float(wn @ y - comp_mean)
-    se_r = np.sqrt(robust_var(y, w) + se_c ** 2)
-    se_m = np.sqrt(sandwich_var(X, y, t, w) + se_c ** 2)
+    se_r = np.sqrt(robust_var(y, w) + se_c**2)
+    se_m = np.sqrt(sandwich_var(X, y, t, w) + se_c**2)
     lo, hi = diff - Z95 * se_m, diff + Z95 * se_m
-    out.update({"estimable": True, "weights": w, "ess": ess(w), "after": wn @ X,
-                "max_weight_pct": 100.0 * wn.max(), "weighted_mean": float(wn @ y),
-                "diff": diff, "robust_ci_low": diff - Z95 * se_r, "robust_ci_high": diff + Z95 * se_r,
-                "sandwich_se": float(se_m), "sandwich_ci_low": lo, "sandwich_ci_high": hi,
-                "ci_method": "sandwich", "ci_low": lo, "ci_high": hi})
+    out.update(
+        {
+            "estimable": True,
+            "weights": w,
+            "ess": ess(w),
+            "after": wn @ X,
+            "max_weight_pct": 100.0 * wn.max(),
+            "weighted_mean": float(wn @ y),
+            "diff": diff,
+            "robust_ci_low": diff - Z95 * se_r,
+            "robust_ci_high": diff + Z95 * se_r,
+            "sandwich_se": float(se_m),
+            "sandwich_ci_low": lo,
+            "sandwich_ci_high": hi,
+            "ci_method": "sandwich",
+            "ci_low": lo,
+            "ci_high": hi,
+        }
+    )
     return out

@@ -4,22 +4,24 @@ The engine of the imputation analysis (:mod:`ivigbook.chapters.imputation`): exa
 vectorised donor search, chains updated in place, threads from ``PARALLEL_MIN_ROWS``
 rows (bit-identical for any thread count).
 """
+
 from __future__ import annotations
+
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-
-M_DEFAULT = 40        #: imputations (>= 100 x the largest fraction of missing information seen)
-
-
-N_ITER = 10           #: chained-equation iterations per imputation
+M_DEFAULT = 40  #: imputations (>= 100 x the largest fraction of missing information seen)
 
 
-DONORS = 5            #: predictive-mean-matching donors
+N_ITER = 10  #: chained-equation iterations per imputation
+
+
+DONORS = 5  #: predictive-mean-matching donors
 
 
 RIDGE = 1e-5
@@ -29,7 +31,7 @@ RIDGE = 1e-5
 STREAM = 1
 
 
-MAX_WORKERS = 4       #: most threads running imputations (each chain holds copies of the data)
+MAX_WORKERS = 4  #: most threads running imputations (each chain holds copies of the data)
 
 
 #: rows from which the imputations run on several threads (below, small array operations
@@ -41,16 +43,16 @@ PARALLEL_MIN_ROWS = 12_000
 class RubinResult:
     """Rubin's rules for one scalar estimand."""
 
-    estimate: float       # pooled estimate Q-bar
-    within: float         # mean within-imputation variance U-bar
-    between: float        # between-imputation variance B
-    variance: float       # total variance T = U-bar + (1 + 1/m) B
-    df: float             # Barnard-Rubin degrees of freedom
+    estimate: float  # pooled estimate Q-bar
+    within: float  # mean within-imputation variance U-bar
+    between: float  # between-imputation variance B
+    variance: float  # total variance T = U-bar + (1 + 1/m) B
+    df: float  # Barnard-Rubin degrees of freedom
     ci_low: float
     ci_high: float
-    p: float              # two-sided, H0: estimand = 0
-    lam: float            # lambda = (1 + 1/m) B / T, proportion of variance due to missingness
-    fmi: float            # fraction of missing information ((nu+1)/(nu+3)) lambda + 2/(nu+3)
+    p: float  # two-sided, H0: estimand = 0
+    lam: float  # lambda = (1 + 1/m) B / T, proportion of variance due to missingness
+    fmi: float  # fraction of missing information ((nu+1)/(nu+3)) lambda + 2/(nu+3)
     m: int
 
     @property
@@ -81,8 +83,10 @@ def rubin(estimates, variances, n: int, k: int = 1, conf: float = 0.95) -> Rubin
     lam = (1 + 1 / m) * b / t if t > 0 else 0.0
     nu_com = float(n - k)
     nu_obs = (nu_com + 1) / (nu_com + 3) * nu_com * (1 - lam)
-    nu_old = (m - 1) / lam ** 2 if lam > 0 else np.inf
-    nu = 1 / (1 / nu_old + 1 / nu_obs) if nu_obs > 0 else (nu_old if np.isfinite(nu_old) else np.nan)
+    nu_old = (m - 1) / lam**2 if lam > 0 else np.inf
+    nu = (
+        1 / (1 / nu_old + 1 / nu_obs) if nu_obs > 0 else (nu_old if np.isfinite(nu_old) else np.nan)
+    )
     fmi = ((nu + 1) / (nu + 3)) * lam + 2 / (nu + 3) if np.isfinite(nu) else lam
     se = np.sqrt(t)
     if se > 0 and np.isfinite(nu):
@@ -90,8 +94,19 @@ def rubin(estimates, variances, n: int, k: int = 1, conf: float = 0.95) -> Rubin
         p = float(2 * sps.t.sf(abs(qbar / se), nu))
     else:
         h, p = np.nan, np.nan
-    return RubinResult(estimate=qbar, within=ubar, between=b, variance=t, df=float(nu),
-                       ci_low=qbar - h, ci_high=qbar + h, p=p, lam=float(lam), fmi=float(fmi), m=m)
+    return RubinResult(
+        estimate=qbar,
+        within=ubar,
+        between=b,
+        variance=t,
+        df=float(nu),
+        ci_low=qbar - h,
+        ci_high=qbar + h,
+        p=p,
+        lam=float(lam),
+        fmi=float(fmi),
+        m=m,
+    )
 
 
 # ----------------------------------------------------------------------------- imputation
@@ -101,7 +116,7 @@ _FIT_LIMIT = 1e300
 def _sort_orders(fit_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The sorted fitted values and two orders of the observed rows that sort them: ``asc``
     lists equal values by increasing row position, ``desc`` by decreasing row position."""
-    order = np.argsort(fit_obs)              # ties come out in some fixed order; set below
+    order = np.argsort(fit_obs)  # ties come out in some fixed order; set below
     ordered = fit_obs[order]
     tied = ordered[1:] == ordered[:-1]
     if not tied.any():
@@ -111,7 +126,7 @@ def _sort_orders(fit_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     member = np.zeros(ordered.size, dtype=bool)
     member[1:] |= tied
     member[:-1] |= tied
-    idx = np.flatnonzero(member)             # sorted positions inside runs of equal values
+    idx = np.flatnonzero(member)  # sorted positions inside runs of equal values
     rows, runs = order[idx], run[idx]
     asc, desc = order.copy(), order.copy()
     asc[idx] = rows[np.lexsort((rows, runs))]
@@ -119,7 +134,9 @@ def _sort_orders(fit_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return ordered, asc, desc
 
 
-def _rounding_ties(ordered: np.ndarray, fit_mis: np.ndarray, dist: np.ndarray, k: int) -> np.ndarray:
+def _rounding_ties(
+    ordered: np.ndarray, fit_mis: np.ndarray, dist: np.ndarray, k: int
+) -> np.ndarray:
     """Missing rows for which two *different* fitted values on the same side of the row's
     own value round to the same distance, equal to the k-th smallest one.
 
@@ -133,7 +150,9 @@ def _rounding_ties(ordered: np.ndarray, fit_mis: np.ndarray, dist: np.ndarray, k
     if ordered.size < 2:
         return flag
     gap = np.diff(ordered)
-    bound = 2 * np.finfo(float).eps * (max(abs(ordered[0]), abs(ordered[-1])) + np.abs(fit_mis).max())
+    bound = (
+        2 * np.finfo(float).eps * (max(abs(ordered[0]), abs(ordered[-1])) + np.abs(fit_mis).max())
+    )
     close = np.flatnonzero((gap > 0) & (gap <= bound))
     if close.size == 0:
         return flag
@@ -145,7 +164,9 @@ def _rounding_ties(ordered: np.ndarray, fit_mis: np.ndarray, dist: np.ndarray, k
     return flag
 
 
-def _donors(fit_obs: np.ndarray, fit_mis: np.ndarray, k: int, choice: np.ndarray | None = None) -> np.ndarray:
+def _donors(
+    fit_obs: np.ndarray, fit_mis: np.ndarray, k: int, choice: np.ndarray | None = None
+) -> np.ndarray:
     """Positions (into the observed rows) of the ``k`` donors of every missing row: the
     observed rows whose fitted values are nearest to the row's predicted value ``f``, ties
     broken by the lower position - as a set, the first ``k`` of
@@ -172,16 +193,16 @@ def _donors(fit_obs: np.ndarray, fit_mis: np.ndarray, k: int, choice: np.ndarray
     if not (np.abs(fit_obs).max() <= _FIT_LIMIT and np.abs(fit_mis).max() <= _FIT_LIMIT):
         raise ValueError("predictive mean matching needs finite fitted values")
     ordered, asc, desc = _sort_orders(fit_obs)
-    by_f = np.argsort(fit_mis)               # sorted keys make the binary searches fast
+    by_f = np.argsort(fit_mis)  # sorted keys make the binary searches fast
     ins = np.empty(fit_mis.size, dtype=np.intp)
-    ins[by_f] = np.searchsorted(ordered, fit_mis[by_f])   # ordered[ins-1] < f <= ordered[ins]
+    ins[by_f] = np.searchsorted(ordered, fit_mis[by_f])  # ordered[ins-1] < f <= ordered[ins]
     padded = np.concatenate([np.full(k, -np.inf), ordered, np.full(k, np.inf)])
     # distances to the k sorted values below and the k at or above (inf beyond the ends)
     dist = sliding_window_view(padded, 2 * k)[ins]
     np.abs(np.subtract(dist, fit_mis[:, None], out=dist), out=dist)
     below, above = dist[:, :k], dist[:, k:]  # column t: the (k-t)-th below, the (t+1)-th above
     closer = below < above
-    tie = below == above                     # never both infinite, as k <= n_obs
+    tie = below == above  # never both infinite, as k <= n_obs
     if tie.any():
         r, t = np.nonzero(tie)
         closer[r, t] = desc[ins[r] - k + t] < asc[ins[r] + t]
@@ -199,8 +220,14 @@ def _donors(fit_obs: np.ndarray, fit_mis: np.ndarray, k: int, choice: np.ndarray
     return out
 
 
-def _pmm_step(xo: np.ndarray, xm: np.ndarray, col: int, others: np.ndarray,
-              rng: np.random.Generator, donors: int) -> np.ndarray:
+def _pmm_step(
+    xo: np.ndarray,
+    xm: np.ndarray,
+    col: int,
+    others: np.ndarray,
+    rng: np.random.Generator,
+    donors: int,
+) -> np.ndarray:
     """Draw imputations of column ``col`` of the missing rows ``xm`` by predictive mean
     matching (type 1) from a regression on the columns ``others`` (intercept included)
     fitted to the observed rows ``xo`` (both: rows of the design matrix, all columns)."""
@@ -209,7 +236,7 @@ def _pmm_step(xo: np.ndarray, xm: np.ndarray, col: int, others: np.ndarray,
     gram = np.dot(xo.T, xo)
     p = others.size
     inv = np.linalg.inv(gram[np.ix_(others, others)] + RIDGE * np.eye(p))
-    beta = np.zeros(xo.shape[1])              # zero weight on the target column
+    beta = np.zeros(xo.shape[1])  # zero weight on the target column
     beta[others] = inv @ gram[others, col]
     yo = xo[:, col]
     fit_obs = np.dot(xo, beta)
@@ -230,9 +257,9 @@ class _Target:
     """An incomplete column of the design matrix (column 0 is the intercept)."""
 
     col: int
-    others: np.ndarray        # the regressors: every other column
-    obs: np.ndarray           # rows where it is observed
-    mis: np.ndarray           # rows where it is missing
+    others: np.ndarray  # the regressors: every other column
+    obs: np.ndarray  # rows where it is observed
+    mis: np.ndarray  # rows where it is missing
     #: where its imputations go in the row blocks of each target that uses them:
     #: (target index, rows of its observed block, rows of its missing block, and the
     #: matching entries of this column's imputations)
@@ -279,8 +306,14 @@ def _blocks(values: np.ndarray, plan: list[_Target]) -> list[tuple[np.ndarray, n
     return out
 
 
-def _chain(values: np.ndarray, plan: list[_Target], template, seed: np.random.SeedSequence,
-           n_iter: int, donors: int) -> np.ndarray:
+def _chain(
+    values: np.ndarray,
+    plan: list[_Target],
+    template,
+    seed: np.random.SeedSequence,
+    n_iter: int,
+    donors: int,
+) -> np.ndarray:
     """One imputation: a chain of ``n_iter`` rounds over the incomplete columns.
 
     Each incomplete column keeps its observed and its missing rows of the design matrix as
@@ -296,7 +329,7 @@ def _chain(values: np.ndarray, plan: list[_Target], template, seed: np.random.Se
             bo[ro, t.col] = new[eo]
             bm[rm, t.col] = new[em]
 
-    for t in plan:                            # start: random draws of the observed values
+    for t in plan:  # start: random draws of the observed values
         put(t, rng.choice(values[t.obs, t.col - 1], size=t.mis.size, replace=True))
     for _ in range(n_iter):
         for t, (xo, xm) in zip(plan, blocks):
@@ -311,14 +344,20 @@ def _workers() -> int:
     """Cores available to this process, at most :data:`MAX_WORKERS`."""
     try:
         cores = len(os.sched_getaffinity(0))
-    except AttributeError:                    # not on Linux
+    except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(cores, MAX_WORKERS))
 
 
-def chained_pmm(data: pd.DataFrame, m: int, seed: int, n_iter: int = N_ITER,
-                donors: int = DONORS, stream: int = STREAM,
-                workers: int | None = None) -> list[pd.DataFrame]:
+def chained_pmm(
+    data: pd.DataFrame,
+    m: int,
+    seed: int,
+    n_iter: int = N_ITER,
+    donors: int = DONORS,
+    stream: int = STREAM,
+    workers: int | None = None,
+) -> list[pd.DataFrame]:
     """``m`` completed copies of ``data`` (all columns numeric), imputed by chained
     equations with predictive mean matching; deterministic for a given ``seed``.
 
@@ -329,8 +368,9 @@ def chained_pmm(data: pd.DataFrame, m: int, seed: int, n_iter: int = N_ITER,
     values = data.to_numpy(dtype=float)
     miss = ~np.isfinite(values)
     if miss.all(axis=0).any():
-        raise ValueError("no observed value in column(s) "
-                         + ", ".join(map(str, data.columns[miss.all(axis=0)])))
+        raise ValueError(
+            "no observed value in column(s) " + ", ".join(map(str, data.columns[miss.all(axis=0)]))
+        )
     plan = _plan(miss)
     template = _blocks(values, plan)
     children = np.random.SeedSequence([int(seed), int(stream)]).spawn(m)
@@ -344,6 +384,6 @@ def chained_pmm(data: pd.DataFrame, m: int, seed: int, n_iter: int = N_ITER,
     if workers == 1 or not plan:
         chains = [run(child) for child in children]
     else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:   # numpy releases the GIL
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # numpy releases the GIL
             chains = list(pool.map(run, children))
     return [pd.DataFrame(x, index=data.index, columns=data.columns) for x in chains]

@@ -1,11 +1,13 @@
 """Numbers as papers print them: rounding half up, the decimals of a printed value, and
 whether a recomputed value matches a printed one.
 """
+
 from __future__ import annotations
+
 import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-import pandas as pd
 
+import pandas as pd
 
 
 # ================================================================ formatting

@@ -1,12 +1,24 @@
-"""Simple logistic and linear regressions, one predictor at a time (as the paper).
-"""
+"""Simple logistic and linear regressions, one predictor at a time (as the paper)."""
+
 from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
-from ivigbook.stats.tests import CONF, NAN, _Result, _numeric, _numeric_fast, _tcrit, _two_sided_t, _zcrit
+
+from ivigbook.stats.tests import (
+    CONF,
+    NAN,
+    _numeric,
+    _numeric_fast,
+    _Result,
+    _tcrit,
+    _two_sided_t,
+    _zcrit,
+)
 
 
 # ================================================================ regression
@@ -106,16 +118,27 @@ def _design(x, categorical: bool | None, reference, name: str):
     if fast is not None and not pd.api.types.is_bool_dtype(getattr(x, "dtype", None)):
         num = pd.Series(fast)
         return _numeric_kind(num), num, None
-    s = pd.Series(np.asarray(x, dtype=object)) if not isinstance(x, pd.Series) \
+    s = (
+        pd.Series(np.asarray(x, dtype=object))
+        if not isinstance(x, pd.Series)
         else pd.Series(np.asarray(x.astype(object), dtype=object))
-    s = s.map(lambda v: np.nan if v is None or v is pd.NA or
-              (isinstance(v, float) and math.isnan(v)) or
-              (isinstance(v, str) and v.strip() == "") else v)
+    )
+    s = s.map(
+        lambda v: (
+            np.nan
+            if v is None
+            or v is pd.NA
+            or (isinstance(v, float) and math.isnan(v))
+            or (isinstance(v, str) and v.strip() == "")
+            else v
+        )
+    )
     cat = _is_categorical(s) if categorical is None else bool(categorical)
     if cat:
         return "categorical", s, reference
-    num = pd.to_numeric(s.map(lambda v: float(v) if isinstance(v, (bool, np.bool_)) else v),
-                        errors="raise").astype(float)
+    num = pd.to_numeric(
+        s.map(lambda v: float(v) if isinstance(v, (bool, np.bool_)) else v), errors="raise"
+    ).astype(float)
     return _numeric_kind(num), num, None
 
 
@@ -126,8 +149,11 @@ def _numeric_kind(num: pd.Series) -> str:
 
 
 def _level_key(v) -> tuple:
-    return (0, float(v), "") if isinstance(v, (int, float, np.integer, np.floating)) \
+    return (
+        (0, float(v), "")
+        if isinstance(v, (int, float, np.integer, np.floating))
         else (1, 0.0, str(v))
+    )
 
 
 def _prepare(y, x, categorical, reference, name):
@@ -145,9 +171,13 @@ def _prepare(y, x, categorical, reference, name):
         if levels and ref not in levels:
             raise ValueError(f"reference level {ref!r} not among the levels {levels}")
         others = [lv for lv in levels if lv != ref]
-        X = np.column_stack([np.ones(len(xs))] +
-                            [(xs == lv).to_numpy(dtype=float) for lv in others]) \
-            if len(xs) else np.empty((0, 1 + len(others)))
+        X = (
+            np.column_stack(
+                [np.ones(len(xs))] + [(xs == lv).to_numpy(dtype=float) for lv in others]
+            )
+            if len(xs)
+            else np.empty((0, 1 + len(others)))
+        )
         terms = [f"{name}={lv}" for lv in others]
         groups = [(xs == lv).to_numpy() for lv in others]
         return kind, yv, X, terms, groups, str(ref) if ref is not None else "", levels
@@ -158,10 +188,20 @@ def _prepare(y, x, categorical, reference, name):
 
 
 def _nan_levels(terms, groups, yv, logistic: bool) -> tuple[LevelEstimate, ...]:
-    return tuple(LevelEstimate(term=t, n=int(g.sum()),
-                               n_events=int(yv[g].sum()) if logistic else -1,
-                               coef=NAN, se=NAN, estimate=NAN, ci_low=NAN, ci_high=NAN, p=NAN)
-                 for t, g in zip(terms, groups))
+    return tuple(
+        LevelEstimate(
+            term=t,
+            n=int(g.sum()),
+            n_events=int(yv[g].sum()) if logistic else -1,
+            coef=NAN,
+            se=NAN,
+            estimate=NAN,
+            ci_low=NAN,
+            ci_high=NAN,
+            p=NAN,
+        )
+        for t, g in zip(terms, groups)
+    )
 
 
 def _separation(kind, yv, X, terms, groups, levels) -> str:
@@ -198,8 +238,9 @@ def _logit_cdf(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
 
 
-def _logit_newton(y: np.ndarray, X: np.ndarray, maxiter: int = 100,
-                  tol: float = 1e-8, ridge: float = 1e-10) -> _LogitFit:
+def _logit_newton(
+    y: np.ndarray, X: np.ndarray, maxiter: int = 100, tol: float = 1e-8, ridge: float = 1e-10
+) -> _LogitFit:
     """Maximum likelihood logistic regression by Newton-Raphson, step for step the
     algorithm of ``statsmodels`` ``Logit(y, X).fit(method="newton")`` (start at 0, the
     Hessian of the mean log-likelihood with a 1e-10 ridge, stop when no coefficient
@@ -227,8 +268,9 @@ def _logit_newton(y: np.ndarray, X: np.ndarray, maxiter: int = 100,
             llf = float(np.sum(np.log(_logit_cdf((2 * y - 1) * (X @ new)))))
     with np.errstate(invalid="ignore"):
         bse = np.sqrt(np.diag(cov))
-    return _LogitFit(params=new, bse=bse, cov=cov, llf=llf, converged=iterations < maxiter,
-                     perfect=perfect)
+    return _LogitFit(
+        params=new, bse=bse, cov=cov, llf=llf, converged=iterations < maxiter, perfect=perfect
+    )
 
 
 @dataclass(frozen=True)
@@ -259,12 +301,18 @@ def _ols(y: np.ndarray, X: np.ndarray) -> _OLSFit:
         rsquared = 1 - ssr / tss if tss > 0 else NAN
         f = ((tss - ssr) / df_model) / scale if df_model > 0 else NAN
     f_pvalue = float(_st.f.sf(f, df_model, df_resid)) if np.isfinite(f) else NAN
-    return _OLSFit(params=params, bse=bse, df_resid=float(df_resid), rsquared=float(rsquared),
-                   f_pvalue=f_pvalue)
+    return _OLSFit(
+        params=params,
+        bse=bse,
+        df_resid=float(df_resid),
+        rsquared=float(rsquared),
+        f_pvalue=f_pvalue,
+    )
 
 
-def logistic_simple(y, x, *, categorical: bool | None = None, reference=None,
-                    name: str = "x", conf: float = CONF) -> LogitResult:
+def logistic_simple(
+    y, x, *, categorical: bool | None = None, reference=None, name: str = "x", conf: float = CONF
+) -> LogitResult:
     """Simple logistic regression of a 0/1 outcome on one predictor (Stata ``logistic``).
 
     ``x`` may be numeric (continuous, or 0/1/bool = binary) or categorical
@@ -281,16 +329,30 @@ def logistic_simple(y, x, *, categorical: bool | None = None, reference=None,
     n_events = int(yv.sum()) if n else 0
 
     def empty(note: str, converged: bool = False) -> LogitResult:
-        return LogitResult(n=n, n_events=n_events, predictor=name, kind=kind, reference=ref,
-                           odds_ratio=NAN, ci_low=NAN, ci_high=NAN, p=NAN, coef=NAN, se=NAN,
-                           p_lr=NAN, p_overall_wald=NAN, df_overall=k,
-                           levels=_nan_levels(terms, groups, yv, True), converged=converged,
-                           note=note)
+        return LogitResult(
+            n=n,
+            n_events=n_events,
+            predictor=name,
+            kind=kind,
+            reference=ref,
+            odds_ratio=NAN,
+            ci_low=NAN,
+            ci_high=NAN,
+            p=NAN,
+            coef=NAN,
+            se=NAN,
+            p_lr=NAN,
+            p_overall_wald=NAN,
+            df_overall=k,
+            levels=_nan_levels(terms, groups, yv, True),
+            converged=converged,
+            note=note,
+        )
 
     if n == 0:
         return empty("no complete cases")
     if yv.min() == yv.max():
-        return empty("outcome does not vary (all %d)" % int(yv[0]))
+        return empty(f"outcome does not vary (all {int(yv[0])})")
     if len(levels) < 2:
         return empty("predictor does not vary")
     sep = _separation(kind, yv, X, terms, groups, levels)
@@ -307,32 +369,79 @@ def logistic_simple(y, x, *, categorical: bool | None = None, reference=None,
     lv = []
     for j, (t, g) in enumerate(zip(terms, groups), start=1):
         b, se = float(params[j]), float(bse[j])
-        lv.append(LevelEstimate(term=t, n=int(g.sum()), n_events=int(yv[g].sum()), coef=b,
-                                se=se, estimate=math.exp(b), ci_low=math.exp(b - z * se),
-                                ci_high=math.exp(b + z * se),
-                                p=float(2 * _st.norm.sf(abs(b / se)))))
+        lv.append(
+            LevelEstimate(
+                term=t,
+                n=int(g.sum()),
+                n_events=int(yv[g].sum()),
+                coef=b,
+                se=se,
+                estimate=math.exp(b),
+                ci_low=math.exp(b - z * se),
+                ci_high=math.exp(b + z * se),
+                p=float(2 * _st.norm.sf(abs(b / se))),
+            )
+        )
     b = params[1:]
     V = fit.cov[1:, 1:]
     wald = float(b @ np.linalg.solve(V, b))
     p_wald = float(_st.chi2.sf(wald, k))
     # null (intercept-only) log-likelihood in closed form
-    p_lr = float(_st.chi2.sf(2 * (fit.llf - (n_events * math.log(n_events / n) + (n - n_events) * math.log1p(-n_events / n))), k))
+    p_lr = float(
+        _st.chi2.sf(
+            2
+            * (
+                fit.llf
+                - (n_events * math.log(n_events / n) + (n - n_events) * math.log1p(-n_events / n))
+            ),
+            k,
+        )
+    )
     if k == 1:
         one = lv[0]
-        return LogitResult(n=n, n_events=n_events, predictor=name, kind=kind, reference=ref,
-                           odds_ratio=one.estimate, ci_low=one.ci_low, ci_high=one.ci_high,
-                           p=one.p, coef=one.coef, se=one.se, p_lr=p_lr, p_overall_wald=p_wald,
-                           df_overall=1, levels=tuple(lv), converged=True)
-    return LogitResult(n=n, n_events=n_events, predictor=name, kind=kind, reference=ref,
-                       odds_ratio=NAN, ci_low=NAN, ci_high=NAN, p=p_wald, coef=NAN, se=NAN,
-                       p_lr=p_lr, p_overall_wald=p_wald, df_overall=k, levels=tuple(lv),
-                       converged=True,
-                       note=f"{k + 1} levels: p is the overall Wald test ({k} df); "
-                            "odds ratios per level in `levels`")
+        return LogitResult(
+            n=n,
+            n_events=n_events,
+            predictor=name,
+            kind=kind,
+            reference=ref,
+            odds_ratio=one.estimate,
+            ci_low=one.ci_low,
+            ci_high=one.ci_high,
+            p=one.p,
+            coef=one.coef,
+            se=one.se,
+            p_lr=p_lr,
+            p_overall_wald=p_wald,
+            df_overall=1,
+            levels=tuple(lv),
+            converged=True,
+        )
+    return LogitResult(
+        n=n,
+        n_events=n_events,
+        predictor=name,
+        kind=kind,
+        reference=ref,
+        odds_ratio=NAN,
+        ci_low=NAN,
+        ci_high=NAN,
+        p=p_wald,
+        coef=NAN,
+        se=NAN,
+        p_lr=p_lr,
+        p_overall_wald=p_wald,
+        df_overall=k,
+        levels=tuple(lv),
+        converged=True,
+        note=f"{k + 1} levels: p is the overall Wald test ({k} df); "
+        "odds ratios per level in `levels`",
+    )
 
 
-def linear_simple(y, x, *, categorical: bool | None = None, reference=None,
-                  name: str = "x", conf: float = CONF) -> LinearResult:
+def linear_simple(
+    y, x, *, categorical: bool | None = None, reference=None, name: str = "x", conf: float = CONF
+) -> LinearResult:
     """Simple linear regression of ``y`` on one predictor (Stata ``regress``).
 
     Slope with a t-based 95% CI and p. Categorical predictors as in
@@ -343,10 +452,24 @@ def linear_simple(y, x, *, categorical: bool | None = None, reference=None,
     n, k = len(yv), X.shape[1] - 1
 
     def empty(note: str) -> LinearResult:
-        return LinearResult(n=n, predictor=name, kind=kind, reference=ref, slope=NAN, se=NAN,
-                            ci_low=NAN, ci_high=NAN, p=NAN, intercept=NAN, r2=NAN,
-                            df_resid=max(n - k - 1, 0), p_overall_f=NAN, df_overall=k,
-                            levels=_nan_levels(terms, groups, yv, False), note=note)
+        return LinearResult(
+            n=n,
+            predictor=name,
+            kind=kind,
+            reference=ref,
+            slope=NAN,
+            se=NAN,
+            ci_low=NAN,
+            ci_high=NAN,
+            p=NAN,
+            intercept=NAN,
+            r2=NAN,
+            df_resid=max(n - k - 1, 0),
+            p_overall_f=NAN,
+            df_overall=k,
+            levels=_nan_levels(terms, groups, yv, False),
+            note=note,
+        )
 
     if n == 0:
         return empty("no complete cases")
@@ -368,16 +491,55 @@ def linear_simple(y, x, *, categorical: bool | None = None, reference=None,
     for j, (t, g) in enumerate(zip(terms, groups), start=1):
         b, se = float(params[j]), float(bse[j])
         p = _two_sided_t(b / se, df) if se > 1e-12 * max(1.0, abs(b)) and not note else NAN
-        lv.append(LevelEstimate(term=t, n=int(g.sum()), n_events=-1, coef=b, se=se, estimate=b,
-                                ci_low=b - tc * se, ci_high=b + tc * se, p=p))
+        lv.append(
+            LevelEstimate(
+                term=t,
+                n=int(g.sum()),
+                n_events=-1,
+                coef=b,
+                se=se,
+                estimate=b,
+                ci_low=b - tc * se,
+                ci_high=b + tc * se,
+                p=p,
+            )
+        )
     if k == 1:
         one = lv[0]
-        return LinearResult(n=n, predictor=name, kind=kind, reference=ref, slope=one.coef,
-                            se=one.se, ci_low=one.ci_low, ci_high=one.ci_high, p=one.p,
-                            intercept=float(params[0]), r2=r2, df_resid=df, p_overall_f=p_f,
-                            df_overall=1, levels=tuple(lv), note=note)
-    return LinearResult(n=n, predictor=name, kind=kind, reference=ref, slope=NAN, se=NAN,
-                        ci_low=NAN, ci_high=NAN, p=p_f, intercept=float(params[0]), r2=r2,
-                        df_resid=df, p_overall_f=p_f, df_overall=k, levels=tuple(lv),
-                        note=note or f"{k + 1} levels: p is the overall F test ({k} df); "
-                                     "effects per level in `levels`")
+        return LinearResult(
+            n=n,
+            predictor=name,
+            kind=kind,
+            reference=ref,
+            slope=one.coef,
+            se=one.se,
+            ci_low=one.ci_low,
+            ci_high=one.ci_high,
+            p=one.p,
+            intercept=float(params[0]),
+            r2=r2,
+            df_resid=df,
+            p_overall_f=p_f,
+            df_overall=1,
+            levels=tuple(lv),
+            note=note,
+        )
+    return LinearResult(
+        n=n,
+        predictor=name,
+        kind=kind,
+        reference=ref,
+        slope=NAN,
+        se=NAN,
+        ci_low=NAN,
+        ci_high=NAN,
+        p=p_f,
+        intercept=float(params[0]),
+        r2=r2,
+        df_resid=df,
+        p_overall_f=p_f,
+        df_overall=k,
+        levels=tuple(lv),
+        note=note
+        or f"{k + 1} levels: p is the overall F test ({k} df); effects per level in `levels`",
+    )

@@ -8,6 +8,7 @@ and optional ``SUPPORTS_PATIENTS = True`` lets ``--patients`` through
 (``write(out_dir, seed, patients=N)``).
 
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,11 @@ from ivigbook.synth import hopkins2015, registry, spain_multicentre
 from ivigbook.synth.common import CalibrationError
 
 #: synthetic cohort name -> module implementing it
-GENERATORS = {"hopkins2015": hopkins2015, "spain_multicentre": spain_multicentre,
-              "registry": registry}
+GENERATORS = {
+    "hopkins2015": hopkins2015,
+    "spain_multicentre": spain_multicentre,
+    "registry": registry,
+}
 
 
 def main_synth(args: argparse.Namespace) -> int:
@@ -28,8 +32,11 @@ def main_synth(args: argparse.Namespace) -> int:
     check), 1 a figure not reproduced, 2 a usage error.
     """
     if args.name not in GENERATORS:
-        print(f"ivigbook synth: unknown synthetic cohort {args.name!r}; choose one of "
-              f"{', '.join(sorted(GENERATORS))}", file=sys.stderr)
+        print(
+            f"ivigbook synth: unknown synthetic cohort {args.name!r}; choose one of "
+            f"{', '.join(sorted(GENERATORS))}",
+            file=sys.stderr,
+        )
         return 2
     mod = GENERATORS[args.name]
     seed = mod.DEFAULT_SEED if getattr(args, "seed", None) is None else int(args.seed)
@@ -39,26 +46,36 @@ def main_synth(args: argparse.Namespace) -> int:
     if patients is not None:
         if not getattr(mod, "SUPPORTS_PATIENTS", False):
             fixed = getattr(mod, "N_INCLUDED", None)
-            print(f"ivigbook synth {args.name}: --patients is not supported; this cohort is "
-                  f"calibrated to the published study" + (f" ({fixed} included patients)" if fixed else ""),
-                  file=sys.stderr)
+            print(
+                f"ivigbook synth {args.name}: --patients is not supported; this cohort is "
+                f"calibrated to the published study"
+                + (f" ({fixed} included patients)" if fixed else ""),
+                file=sys.stderr,
+            )
             return 2
         kwargs["patients"] = patients
 
     try:
         paths = mod.write(out, seed, **kwargs)
     except CalibrationError as e:
-        print(f"ivigbook synth {args.name}: seed {seed} could not be calibrated: {e}", file=sys.stderr)
+        print(
+            f"ivigbook synth {args.name}: seed {seed} could not be calibrated: {e}", file=sys.stderr
+        )
         return 1
-    print(f"ivigbook synth {args.name}: seed {seed}, wrote {len(paths)} files to {out}: "
-          + ", ".join(p.name for p in paths))
+    print(
+        f"ivigbook synth {args.name}: seed {seed}, wrote {len(paths)} files to {out}: "
+        + ", ".join(p.name for p in paths)
+    )
     verify = getattr(mod, "verify", None)
     if verify is not None:
         try:
             rows = verify(out)
         except Exception as e:  # noqa: BLE001 - the package is written; the check is a bonus
-            print(f"ivigbook synth {args.name}: the pipeline check could not run "
-                  f"({type(e).__name__}: {e})", file=sys.stderr)
+            print(
+                f"ivigbook synth {args.name}: the pipeline check could not run "
+                f"({type(e).__name__}: {e})",
+                file=sys.stderr,
+            )
             return 0
         if not rows:
             print("no published figures to check")

@@ -19,6 +19,7 @@ Contents
   :mod:`ivigbook.stats` is the authority; tests check both agree;
 * writing a package deterministically (:func:`write_package`).
 """
+
 from __future__ import annotations
 
 import math
@@ -71,6 +72,7 @@ def iso(d: date | None) -> str:
 
 # =============================================================== printed precision
 
+
 def printed_interval(value: float, decimals: int, margin: float = 0.02) -> tuple[float, float]:
     """Open interval of numbers that print as ``value`` at ``decimals`` places.
 
@@ -107,19 +109,20 @@ class Target:
     pull: float = 1e-3  # weight of the (small) pull towards the centre
 
     @classmethod
-    def printed(cls, name: str, fn: Callable[[np.ndarray], float], value: float, decimals: int,
-                **kw) -> "Target":
+    def printed(
+        cls, name: str, fn: Callable[[np.ndarray], float], value: float, decimals: int, **kw
+    ) -> Target:
         lo, hi = printed_interval(value, decimals)
         kw.setdefault("scale", 10.0 ** (-decimals))
         kw.setdefault("centre", value)
         return cls(name, fn, lo, hi, **kw)
 
     @classmethod
-    def at_most(cls, name: str, fn, hi: float, scale: float = 1.0, **kw) -> "Target":
+    def at_most(cls, name: str, fn, hi: float, scale: float = 1.0, **kw) -> Target:
         return cls(name, fn, -math.inf, hi, scale=scale, pull=0.0, **kw)
 
     @classmethod
-    def at_least(cls, name: str, fn, lo: float, scale: float = 1.0, **kw) -> "Target":
+    def at_least(cls, name: str, fn, lo: float, scale: float = 1.0, **kw) -> Target:
         return cls(name, fn, lo, math.inf, scale=scale, pull=0.0, **kw)
 
     def cost(self, x: np.ndarray) -> float:
@@ -159,11 +162,21 @@ class CalibrationError(RuntimeError):
     """A synthetic cohort could not be calibrated to its published targets."""
 
 
-def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequence[Target],
-                   rng: np.random.Generator, *, extra_cost: Callable[[np.ndarray], float] | None = None,
-                   group_moves: Sequence[np.ndarray] = (), pair_blocks: Sequence[np.ndarray] = (),
-                   max_steps: int = 20000, max_kicks: int = 60, step: int = 1,
-                   singles: bool = True) -> np.ndarray:
+def integer_search(
+    x0: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    targets: Sequence[Target],
+    rng: np.random.Generator,
+    *,
+    extra_cost: Callable[[np.ndarray], float] | None = None,
+    group_moves: Sequence[np.ndarray] = (),
+    pair_blocks: Sequence[np.ndarray] = (),
+    max_steps: int = 20000,
+    max_kicks: int = 60,
+    step: int = 1,
+    singles: bool = True,
+) -> np.ndarray:
     """Seeded first-improvement local search over integer vectors.
 
     Moves: every single coordinate by ``±step`` within [lo, hi], every index
@@ -252,9 +265,19 @@ def integer_search(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: Sequ
     return best
 
 
-def solve_mean_sd(rng: np.random.Generator, n: int, mean: float, sd: float, decimals: int,
-                  lo: int, hi: int, unit: float = 1.0, init: np.ndarray | None = None,
-                  extra: Sequence[Target] = (), what: str = "sample") -> np.ndarray:
+def solve_mean_sd(
+    rng: np.random.Generator,
+    n: int,
+    mean: float,
+    sd: float,
+    decimals: int,
+    lo: int,
+    hi: int,
+    unit: float = 1.0,
+    init: np.ndarray | None = None,
+    extra: Sequence[Target] = (),
+    what: str = "sample",
+) -> np.ndarray:
     """Integers ``k`` (values ``k*unit``) in [lo, hi] whose mean and SD print as given.
 
     Starts from ``init`` (in units) or a seeded normal draw, then runs
@@ -297,11 +320,24 @@ def fix_sum(x: np.ndarray, total: int, lo: int, hi: int, rng: np.random.Generato
     return x
 
 
-def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray, unit: float,
-                 lo: int, hi: int, decimals: int, base: tuple[float, float],
-                 paired_base: tuple[float, float], follow: tuple[float, float],
-                 p_band: tuple[float, float], what: str, base_init: np.ndarray | None = None,
-                 change_sd: float | None = None, attempts: int = 12) -> tuple[np.ndarray, np.ndarray]:
+def solve_paired(
+    rng: np.random.Generator,
+    *,
+    n_base: int,
+    pair_idx: np.ndarray,
+    unit: float,
+    lo: int,
+    hi: int,
+    decimals: int,
+    base: tuple[float, float],
+    paired_base: tuple[float, float],
+    follow: tuple[float, float],
+    p_band: tuple[float, float],
+    what: str,
+    base_init: np.ndarray | None = None,
+    change_sd: float | None = None,
+    attempts: int = 12,
+) -> tuple[np.ndarray, np.ndarray]:
     """Baseline values (``n_base``) and follow-up values (for ``pair_idx`` of them), in
     integer units of ``unit``, such that
 
@@ -332,16 +368,22 @@ def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray,
         md = (s_follow - s_pair) / npair
         if md == 0:
             return False
-        ss = [npair * md * md + (npair - 1) * npair * md * md / t ** 2 for t in (t_hi, t_lo)]
+        ss = [npair * md * md + (npair - 1) * npair * md * md / t**2 for t in (t_hi, t_lo)]
         lo_ss, hi_ss = math.ceil(min(ss)), math.floor(max(ss))
         parity = (s_follow - s_pair) % 2
         return any(k % 2 == parity for k in range(lo_ss, hi_ss + 1))
 
-    combos = [(a, p, f) for a in all_sums for p in pair_sums for f in follow_sums
-              if (len(rest) > 0 or a == p) and reachable(p, f)]
+    combos = [
+        (a, p, f)
+        for a in all_sums
+        for p in pair_sums
+        for f in follow_sums
+        if (len(rest) > 0 or a == p) and reachable(p, f)
+    ]
     if not combos:
-        raise CalibrationError(f"{what}: no integer sums print as the published means "
-                               "and allow the published p-value")
+        raise CalibrationError(
+            f"{what}: no integer sums print as the published means and allow the published p-value"
+        )
     problems: list[str] = []
     for attempt in range(attempts):
         s_all, s_pair, s_follow = combos[attempt % len(combos)]
@@ -354,13 +396,27 @@ def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray,
         if len(rest):
             b0[rest] = fix_sum(b0[rest], s_all - s_pair, lo, hi, rng)
         t1 = [
-            Target.printed(f"{what} baseline sd", lambda v: float(np.std(v, ddof=1)) * unit, base[1], decimals),
-            Target.printed(f"{what} paired baseline sd",
-                           lambda v: float(np.std(v[pair_idx], ddof=1)) * unit, paired_base[1], decimals),
+            Target.printed(
+                f"{what} baseline sd", lambda v: float(np.std(v, ddof=1)) * unit, base[1], decimals
+            ),
+            Target.printed(
+                f"{what} paired baseline sd",
+                lambda v: float(np.std(v[pair_idx], ddof=1)) * unit,
+                paired_base[1],
+                decimals,
+            ),
         ]
         blocks = [pair_idx] + ([rest] if len(rest) > 1 else [])
-        b = integer_search(b0, np.full(n_base, lo), np.full(n_base, hi), t1, rng,
-                           pair_blocks=blocks, singles=False, max_kicks=30)
+        b = integer_search(
+            b0,
+            np.full(n_base, lo),
+            np.full(n_base, hi),
+            t1,
+            rng,
+            pair_blocks=blocks,
+            singles=False,
+            max_kicks=30,
+        )
         problems = failing(t1, b)
         if problems:
             continue
@@ -370,7 +426,7 @@ def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray,
         delta = follow[0] - paired_base[0]
         sd_d = abs(delta) * math.sqrt(npair) / ((t_lo + t_hi) / 2) if delta else change_sd
         sb, sf = paired_base[1], follow[1]
-        r = (sb ** 2 + sf ** 2 - sd_d ** 2) / (2 * sb * sf)
+        r = (sb**2 + sf**2 - sd_d**2) / (2 * sb * sf)
         if -0.95 < r < 0.98:
             z = (pb - pb.mean()) / max(float(np.std(pb, ddof=1)), 1e-9)
             f0 = (follow[0] + sf * (r * z + math.sqrt(1 - r * r) * rng.normal(0, 1, npair))) / unit
@@ -378,12 +434,31 @@ def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray,
             f0 = pb + rng.normal(delta / unit, change_sd / unit, npair)
         f0 = fix_sum(np.rint(f0), s_follow, lo, hi, rng)
         t2 = [
-            Target.printed(f"{what} follow-up sd", lambda v: float(np.std(v, ddof=1)) * unit, follow[1], decimals),
-            Target(f"{what} paired t", lambda v: sign * paired_t_stat((v - pb) * unit), t_lo, t_hi,
-                   centre=(t_lo + t_hi) / 2, scale=0.02),
+            Target.printed(
+                f"{what} follow-up sd",
+                lambda v: float(np.std(v, ddof=1)) * unit,
+                follow[1],
+                decimals,
+            ),
+            Target(
+                f"{what} paired t",
+                lambda v: sign * paired_t_stat((v - pb) * unit),
+                t_lo,
+                t_hi,
+                centre=(t_lo + t_hi) / 2,
+                scale=0.02,
+            ),
         ]
-        f = integer_search(f0, np.full(npair, lo), np.full(npair, hi), t2, rng,
-                           pair_blocks=[np.arange(npair)], singles=False, max_kicks=30)
+        f = integer_search(
+            f0,
+            np.full(npair, lo),
+            np.full(npair, hi),
+            t2,
+            rng,
+            pair_blocks=[np.arange(npair)],
+            singles=False,
+            max_kicks=30,
+        )
         problems = failing(t2, f)
         if not problems:
             return b, f
@@ -391,6 +466,7 @@ def solve_paired(rng: np.random.Generator, *, n_base: int, pair_idx: np.ndarray,
 
 
 # =============================================================== fast statistics
+
 
 def t_for_p(p: float, df: float) -> float:
     """|t| whose two-sided p (df) is ``p``."""
@@ -472,8 +548,9 @@ def _signrank_p_counts(n: int, counts: dict[int, int]) -> float:
     return math.erfc(abs(pos_sum - e) / math.sqrt(var4 / 4.0) / math.sqrt(2.0))
 
 
-def signrank_designs(n: int, target: float, decimals: int, max_abs: int = 2,
-                     max_changed: int | None = None) -> list[dict[int, int]]:
+def signrank_designs(
+    n: int, target: float, decimals: int, max_abs: int = 2, max_changed: int | None = None
+) -> list[dict[int, int]]:
     """Every vector of counts of integer differences in [-max_abs, max_abs] (n pairs)
     whose signed-rank p prints as ``target``; as {difference: count} dicts, fewest
     total absolute change first, then fewest changed pairs. The p depends only on
@@ -580,8 +657,12 @@ def _csv_field(text: str) -> str:
     return text
 
 
-def table_text(name: str, rows: Iterable[Mapping], float_decimals: Mapping[str, int] | None = None,
-               value_decimals: Callable[[Mapping], int] | None = None) -> str:
+def table_text(
+    name: str,
+    rows: Iterable[Mapping],
+    float_decimals: Mapping[str, int] | None = None,
+    value_decimals: Callable[[Mapping], int] | None = None,
+) -> str:
     """CSV text of one contract table: schema column order, sorted rows, '\\n' endings.
 
     ``float_decimals`` maps float columns to their decimals; ``value_decimals(row)``

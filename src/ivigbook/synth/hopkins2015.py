@@ -31,6 +31,7 @@ Construction, not hope:
 
 Same seed -> byte-identical files. ``python -m ivigbook.cli synth hopkins2015``.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,12 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ivigbook.chapters import historical
+from ivigbook.chapters.compute import chapter_results
+from ivigbook.chapters.reproduction import STATUS_MATCH, judge
+from ivigbook.derive.context import load_context
 from ivigbook.synth import common as C
 from ivigbook.synth.common import CalibrationError, Target
-from ivigbook.chapters.compute import chapter_results
-from ivigbook.chapters import historical
-from ivigbook.derive.context import load_context
-from ivigbook.chapters.reproduction import STATUS_MATCH, judge
 
 NAME = "hopkins2015"
 DEFAULT_SEED = 2015
@@ -60,13 +61,13 @@ ATTEMPTS = 25  # fresh seeded draws tried by each calibration step before giving
 #: Which follow-up windows (6, 12, 18, 24 months) hold an mRSS value, per pattern.
 PATTERNS = {
     "A": (6, 12, 18, 24),  # complete follow-up
-    "B": (6, 12, 18),      # started in 2012 (data cut-off) or visits at 21/27 months only
-    "C": (6, 12, 24),      # visits at 15 and 21 months: none in the 18-month window
-    "D": (6, 18, 24),      # visits at 9 and 15 months: none in the 12-month window
-    "E": (12, 18, 24),     # visits at 3 and 9 months: none in the 6-month window
-    "F": (6, 12),          # died at 16 months / ongoing / started mid-2012
-    "G": (6, 18),          # visits at 9, 15, 21 and 28 months
-    "H": (6,),             # moved / lost after stopping / visits at 9, 15, 21, 27 months
+    "B": (6, 12, 18),  # started in 2012 (data cut-off) or visits at 21/27 months only
+    "C": (6, 12, 24),  # visits at 15 and 21 months: none in the 18-month window
+    "D": (6, 18, 24),  # visits at 9 and 15 months: none in the 12-month window
+    "E": (12, 18, 24),  # visits at 3 and 9 months: none in the 6-month window
+    "F": (6, 12),  # died at 16 months / ongoing / started mid-2012
+    "G": (6, 18),  # visits at 9, 15, 21 and 28 months
+    "H": (6,),  # moved / lost after stopping / visits at 9, 15, 21, 27 months
 }
 
 
@@ -78,17 +79,17 @@ class Pt:
     stop: str
     assess: str | None
     pattern: str
-    pred: bool          # concomitant prednisone
-    r6: int | None      # responder at 6 months (None = no 6-month value)
+    pred: bool  # concomitant prednisone
+    r6: int | None  # responder at 6 months (None = no 6-month value)
     r12: int | None
-    tfr: str            # "" none; R resolved at 6 m; P persisting; M TFR without 6-month data
+    tfr: str  # "" none; R resolved at 6 m; P persisting; M TFR without 6-month data
     myositis: bool
     included: bool = True
     # filled by the generator
     pid: str = ""
     first: date | None = None
-    offsets: list[int] = field(default_factory=list)       # round-1 cycle offsets
-    round2: list[int] = field(default_factory=list)        # later cycles (not analysed)
+    offsets: list[int] = field(default_factory=list)  # round-1 cycle offsets
+    round2: list[int] = field(default_factory=list)  # later cycles (not analysed)
     cycle_dates: list[date] = field(default_factory=list)
     duration: int = 0
     birth_year: int = 0
@@ -97,7 +98,7 @@ class Pt:
     race: str = "white"
     ab: dict = field(default_factory=dict)
     base: int = 0
-    fu: dict = field(default_factory=dict)                  # month -> designed mRSS
+    fu: dict = field(default_factory=dict)  # month -> designed mRSS
     visits: list = field(default_factory=list)
     death: date | None = None
 
@@ -155,41 +156,59 @@ ROSTER = [
 #: Roles of particular designed patients.
 #: The three first-line patients have no medication record before IVIG (the book counts a
 #: patient with any prior course as pre-treated: 27/30 = 90%).
-FIRST_LINE_MONO = "I13"      # IVIG monotherapy: recent malignancy
-FIRST_LINE_CYC = "I02"       # IVIG + cyclophosphamide (the paper's 2-week mycophenolate course
+FIRST_LINE_MONO = "I13"  # IVIG monotherapy: recent malignancy
+FIRST_LINE_CYC = "I02"  # IVIG + cyclophosphamide (the paper's 2-week mycophenolate course
 #                              before IVIG is not recorded, see ASSUMPTIONS)
-FIRST_LINE_MMF = "I04"       # mycophenolate started with IVIG (myositis overlap)
-AKI_PATIENT = "I01"          # acute kidney injury 15 months after stopping for improvement
-LONGEST = "I06"              # 24 round-1 cycles
-EARLIEST = "S4"              # starts IVIG in 2004
-ABSTRACTED_12M = "I10"       # 12-month skin score abstracted from the chart: no HAQ/Medsger
+FIRST_LINE_MMF = "I04"  # mycophenolate started with IVIG (myositis overlap)
+AKI_PATIENT = "I01"  # acute kidney injury 15 months after stopping for improvement
+LONGEST = "I06"  # 24 round-1 cycles
+EARLIEST = "S4"  # starts IVIG in 2004
+ABSTRACTED_12M = "I10"  # 12-month skin score abstracted from the chart: no HAQ/Medsger
 NO_BASELINE_HAQ = ("MV", "I17")
 NO_BASELINE_PFT = "MV"
 NO_12M_PFT = "N1"
 NO_DLCO = "P1"
 NO_12M_DLCO = ("I05", "DT")
 SECOND_ROUND = ("I03", "I08", "S4")
-LATE_2012 = {"I12": (2012, 1, 2), "I13": (2012, 2, 3), "S3": (2012, 3, 4),
-             "S1": (2012, 6, 7), "OG": (2012, 9, 9)}  # key: (year, first month, last month)
+LATE_2012 = {
+    "I12": (2012, 1, 2),
+    "I13": (2012, 2, 3),
+    "S3": (2012, 3, 4),
+    "S1": (2012, 6, 7),
+    "OG": (2012, 9, 9),
+}  # key: (year, first month, last month)
 #: Fixed round-1 courses: key -> (cycles, skipped months)
-FIXED_COURSES = {"AM": (3, 0), "N1": (4, 0), "N2": (4, 1), "TIA": (5, 0), "MV": (5, 1),
-                 "P1": (6, 0), "DT": (14, 2), "OG": (16, 0), LONGEST: (24, 6)}
+FIXED_COURSES = {
+    "AM": (3, 0),
+    "N1": (4, 0),
+    "N2": (4, 1),
+    "TIA": (5, 0),
+    "MV": (5, 1),
+    "P1": (6, 0),
+    "DT": (14, 2),
+    "OG": (16, 0),
+    LONGEST: (24, 6),
+}
 
 #: Drug courses relative to IVIG: "pc" prior and concomitant (started before, still
 #: running at the first cycle), "new" started during round 1 (concomitant only),
 #: "prior" stopped before IVIG (prior only). Table 1 / Table 2 counts by construction.
 _ALL = [r[0] for r in ROSTER]
 DRUGS = {
-    "prednisone": {"pc": ["I07", "I08", "I09", "I11", "I14", "S2", "N2", "P1", "OG"],
-                   "new": ["I18"],
-                   "prior": ["I01", "I03", "I05", "I06", "I10", "I12", "S1", "S3", "TIA", "DT"]},
+    "prednisone": {
+        "pc": ["I07", "I08", "I09", "I11", "I14", "S2", "N2", "P1", "OG"],
+        "new": ["I18"],
+        "prior": ["I01", "I03", "I05", "I06", "I10", "I12", "S1", "S3", "TIA", "DT"],
+    },
     "methotrexate": {"pc": ["I05", "I10", "MV"], "prior": ["I01", "I03", "S4", "DT", "I15"]},
     "azathioprine": {"prior": ["I06", "S1", "P1"]},
-    "cyclophosphamide": {"pc": ["I09", "P1", "DT", "I06"], "new": ["I02", "I17"],
-                         "prior": ["I01", "N1", "AM", "I12"]},
+    "cyclophosphamide": {
+        "pc": ["I09", "P1", "DT", "I06"],
+        "new": ["I02", "I17"],
+        "prior": ["I01", "N1", "AM", "I12"],
+    },
     "d_penicillamine": {"prior": ["I03", "I10", "S4"]},
-    "hydroxychloroquine": {"pc": ["I15"],
-                           "prior": ["I05", "I08", "I11", "S2", "TIA", "N2", "I16"]},
+    "hydroxychloroquine": {"pc": ["I15"], "prior": ["I05", "I08", "I11", "S2", "TIA", "N2", "I16"]},
     "minocycline": {"prior": ["I06"]},
     "colchicine": {"prior": ["S1"]},
     "tnf_inhibitor": {"prior": ["N2", "I14"]},
@@ -198,28 +217,53 @@ DRUGS = {
     "rapamycin": {"prior": ["I03"]},
     "other": {"prior": ["N2", "I01", "S4", "S3"]},  # gold, alefacept, cetuximab, docetaxel
     "mycophenolate": {
-        "pc": [k for k in _ALL if k not in
-               ("I13", "I04", "P1", "I17", "OG", "I02", "I09", "DT", "S3", "I14")],
+        "pc": [
+            k
+            for k in _ALL
+            if k not in ("I13", "I04", "P1", "I17", "OG", "I02", "I09", "DT", "S3", "I14")
+        ],
         "new": [FIRST_LINE_MMF],
-        "prior": ["I17", "I09", "DT", "S3", "I14"]},
+        "prior": ["I17", "I09", "DT", "S3", "I14"],
+    },
 }
 #: Drugs started after round 1 (never prior or concomitant; realism only).
 AFTER_IVIG = {"P1": "rituximab"}
 
 #: Adverse events: term -> number of included patients (Table 2).
 AE_COUNTS = {
-    "headache": 12, "fatigue": 7, "nausea_emesis": 4, "fever": 3, "arthralgia_myalgia": 3,
-    "rash_pruritus": 3, "generalized_weakness": 3, "hypertension": 2, "chest_discomfort": 2,
-    "leukopenia": 2, "transient_ischemic_attack": 1, "dyspnea": 1, "diarrhea": 1,
-    "decreased_appetite": 1, "palpitations": 1, "fluid_retention": 1, "lightheadedness": 1,
-    "aura_flashing_lights": 1, "increased_raynaud": 1, "acute_kidney_injury": 1,
-    "hyperkalemia": 1, "hypokalemia": 1, "transaminitis": 1,
+    "headache": 12,
+    "fatigue": 7,
+    "nausea_emesis": 4,
+    "fever": 3,
+    "arthralgia_myalgia": 3,
+    "rash_pruritus": 3,
+    "generalized_weakness": 3,
+    "hypertension": 2,
+    "chest_discomfort": 2,
+    "leukopenia": 2,
+    "transient_ischemic_attack": 1,
+    "dyspnea": 1,
+    "diarrhea": 1,
+    "decreased_appetite": 1,
+    "palpitations": 1,
+    "fluid_retention": 1,
+    "lightheadedness": 1,
+    "aura_flashing_lights": 1,
+    "increased_raynaud": 1,
+    "acute_kidney_injury": 1,
+    "hyperkalemia": 1,
+    "hypokalemia": 1,
+    "transaminitis": 1,
 }
 
 STOP_DETAIL = {
-    "improvement": "skin improved", "stable": "skin stable", "progressing": "skin progressing",
-    "insurance": "insurance denied coverage", "moved": "moved out of the country",
-    "death": "sudden cardiac arrest (pre-existing cardiomyopathy)", "ongoing": "",
+    "improvement": "skin improved",
+    "stable": "skin stable",
+    "progressing": "skin progressing",
+    "insurance": "insurance denied coverage",
+    "moved": "moved out of the country",
+    "death": "sudden cardiac arrest (pre-existing cardiomyopathy)",
+    "ongoing": "",
 }
 
 # ============================================================================ targets
@@ -227,44 +271,100 @@ STOP_DETAIL = {
 #: p-values marked "<" are upper bounds ("<0.0001").
 PUBLISHED = {
     "n_included": (30, 0),
-    "age_mean": (46.6, 1), "age_sd": (12.3, 1),
-    "duration_mean": (24.6, 1), "duration_sd": (19.9, 1),
-    "female_n": (24, 0), "white_n": (26, 0), "black_n": (1, 0), "other_race_n": (3, 0),
-    "mrss_bl_mean": (29.6, 1), "mrss_bl_sd": (7.2, 1), "mrss_bl_n": (30, 0),
-    "haq_bl_n": (28, 0), "haq_bl_mean": (1.29, 2), "haq_bl_sd": (0.70, 2),
-    "myositis_n": (5, 0), "tfr_bl_n": (10, 0),
-    "ck_bl_n": (18, 0), "ck_bl_mean": (265.8, 1), "ck_bl_sd": (440.6, 1),
+    "age_mean": (46.6, 1),
+    "age_sd": (12.3, 1),
+    "duration_mean": (24.6, 1),
+    "duration_sd": (19.9, 1),
+    "female_n": (24, 0),
+    "white_n": (26, 0),
+    "black_n": (1, 0),
+    "other_race_n": (3, 0),
+    "mrss_bl_mean": (29.6, 1),
+    "mrss_bl_sd": (7.2, 1),
+    "mrss_bl_n": (30, 0),
+    "haq_bl_n": (28, 0),
+    "haq_bl_mean": (1.29, 2),
+    "haq_bl_sd": (0.70, 2),
+    "myositis_n": (5, 0),
+    "tfr_bl_n": (10, 0),
+    "ck_bl_n": (18, 0),
+    "ck_bl_mean": (265.8, 1),
+    "ck_bl_sd": (440.6, 1),
     "renal_crisis_n": (0, 0),
-    "fvc_bl_n": (29, 0), "fvc_bl_mean": (83.1, 1), "fvc_bl_sd": (19.2, 1),
-    "dlco_bl_n": (28, 0), "dlco_bl_mean": (76.8, 1), "dlco_bl_sd": (20.2, 1),
-    "rvsp_bl_n": (19, 0), "rvsp_bl_mean": (32.1, 1), "rvsp_bl_sd": (6.5, 1),
-    "treatment_months_mean": (9.4, 1), "treatment_months_sd": (6.9, 1),
-    "cycles_mean": (8.5, 1), "cycles_sd": (5.3, 1), "cycles_min": (3, 0), "cycles_max": (24, 0),
-    "mrss_m6_n": (29, 0), "mrss_m6_mean": (24.1, 1), "mrss_m6_sd": (9.6, 1), "mrss_m6_p": (0.0011, 4),
-    "mrss_change_m6_mean": (-5.3, 1), "mrss_change_m6_sd": (7.9, 1),
-    "mrss_m12_n": (25, 0), "mrss_m12_mean": (22.5, 1), "mrss_m12_sd": (10.0, 1),
+    "fvc_bl_n": (29, 0),
+    "fvc_bl_mean": (83.1, 1),
+    "fvc_bl_sd": (19.2, 1),
+    "dlco_bl_n": (28, 0),
+    "dlco_bl_mean": (76.8, 1),
+    "dlco_bl_sd": (20.2, 1),
+    "rvsp_bl_n": (19, 0),
+    "rvsp_bl_mean": (32.1, 1),
+    "rvsp_bl_sd": (6.5, 1),
+    "treatment_months_mean": (9.4, 1),
+    "treatment_months_sd": (6.9, 1),
+    "cycles_mean": (8.5, 1),
+    "cycles_sd": (5.3, 1),
+    "cycles_min": (3, 0),
+    "cycles_max": (24, 0),
+    "mrss_m6_n": (29, 0),
+    "mrss_m6_mean": (24.1, 1),
+    "mrss_m6_sd": (9.6, 1),
+    "mrss_m6_p": (0.0011, 4),
+    "mrss_change_m6_mean": (-5.3, 1),
+    "mrss_change_m6_sd": (7.9, 1),
+    "mrss_m12_n": (25, 0),
+    "mrss_m12_mean": (22.5, 1),
+    "mrss_m12_sd": (10.0, 1),
     "mrss_m12_p": (0.0001, 4),
-    "mrss_change_m12_mean": (-8.0, 1), "mrss_change_m12_sd": (8.3, 1),
-    "mrss_m18_n": (23, 0), "mrss_m18_mean": (20.6, 1), "mrss_m18_sd": (11.8, 1),
+    "mrss_change_m12_mean": (-8.0, 1),
+    "mrss_change_m12_sd": (8.3, 1),
+    "mrss_m18_n": (23, 0),
+    "mrss_m18_mean": (20.6, 1),
+    "mrss_m18_sd": (11.8, 1),
     "mrss_m18_p": (0.0001, 4),
-    "mrss_m24_n": (15, 0), "mrss_m24_mean": (15.3, 1), "mrss_m24_sd": (6.4, 1),
+    "mrss_m24_n": (15, 0),
+    "mrss_m24_mean": (15.3, 1),
+    "mrss_m24_sd": (6.4, 1),
     "mrss_m24_p": ("<", 0.0001),
-    "responders_m6_k": (16, 0), "responders_m12_k": (15, 0),
-    "logit_prednisone_m12_or": (0.17, 2), "logit_prednisone_m12_ci_low": (0.028, 3),
-    "logit_prednisone_m12_ci_high": (0.997, 3), "logit_prednisone_m12_p": (0.05, 2),
-    "haq_m12_mean": (1.21, 2), "haq_m12_sd": (0.75, 2), "haq_m12_p": (0.436, 3),
-    "vas_bl_mean": (1.63, 2), "vas_bl_sd": (0.72, 2),
-    "vas_m12_mean": (1.07, 2), "vas_m12_sd": (0.76, 2), "vas_m12_p": (0.001, 3),
-    "fvc_m12_n": (28, 0), "fvc_m12_base_mean": (83.0, 1), "fvc_m12_base_sd": (19.6, 1),
-    "fvc_m12_mean": (83.8, 1), "fvc_m12_sd": (16.8, 1), "fvc_m12_p": (0.678, 3),
-    "dlco_m12_n": (25, 0), "dlco_m12_base_mean": (76.3, 1), "dlco_m12_base_sd": (21.0, 1),
-    "dlco_m12_mean": (79.9, 1), "dlco_m12_sd": (23.1, 1), "dlco_m12_p": (0.331, 3),
-    "medsger_vascular_p": (0.527, 3), "medsger_general_p": (0.711, 3),
-    "medsger_heart_p": (1.0, 1), "medsger_lung_p": (0.905, 3), "medsger_gi_p": (0.182, 3),
+    "responders_m6_k": (16, 0),
+    "responders_m12_k": (15, 0),
+    "logit_prednisone_m12_or": (0.17, 2),
+    "logit_prednisone_m12_ci_low": (0.028, 3),
+    "logit_prednisone_m12_ci_high": (0.997, 3),
+    "logit_prednisone_m12_p": (0.05, 2),
+    "haq_m12_mean": (1.21, 2),
+    "haq_m12_sd": (0.75, 2),
+    "haq_m12_p": (0.436, 3),
+    "vas_bl_mean": (1.63, 2),
+    "vas_bl_sd": (0.72, 2),
+    "vas_m12_mean": (1.07, 2),
+    "vas_m12_sd": (0.76, 2),
+    "vas_m12_p": (0.001, 3),
+    "fvc_m12_n": (28, 0),
+    "fvc_m12_base_mean": (83.0, 1),
+    "fvc_m12_base_sd": (19.6, 1),
+    "fvc_m12_mean": (83.8, 1),
+    "fvc_m12_sd": (16.8, 1),
+    "fvc_m12_p": (0.678, 3),
+    "dlco_m12_n": (25, 0),
+    "dlco_m12_base_mean": (76.3, 1),
+    "dlco_m12_base_sd": (21.0, 1),
+    "dlco_m12_mean": (79.9, 1),
+    "dlco_m12_sd": (23.1, 1),
+    "dlco_m12_p": (0.331, 3),
+    "medsger_vascular_p": (0.527, 3),
+    "medsger_general_p": (0.711, 3),
+    "medsger_heart_p": (1.0, 1),
+    "medsger_lung_p": (0.905, 3),
+    "medsger_gi_p": (0.182, 3),
     "medsger_muscle_p": (0.054, 3),
-    "tfr_m6_resolved": (7, 0), "tfr_m6_persisting": (2, 0), "tfr_m6_missing": (1, 0),
-    "physician_improved": (18, 0), "physician_stable": (4, 0),
-    "ck_serial_n": (4, 0), "ck_normalised_n": (4, 0),
+    "tfr_m6_resolved": (7, 0),
+    "tfr_m6_persisting": (2, 0),
+    "tfr_m6_missing": (1, 0),
+    "physician_improved": (18, 0),
+    "physician_stable": (4, 0),
+    "ck_serial_n": (4, 0),
+    "ck_normalised_n": (4, 0),
 }
 
 #: Comparator summaries (data/reference/historical_controls.csv): mean, SD, N used,
@@ -284,8 +384,11 @@ HIST_BASELINE_DURATION = {
 HIST_CHANGE = {
     # 6 months: Relaxin (-4.83, 6.99, N=196) p=0.74 and MMF (-3.4, 7.4, N=71) p=0.256 are not
     # reachable: 29 integer changes average -5.276, -5.310 or -5.345, never -5.3 (see README)
-    12: {"dpen": (-2.47, 8.6, 89, 0.005, 3), "collagen": (-3.4, 7.12, 119, 0.005, 3),
-         "mmf": (-7.1, 9.0, 53, 0.674, 3)},
+    12: {
+        "dpen": (-2.47, 8.6, 89, 0.005, 3),
+        "collagen": (-3.4, 7.12, 119, 0.005, 3),
+        "mmf": (-7.1, 9.0, 53, 0.674, 3),
+    },
 }
 
 #: Assumptions the paper does not pin (also written into the package README).
@@ -369,8 +472,10 @@ class Builder:
     def __init__(self, seed: int = DEFAULT_SEED, attempt: int = 0):
         self.seed = int(seed)
         self.attempt = int(attempt)
-        self.pts = [Pt(*r[:4], pred=bool(r[4]), r6=r[5], r12=r[6], tfr=r[7], myositis=bool(r[8]))
-                    for r in ROSTER]
+        self.pts = [
+            Pt(*r[:4], pred=bool(r[4]), r6=r[5], r12=r[6], tfr=r[7], myositis=bool(r[8]))
+            for r in ROSTER
+        ]
         self.by = {p.key: p for p in self.pts}
         self.achieved: dict[str, float] = {}
         self.measurements: list[dict] = []
@@ -397,7 +502,7 @@ class Builder:
         numbers = rng.choice(np.arange(1000, 10000), size=n, replace=False)
         for p, num in zip(self.pts, numbers[: len(self.pts)]):
             p.pid = f"JH{int(num):04d}"
-        self._excluded_ids = [f"JH{int(num):04d}" for num in numbers[len(self.pts):]]
+        self._excluded_ids = [f"JH{int(num):04d}" for num in numbers[len(self.pts) :]]
 
     # ------------------------------------------------------------------ 2. start dates
     def start_dates(self) -> None:
@@ -409,8 +514,9 @@ class Builder:
             else:
                 # 2004-2011, more in later years; latest mid-2011 so that every
                 # designed visit (up to ~28 months) precedes the data cut-off
-                y = int(rng.choice(np.arange(2004, 2012),
-                                   p=np.array([4, 5, 6, 8, 10, 12, 12, 9]) / 66))
+                y = int(
+                    rng.choice(np.arange(2004, 2012), p=np.array([4, 5, 6, 8, 10, 12, 12, 9]) / 66)
+                )
                 last_month = 6 if y == 2011 else 12
                 if p.key in (AKI_PATIENT, LONGEST) and y > 2009:
                     y = 2009
@@ -433,10 +539,14 @@ class Builder:
             else:
                 hi_len.append(22)
         hi_len = np.array(hi_len)
-        r6 = np.array([np.nan if p.r6 is None else p.r6 for p in free] +
-                      [np.nan if self.by[k].r6 is None else self.by[k].r6 for k in FIXED_COURSES])
-        r12 = np.array([np.nan if p.r12 is None else p.r12 for p in free] +
-                       [np.nan if self.by[k].r12 is None else self.by[k].r12 for k in FIXED_COURSES])
+        r6 = np.array(
+            [np.nan if p.r6 is None else p.r6 for p in free]
+            + [np.nan if self.by[k].r6 is None else self.by[k].r6 for k in FIXED_COURSES]
+        )
+        r12 = np.array(
+            [np.nan if p.r12 is None else p.r12 for p in free]
+            + [np.nan if self.by[k].r12 is None else self.by[k].r12 for k in FIXED_COURSES]
+        )
 
         def cyc(x):
             return np.concatenate([x[:nf], fixed_c])
@@ -466,11 +576,12 @@ class Builder:
             too_long = np.maximum(c + s - hi_len, 0)
             many_skips = np.maximum(s - np.maximum((c - 3) // 3, 0), 0)
             return 0.01 * float(np.sum((c - 6.0) ** 2)) / nf + 5.0 * float(
-                np.sum(too_long) + np.sum(many_skips))
+                np.sum(too_long) + np.sum(many_skips)
+            )
 
         lo = np.concatenate([np.full(nf, 3), np.zeros(nf, dtype=int)])
         hi = np.concatenate([np.full(nf, 18), np.full(nf, 4)])
-        for attempt in range(ATTEMPTS):
+        for _attempt in range(ATTEMPTS):
             # initial: the standard 6 monthly cycles, some shorter and some longer courses
             c0 = np.array([int(rng.choice([3, 4, 5, 6, 6, 6, 6, 7, 8, 10, 12, 14])) for _ in free])
             s0 = np.array([int(rng.random() < 0.3) for _ in free])
@@ -498,20 +609,22 @@ class Builder:
             gap = int(rng.integers(4, 9))
             n2 = int(rng.integers(3, 7))
             p.round2 = [p.offsets[-1] + gap + i for i in range(n2)]
-        self.achieved.update({
-            "cycles_mean": _mean([p.n_cycles for p in self.pts]),
-            "cycles_sd": _sd([p.n_cycles for p in self.pts]),
-            "cycles_min": min(p.n_cycles for p in self.pts),
-            "cycles_max": max(p.n_cycles for p in self.pts),
-            "treatment_months_mean": _mean([p.months for p in self.pts]),
-            "treatment_months_sd": _sd([p.months for p in self.pts]),
-        })
+        self.achieved.update(
+            {
+                "cycles_mean": _mean([p.n_cycles for p in self.pts]),
+                "cycles_sd": _sd([p.n_cycles for p in self.pts]),
+                "cycles_min": min(p.n_cycles for p in self.pts),
+                "cycles_max": max(p.n_cycles for p in self.pts),
+                "treatment_months_mean": _mean([p.months for p in self.pts]),
+                "treatment_months_sd": _sd([p.months for p in self.pts]),
+            }
+        )
 
     def cycle_dates(self) -> None:
         rng = self._rng(4)
         for p in self.pts:
             dates = [p.first]
-            for o in (p.offsets[1:] + p.round2):
+            for o in p.offsets[1:] + p.round2:
                 day = int(np.clip(p.first.day + rng.integers(-4, 5), 1, 28))
                 dates.append(C.month_date(p.first, o, day))
             p.cycle_dates = dates
@@ -538,20 +651,41 @@ class Builder:
         # disease duration in calendar months (onset to first cycle); Table 1 comparators:
         # Student t vs D-pen (<0.0001) and Collagen (0.005) from summary statistics
         tp = C.t_for_p(0.3, 25)
-        hist = [Target.at_most(f"duration vs {c} p",
-                               lambda v, m2=m2, s2=s2, n2=n2: C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2),
-                               0.00004, 1e-5) if pp is None else
-                Target.printed(f"duration vs {c} p",
-                               lambda v, m2=m2, s2=s2, n2=n2: C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2),
-                               pp, dec)
-                for c, (m2, s2, n2, pp, dec) in HIST_BASELINE_DURATION.items()]
+        hist = [
+            Target.at_most(
+                f"duration vs {c} p",
+                lambda v, m2=m2, s2=s2, n2=n2: C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2),
+                0.00004,
+                1e-5,
+            )
+            if pp is None
+            else Target.printed(
+                f"duration vs {c} p",
+                lambda v, m2=m2, s2=s2, n2=n2: C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2),
+                pp,
+                dec,
+            )
+            for c, (m2, s2, n2, pp, dec) in HIST_BASELINE_DURATION.items()
+        ]
         for attempt in range(ATTEMPTS):
             init = np.clip(np.rint(np.exp(rng.normal(2.95, 0.7, n))), 4, 90)
             try:
                 dur = C.solve_mean_sd(
-                    rng, n, 24.6, 19.9, 1, 4, 96, init=init, what="disease duration",
-                    extra=[Target.at_most("dur~r6", lambda v: resp_t(v, r6), tp, 0.1),
-                           Target.at_most("dur~r12", lambda v: resp_t(v, r12), tp, 0.1), *hist])
+                    rng,
+                    n,
+                    24.6,
+                    19.9,
+                    1,
+                    4,
+                    96,
+                    init=init,
+                    what="disease duration",
+                    extra=[
+                        Target.at_most("dur~r6", lambda v: resp_t(v, r6), tp, 0.1),
+                        Target.at_most("dur~r12", lambda v: resp_t(v, r12), tp, 0.1),
+                        *hist,
+                    ],
+                )
                 break
             except CalibrationError:
                 if attempt == ATTEMPTS - 1:
@@ -581,7 +715,7 @@ class Builder:
             Target.at_most("onset age~r6", lambda v: resp_t(onset_ages(v), r6), tp, 0.1),
             Target.at_most("onset age~r12", lambda v: resp_t(onset_ages(v), r12), tp, 0.1),
         ]
-        for attempt in range(ATTEMPTS):
+        for _attempt in range(ATTEMPTS):
             a0 = np.clip(rng.normal(46.6, 12.3, n), 20, 72)
             by0 = np.clip(np.array([f.year - round(a) for f, a in zip(firsts, a0)]), lo, hi)
             by = C.integer_search(by0, lo, hi, targets, rng)
@@ -592,26 +726,36 @@ class Builder:
             raise CalibrationError("ages: " + "; ".join(bad))
         for p, b in zip(self.pts, by):
             p.birth_year = int(b)
-        self.achieved.update({"age_mean": _mean(ages(by)), "age_sd": _sd(ages(by)),
-                              "duration_mean": _mean(dur), "duration_sd": _sd(dur)})
+        self.achieved.update(
+            {
+                "age_mean": _mean(ages(by)),
+                "age_sd": _sd(ages(by)),
+                "duration_mean": _mean(dur),
+                "duration_sd": _sd(dur),
+            }
+        )
 
         # binary characteristics: random assignment, redrawn until no predictor is
         # associated with response (simple logistic p >= 0.1 at 6 and 12 months)
-        for attempt in range(200):
+        for _attempt in range(200):
             sex = np.array(["F"] * 24 + ["M"] * 6)[rng.permutation(n)]
             race = np.array(["white"] * 26 + ["black"] + ["other"] * 3)[rng.permutation(n)]
             scl70 = np.zeros(n, dtype=int)
             scl70[rng.choice(n, 5, replace=False)] = 1
             neg_scl = np.flatnonzero(scl70 == 0)
             rna = np.full(n, -1)  # -1 untested
-            tested = np.concatenate([np.flatnonzero(scl70 == 1)[:3],
-                                     rng.choice(neg_scl, 20, replace=False)])
+            tested = np.concatenate(
+                [np.flatnonzero(scl70 == 1)[:3], rng.choice(neg_scl, 20, replace=False)]
+            )
             rna[tested] = 0
-            rna[rng.choice(np.setdiff1d(tested, np.flatnonzero(scl70 == 1)), 14,
-                           replace=False)] = 1
+            rna[rng.choice(np.setdiff1d(tested, np.flatnonzero(scl70 == 1)), 14, replace=False)] = 1
             ok = True
-            for x in ((sex == "F").astype(float), (race == "white").astype(float),
-                      scl70.astype(float), np.where(rna < 0, np.nan, rna).astype(float)):
+            for x in (
+                (sex == "F").astype(float),
+                (race == "white").astype(float),
+                scl70.astype(float),
+                np.where(rna < 0, np.nan, rna).astype(float),
+            ):
                 for r in (r6, r12):
                     m = ~np.isnan(r) & ~np.isnan(x)
                     _, pv = C.logit_wald(r[m], x[m])
@@ -638,6 +782,7 @@ class Builder:
     # ------------------------------------------------------------------ predictors
     def predictor_matrix(self) -> dict[str, np.ndarray]:
         """The book's candidate predictors of response (skin.predictors), per patient."""
+
         def flag(drug):
             spec = DRUGS.get(drug, {})
             on = set(spec.get("pc", [])) | set(spec.get("new", []))
@@ -654,14 +799,27 @@ class Builder:
             "cycles": np.array([float(p.n_cycles) for p in self.pts]),
             "treatment_months": np.array([float(p.months) for p in self.pts]),
             "stop_improved_or_stable": np.array(
-                [np.nan if p.stop == "ongoing" else float(p.stop in ("improvement", "stable"))
-                 for p in self.pts]),
+                [
+                    np.nan if p.stop == "ongoing" else float(p.stop in ("improvement", "stable"))
+                    for p in self.pts
+                ]
+            ),
             "scl70": np.array([float(p.ab["anti_scl70"] == "pos") for p in self.pts]),
-            "rnapol3": np.array([np.nan if not p.ab["anti_rnapol3"] else
-                                 float(p.ab["anti_rnapol3"] == "pos") for p in self.pts]),
+            "rnapol3": np.array(
+                [
+                    np.nan if not p.ab["anti_rnapol3"] else float(p.ab["anti_rnapol3"] == "pos")
+                    for p in self.pts
+                ]
+            ),
         }
-        for drug in ("prednisone", "methotrexate", "cyclophosphamide", "hydroxychloroquine",
-                     "mycophenolate", "imatinib"):
+        for drug in (
+            "prednisone",
+            "methotrexate",
+            "cyclophosphamide",
+            "hydroxychloroquine",
+            "mycophenolate",
+            "imatinib",
+        ):
             out[drug] = flag(drug)
         return out
 
@@ -670,8 +828,10 @@ class Builder:
         may be (borderline) significant."""
         X = self.predictor_matrix()
         for month, attr in ((6, "r6"), (12, "r12")):
-            r = np.array([np.nan if getattr(p, attr) is None else getattr(p, attr)
-                          for p in self.pts], dtype=float)
+            r = np.array(
+                [np.nan if getattr(p, attr) is None else getattr(p, attr) for p in self.pts],
+                dtype=float,
+            )
             for name, x in X.items():
                 m = ~np.isnan(r) & ~np.isnan(x)
                 orr, pv = C.logit_wald(r[m], x[m])
@@ -679,7 +839,9 @@ class Builder:
                 if name == "prednisone" and month == 12:
                     continue
                 if not np.isnan(pv) and pv < 0.05:
-                    raise CalibrationError(f"{name} predicts response at {month} months (p={pv:.3f})")
+                    raise CalibrationError(
+                        f"{name} predicts response at {month} months (p={pv:.3f})"
+                    )
 
     # ------------------------------------------------------------------ 5. skin scores
     def skin(self) -> None:
@@ -696,8 +858,12 @@ class Builder:
         in12 = np.array([12 in p.windows for p in pts])
         self.change_sums = {6: _closest_sum(29, -5.3), 12: _closest_sum(25, -8.0)}
         total = C.sums_for_mean(n, 1.0, 29.6, 1)[0]
-        cells = {"both": np.flatnonzero(in6 & in12), "6": np.flatnonzero(in6 & ~in12),
-                 "12": np.flatnonzero(~in6 & in12), "none": np.flatnonzero(~in6 & ~in12)}
+        cells = {
+            "both": np.flatnonzero(in6 & in12),
+            "6": np.flatnonzero(in6 & ~in12),
+            "12": np.flatnonzero(~in6 & in12),
+            "none": np.flatnonzero(~in6 & ~in12),
+        }
         plan = None
         for v6 in C.sums_for_mean(int(in6.sum()), 1.0, 24.1, 1):
             for v12 in C.sums_for_mean(int(in12.sum()), 1.0, 22.5, 1):
@@ -706,10 +872,12 @@ class Builder:
                 only12 = total - s6 - (0 if not len(cells["none"]) else 0)
                 both = s12 - only12
                 only6 = s6 - both
-                if (len(cells["12"]) * 15 <= only12 <= len(cells["12"]) * 48
-                        and len(cells["6"]) * 15 <= only6 <= len(cells["6"]) * 48
-                        and len(cells["both"]) * 15 <= both <= len(cells["both"]) * 48
-                        and not len(cells["none"])):
+                if (
+                    len(cells["12"]) * 15 <= only12 <= len(cells["12"]) * 48
+                    and len(cells["6"]) * 15 <= only6 <= len(cells["6"]) * 48
+                    and len(cells["both"]) * 15 <= both <= len(cells["both"]) * 48
+                    and not len(cells["none"])
+                ):
                     plan = {"both": both, "6": only6, "12": only12}
                     break
             if plan:
@@ -722,13 +890,23 @@ class Builder:
         targets = [Target.printed("baseline sd", lambda v: _sd(v), 7.2, 1)]
         # Table 1 comparator columns: Student t from summary statistics (historical_controls.csv)
         for comp, (m2, s2, n2, printed, dec) in HIST_BASELINE_MRSS.items():
-            fn = (lambda v, m2=m2, s2=s2, n2=n2: C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2))
+
+            def fn(v, m2=m2, s2=s2, n2=n2):
+                return C.pooled_t_p(_mean(v), _sd(v), n, m2, s2, n2)
+
             if printed is None:
                 targets.append(Target.at_most(f"baseline mRSS vs {comp} p", fn, 0.00004, 1e-5))
             else:
                 targets.append(Target.printed(f"baseline mRSS vs {comp} p", fn, printed, dec))
-        base = C.integer_search(b0, np.full(n, 15), np.full(n, 48), targets, rng, singles=False,
-                                pair_blocks=[c for c in cells.values() if len(c) > 1])
+        base = C.integer_search(
+            b0,
+            np.full(n, 15),
+            np.full(n, 48),
+            targets,
+            rng,
+            singles=False,
+            pair_blocks=[c for c in cells.values() if len(c) > 1],
+        )
         bad = C.failing(targets, base)
         if bad:
             raise CalibrationError("baseline mRSS: " + "; ".join(bad))
@@ -751,11 +929,12 @@ class Builder:
             members = [p for p in pts if month in p.windows]
             idx = self.idx([p.key for p in members])
             B = base[idx].astype(float)
-            for attempt in range(ATTEMPTS):
+            for _attempt in range(ATTEMPTS):
                 init, lo, hi = [], [], []
                 for p in members:
-                    centre = slope[p.key] * min(month, 14) + (slope[p.key] * 0.3 * (month - 14)
-                                                             if month > 14 else 0)
+                    centre = slope[p.key] * min(month, 14) + (
+                        slope[p.key] * 0.3 * (month - 14) if month > 14 else 0
+                    )
                     if p.key in prev:
                         centre = 0.5 * centre + 0.5 * (prev[p.key] + slope[p.key] * 2)
                     d = centre + rng.normal(0, 2.0)
@@ -780,29 +959,63 @@ class Builder:
                 if month in self.change_sums:
                     dsum = self.change_sums[month]
                 else:
-                    dsum = C.sums_for_mean(nm, 1.0, PUBLISHED[f"mrss_{key}_mean"][0], 1)[0] - int(B.sum())
+                    dsum = C.sums_for_mean(nm, 1.0, PUBLISHED[f"mrss_{key}_mean"][0], 1)[0] - int(
+                        B.sum()
+                    )
                 init = _fix_sum_bounded(init, dsum, lo, hi, rng)
                 tg: list[Target] = [
-                    Target.printed(f"mRSS {key} mean", lambda d, B=B: _mean(B + d),
-                                   *PUBLISHED[f"mrss_{key}_mean"]),
-                    Target.printed(f"mRSS {key} sd", lambda d, B=B: _sd(B + d),
-                                   *PUBLISHED[f"mrss_{key}_sd"]),
+                    Target.printed(
+                        f"mRSS {key} mean",
+                        lambda d, B=B: _mean(B + d),
+                        *PUBLISHED[f"mrss_{key}_mean"],
+                    ),
+                    Target.printed(
+                        f"mRSS {key} sd", lambda d, B=B: _sd(B + d), *PUBLISHED[f"mrss_{key}_sd"]
+                    ),
                 ]
                 if month in (6, 12):
-                    tg += [Target.printed(f"change {key} mean", lambda d: _mean(d),
-                                          *PUBLISHED[f"mrss_change_{key}_mean"], pull=0.05),
-                           Target.printed(f"change {key} sd", lambda d: _sd(d),
-                                          *PUBLISHED[f"mrss_change_{key}_sd"], pull=0.02)]
-                plo, phi = {6: (0.00105, 0.00115), 12: (0.00005, 0.00015),
-                            18: (0.000102, 0.000145), 24: (1e-12, 0.00004)}[month]
+                    tg += [
+                        Target.printed(
+                            f"change {key} mean",
+                            lambda d: _mean(d),
+                            *PUBLISHED[f"mrss_change_{key}_mean"],
+                            pull=0.05,
+                        ),
+                        Target.printed(
+                            f"change {key} sd",
+                            lambda d: _sd(d),
+                            *PUBLISHED[f"mrss_change_{key}_sd"],
+                            pull=0.02,
+                        ),
+                    ]
+                plo, phi = {
+                    6: (0.00105, 0.00115),
+                    12: (0.00005, 0.00015),
+                    18: (0.000102, 0.000145),
+                    24: (1e-12, 0.00004),
+                }[month]
                 tlo, thi = C.t_for_p(phi, nm - 1), C.t_for_p(plo, nm - 1)
-                tg.append(Target(f"paired t {key}", lambda d: -C.paired_t_stat(d.astype(float)),
-                                 tlo, thi, centre=(tlo + thi) / 2, scale=0.01))
+                tg.append(
+                    Target(
+                        f"paired t {key}",
+                        lambda d: -C.paired_t_stat(d.astype(float)),
+                        tlo,
+                        thi,
+                        centre=(tlo + thi) / 2,
+                        scale=0.01,
+                    )
+                )
                 for comp, (m2, s2, n2, printed, dec) in HIST_CHANGE.get(month, {}).items():
-                    tg.append(Target.printed(
-                        f"change {key} vs {comp} p",
-                        lambda d, m2=m2, s2=s2, n2=n2, nm=nm: C.pooled_t_p(_mean(d), _sd(d), nm, m2, s2, n2),
-                        printed, dec))
+                    tg.append(
+                        Target.printed(
+                            f"change {key} vs {comp} p",
+                            lambda d, m2=m2, s2=s2, n2=n2, nm=nm: C.pooled_t_p(
+                                _mean(d), _sd(d), nm, m2, s2, n2
+                            ),
+                            printed,
+                            dec,
+                        )
+                    )
                 if month in (6, 12):
                     # no covariate predicts the change (simple linear regression p >= 0.08)
                     for name, x in X.items():
@@ -811,17 +1024,29 @@ class Builder:
                         if np.unique(xs[m]).size < 2:
                             continue
                         tcrit = C.t_for_p(0.08, int(m.sum()) - 2)
-                        tg.append(Target.at_most(
-                            f"linreg {name} {key}",
-                            lambda d, xs=xs[m], m=m: abs(C.corr_t(xs, d[m].astype(float))),
-                            tcrit, 0.05))
+                        tg.append(
+                            Target.at_most(
+                                f"linreg {name} {key}",
+                                lambda d, xs=xs[m], m=m: abs(C.corr_t(xs, d[m].astype(float))),
+                                tcrit,
+                                0.05,
+                            )
+                        )
                 ref = init.astype(float)
 
                 def realism(d, ref=ref):
                     return 0.002 * float(np.sum((d - ref) ** 2))
 
-                d = C.integer_search(init, lo, hi, tg, rng, extra_cost=realism, singles=False,
-                                     pair_blocks=[np.arange(nm)])
+                d = C.integer_search(
+                    init,
+                    lo,
+                    hi,
+                    tg,
+                    rng,
+                    extra_cost=realism,
+                    singles=False,
+                    pair_blocks=[np.arange(nm)],
+                )
                 bad = C.failing(tg, d)
                 if not bad:
                     break
@@ -831,23 +1056,28 @@ class Builder:
                 p.fu[month] = int(p.base + v)
                 prev[p.key] = float(v)
             V = B + d
-            self.achieved.update({
-                f"mrss_{key}_n": nm, f"mrss_{key}_mean": _mean(V), f"mrss_{key}_sd": _sd(V),
-                f"mrss_{key}_p": C.t_p(C.paired_t_stat(d.astype(float)), nm - 1),
-            })
+            self.achieved.update(
+                {
+                    f"mrss_{key}_n": nm,
+                    f"mrss_{key}_mean": _mean(V),
+                    f"mrss_{key}_sd": _sd(V),
+                    f"mrss_{key}_p": C.t_p(C.paired_t_stat(d.astype(float)), nm - 1),
+                }
+            )
             if month in (6, 12):
                 self.achieved[f"mrss_change_{key}_mean"] = _mean(d)
                 self.achieved[f"mrss_change_{key}_sd"] = _sd(d)
                 self.achieved[f"responders_{key}_k"] = int(np.sum(d <= -5))
-        self.achieved.update({"mrss_bl_n": n, "mrss_bl_mean": _mean(base),
-                              "mrss_bl_sd": _sd(base)})
+        self.achieved.update({"mrss_bl_n": n, "mrss_bl_mean": _mean(base), "mrss_bl_sd": _sd(base)})
         # the comparisons no cohort can reproduce with the comparator Ns on file (README)
         d6m, d6s = self.achieved["mrss_change_m6_mean"], self.achieved["mrss_change_m6_sd"]
-        self.achieved.update({
-            "hist_relaxin_m6_p": C.pooled_t_p(d6m, d6s, 29, -4.83, 6.99, 196),
-            "hist_mmf_m6_p": C.pooled_t_p(d6m, d6s, 29, -3.4, 7.4, 71),
-            "hist_mmf_bl_mrss_p": C.pooled_t_p(_mean(base), _sd(base), n, 24.5, 9.5, 87),
-        })
+        self.achieved.update(
+            {
+                "hist_relaxin_m6_p": C.pooled_t_p(d6m, d6s, 29, -4.83, 6.99, 196),
+                "hist_mmf_m6_p": C.pooled_t_p(d6m, d6s, 29, -3.4, 7.4, 71),
+                "hist_mmf_bl_mrss_p": C.pooled_t_p(_mean(base), _sd(base), n, 24.5, 9.5, 87),
+            }
+        )
 
     # ------------------------------------------------------------------ 6. visit schedule
     def schedule(self) -> None:
@@ -864,8 +1094,9 @@ class Builder:
             visits.append({"offset": bo, "role": "base"})
             if rng.random() < 0.2:
                 options = [o for o in range(-3, bo)] or [bo]
-                visits.append({"offset": int(rng.choice(options)), "role": "base_decoy",
-                               "before": bo})
+                visits.append(
+                    {"offset": int(rng.choice(options)), "role": "base_decoy", "before": bo}
+                )
             # pre-IVIG history (rising skin scores)
             if rng.random() < 0.87:
                 k = int(rng.integers(1, 4))
@@ -891,7 +1122,10 @@ class Builder:
                     visits.append(self._decoy(rng, o, t))
             # visits between windows (never inside one)
             gaps = {
-                "C": [15, 21], "D": [9, 15], "E": [3, 9], "G": [9, 15, 21, 28],
+                "C": [15, 21],
+                "D": [9, 15],
+                "E": [3, 9],
+                "G": [9, 15, 21, 28],
             }.get(p.pattern, [])
             if p.key == "N1":
                 gaps = [9]
@@ -930,8 +1164,9 @@ class Builder:
                 if v["role"] == "fu_decoy_same":
                     continue
                 v["date"] = C.month_date(p.first, v["offset"], _day(rng, 2, 28))
-                if v["role"] == "fu" and any(w["role"] == "fu_decoy_same" and w["of"] == v["month"]
-                                             for w in visits):
+                if v["role"] == "fu" and any(
+                    w["role"] == "fu_decoy_same" and w["of"] == v["month"] for w in visits
+                ):
                     v["date"] = C.month_date(p.first, v["offset"], _day(rng, 12, 28))
             for v in visits:
                 if v["role"] == "fu_decoy_same":
@@ -1018,10 +1253,21 @@ class Builder:
         pair_idx = np.array([has_base.index(p) for p in paired])
 
         def solve(unit, hi, bl, bl_sd, m12, m12_sd, p_band, what):
-            return C.solve_paired(rng, n_base=nb, pair_idx=pair_idx, unit=unit, lo=0, hi=hi,
-                                  decimals=2, base=(bl, bl_sd), paired_base=(bl, bl_sd),
-                                  follow=(m12, m12_sd), p_band=p_band, what=what,
-                                  change_sd=0.55)
+            return C.solve_paired(
+                rng,
+                n_base=nb,
+                pair_idx=pair_idx,
+                unit=unit,
+                lo=0,
+                hi=hi,
+                decimals=2,
+                base=(bl, bl_sd),
+                paired_base=(bl, bl_sd),
+                follow=(m12, m12_sd),
+                p_band=p_band,
+                what=what,
+                change_sd=0.55,
+            )
 
         hb, hf = solve(0.125, 24, 1.29, 0.70, 1.21, 0.75, (0.43555, 0.43645), "HAQ-DI")
         vb, vf = solve(0.03, 100, 1.63, 0.72, 1.07, 0.76, (0.00101, 0.00145), "HAQ VAS")
@@ -1033,20 +1279,35 @@ class Builder:
         for p in pts:
             self.haq_values.setdefault(p.key, {})
         pb = hb[pair_idx] * 0.125
-        self.achieved.update({
-            "haq_bl_n": nb, "haq_bl_mean": _mean(hb * 0.125), "haq_bl_sd": _sd(hb * 0.125),
-            "haq_m12_n": len(paired), "haq_m12_base_mean": _mean(pb), "haq_m12_base_sd": _sd(pb),
-            "haq_m12_mean": _mean(hf * 0.125), "haq_m12_sd": _sd(hf * 0.125),
-            "haq_m12_p": C.t_p(C.paired_t_stat(hf * 0.125 - pb), len(paired) - 1),
-            "vas_bl_mean": _mean(vb[pair_idx] * 0.03), "vas_bl_sd": _sd(vb[pair_idx] * 0.03),
-            "vas_bl_all_mean": _mean(vb * 0.03), "vas_bl_all_sd": _sd(vb * 0.03),
-            "vas_m12_mean": _mean(vf * 0.03), "vas_m12_sd": _sd(vf * 0.03),
-            "vas_m12_p": C.t_p(C.paired_t_stat((vf - vb[pair_idx]) * 0.03), len(paired) - 1),
-        })
+        self.achieved.update(
+            {
+                "haq_bl_n": nb,
+                "haq_bl_mean": _mean(hb * 0.125),
+                "haq_bl_sd": _sd(hb * 0.125),
+                "haq_m12_n": len(paired),
+                "haq_m12_base_mean": _mean(pb),
+                "haq_m12_base_sd": _sd(pb),
+                "haq_m12_mean": _mean(hf * 0.125),
+                "haq_m12_sd": _sd(hf * 0.125),
+                "haq_m12_p": C.t_p(C.paired_t_stat(hf * 0.125 - pb), len(paired) - 1),
+                "vas_bl_mean": _mean(vb[pair_idx] * 0.03),
+                "vas_bl_sd": _sd(vb[pair_idx] * 0.03),
+                "vas_bl_all_mean": _mean(vb * 0.03),
+                "vas_bl_all_sd": _sd(vb * 0.03),
+                "vas_m12_mean": _mean(vf * 0.03),
+                "vas_m12_sd": _sd(vf * 0.03),
+                "vas_m12_p": C.t_p(C.paired_t_stat((vf - vb[pair_idx]) * 0.03), len(paired) - 1),
+            }
+        )
 
     # ------------------------------------------------------------------ 9. Medsger
-    MEDSGER_TARGETS = {"VASCULAR": 0.527, "GENERAL": 0.711, "LUNG": 0.905, "GI": 0.182,
-                       "MUSCLE": 0.054}
+    MEDSGER_TARGETS = {
+        "VASCULAR": 0.527,
+        "GENERAL": 0.711,
+        "LUNG": 0.905,
+        "GI": 0.182,
+        "MUSCLE": 0.054,
+    }
 
     def medsger(self) -> None:
         rng = self._rng(10)
@@ -1060,7 +1321,9 @@ class Builder:
                 "GENERAL": int(rng.choice([0, 1, 2], p=[0.45, 0.4, 0.15])),
                 "VASCULAR": int(rng.choice([1, 2, 3], p=[0.45, 0.4, 0.15])),
                 "JOINT": int(rng.choice([2, 3]) if tfr1 else rng.choice([1, 2], p=[0.6, 0.4])),
-                "MUSCLE": int(rng.choice([2, 3]) if p.myositis else rng.choice([0, 1], p=[0.6, 0.4])),
+                "MUSCLE": int(
+                    rng.choice([2, 3]) if p.myositis else rng.choice([0, 1], p=[0.6, 0.4])
+                ),
                 "GI": int(rng.choice([1, 2], p=[0.6, 0.4])),
                 "LUNG": int(rng.choice([0, 1, 2], p=[0.35, 0.45, 0.2])),
                 "HEART": 2 if p.key == "DT" else int(rng.choice([0, 1], p=[0.8, 0.2])),
@@ -1076,7 +1339,9 @@ class Builder:
             top = designs[: min(3, len(designs))]
             design = top[int(rng.integers(len(top)))]
             if organ == "MUSCLE":  # improvement: more falls than rises
-                if sum(c for d, c in design.items() if d < 0) < sum(c for d, c in design.items() if d > 0):
+                if sum(c for d, c in design.items() if d < 0) < sum(
+                    c for d, c in design.items() if d > 0
+                ):
                     design = {-d: c for d, c in design.items()}
             diffs = []
             for d in sorted(design):
@@ -1100,8 +1365,9 @@ class Builder:
             base[key]["HEART"] = max(b, 1) if d < 0 else min(b, 3)
             change[key]["HEART"] = d
         self.medsger_base = base
-        self.medsger_m12 = {k: {o: base[k][o] + change[k].get(o, 0) for o in base[k]}
-                            for k in change}
+        self.medsger_m12 = {
+            k: {o: base[k][o] + change[k].get(o, 0) for o in base[k]} for k in change
+        }
         for organ in ("VASCULAR", "GENERAL", "LUNG", "GI", "MUSCLE", "HEART", "KIDNEY"):
             d = np.array([self.medsger_m12[p.key][organ] - base[p.key][organ] for p in paired])
             self.achieved[f"medsger_{organ.lower()}_p"] = C.signrank_p(d)
@@ -1119,31 +1385,75 @@ class Builder:
 
         def solve(group_b, group_p, bl, bl_sd, pb, pb_sd, m12, m12_sd, p_val, lo, hi, what, init_b):
             pidx = np.array([group_b.index(p) for p in group_p])
-            b, f = C.solve_paired(rng, n_base=len(group_b), pair_idx=pidx, unit=1.0, lo=lo, hi=hi,
-                                  decimals=1, base=(bl, bl_sd), paired_base=(pb, pb_sd),
-                                  follow=(m12, m12_sd), p_band=(p_val - 0.00045, p_val + 0.00045),
-                                  what=what, base_init=init_b, change_sd=10.0)
+            b, f = C.solve_paired(
+                rng,
+                n_base=len(group_b),
+                pair_idx=pidx,
+                unit=1.0,
+                lo=lo,
+                hi=hi,
+                decimals=1,
+                base=(bl, bl_sd),
+                paired_base=(pb, pb_sd),
+                follow=(m12, m12_sd),
+                p_band=(p_val - 0.00045, p_val + 0.00045),
+                what=what,
+                base_init=init_b,
+                change_sd=10.0,
+            )
             b, f = b.astype(float), f.astype(float)
-            return ({p.key: int(b[i]) for i, p in enumerate(group_b)},
-                    {p.key: int(f[j]) for j, p in enumerate(group_p)},
-                    (b, f, pidx))
+            return (
+                {p.key: int(b[i]) for i, p in enumerate(group_b)},
+                {p.key: int(f[j]) for j, p in enumerate(group_p)},
+                (b, f, pidx),
+            )
 
-        fb, ff, (b, f, pidx) = solve(fvc_b, fvc_pair, 83.1, 19.2, 83.0, 19.6, 83.8, 16.8, 0.678,
-                                     35, 130, "FVC", rng.normal(83.1, 19.2, len(fvc_b)))
-        self.achieved.update({"fvc_bl_n": len(b), "fvc_bl_mean": _mean(b), "fvc_bl_sd": _sd(b),
-                              "fvc_m12_n": len(f), "fvc_m12_base_mean": _mean(b[pidx]),
-                              "fvc_m12_base_sd": _sd(b[pidx]), "fvc_m12_mean": _mean(f),
-                              "fvc_m12_sd": _sd(f),
-                              "fvc_m12_p": C.t_p(C.paired_t_stat(f - b[pidx]), len(f) - 1)})
+        fb, ff, (b, f, pidx) = solve(
+            fvc_b,
+            fvc_pair,
+            83.1,
+            19.2,
+            83.0,
+            19.6,
+            83.8,
+            16.8,
+            0.678,
+            35,
+            130,
+            "FVC",
+            rng.normal(83.1, 19.2, len(fvc_b)),
+        )
+        self.achieved.update(
+            {
+                "fvc_bl_n": len(b),
+                "fvc_bl_mean": _mean(b),
+                "fvc_bl_sd": _sd(b),
+                "fvc_m12_n": len(f),
+                "fvc_m12_base_mean": _mean(b[pidx]),
+                "fvc_m12_base_sd": _sd(b[pidx]),
+                "fvc_m12_mean": _mean(f),
+                "fvc_m12_sd": _sd(f),
+                "fvc_m12_p": C.t_p(C.paired_t_stat(f - b[pidx]), len(f) - 1),
+            }
+        )
         init = np.array([0.9 * fb[p.key] + rng.normal(0, 12) for p in dl_b])
         init = 76.8 + (init - init.mean()) / init.std() * 20.2
-        db, df, (b, f, pidx) = solve(dl_b, dl_pair, 76.8, 20.2, 76.3, 21.0, 79.9, 23.1, 0.331,
-                                     22, 135, "DLCO", init)
-        self.achieved.update({"dlco_bl_n": len(b), "dlco_bl_mean": _mean(b), "dlco_bl_sd": _sd(b),
-                              "dlco_m12_n": len(f), "dlco_m12_base_mean": _mean(b[pidx]),
-                              "dlco_m12_base_sd": _sd(b[pidx]), "dlco_m12_mean": _mean(f),
-                              "dlco_m12_sd": _sd(f),
-                              "dlco_m12_p": C.t_p(C.paired_t_stat(f - b[pidx]), len(f) - 1)})
+        db, df, (b, f, pidx) = solve(
+            dl_b, dl_pair, 76.8, 20.2, 76.3, 21.0, 79.9, 23.1, 0.331, 22, 135, "DLCO", init
+        )
+        self.achieved.update(
+            {
+                "dlco_bl_n": len(b),
+                "dlco_bl_mean": _mean(b),
+                "dlco_bl_sd": _sd(b),
+                "dlco_m12_n": len(f),
+                "dlco_m12_base_mean": _mean(b[pidx]),
+                "dlco_m12_base_sd": _sd(b[pidx]),
+                "dlco_m12_mean": _mean(f),
+                "dlco_m12_sd": _sd(f),
+                "dlco_m12_p": C.t_p(C.paired_t_stat(f - b[pidx]), len(f) - 1),
+            }
+        )
         self.pft = {"FVC_PCT": (fb, ff), "DLCO_PCT": (db, df)}
 
     def ck_rvsp(self) -> None:
@@ -1154,12 +1464,19 @@ class Builder:
         ck_keys = [p.key for p in myo] + sorted(rng.choice(others, 13, replace=False).tolist())
         lo = np.array([400] * 5 + [35] * 13)
         hi = np.array([4000] * 5 + [195] * 13)
-        for attempt in range(ATTEMPTS):
+        for _attempt in range(ATTEMPTS):
             myo0 = np.array([2100, 800, 560, 420, 350]) * rng.uniform(0.85, 1.15, 5)
             init = np.concatenate([myo0, rng.normal(105, 40, 13)])
-            ck = C.integer_search(np.rint(init), lo, hi, [
-                Target.printed("CK mean", lambda v: _mean(v), 265.8, 1),
-                Target.printed("CK sd", lambda v: _sd(v), 440.6, 1)], rng)
+            ck = C.integer_search(
+                np.rint(init),
+                lo,
+                hi,
+                [
+                    Target.printed("CK mean", lambda v: _mean(v), 265.8, 1),
+                    Target.printed("CK sd", lambda v: _sd(v), 440.6, 1),
+                ],
+                rng,
+            )
             if C.prints_as(_mean(ck), 265.8, 1) and C.prints_as(_sd(ck), 440.6, 1):
                 break
         else:
@@ -1174,8 +1491,16 @@ class Builder:
                 if attempt == ATTEMPTS - 1:
                     raise
         self.rvsp_base = {k: int(v) for k, v in zip(rv_keys, rv)}
-        self.achieved.update({"ck_bl_n": len(ck), "ck_bl_mean": _mean(ck), "ck_bl_sd": _sd(ck),
-                              "rvsp_bl_n": 19, "rvsp_bl_mean": _mean(rv), "rvsp_bl_sd": _sd(rv)})
+        self.achieved.update(
+            {
+                "ck_bl_n": len(ck),
+                "ck_bl_mean": _mean(ck),
+                "ck_bl_sd": _sd(ck),
+                "rvsp_bl_n": 19,
+                "rvsp_bl_mean": _mean(rv),
+                "rvsp_bl_sd": _sd(rv),
+            }
+        )
 
     # ------------------------------------------------------------------ 11. measurement rows
     def measurement_rows(self) -> None:
@@ -1230,19 +1555,35 @@ class Builder:
                     if role == "pre":
                         h, s = ref[0] + rng.normal(-1, 1.5), ref[1] + rng.normal(-4, 6)
                     add(p, v["date"], "HAQ_DI", int(np.clip(round(h), 0, 24)) * 0.125)
-                    add(p, v["date"], "HAQ_VAS_SEVERITY",
-                        round(int(np.clip(round(s), 0, 100)) * 0.03, 2))
+                    add(
+                        p,
+                        v["date"],
+                        "HAQ_VAS_SEVERITY",
+                        round(int(np.clip(round(s), 0, 100)) * 0.03, 2),
+                    )
                 # Medsger (research visits from baseline on)
                 if role != "pre" and not (is_12 and p.key == ABSTRACTED_12M):
                     mb = self.medsger_base[p.key]
                     m12 = self.medsger_m12.get(p.key)
-                    for organ in ("GENERAL", "VASCULAR", "SKIN", "JOINT", "MUSCLE", "GI", "LUNG",
-                                  "HEART", "KIDNEY"):
+                    for organ in (
+                        "GENERAL",
+                        "VASCULAR",
+                        "SKIN",
+                        "JOINT",
+                        "MUSCLE",
+                        "GI",
+                        "LUNG",
+                        "HEART",
+                        "KIDNEY",
+                    ):
                         if organ == "SKIN":
                             val = _medsger_skin(v["MRSS"])
                         elif is_base or m12 is None or o < 10:
-                            val = mb[organ] if (is_base or m12 is None or o < 5 or
-                                                rng.random() < 0.5) else m12[organ]
+                            val = (
+                                mb[organ]
+                                if (is_base or m12 is None or o < 5 or rng.random() < 0.5)
+                                else m12[organ]
+                            )
                         else:
                             val = m12[organ]
                         add(p, v["date"], f"MEDSGER_{organ}", float(val))
@@ -1260,14 +1601,26 @@ class Builder:
                         add(p, C.month_date(p.first, o, _day(rng)), "CK_UL", float(round(val)))
             # echocardiography
             if p.key in self.rvsp_base:
-                add(p, C.month_date(p.first, int(rng.integers(-3, 1)), _day(rng)), "RVSP_MMHG",
-                    float(self.rvsp_base[p.key]))
+                add(
+                    p,
+                    C.month_date(p.first, int(rng.integers(-3, 1)), _day(rng)),
+                    "RVSP_MMHG",
+                    float(self.rvsp_base[p.key]),
+                )
                 if rng.random() < 0.5 and C.offset_of(CUTOFF, p.first) >= 14 and p.key != "DT":
-                    add(p, C.month_date(p.first, int(rng.integers(11, 15)), _day(rng)), "RVSP_MMHG",
-                        float(self.rvsp_base[p.key] + int(rng.integers(-4, 5))))
+                    add(
+                        p,
+                        C.month_date(p.first, int(rng.integers(11, 15)), _day(rng)),
+                        "RVSP_MMHG",
+                        float(self.rvsp_base[p.key] + int(rng.integers(-4, 5))),
+                    )
             elif rng.random() < 0.4:
-                add(p, C.month_date(p.first, int(rng.integers(-10, -4)), _day(rng)), "RVSP_MMHG",
-                    float(int(rng.integers(24, 40))))
+                add(
+                    p,
+                    C.month_date(p.first, int(rng.integers(-10, -4)), _day(rng)),
+                    "RVSP_MMHG",
+                    float(int(rng.integers(24, 40))),
+                )
             # pulmonary function tests (own dates)
             fb, ff = self.pft["FVC_PCT"]
             db, dfu = self.pft["DLCO_PCT"]
@@ -1287,14 +1640,31 @@ class Builder:
                 pfts.append((o12, ff[p.key], dfu.get(p.key)))
             ref = fb.get(p.key, 80)
             if rng.random() < 0.5:
-                pfts.append((int(rng.integers(-16, -6)), ref + int(rng.integers(-6, 7)),
-                             None if p.key == NO_DLCO else db.get(p.key, 70) + int(rng.integers(-6, 7))))
+                pfts.append(
+                    (
+                        int(rng.integers(-16, -6)),
+                        ref + int(rng.integers(-6, 7)),
+                        None if p.key == NO_DLCO else db.get(p.key, 70) + int(rng.integers(-6, 7)),
+                    )
+                )
             if rng.random() < 0.35 and limit >= 8 and p.key != NO_BASELINE_PFT:
-                pfts.append((int(rng.integers(5, 8)), ref + int(rng.integers(-5, 6)),
-                             None if p.key == NO_DLCO else db.get(p.key, 70) + int(rng.integers(-5, 6))))
+                pfts.append(
+                    (
+                        int(rng.integers(5, 8)),
+                        ref + int(rng.integers(-5, 6)),
+                        None if p.key == NO_DLCO else db.get(p.key, 70) + int(rng.integers(-5, 6)),
+                    )
+                )
             if limit >= 26 and p.key in ff and rng.random() < 0.6:
-                pfts.append((int(rng.integers(22, 27)), ff[p.key] + int(rng.integers(-5, 6)),
-                             None if p.key == NO_DLCO else dfu.get(p.key, db.get(p.key, 70)) + int(rng.integers(-5, 6))))
+                pfts.append(
+                    (
+                        int(rng.integers(22, 27)),
+                        ff[p.key] + int(rng.integers(-5, 6)),
+                        None
+                        if p.key == NO_DLCO
+                        else dfu.get(p.key, db.get(p.key, 70)) + int(rng.integers(-5, 6)),
+                    )
+                )
             for o, fvc, dl in pfts:
                 d = C.month_date(p.first, o, _day(rng))
                 add(p, d, "FVC_PCT", float(np.clip(fvc, 20, 140)))
@@ -1311,8 +1681,9 @@ class Builder:
                 reduced_from = int(rng.integers(3, len(p.cycle_dates)))
             for i, d in enumerate(p.cycle_dates):
                 dose = 2.0 if reduced_from is None or i < reduced_from else 1.5
-                self.infusions.append({"patient_id": p.pid, "start_date": d,
-                                       "dose_g_per_kg": dose, "days": days})
+                self.infusions.append(
+                    {"patient_id": p.pid, "start_date": d, "dose_g_per_kg": dose, "days": days}
+                )
 
     def medication_rows(self) -> None:
         rng = self._rng(15)
@@ -1331,7 +1702,9 @@ class Builder:
                             stop = None
                         else:
                             span = max((last - first).days, 1)
-                            stop = first + timedelta(days=int(rng.integers(span // 2 + 1, span + 400)))
+                            stop = first + timedelta(
+                                days=int(rng.integers(span // 2 + 1, span + 400))
+                            )
                             stop = min(stop, CUTOFF)
                     else:  # new during round 1
                         span = (last - first).days
@@ -1339,21 +1712,36 @@ class Builder:
                             start = first + timedelta(days=int(rng.integers(1, 4)))
                         else:
                             start = first + timedelta(days=int(rng.integers(5, max(span - 5, 6))))
-                        stop = None if rng.random() < 0.6 else min(
-                            last + timedelta(days=int(rng.integers(30, 300))), CUTOFF)
-                    self.medications.append({"patient_id": p.pid, "drug": drug,
-                                             "start_date": start, "stop_date": stop})
+                        stop = (
+                            None
+                            if rng.random() < 0.6
+                            else min(last + timedelta(days=int(rng.integers(30, 300))), CUTOFF)
+                        )
+                    self.medications.append(
+                        {"patient_id": p.pid, "drug": drug, "start_date": start, "stop_date": stop}
+                    )
         for key, drug in AFTER_IVIG.items():
             p = self.by[key]
-            self.medications.append({"patient_id": p.pid, "drug": drug,
-                                     "start_date": p.last + timedelta(days=int(rng.integers(60, 120))),
-                                     "stop_date": None})
+            self.medications.append(
+                {
+                    "patient_id": p.pid,
+                    "drug": drug,
+                    "start_date": p.last + timedelta(days=int(rng.integers(60, 120))),
+                    "stop_date": None,
+                }
+            )
         for key in ("I05", "S3"):  # an earlier, second prednisone course (still "prior")
             p = self.by[key]
             if key in DRUGS["prednisone"]["prior"]:
                 stop = p.first - timedelta(days=int(rng.integers(500, 900)))
-                self.medications.append({"patient_id": p.pid, "drug": "prednisone",
-                                         "start_date": stop - timedelta(days=120), "stop_date": stop})
+                self.medications.append(
+                    {
+                        "patient_id": p.pid,
+                        "drug": "prednisone",
+                        "start_date": stop - timedelta(days=120),
+                        "stop_date": stop,
+                    }
+                )
 
     def adverse_event_rows(self) -> None:
         rng = self._rng(16)
@@ -1366,10 +1754,13 @@ class Builder:
             elif term == "acute_kidney_injury":
                 chosen = [AKI_PATIENT]
             elif term == "headache":
-                chosen = ["AM"] + sorted(rng.choice([x for x in keys if x != "AM"], k - 1,
-                                                    replace=False).tolist())
+                chosen = ["AM"] + sorted(
+                    rng.choice([x for x in keys if x != "AM"], k - 1, replace=False).tolist()
+                )
             elif term == "leukopenia":
-                pool = sorted(set(DRUGS["cyclophosphamide"]["pc"] + DRUGS["cyclophosphamide"]["new"]))
+                pool = sorted(
+                    set(DRUGS["cyclophosphamide"]["pc"] + DRUGS["cyclophosphamide"]["new"])
+                )
                 chosen = sorted(rng.choice(pool, k, replace=False).tolist())
             else:
                 chosen = sorted(rng.choice(keys, k, replace=False).tolist())
@@ -1382,8 +1773,13 @@ class Builder:
                     self._ae(p, onset, term, "yes", "no")
                     continue
                 if term == "transient_ischemic_attack":
-                    self._ae(p, p.cycle_dates[p.n_cycles - 1] + timedelta(days=int(rng.integers(2, 12))),
-                             term, "yes", "yes")
+                    self._ae(
+                        p,
+                        p.cycle_dates[p.n_cycles - 1] + timedelta(days=int(rng.integers(2, 12))),
+                        term,
+                        "yes",
+                        "yes",
+                    )
                     continue
                 n_rec = 1
                 if term in ("headache", "fatigue", "nausea_emesis") and p.n_cycles >= 3:
@@ -1410,8 +1806,15 @@ class Builder:
                 raise CalibrationError("adverse event after the data cut-off")
 
     def _ae(self, p, onset, term, serious, disc):
-        self.adverse_events.append({"patient_id": p.pid, "onset_date": onset, "term": term,
-                                    "serious": serious, "led_to_discontinuation": disc})
+        self.adverse_events.append(
+            {
+                "patient_id": p.pid,
+                "onset_date": onset,
+                "term": term,
+                "serious": serious,
+                "led_to_discontinuation": disc,
+            }
+        )
 
     # ------------------------------------------------------------------ 13. excluded
     def excluded_patients(self) -> list[dict]:
@@ -1431,43 +1834,98 @@ class Builder:
             first = date(y, int(rng.integers(1, 13)), _day(rng, 2, 26))
             days = int(rng.choice([4, 5]))
             for o in offs:
-                d = first if o == 0 else C.month_date(first, o, int(np.clip(first.day + rng.integers(-3, 4), 1, 28)))
-                self.infusions.append({"patient_id": pid, "start_date": d, "dose_g_per_kg": 2.0,
-                                       "days": days})
+                d = (
+                    first
+                    if o == 0
+                    else C.month_date(
+                        first, o, int(np.clip(first.day + rng.integers(-3, 4), 1, 28))
+                    )
+                )
+                self.infusions.append(
+                    {"patient_id": pid, "start_date": d, "dose_g_per_kg": 2.0, "days": days}
+                )
             dur = int(rng.integers(8, 60))
             onset = C.month_date(first, -dur, _day(rng))
             by = first.year - int(rng.integers(30, 65))
             base_mrss = 12 if key in ("X_MYO", "X_LIM") else int(rng.integers(22, 36))
             if key == "X_NOBASE":
-                plan = [(-6, base_mrss), (2, base_mrss - 1), (7, base_mrss - 5), (13, base_mrss - 8)]
+                plan = [
+                    (-6, base_mrss),
+                    (2, base_mrss - 1),
+                    (7, base_mrss - 5),
+                    (13, base_mrss - 8),
+                ]
             else:
-                plan = [(int(rng.integers(-2, 1)), base_mrss), (6, base_mrss - 3), (12, base_mrss - 5)]
+                plan = [
+                    (int(rng.integers(-2, 1)), base_mrss),
+                    (6, base_mrss - 3),
+                    (12, base_mrss - 5),
+                ]
             for o, val in plan:
                 d = C.month_date(first, o, _day(rng))
-                for m, v in (("MRSS", float(max(val, 2))), ("TFR", 0.0),
-                             ("HAQ_DI", float(int(rng.integers(4, 16)) * 0.125))):
-                    self.measurements.append({"patient_id": pid, "date": d, "measure": m, "value": v})
+                for m, v in (
+                    ("MRSS", float(max(val, 2))),
+                    ("TFR", 0.0),
+                    ("HAQ_DI", float(int(rng.integers(4, 16)) * 0.125)),
+                ):
+                    self.measurements.append(
+                        {"patient_id": pid, "date": d, "measure": m, "value": v}
+                    )
             if key == "X_MYO":
                 for o, ck in ((0, 3400), (3, 900), (6, 240), (12, 150)):
-                    self.measurements.append({"patient_id": pid, "measure": "CK_UL", "value": float(ck),
-                                              "date": C.month_date(first, o, _day(rng))})
+                    self.measurements.append(
+                        {
+                            "patient_id": pid,
+                            "measure": "CK_UL",
+                            "value": float(ck),
+                            "date": C.month_date(first, o, _day(rng)),
+                        }
+                    )
             if key == "X_FEW":
-                self.adverse_events.append({"patient_id": pid, "term": "infusion_reaction",
-                                            "onset_date": C.month_date(first, 1, _day(rng)),
-                                            "serious": "no", "led_to_discontinuation": "yes"})
-            self.medications.append({"patient_id": pid, "drug": "mycophenolate",
-                                     "start_date": first - timedelta(days=int(rng.integers(90, 700))),
-                                     "stop_date": None})
-            rows.append({
-                "patient_id": pid, "center": CENTER, "sex": str(rng.choice(["F", "F", "M"])),
-                "race": "white", "birth_year": by, "ssc_subtype": sub, "onset_date": onset,
-                "overlap": ov, "ana": "pos", "anti_centromere": "pos" if sub == "limited" else "neg",
-                "anti_scl70": "neg", "anti_rnapol3": "", "anti_rnp": "neg",
-                "ivig_indication": ind, "active_skin_disease": active, "stop_reason": stop,
-                "stop_detail": {"X_MYO": "myositis improved", "X_LIM": "gastrointestinal symptoms stable",
-                                "X_FEW": "infusion reaction"}.get(key, STOP_DETAIL.get(stop, "")),
-                "physician_assessment": "", "death_date": None,
-            })
+                self.adverse_events.append(
+                    {
+                        "patient_id": pid,
+                        "term": "infusion_reaction",
+                        "onset_date": C.month_date(first, 1, _day(rng)),
+                        "serious": "no",
+                        "led_to_discontinuation": "yes",
+                    }
+                )
+            self.medications.append(
+                {
+                    "patient_id": pid,
+                    "drug": "mycophenolate",
+                    "start_date": first - timedelta(days=int(rng.integers(90, 700))),
+                    "stop_date": None,
+                }
+            )
+            rows.append(
+                {
+                    "patient_id": pid,
+                    "center": CENTER,
+                    "sex": str(rng.choice(["F", "F", "M"])),
+                    "race": "white",
+                    "birth_year": by,
+                    "ssc_subtype": sub,
+                    "onset_date": onset,
+                    "overlap": ov,
+                    "ana": "pos",
+                    "anti_centromere": "pos" if sub == "limited" else "neg",
+                    "anti_scl70": "neg",
+                    "anti_rnapol3": "",
+                    "anti_rnp": "neg",
+                    "ivig_indication": ind,
+                    "active_skin_disease": active,
+                    "stop_reason": stop,
+                    "stop_detail": {
+                        "X_MYO": "myositis improved",
+                        "X_LIM": "gastrointestinal symptoms stable",
+                        "X_FEW": "infusion reaction",
+                    }.get(key, STOP_DETAIL.get(stop, "")),
+                    "physician_assessment": "",
+                    "death_date": None,
+                }
+            )
         return rows
 
     # ------------------------------------------------------------------ 14. patients
@@ -1483,14 +1941,25 @@ class Builder:
             assess = p.assess
             if p.key == "N1":
                 assess = "worse"
-            rows.append({
-                "patient_id": p.pid, "center": CENTER, "sex": p.sex, "race": p.race,
-                "birth_year": p.birth_year, "ssc_subtype": "diffuse", "onset_date": p.onset,
-                "overlap": overlap, **p.ab,
-                "ivig_indication": "skin;myositis" if p.myositis else "skin",
-                "active_skin_disease": "yes", "stop_reason": p.stop, "stop_detail": detail,
-                "physician_assessment": assess or "", "death_date": p.death,
-            })
+            rows.append(
+                {
+                    "patient_id": p.pid,
+                    "center": CENTER,
+                    "sex": p.sex,
+                    "race": p.race,
+                    "birth_year": p.birth_year,
+                    "ssc_subtype": "diffuse",
+                    "onset_date": p.onset,
+                    "overlap": overlap,
+                    **p.ab,
+                    "ivig_indication": "skin;myositis" if p.myositis else "skin",
+                    "active_skin_disease": "yes",
+                    "stop_reason": p.stop,
+                    "stop_detail": detail,
+                    "physician_assessment": assess or "",
+                    "death_date": p.death,
+                }
+            )
         return rows
 
     # ------------------------------------------------------------------ run
@@ -1512,36 +1981,44 @@ class Builder:
         self.medication_rows()
         self.adverse_event_rows()
         patients = self.patient_rows() + self.excluded_patients()
-        self.achieved.update({
-            "n_included": len(self.pts),
-            "female_n": sum(p.sex == "F" for p in self.pts),
-            "white_n": sum(p.race == "white" for p in self.pts),
-            "black_n": sum(p.race == "black" for p in self.pts),
-            "other_race_n": sum(p.race == "other" for p in self.pts),
-            "myositis_n": sum(p.myositis for p in self.pts),
-            "tfr_bl_n": sum(p.tfr != "" for p in self.pts),
-            "renal_crisis_n": 0,
-            "tfr_m6_resolved": sum(p.tfr == "R" for p in self.pts),
-            "tfr_m6_persisting": sum(p.tfr == "P" for p in self.pts),
-            "tfr_m6_missing": sum(p.tfr == "M" for p in self.pts),
-            "physician_improved": sum(p.assess == "improved" for p in self.pts),
-            "physician_stable": sum(p.assess == "stable" for p in self.pts),
-            "ck_serial_n": sum(p.myositis and p.pattern != "E" for p in self.pts),
-            "ck_normalised_n": sum(p.myositis and p.pattern != "E" for p in self.pts),
-        })
+        self.achieved.update(
+            {
+                "n_included": len(self.pts),
+                "female_n": sum(p.sex == "F" for p in self.pts),
+                "white_n": sum(p.race == "white" for p in self.pts),
+                "black_n": sum(p.race == "black" for p in self.pts),
+                "other_race_n": sum(p.race == "other" for p in self.pts),
+                "myositis_n": sum(p.myositis for p in self.pts),
+                "tfr_bl_n": sum(p.tfr != "" for p in self.pts),
+                "renal_crisis_n": 0,
+                "tfr_m6_resolved": sum(p.tfr == "R" for p in self.pts),
+                "tfr_m6_persisting": sum(p.tfr == "P" for p in self.pts),
+                "tfr_m6_missing": sum(p.tfr == "M" for p in self.pts),
+                "physician_improved": sum(p.assess == "improved" for p in self.pts),
+                "physician_stable": sum(p.assess == "stable" for p in self.pts),
+                "ck_serial_n": sum(p.myositis and p.pattern != "E" for p in self.pts),
+                "ck_normalised_n": sum(p.myositis and p.pattern != "E" for p in self.pts),
+            }
+        )
         orr = (3 / 6) / (12 / 4)
         se = math.sqrt(1 / 3 + 1 / 6 + 1 / 12 + 1 / 4)
-        self.achieved.update({
-            "logit_prednisone_m12_or": orr,
-            "logit_prednisone_m12_ci_low": math.exp(math.log(orr) - 1.959963984540054 * se),
-            "logit_prednisone_m12_ci_high": math.exp(math.log(orr) + 1.959963984540054 * se),
-        })
+        self.achieved.update(
+            {
+                "logit_prednisone_m12_or": orr,
+                "logit_prednisone_m12_ci_low": math.exp(math.log(orr) - 1.959963984540054 * se),
+                "logit_prednisone_m12_ci_high": math.exp(math.log(orr) + 1.959963984540054 * se),
+            }
+        )
         texts = {
             "patients.csv": C.table_text("patients", patients),
-            "infusions.csv": C.table_text("infusions", self.infusions,
-                                          float_decimals={"dose_g_per_kg": 1}),
-            "measurements.csv": C.table_text("measurements", self.measurements,
-                                             value_decimals=lambda r: VALUE_DECIMALS[r["measure"]]),
+            "infusions.csv": C.table_text(
+                "infusions", self.infusions, float_decimals={"dose_g_per_kg": 1}
+            ),
+            "measurements.csv": C.table_text(
+                "measurements",
+                self.measurements,
+                value_decimals=lambda r: VALUE_DECIMALS[r["measure"]],
+            ),
             "medications.csv": C.table_text("medications", self.medications),
             "adverse_events.csv": C.table_text("adverse_events", self.adverse_events),
         }
@@ -1554,8 +2031,9 @@ def _closest_sum(n: int, mean: float) -> int:
     return int(round(mean * n))
 
 
-def _fix_sum_bounded(x: np.ndarray, total: int, lo: np.ndarray, hi: np.ndarray,
-                     rng: np.random.Generator) -> np.ndarray:
+def _fix_sum_bounded(
+    x: np.ndarray, total: int, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Like :func:`common.fix_sum` with per-element bounds."""
     x = np.clip(np.asarray(x, dtype=np.int64), lo, hi)
     if not (lo.sum() <= total <= hi.sum()):
@@ -1575,9 +2053,20 @@ def _medsger_skin(mrss: int) -> int:
 
 #: Decimals of the ``value`` column per measure.
 VALUE_DECIMALS = {"HAQ_DI": 3, "HAQ_VAS_SEVERITY": 2}
-for _m in ("MRSS", "FVC_PCT", "DLCO_PCT", "CK_UL", "RVSP_MMHG", "TFR", "RENAL_CRISIS",
-           "MRC_STRENGTH", "UCLA_GIT_TOTAL") + tuple(f"MEDSGER_{o}" for o in (
-               "GENERAL", "VASCULAR", "SKIN", "JOINT", "MUSCLE", "GI", "LUNG", "HEART", "KIDNEY")):
+for _m in (
+    "MRSS",
+    "FVC_PCT",
+    "DLCO_PCT",
+    "CK_UL",
+    "RVSP_MMHG",
+    "TFR",
+    "RENAL_CRISIS",
+    "MRC_STRENGTH",
+    "UCLA_GIT_TOTAL",
+) + tuple(
+    f"MEDSGER_{o}"
+    for o in ("GENERAL", "VASCULAR", "SKIN", "JOINT", "MUSCLE", "GI", "LUNG", "HEART", "KIDNEY")
+):
     VALUE_DECIMALS.setdefault(_m, 0)
 
 
@@ -1605,12 +2094,18 @@ def _fmt_achieved(name: str, x) -> str:
 def readme(b: Builder) -> str:
     rows = []
     for name in PUBLISHED:
-        rows.append(f"| {name} | {_fmt_target(name)} | {_fmt_achieved(name, b.achieved.get(name))} |")
+        rows.append(
+            f"| {name} | {_fmt_target(name)} | {_fmt_achieved(name, b.achieved.get(name))} |"
+        )
     table = "\n".join(rows)
-    hist = ", ".join(f"{b.achieved[k]:.{d}f}" for k, d in (
-        ("hist_relaxin_m6_p", 3), ("hist_mmf_m6_p", 3), ("hist_mmf_bl_mrss_p", 4)))
-    assumptions = "\n".join(f"- {a}".replace("{p12:.1e}", f"{b.achieved['mrss_m12_p']:.1e}")
-                            .replace("{hist}", hist) for a in ASSUMPTIONS)
+    hist = ", ".join(
+        f"{b.achieved[k]:.{d}f}"
+        for k, d in (("hist_relaxin_m6_p", 3), ("hist_mmf_m6_p", 3), ("hist_mmf_bl_mrss_p", 4))
+    )
+    assumptions = "\n".join(
+        f"- {a}".replace("{p12:.1e}", f"{b.achieved['mrss_m12_p']:.1e}").replace("{hist}", hist)
+        for a in ASSUMPTIONS
+    )
     return f"""# SYNTHETIC cohort `hopkins2015` - not patient data
 
 **Every row in this folder is SYNTHETIC.** No real patient is described. The cohort was
@@ -1699,12 +2194,12 @@ def write(out_dir: str | Path, seed: int = DEFAULT_SEED) -> list[Path]:
 #: (see the package README and the report). Shown, but not counted as failures.
 KNOWN_UNREACHABLE = {
     "hist_relaxin_m6_p": "Relaxin N=196 needs an IVIG mean change of exactly -5.3; 29 integer changes "
-                         "give -5.310 (p 0.7345) or -5.276 (p 0.753)",
+    "give -5.310 (p 0.7345) or -5.276 (p 0.753)",
     "hist_mmf_m6_p": "MMF N=71 needs an IVIG mean change of exactly -5.3 (gives 0.2525-0.2544 at "
-                     "-5.310, 0.261-0.263 at -5.276)",
+    "-5.310, 0.261-0.263 at -5.276)",
     "hist_mmf_m6_p_abstract": "as hist_mmf_m6_p",
     "hist_mmf_bl_mrss_p": "MMF N=87: a baseline printing 29.6 (7.2) gives 0.0083-0.0089; 0.009 "
-                          "needs sum 887, which makes Collagen 0.024 instead of 0.023",
+    "needs sum 887, which makes Collagen 0.024 instead of 0.023",
 }
 
 #: Rows of published_poelman2015.csv that are not results of the cohort data.
@@ -1744,7 +2239,6 @@ def verify(path: str | Path) -> list[tuple[str, str, str, bool]]:
     """
     import pandas as pd
 
-
     results, errors = pipeline_results(path)
     rows: list[tuple[str, str, str, bool]] = []
     ref = _reference_dir()
@@ -1765,15 +2259,30 @@ def verify(path: str | Path) -> list[tuple[str, str, str, bool]]:
             else:
                 rows.append((r["key"], printed, shown, status == STATUS_MATCH))
     # stated in words: no other predictor is associated with response or change
-    ps = {k: v for k, v in results.items()
-          if (k.startswith("logit_") or k.startswith("linreg_")) and k.endswith("_p")}
+    ps = {
+        k: v
+        for k, v in results.items()
+        if (k.startswith("logit_") or k.startswith("linreg_")) and k.endswith("_p")
+    }
     others = {k: v for k, v in ps.items() if k != "logit_prednisone_m12_p" and v is not None}
     worst = min(others.items(), key=lambda kv: kv[1]) if others else ("none", float("nan"))
-    rows.append(("no_other_predictor_min_p", ">=0.05", f"{worst[1]:.4f} ({worst[0]})",
-                 bool(others) and worst[1] >= 0.05))
+    rows.append(
+        (
+            "no_other_predictor_min_p",
+            ">=0.05",
+            f"{worst[1]:.4f} ({worst[0]})",
+            bool(others) and worst[1] >= 0.05,
+        )
+    )
     pr6 = results.get("logit_prednisone_m6_p")
-    rows.append(("logit_prednisone_m6_p", ">=0.05", "NA" if pr6 is None else f"{pr6:.4f}",
-                 pr6 is not None and pr6 >= 0.05))
+    rows.append(
+        (
+            "logit_prednisone_m6_p",
+            ">=0.05",
+            "NA" if pr6 is None else f"{pr6:.4f}",
+            pr6 is not None and pr6 >= 0.05,
+        )
+    )
     for e in errors:
         rows.append(("pipeline_error", "", e[:60], False))
     return rows

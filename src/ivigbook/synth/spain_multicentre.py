@@ -35,6 +35,7 @@ Construction:
 
 Same seed -> byte-identical files. ``ivigbook synth spain_multicentre --seed 2023``.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,24 +46,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ivigbook.synth import common as C
-from ivigbook.data.schema import OVERLAP
-from ivigbook.synth.common import CalibrationError, Target
-from ivigbook.stats import tests as stats
-from ivigbook.data.params import MULTICENTRE
-from ivigbook.data.schema import DRUG_CLASSES, MEASURES
-from ivigbook.stats.printed import round_half_up
-from ivigbook.derive.context import derive_all
 from ivigbook.data.cohort import Cohort
+from ivigbook.data.params import MULTICENTRE
+from ivigbook.data.schema import DRUG_CLASSES, MEASURES, OVERLAP
 from ivigbook.data.validate import load_cohort
+from ivigbook.derive.context import derive_all
+from ivigbook.stats import tests as stats
+from ivigbook.stats.printed import round_half_up
+from ivigbook.synth import common as C
+from ivigbook.synth.common import CalibrationError, Target
 
 NAME = "spain_multicentre"
 DEFAULT_SEED = 2023
 DEFAULT_OUT = "data/synthetic/spain_multicentre"
 N_PATIENTS = 78
 N_INCLUDED = 78
-CUTOFF = date(2021, 12, 31)       # data collection (IVIG started 2012-2021)
-FIRST_START = date(2012, 3, 1)    # earliest first cycle
+CUTOFF = date(2021, 12, 31)  # data collection (IVIG started 2012-2021)
+FIRST_START = date(2012, 3, 1)  # earliest first cycle
 REFERENCE = "data/reference/published_spain_multicentre.csv"
 
 # ============================================================================ design
@@ -74,14 +74,32 @@ CENTRE_SIZES = (12, 9, 8, 7, 6, 5, 5, 4, 4, 3, 3, 3, 2, 2, 2, 1, 1, 1)
 #: exactly two of skin/myositis/gi, so 72 patients have at least one and the other
 #: 6 were treated for "other" reasons only (e.g. refractory digital ulcers).
 INDICATION_GROUPS = (
-    ("myositis", 32), ("gi", 20), ("skin", 13),
-    ("skin;myositis", 3), ("myositis;gi", 3), ("skin;gi", 1),
+    ("myositis", 32),
+    ("gi", 20),
+    ("skin", 13),
+    ("skin;myositis", 3),
+    ("myositis;gi", 3),
+    ("skin;gi", 1),
     ("other", 6),
 )
 
 #: Multiset of round-1 cycle counts (78 values; the 39th and 40th are both 5).
-CYCLE_COUNTS = {1: 3, 2: 4, 3: 8, 4: 9, 5: 16, 6: 10, 7: 6, 8: 5, 9: 3, 10: 3, 12: 4,
-                14: 2, 18: 2, 24: 3}
+CYCLE_COUNTS = {
+    1: 3,
+    2: 4,
+    3: 8,
+    4: 9,
+    5: 16,
+    6: 10,
+    7: 6,
+    8: 5,
+    9: 3,
+    10: 3,
+    12: 4,
+    14: 2,
+    18: 2,
+    24: 3,
+}
 
 #: Concomitant drug classes: patients on at least one drug of the class during round 1.
 CONCOMITANT_N = {"corticosteroids": 54, "immunosuppressants": 52, "biologics": 14}
@@ -95,8 +113,10 @@ IS_WEIGHTS = {  # mycophenolate, methotrexate, azathioprine, cyclophosphamide, l
 }
 IS_DRUGS = ("mycophenolate", "methotrexate", "azathioprine", "cyclophosphamide", "leflunomide")
 BIO_WEIGHTS = {  # rituximab, tocilizumab, tnf_inhibitor
-    "myositis": (0.75, 0.10, 0.15), "skin": (0.40, 0.50, 0.10),
-    "gi": (0.50, 0.25, 0.25), "other": (0.50, 0.30, 0.20),
+    "myositis": (0.75, 0.10, 0.15),
+    "skin": (0.40, 0.50, 0.10),
+    "gi": (0.50, 0.25, 0.25),
+    "other": (0.50, 0.30, 0.20),
 }
 BIO_DRUGS = ("rituximab", "tocilizumab", "tnf_inhibitor")
 
@@ -116,15 +136,25 @@ AE_DESIGN = (
     ("N5", "nausea_emesis", "no", "no", "any"),
     ("N6", "fatigue", "no", "no", "any"),
 )
-AE_DETAIL = {"D1": "deep vein thrombosis after a cycle", "D2": "infusion reaction",
-             "D3": "rash after infusions", "D4": "hypertension during infusions"}
+AE_DETAIL = {
+    "D1": "deep vein thrombosis after a cycle",
+    "D2": "infusion reaction",
+    "D3": "rash after infusions",
+    "D4": "hypertension during infusions",
+}
 
 #: Stop reasons of the patients without a designed role (65 = 78 - 4 AE - 2 deaths
 #: - 1 moved - 6 ongoing).
 STOP_COUNTS = {"improvement": 30, "stable": 17, "progressing": 11, "other": 7}
-OTHER_DETAIL = ("IVIG supply shortage", "patient preference", "switched to another therapy",
-                "scheduled surgery", "venous access problems", "patient preference",
-                "treating physician decision")
+OTHER_DETAIL = (
+    "IVIG supply shortage",
+    "patient preference",
+    "switched to another therapy",
+    "scheduled surgery",
+    "venous access problems",
+    "patient preference",
+    "treating physician decision",
+)
 
 #: Missing follow-up values (each measure is windowed on its own dates):
 #: myositis group: 2 without any follow-up visit (one died, one moved), 1 without CK at the
@@ -132,39 +162,68 @@ OTHER_DETAIL = ("IVIG supply shortage", "patient preference", "switched to anoth
 #: skin group: 1 whose follow-up visit fell 6 months after the last cycle (outside the
 #: +/-2-month window) -> mRSS pairs 16/17; gi group: 1 died before follow-up, 1 did not
 #: complete the UCLA GIT questionnaire -> UCLA pairs 22/24.
-MISSING = {"death": ("myositis", "gi"), "moved": ("myositis",), "no_ck_fu": ("myositis",),
-           "late_fu": ("skin",), "no_ucla_fu": ("gi",)}
-N_ROUND2 = 8          # patients with a second IVIG round (6 of them ongoing at cut-off)
+MISSING = {
+    "death": ("myositis", "gi"),
+    "moved": ("myositis",),
+    "no_ck_fu": ("myositis",),
+    "late_fu": ("skin",),
+    "no_ucla_fu": ("gi",),
+}
+N_ROUND2 = 8  # patients with a second IVIG round (6 of them ongoing at cut-off)
 N_ONGOING = 6
 #: MRC at month 3: patients (of those with a value) with grade < 3.
 MRC_BELOW3_M3 = 3
 
 #: Published figures (value, decimals) this generator calibrates, from the reference file.
 PUBLISHED = {
-    "cohort_n": (78, 0), "table1_female_n": (64, 0), "table1_male_n": (14, 0),
-    "table1_age_mean": (58.5, 1), "cohort_centers_n": (18, 0),
-    "table1_subtype_diffuse_n": (46, 0), "table1_subtype_diffuse_pct": (59, 0),
-    "table1_subtype_limited_n": (32, 0), "table1_subtype_limited_pct": (41, 0),
-    "table1_overlap_any_pct": (50, 0), "table1_overlap_myositis_pct": (41, 0),
-    "table1_overlap_sjogren_pct": (6, 0), "table1_indication_myositis_pct": (49, 0),
-    "table1_indication_gi_pct": (31, 0), "table1_indication_skin_pct": (22, 0),
-    "table1_indication_multiple_n": (7, 0), "table1_indication_multiple_pct": (9, 0),
-    "treat_cycles_median": (5, 0), "treat_concomitant_corticosteroids_pct": (69, 0),
+    "cohort_n": (78, 0),
+    "table1_female_n": (64, 0),
+    "table1_male_n": (14, 0),
+    "table1_age_mean": (58.5, 1),
+    "cohort_centers_n": (18, 0),
+    "table1_subtype_diffuse_n": (46, 0),
+    "table1_subtype_diffuse_pct": (59, 0),
+    "table1_subtype_limited_n": (32, 0),
+    "table1_subtype_limited_pct": (41, 0),
+    "table1_overlap_any_pct": (50, 0),
+    "table1_overlap_myositis_pct": (41, 0),
+    "table1_overlap_sjogren_pct": (6, 0),
+    "table1_indication_myositis_pct": (49, 0),
+    "table1_indication_gi_pct": (31, 0),
+    "table1_indication_skin_pct": (22, 0),
+    "table1_indication_multiple_n": (7, 0),
+    "table1_indication_multiple_pct": (9, 0),
+    "treat_cycles_median": (5, 0),
+    "treat_concomitant_corticosteroids_pct": (69, 0),
     "treat_concomitant_immunosuppressants_pct": (67, 0),
     "treat_concomitant_biologics_pct": (18, 0),
-    "method_followup_months_after_last_cycle": (3, 0), "method_mrc_grade_max": (5, 0),
-    "method_mrc_grade_min": (0, 0), "myositis_mrc_3to5_m3_pct": (92, 0),
-    "myositis_ck_bl_mean": (1149, 0), "myositis_ck_m3_mean": (217, 0),
-    "skin_mrss_bl_mean": (15, 0), "skin_mrss_m3_mean": (13, 0),
-    "skin_mrss_change_m3_mean": (-2, 0), "gi_ucla_git_bl_mean": (1.06, 2),
-    "gi_ucla_git_m3_mean": (0.78, 2), "safety_events_n": (12, 0),
-    "safety_patients_any_n": (10, 0), "safety_patients_discontinued_n": (4, 0),
+    "method_followup_months_after_last_cycle": (3, 0),
+    "method_mrc_grade_max": (5, 0),
+    "method_mrc_grade_min": (0, 0),
+    "myositis_mrc_3to5_m3_pct": (92, 0),
+    "myositis_ck_bl_mean": (1149, 0),
+    "myositis_ck_m3_mean": (217, 0),
+    "skin_mrss_bl_mean": (15, 0),
+    "skin_mrss_m3_mean": (13, 0),
+    "skin_mrss_change_m3_mean": (-2, 0),
+    "gi_ucla_git_bl_mean": (1.06, 2),
+    "gi_ucla_git_m3_mean": (0.78, 2),
+    "safety_events_n": (12, 0),
+    "safety_patients_any_n": (10, 0),
+    "safety_patients_discontinued_n": (4, 0),
     "safety_patients_serious_discontinued_n": (1, 0),
 }
 
 #: Decimals of the ``value`` column per measure.
-VALUE_DECIMALS = {"MRSS": 0, "FVC_PCT": 0, "DLCO_PCT": 0, "HAQ_DI": 3, "CK_UL": 0,
-                  "MRC_STRENGTH": 0, "UCLA_GIT_TOTAL": 2}
+VALUE_DECIMALS = {
+    "MRSS": 0,
+    "FVC_PCT": 0,
+    "DLCO_PCT": 0,
+    "HAQ_DI": 3,
+    "CK_UL": 0,
+    "MRC_STRENGTH": 0,
+    "UCLA_GIT_TOTAL": 2,
+}
 
 ASSUMPTIONS = [
     "Every figure is computed by the book's pipeline with `params.MULTICENTRE`: all 78 treated "
@@ -233,8 +292,9 @@ def _day(rng, lo: int = 1, hi: int = 28) -> int:
     return int(rng.integers(lo, hi + 1))
 
 
-def _to_sum(x: np.ndarray, total: int, lo: int, hi: int, rng: np.random.Generator,
-            scale: bool = True) -> np.ndarray:
+def _to_sum(
+    x: np.ndarray, total: int, lo: int, hi: int, rng: np.random.Generator, scale: bool = True
+) -> np.ndarray:
     """Integers near ``x`` (scaled multiplicatively, or shifted) that sum to ``total``."""
     x = np.asarray(x, dtype=float)
     y = x * (total / x.sum()) if scale else x + (total - x.sum()) / len(x)
@@ -249,7 +309,7 @@ class Pt:
     pid: str = ""
     center: str = ""
     indication: str = ""
-    main: str = ""                      # first of myositis/skin/gi/other (drug weights)
+    main: str = ""  # first of myositis/skin/gi/other (drug weights)
     sex: str = "F"
     race: str = "white"
     subtype: str = "limited"
@@ -269,8 +329,8 @@ class Pt:
     stop: str = ""
     detail: str = ""
     assess: str = ""
-    visits: dict = field(default_factory=dict)   # name -> date
-    fu_month: int | None = None                  # offset from the last cycle of the follow-up visit
+    visits: dict = field(default_factory=dict)  # name -> date
+    fu_month: int | None = None  # offset from the last cycle of the follow-up visit
     measures: set = field(default_factory=set)
 
     @property
@@ -338,8 +398,9 @@ class Builder:
             ov[myo_ov[int(k)].i].append("sjogren")
         free = [p for p in self.pts if p.i not in ov]
         extra = ["sjogren"] * 3 + ["ra"] * 2 + ["sle", "other"]
-        for p, o in zip([free[int(k)] for k in rng.choice(len(free), len(extra), replace=False)],
-                        extra):
+        for p, o in zip(
+            [free[int(k)] for k in rng.choice(len(free), len(extra), replace=False)], extra
+        ):
             ov[p.i] = [o]
         for p in self.pts:
             p.overlap = tuple(o for o in OVERLAP if o in ov.get(p.i, []))
@@ -367,8 +428,10 @@ class Builder:
                 pick([p for p in single[g] if role != "death" or p.n_cycles >= 2], role)
         # second rounds (the first N_ONGOING still on IVIG at the cut-off)
         for k in range(N_ROUND2):
-            pick([p for p in self.pts if 3 <= p.n_cycles <= 12],
-                 "ongoing" if k < N_ONGOING else "round2")
+            pick(
+                [p for p in self.pts if 3 <= p.n_cycles <= 12],
+                "ongoing" if k < N_ONGOING else "round2",
+            )
         # adverse events
         for role in sorted({r for r, *_ in AE_DESIGN}):
             lo = 2 if role in ("D4", "N1") else 1
@@ -401,18 +464,24 @@ class Builder:
             p.first = C.month_date(date(2000, 1, 1), first_m - C.month_index(date(2000, 1, 1)), d0)
             p.cycle_dates = [p.first] + [
                 C.month_date(p.first, o, min(28, max(1, d0 + int(rng.integers(-4, 5)))))
-                for o in offs[1:]]
-            p.r2_dates = [C.month_date(p.first, o, min(28, max(1, d0 + int(rng.integers(-4, 5)))))
-                          for o in p.round2]
+                for o in offs[1:]
+            ]
+            p.r2_dates = [
+                C.month_date(p.first, o, min(28, max(1, d0 + int(rng.integers(-4, 5)))))
+                for o in p.round2
+            ]
             if "death" in p.roles:
                 p.death = p.last + timedelta(days=int(rng.integers(20, 50)))
             usual = int(rng.choice([5, 5, 5, 4, 3, 2, 2]))  # days per cycle at this centre
             for k, d in enumerate(p.cycle_dates + p.r2_dates):
-                self.infusions.append({
-                    "patient_id": p.pid, "start_date": d,
-                    "dose_g_per_kg": 1.0 if (k > 0 and rng.random() < 0.05) else 2.0,
-                    "days": usual if rng.random() < 0.85 else int(rng.integers(2, 6)),
-                })
+                self.infusions.append(
+                    {
+                        "patient_id": p.pid,
+                        "start_date": d,
+                        "dose_g_per_kg": 1.0 if (k > 0 and rng.random() < 0.05) else 2.0,
+                        "days": usual if rng.random() < 0.85 else int(rng.integers(2, 6)),
+                    }
+                )
 
     # ------------------------------------------------------------------ 4. demographics
     def demographics(self) -> None:
@@ -421,8 +490,9 @@ class Builder:
         age0 = rng.normal(0.0, 12.0, N_PATIENTS)
         age0 = np.clip(age0 - age0.mean() + 58.5, 24, 83)
         years = np.array([p.first.year for p in self.pts])
-        by0 = np.rint(years + (first - np.array([date(y, 7, 1).toordinal() for y in years]))
-                      / 365.25 - age0).astype(np.int64)
+        by0 = np.rint(
+            years + (first - np.array([date(y, 7, 1).toordinal() for y in years])) / 365.25 - age0
+        ).astype(np.int64)
         mid = {y: date(int(y), 7, 1).toordinal() for y in range(1920, 2000)}
 
         def ages(by: np.ndarray) -> np.ndarray:
@@ -461,23 +531,32 @@ class Builder:
             tested3 = pos == "anti_rnapol3" or rng.random() < 0.6
             ab["anti_rnapol3"] = ("pos" if pos == "anti_rnapol3" else "neg") if tested3 else ""
             rnp_p = 0.25 if "myositis" in p.overlap or "sle" in p.overlap else 0.05
-            ab["anti_rnp"] = ("pos" if rng.random() < rnp_p else "neg") if rng.random() < 0.85 else ""
+            ab["anti_rnp"] = (
+                ("pos" if rng.random() < rnp_p else "neg") if rng.random() < 0.85 else ""
+            )
             p.ab = ab
-            p.active_skin = "yes" if p.has("skin") or (
-                p.subtype == "diffuse" and rng.random() < 0.25) else "no"
+            p.active_skin = (
+                "yes" if p.has("skin") or (p.subtype == "diffuse" and rng.random() < 0.25) else "no"
+            )
 
     # ------------------------------------------------------------------ 5. medications
     def medications_rows(self) -> None:
         rng = _rng(self.seed, 5)
         w_pred = np.array([3.0 if p.has("myositis") else 1.0 for p in self.pts])
-        w_is = np.array([2.5 if p.has("myositis") else 1.6 if p.has("skin") else 1.0
-                         for p in self.pts])
+        w_is = np.array(
+            [2.5 if p.has("myositis") else 1.6 if p.has("skin") else 1.0 for p in self.pts]
+        )
         w_bio = np.array([2.0 if p.has("myositis") else 1.0 for p in self.pts])
         on = {}
-        for cls_, w in (("corticosteroids", w_pred), ("immunosuppressants", w_is),
-                        ("biologics", w_bio)):
-            on[cls_] = {int(k) for k in rng.choice(N_PATIENTS, CONCOMITANT_N[cls_], replace=False,
-                                                   p=w / w.sum())}
+        for cls_, w in (
+            ("corticosteroids", w_pred),
+            ("immunosuppressants", w_is),
+            ("biologics", w_bio),
+        ):
+            on[cls_] = {
+                int(k)
+                for k in rng.choice(N_PATIENTS, CONCOMITANT_N[cls_], replace=False, p=w / w.sum())
+            }
         # immunosuppressant of each patient on one; redrawn until mycophenolate is the most common
         on_is = sorted(on["immunosuppressants"])
         for _ in range(100):
@@ -505,20 +584,32 @@ class Builder:
             for d in drugs:
                 self._concomitant(p, d, rng)
             # prior-only courses (stopped before the first cycle)
-            prior_pool = [d for d in ("methotrexate", "mycophenolate", "azathioprine",
-                                      "hydroxychloroquine", "prednisone", "cyclophosphamide")
-                          if d not in drugs]
+            prior_pool = [
+                d
+                for d in (
+                    "methotrexate",
+                    "mycophenolate",
+                    "azathioprine",
+                    "hydroxychloroquine",
+                    "prednisone",
+                    "cyclophosphamide",
+                )
+                if d not in drugs
+            ]
             for d in prior_pool:
                 if rng.random() < 0.10:
                     lo_m = max(3, C.offset_of(p.first, p.onset) - 1)
                     if lo_m <= 3:
                         continue
-                    stop = C.month_date(p.first, -int(rng.integers(2, min(lo_m, 24) + 1)), _day(rng))
+                    stop = C.month_date(
+                        p.first, -int(rng.integers(2, min(lo_m, 24) + 1)), _day(rng)
+                    )
                     dur = int(rng.integers(4, 36))
                     start = max(C.add_months(stop, -dur), p.onset)
                     if start < stop < p.first:
-                        self.medications.append({"patient_id": p.pid, "drug": d,
-                                                 "start_date": start, "stop_date": stop})
+                        self.medications.append(
+                            {"patient_id": p.pid, "drug": d, "start_date": start, "stop_date": stop}
+                        )
 
     def _concomitant(self, p: Pt, drug: str, rng) -> None:
         """A course overlapping [first cycle, last round-1 cycle]."""
@@ -536,8 +627,9 @@ class Builder:
             stop = p.last + timedelta(days=int(rng.integers(0, 400)))
             if stop > CUTOFF:
                 stop = None
-        self.medications.append({"patient_id": p.pid, "drug": drug, "start_date": start,
-                                 "stop_date": stop})
+        self.medications.append(
+            {"patient_id": p.pid, "drug": drug, "start_date": start, "stop_date": stop}
+        )
 
     # ------------------------------------------------------------------ 6. outcome values
     def outcomes(self) -> None:
@@ -552,13 +644,30 @@ class Builder:
         ucla_pair = [not (p.roles & (no_fu | {"no_ucla_fu"})) for p in gi]
         self.values["CK_UL"] = self._ck(rng, myo, np.array(ck_pair))
         self.values["MRC_STRENGTH"] = self._mrc(rng, myo, np.array(mrc_fu))
-        self.values["MRSS"] = self._paired(rng, skin, np.array(mrss_pair), unit=1,
-                                           base=(15, 0), follow=(13, 0), sd=(6.0, 2.4),
-                                           lo=5, hi=38, name="mRSS")
-        self.values["UCLA_GIT_TOTAL"] = self._paired(rng, gi, np.array(ucla_pair), unit=0.01,
-                                                     base=(1.06, 2), follow=(0.78, 2),
-                                                     sd=(0.50, 0.36), lo=8, hi=290,
-                                                     name="UCLA GIT")
+        self.values["MRSS"] = self._paired(
+            rng,
+            skin,
+            np.array(mrss_pair),
+            unit=1,
+            base=(15, 0),
+            follow=(13, 0),
+            sd=(6.0, 2.4),
+            lo=5,
+            hi=38,
+            name="mRSS",
+        )
+        self.values["UCLA_GIT_TOTAL"] = self._paired(
+            rng,
+            gi,
+            np.array(ucla_pair),
+            unit=0.01,
+            base=(1.06, 2),
+            follow=(0.78, 2),
+            sd=(0.50, 0.36),
+            lo=8,
+            hi=290,
+            name="UCLA GIT",
+        )
 
     @staticmethod
     def _sums(n_pair: int, n_rest: int, unit: float, value: float, dec: int) -> tuple[int, int]:
@@ -590,8 +699,10 @@ class Builder:
             p_w = C.signrank_p(d)
             if p_t < 0.01 and p_w < 0.01 and (d < 0).mean() > 0.85 and np.all(f < b[pair] * 1.5):
                 fu = iter(f)
-                return {p.i: (float(bv), float(next(fu)) if ok else None)
-                        for p, bv, ok in zip(pts, b, pair)}
+                return {
+                    p.i: (float(bv), float(next(fu)) if ok else None)
+                    for p, bv, ok in zip(pts, b, pair)
+                }
         raise CalibrationError("CK: no draw met the targets")
 
     def _mrc(self, rng, pts: list[Pt], has_fu: np.ndarray) -> dict:
@@ -610,21 +721,35 @@ class Builder:
                 it_f, it_b, it_n = iter(fu), iter(bl_fu), iter(bl_nofu)
                 out = {}
                 for p, ok in zip(pts, has_fu):
-                    out[p.i] = (float(next(it_b)), float(next(it_f))) if ok \
-                        else (float(next(it_n)), None)
+                    out[p.i] = (
+                        (float(next(it_b)), float(next(it_f))) if ok else (float(next(it_n)), None)
+                    )
                 return out
         raise CalibrationError("MRC: no draw met the targets")
 
-    def _paired(self, rng, pts: list[Pt], pair: np.ndarray, *, unit: float,
-                base: tuple[float, int], follow: tuple[float, int], sd: tuple[float, float],
-                lo: int, hi: int, name: str) -> dict:
+    def _paired(
+        self,
+        rng,
+        pts: list[Pt],
+        pair: np.ndarray,
+        *,
+        unit: float,
+        base: tuple[float, int],
+        follow: tuple[float, int],
+        sd: tuple[float, float],
+        lo: int,
+        hi: int,
+        name: str,
+    ) -> dict:
         """Baseline for all, follow-up for the pairs: means print as published over all
         baselines, over the paired baselines and over the follow-ups; paired t p < 0.05."""
         n, npair = len(pts), int(pair.sum())
         s_pair, s_rest = self._sums(npair, n - npair, unit, *base)
-        s_fu = next(s for s in C.sums_for_mean(npair, unit, *follow)
-                    if C.prints_as((s - s_pair) * unit / npair, round(follow[0] - base[0], 6),
-                                   follow[1]))
+        s_fu = next(
+            s
+            for s in C.sums_for_mean(npair, unit, *follow)
+            if C.prints_as((s - s_pair) * unit / npair, round(follow[0] - base[0], 6), follow[1])
+        )
         for _ in range(300):
             b0 = rng.normal(base[0] / unit, sd[0] / unit, n)
             b = np.zeros(n, dtype=np.int64)
@@ -636,8 +761,10 @@ class Builder:
             d = (f - b[pair]).astype(float) * unit
             if C.t_p(C.paired_t_stat(d), npair - 1) < 0.02 and (d > 0).sum() <= npair // 4:
                 fu = iter(f)
-                return {p.i: (float(bv) * unit, float(next(fu)) * unit if ok else None)
-                        for p, bv, ok in zip(pts, b, pair)}
+                return {
+                    p.i: (float(bv) * unit, float(next(fu)) * unit if ok else None)
+                    for p, bv, ok in zip(pts, b, pair)
+                }
         raise CalibrationError(f"{name}: no draw met the targets")
 
     # ------------------------------------------------------------------ 7. visits
@@ -646,8 +773,11 @@ class Builder:
         for p in self.pts:
             v: dict[str, date] = {}
             b = int(rng.choice([0, -1, -2, -3], p=[0.30, 0.45, 0.18, 0.07]))
-            v["bl"] = (C.month_date(p.first, 0, _day(rng, 1, p.first.day)) if b == 0
-                       else C.month_date(p.first, b, _day(rng)))
+            v["bl"] = (
+                C.month_date(p.first, 0, _day(rng, 1, p.first.day))
+                if b == 0
+                else C.month_date(p.first, b, _day(rng))
+            )
             if b > -3 and rng.random() < 0.3:  # earlier value inside the baseline window
                 v["bl_early"] = C.month_date(p.first, int(rng.integers(-3, b)), _day(rng))
             pre = C.month_date(p.first, -int(rng.integers(4, 13)), _day(rng))
@@ -655,8 +785,9 @@ class Builder:
                 v["pre"] = pre
             L = p.offsets[-1]
             if L >= 2:
-                for k in sorted(rng.choice(np.arange(1, L), min(L - 1, int(rng.integers(1, 3))),
-                                           replace=False)):
+                for k in sorted(
+                    rng.choice(np.arange(1, L), min(L - 1, int(rng.integers(1, 3))), replace=False)
+                ):
                     v[f"mid{int(k)}"] = C.month_date(p.first, int(k), _day(rng))
             late_from = 7
             if "late_fu" in p.roles:
@@ -682,8 +813,11 @@ class Builder:
         base = [(d, k) for k, d in p.visits.items() if -3 <= C.month_index(d) - f0 <= 0]
         if max(base)[1] != "bl":
             raise CalibrationError(f"{p.pid}: baseline visit would not be chosen")
-        fu = [(abs(C.month_index(d) - l0 - 3), -d.toordinal(), k) for k, d in p.visits.items()
-              if 1 <= C.month_index(d) - l0 <= 5]
+        fu = [
+            (abs(C.month_index(d) - l0 - 3), -d.toordinal(), k)
+            for k, d in p.visits.items()
+            if 1 <= C.month_index(d) - l0 <= 5
+        ]
         chosen = min(fu)[2] if fu else None
         if chosen != ("fu" if "fu" in p.visits else None):
             raise CalibrationError(f"{p.pid}: follow-up visit would not be chosen ({chosen})")
@@ -708,8 +842,9 @@ class Builder:
                     val = self._visit_value(m, name, bl, fu, rng, p)
                     if val is None:
                         continue
-                    self.measurements.append({"patient_id": p.pid, "date": d, "measure": m,
-                                              "value": val})
+                    self.measurements.append(
+                        {"patient_id": p.pid, "date": d, "measure": m, "value": val}
+                    )
 
     def _extra_values(self, p: Pt, ms: dict, rng) -> None:
         """Uncalibrated measures (realism): baseline value and 3-month value (or None)."""
@@ -719,32 +854,43 @@ class Builder:
             return x if fu_ok and rng.random() < 0.85 else None
 
         if "MRSS" not in ms and rng.random() < (0.5 if p.subtype == "diffuse" else 0.3):
-            b = int(np.clip(rng.normal(12, 5) if p.subtype == "diffuse" else rng.normal(5, 3), 0, 30))
+            b = int(
+                np.clip(rng.normal(12, 5) if p.subtype == "diffuse" else rng.normal(5, 3), 0, 30)
+            )
             ms["MRSS"] = (float(b), maybe(float(max(0, b + int(rng.integers(-2, 2))))))
         if "CK_UL" not in ms and (p.overlap[:1] == ("myositis",) or rng.random() < 0.3):
             b = float(np.clip(np.rint(np.exp(rng.normal(math.log(95), 0.35))), 30, 300))
             if "myositis" in p.overlap:
                 b = float(np.clip(np.rint(np.exp(rng.normal(math.log(260), 0.5))), 60, 900))
-            ms["CK_UL"] = (b, maybe(float(np.clip(np.rint(b * np.exp(rng.normal(-0.1, 0.25))),
-                                                  25, 900))))
+            ms["CK_UL"] = (
+                b,
+                maybe(float(np.clip(np.rint(b * np.exp(rng.normal(-0.1, 0.25))), 25, 900))),
+            )
         if "MRC_STRENGTH" not in ms and "myositis" in p.overlap:
             b = float(rng.choice([4, 5]))
             ms["MRC_STRENGTH"] = (b, maybe(float(min(5, b + rng.choice([0, 1])))))
         if "UCLA_GIT_TOTAL" not in ms and rng.random() < 0.1:
             b = round(float(np.clip(rng.normal(0.45, 0.25), 0.02, 1.8)), 2)
-            ms["UCLA_GIT_TOTAL"] = (b, maybe(round(float(np.clip(b + rng.normal(0, 0.1), 0, 3)), 2)))
+            ms["UCLA_GIT_TOTAL"] = (
+                b,
+                maybe(round(float(np.clip(b + rng.normal(0, 0.1), 0, 3)), 2)),
+            )
         if rng.random() < 0.7:
             fvc = float(np.clip(np.rint(rng.normal(82, 18)), 35, 130))
             dlco = float(np.clip(np.rint(rng.normal(61, 16)), 20, 110))
             ms["FVC_PCT"] = (fvc, maybe(float(np.clip(np.rint(fvc + rng.normal(0, 4)), 30, 135))))
-            ms["DLCO_PCT"] = (dlco, maybe(float(np.clip(np.rint(dlco + rng.normal(0, 5)), 15, 115))))
+            ms["DLCO_PCT"] = (
+                dlco,
+                maybe(float(np.clip(np.rint(dlco + rng.normal(0, 5)), 15, 115))),
+            )
         if rng.random() < 0.55:
             mu = 1.4 if p.has("myositis") else 1.0
             b = float(np.clip(np.rint(rng.normal(mu, 0.6) * 8) / 8, 0, 3))
             ms["HAQ_DI"] = (b, maybe(float(np.clip(b - 0.125 * int(rng.integers(-1, 4)), 0, 3))))
 
-    def _visit_value(self, m: str, visit: str, bl: float, fu: float | None, rng,
-                     p: Pt) -> float | None:
+    def _visit_value(
+        self, m: str, visit: str, bl: float, fu: float | None, rng, p: Pt
+    ) -> float | None:
         """Value of measure ``m`` at a visit (None = not measured there)."""
         if visit == "bl":
             return bl
@@ -755,7 +901,9 @@ class Builder:
         prob = {"bl_early": 0.7, "pre": 0.6, "fu_decoy": 0.8, "fu_out": 1.0, "late": 0.6}
         if not visit.startswith("mid") and rng.random() > prob[visit]:
             return None
-        if visit.startswith("mid") and rng.random() > (0.8 if m in ("CK_UL", "MRC_STRENGTH") else 0.3):
+        if visit.startswith("mid") and rng.random() > (
+            0.8 if m in ("CK_UL", "MRC_STRENGTH") else 0.3
+        ):
             return None
         ref = bl if visit in ("bl_early", "pre") else (fu if fu is not None else bl)
         if visit.startswith("mid"):
@@ -776,8 +924,15 @@ class Builder:
             else:
                 cyc = p.cycle_dates[int(rng.integers(len(p.cycle_dates)))]
             onset = cyc + timedelta(days=int(rng.integers(0, 6 if term != "thrombosis" else 12)))
-            self.adverse_events.append({"patient_id": p.pid, "onset_date": onset, "term": term,
-                                        "serious": serious, "led_to_discontinuation": disc})
+            self.adverse_events.append(
+                {
+                    "patient_id": p.pid,
+                    "onset_date": onset,
+                    "term": term,
+                    "serious": serious,
+                    "led_to_discontinuation": disc,
+                }
+            )
 
     def stop_reasons(self) -> None:
         rng = _rng(self.seed, 10)
@@ -818,13 +973,26 @@ class Builder:
 
     # ------------------------------------------------------------------ rows and run
     def patient_rows(self) -> list[dict]:
-        return [{
-            "patient_id": p.pid, "center": p.center, "sex": p.sex, "race": p.race,
-            "birth_year": p.birth_year, "ssc_subtype": p.subtype, "onset_date": p.onset,
-            "overlap": ";".join(p.overlap), **p.ab, "ivig_indication": p.indication,
-            "active_skin_disease": p.active_skin, "stop_reason": p.stop, "stop_detail": p.detail,
-            "physician_assessment": p.assess, "death_date": p.death,
-        } for p in self.pts]
+        return [
+            {
+                "patient_id": p.pid,
+                "center": p.center,
+                "sex": p.sex,
+                "race": p.race,
+                "birth_year": p.birth_year,
+                "ssc_subtype": p.subtype,
+                "onset_date": p.onset,
+                "overlap": ";".join(p.overlap),
+                **p.ab,
+                "ivig_indication": p.indication,
+                "active_skin_disease": p.active_skin,
+                "stop_reason": p.stop,
+                "stop_detail": p.detail,
+                "physician_assessment": p.assess,
+                "death_date": p.death,
+            }
+            for p in self.pts
+        ]
 
     def build(self) -> dict[str, str]:
         self.design()
@@ -839,10 +1007,14 @@ class Builder:
         self.stop_reasons()
         return {
             "patients.csv": C.table_text("patients", self.patient_rows()),
-            "infusions.csv": C.table_text("infusions", self.infusions,
-                                          float_decimals={"dose_g_per_kg": 1}),
-            "measurements.csv": C.table_text("measurements", self.measurements,
-                                             value_decimals=lambda r: VALUE_DECIMALS[r["measure"]]),
+            "infusions.csv": C.table_text(
+                "infusions", self.infusions, float_decimals={"dose_g_per_kg": 1}
+            ),
+            "measurements.csv": C.table_text(
+                "measurements",
+                self.measurements,
+                value_decimals=lambda r: VALUE_DECIMALS[r["measure"]],
+            ),
             "medications.csv": C.table_text("medications", self.medications),
             "adverse_events.csv": C.table_text("adverse_events", self.adverse_events),
         }
@@ -866,8 +1038,9 @@ def _jitter(m: str, ref: float, rng) -> float:
 
 
 # ============================================================================ checking
-def achieved(adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame,
-             params=None) -> dict[str, float]:
+def achieved(
+    adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame, params=None
+) -> dict[str, float]:
     """Every published figure (and a few extra checks) recomputed from derived tables.
 
     ``adsl``/``bds`` are :func:`ivigbook.derive.context.derive_all` outputs with
@@ -878,7 +1051,10 @@ def achieved(adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame
     params = params or MULTICENTRE
     a = adsl[adsl["included"].astype(bool)].reset_index(drop=True)
     n = len(a)
-    flag = lambda c: a[c].fillna(False).astype(bool)  # noqa: E731
+
+    def flag(c):
+        return a[c].fillna(False).astype(bool)
+
     out: dict[str, float] = {"cohort_n": n, "cohort_centers_n": int(a["center"].nunique())}
     out["table1_female_n"] = int((a["sex"] == "F").sum())
     out["table1_male_n"] = int((a["sex"] == "M").sum())
@@ -909,9 +1085,11 @@ def achieved(adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame
     is_counts = {d: int(flag(f"concomitant_{d}").sum()) for d in DRUG_CLASSES["immunosuppressants"]}
     out["treat_mycophenolate_most_common"] = float(
         is_counts["mycophenolate"] == max(is_counts.values())
-        and list(is_counts.values()).count(max(is_counts.values())) == 1)
-    out["method_followup_months_after_last_cycle"] = float(params.followup_months[0]) \
-        if params.followup_anchor == "last_cycle" else float("nan")
+        and list(is_counts.values()).count(max(is_counts.values())) == 1
+    )
+    out["method_followup_months_after_last_cycle"] = (
+        float(params.followup_months[0]) if params.followup_anchor == "last_cycle" else float("nan")
+    )
     out["method_mrc_grade_max"] = MEASURES["MRC_STRENGTH"].hi
     out["method_mrc_grade_min"] = MEASURES["MRC_STRENGTH"].lo
 
@@ -919,12 +1097,19 @@ def achieved(adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame
     b = bds[(bds["ANL01FL"] == "Y").to_numpy(bool)]
 
     def chosen(code, ind, visit):
-        s = b[(b["PARAMCD"] == code).to_numpy(bool) & (b["AVISITN"] == visit).to_numpy(bool)
-              & b["USUBJID"].isin(ids[ind]).to_numpy(bool)]
+        s = b[
+            (b["PARAMCD"] == code).to_numpy(bool)
+            & (b["AVISITN"] == visit).to_numpy(bool)
+            & b["USUBJID"].isin(ids[ind]).to_numpy(bool)
+        ]
         return s.set_index("USUBJID")["AVAL"].astype(float)
 
-    for area, code, key in (("myositis", "CK_UL", "ck"), ("myositis", "MRC_STRENGTH", "mrc"),
-                            ("skin", "MRSS", "mrss"), ("gi", "UCLA_GIT_TOTAL", "ucla_git")):
+    for area, code, key in (
+        ("myositis", "CK_UL", "ck"),
+        ("myositis", "MRC_STRENGTH", "mrc"),
+        ("skin", "MRSS", "mrss"),
+        ("gi", "UCLA_GIT_TOTAL", "ucla_git"),
+    ):
         bl, fu = chosen(code, area, 0), chosen(code, area, 3)
         both = bl.index.intersection(fu.index)
         pre = f"{area}_{key}"
@@ -937,8 +1122,9 @@ def achieved(adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame
         out[f"{pre}_pairs_m3_mean"] = float(fu[both].mean())
         out[f"{pre}_change_m3_mean"] = float((fu[both] - bl[both]).mean())
         out[f"{pre}_change_m3_t_p"] = stats.paired_t(bl[both].to_numpy(), fu[both].to_numpy()).p
-        out[f"{pre}_change_m3_signrank_p"] = stats.signrank(bl[both].to_numpy(),
-                                                            fu[both].to_numpy()).p
+        out[f"{pre}_change_m3_signrank_p"] = stats.signrank(
+            bl[both].to_numpy(), fu[both].to_numpy()
+        ).p
         if code == "MRC_STRENGTH":
             out["myositis_mrc_3to5_m3_n"] = int((fu >= 3).sum())
             out["myositis_mrc_3to5_m3_pct"] = 100 * (fu >= 3).sum() / len(fu)
@@ -948,7 +1134,8 @@ def achieved(adsl: pd.DataFrame, bds: pd.DataFrame, adverse_events: pd.DataFrame
     out["safety_patients_any_n"] = int(ae["patient_id"].nunique())
     out["safety_patients_discontinued_n"] = int(disc["patient_id"].nunique())
     out["safety_patients_serious_discontinued_n"] = int(
-        disc.loc[disc["serious"] == "yes", "patient_id"].nunique())
+        disc.loc[disc["serious"] == "yes", "patient_id"].nunique()
+    )
     out["safety_patients_serious_n"] = int(ae.loc[ae["serious"] == "yes", "patient_id"].nunique())
     out["stop_adverse_event_n"] = int((a["stop_reason"] == "adverse_event").sum())
     return out
@@ -962,11 +1149,18 @@ EXTRA_CHECKS = (
     ("myositis_ck_change_m3_t_p", ("lt", 0.05), "CK paired t p"),
     ("myositis_ck_change_m3_signrank_p", ("lt", 0.05), "CK Wilcoxon signed-rank p"),
     ("myositis_mrc_change_m3_signrank_p", ("lt", 0.05), "MRC Wilcoxon signed-rank p"),
-    ("myositis_mrc_pairs_bl_mean", ("lt_key", "myositis_mrc_pairs_m3_mean"),
-     "MRC baseline lower than at month 3"),
+    (
+        "myositis_mrc_pairs_bl_mean",
+        ("lt_key", "myositis_mrc_pairs_m3_mean"),
+        "MRC baseline lower than at month 3",
+    ),
     ("skin_mrss_change_m3_t_p", ("lt", 0.05), "mRSS paired t p"),
     ("gi_ucla_git_change_m3_t_p", ("lt", 0.05), "UCLA GIT paired t p"),
-    ("treat_mycophenolate_most_common", ("eq", 1.0), "mycophenolate the most common immunosuppressant"),
+    (
+        "treat_mycophenolate_most_common",
+        ("eq", 1.0),
+        "mycophenolate the most common immunosuppressant",
+    ),
     ("safety_patients_serious_n", ("eq", 1), "patients with a serious event"),
     ("stop_adverse_event_n", ("eq", 4), "stop reason adverse_event"),
 )
@@ -981,8 +1175,11 @@ def check_rows(values: dict[str, float]) -> list[tuple[str, str, str, bool]]:
     rows = []
     for key, (target, dec) in PUBLISHED.items():
         x = values.get(key)
-        ok = x is not None and not (isinstance(x, float) and math.isnan(x)) \
+        ok = (
+            x is not None
+            and not (isinstance(x, float) and math.isnan(x))
             and _round_half_up(float(x), dec) == round(float(target), dec)
+        )
         rows.append((key, f"{target:.{dec}f}", _fmt(x, dec), bool(ok)))
     for key, rule, _ in EXTRA_CHECKS:
         x = values.get(key)
@@ -1024,11 +1221,15 @@ def verify(out_dir: str | Path) -> list[tuple[str, str, str, bool]]:
 # ============================================================================ README
 def readme(seed: int, rows: list[tuple[str, str, str, bool]], b: Builder) -> str:
     published = {k for k in PUBLISHED}
-    pub = "\n".join(f"| `{k}` | {t} | {x} | {'yes' if ok else 'NO'} |"
-                    for k, t, x, ok in rows if k in published)
+    pub = "\n".join(
+        f"| `{k}` | {t} | {x} | {'yes' if ok else 'NO'} |" for k, t, x, ok in rows if k in published
+    )
     extra_desc = {k: d for k, _, d in EXTRA_CHECKS}
-    ext = "\n".join(f"| {extra_desc[k]} (`{k}`) | {t} | {x} | {'yes' if ok else 'NO'} |"
-                    for k, t, x, ok in rows if k not in published)
+    ext = "\n".join(
+        f"| {extra_desc[k]} (`{k}`) | {t} | {x} | {'yes' if ok else 'NO'} |"
+        for k, t, x, ok in rows
+        if k not in published
+    )
     assumptions = "\n".join(f"- {a}" for a in ASSUMPTIONS)
     n_meas = len(b.measurements)
     return f"""# SYNTHETIC cohort `spain_multicentre` - not patient data
@@ -1112,8 +1313,9 @@ def generate_texts(seed: int = DEFAULT_SEED) -> dict[str, str]:
     rows = check_rows(achieved(d["adsl"], d["bds"], cohort.adverse_events))
     bad = [r for r in rows if not r[3]]
     if bad:
-        raise CalibrationError("targets missed: " + "; ".join(f"{k}={x} (target {t})"
-                                                              for k, t, x, _ in bad))
+        raise CalibrationError(
+            "targets missed: " + "; ".join(f"{k}={x} (target {t})" for k, t, x, _ in bad)
+        )
     texts["README.md"] = readme(seed, rows, b)
     return texts
 

@@ -30,9 +30,20 @@ Conventions (every function follows them):
 
 Palette: Okabe & Ito (2008), colour-blind safe; categories also differ by marker.
 """
+
 from ivigbook.report.figures.base import (
-    DPI, FIG_HEIGHT, FIG_WIDTH, MAX_BARS, MAX_LANES, MAX_LINES, OKABE_ITO, PALETTE, STYLE,
-    SYNTHETIC_CAPTION, NoDataError, to_png_bytes,
+    DPI,
+    FIG_HEIGHT,
+    FIG_WIDTH,
+    MAX_BARS,
+    MAX_LANES,
+    MAX_LINES,
+    OKABE_ITO,
+    PALETTE,
+    STYLE,
+    SYNTHETIC_CAPTION,
+    NoDataError,
+    to_png_bytes,
 )
 from ivigbook.report.figures.courses import lab_course, mean_trajectory, paired_change, spaghetti
 from ivigbook.report.figures.estimates import bar_counts, estimate_by_window, forest, waterfall
@@ -40,8 +51,26 @@ from ivigbook.report.figures.flow import flow_diagram
 from ivigbook.report.figures.swimmer import swimmer
 
 __all__ = [
-    "FIG_WIDTH", "FIG_HEIGHT", "DPI", "MAX_LINES", "MAX_LANES", "MAX_BARS",
-    "OKABE_ITO", "PALETTE", "STYLE", "SYNTHETIC_CAPTION", "NoDataError",
-    "flow_diagram", "swimmer", "mean_trajectory", "spaghetti", "waterfall", "forest",
-    "estimate_by_window", "lab_course", "paired_change", "bar_counts", "to_png_bytes",
+    "FIG_WIDTH",
+    "FIG_HEIGHT",
+    "DPI",
+    "MAX_LINES",
+    "MAX_LANES",
+    "MAX_BARS",
+    "OKABE_ITO",
+    "PALETTE",
+    "STYLE",
+    "SYNTHETIC_CAPTION",
+    "NoDataError",
+    "flow_diagram",
+    "swimmer",
+    "mean_trajectory",
+    "spaghetti",
+    "waterfall",
+    "forest",
+    "estimate_by_window",
+    "lab_course",
+    "paired_change",
+    "bar_counts",
+    "to_png_bytes",
 ]

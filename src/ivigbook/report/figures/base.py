@@ -1,13 +1,16 @@
 """What every figure shares: size, palette, markers, the synthetic-data stamp, argument
 checks, axis helpers, and the PNG output.
 """
+
 from __future__ import annotations
+
 import io
 import math
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any
+
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
@@ -16,24 +19,23 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-
 # ------------------------------------------------------------------ constants
-FIG_WIDTH = 7.0          #: inches, every figure
+FIG_WIDTH = 7.0  #: inches, every figure
 
 
-FIG_HEIGHT = 4.0         #: inches, figures whose height does not depend on row count
+FIG_HEIGHT = 4.0  #: inches, figures whose height does not depend on row count
 
 
-DPI = 110                #: dots per inch, figure and PNG
+DPI = 110  #: dots per inch, figure and PNG
 
 
-MAX_LINES = 60           #: default number of patient lines drawn (seeded sample beyond)
+MAX_LINES = 60  #: default number of patient lines drawn (seeded sample beyond)
 
 
-MAX_LANES = 150          #: swimmer: above this, a histogram of treatment length
+MAX_LANES = 150  #: swimmer: above this, a histogram of treatment length
 
 
-MAX_BARS = 150           #: waterfall: above this, a sorted area instead of bars
+MAX_BARS = 150  #: waterfall: above this, a sorted area instead of bars
 
 
 SYNTHETIC_CAPTION = "Synthetic data"
@@ -41,16 +43,28 @@ SYNTHETIC_CAPTION = "Synthetic data"
 
 #: Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9",
-    "bluish_green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
-    "vermillion": "#D55E00", "reddish_purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
 }
 
 
 #: Order used for series/groups (yellow last: weak on white).
-PALETTE = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"],
-           OKABE_ITO["vermillion"], OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"],
-           OKABE_ITO["black"], OKABE_ITO["yellow"])
+PALETTE = (
+    OKABE_ITO["blue"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["black"],
+    OKABE_ITO["yellow"],
+)
 
 
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "h")
@@ -68,7 +82,7 @@ _CI_LABEL = "95% CI"
 #: House style, applied while each figure is built and saved.
 STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans"],   # ships with matplotlib: same glyphs everywhere
+    "font.sans-serif": ["DejaVu Sans"],  # ships with matplotlib: same glyphs everywhere
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.titlelocation": "left",
@@ -139,15 +153,18 @@ class NoDataError(ValueError):
 # ------------------------------------------------------------------ helpers
 def _styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
     """Build the figure under the house style."""
+
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Figure:
         with mpl.rc_context(STYLE):
             return func(*args, **kwargs)
+
     return wrapper
 
 
-def _new_figure(height: float = FIG_HEIGHT, width: float = FIG_WIDTH,
-                layout: str | None = "constrained") -> Figure:
+def _new_figure(
+    height: float = FIG_HEIGHT, width: float = FIG_WIDTH, layout: str | None = "constrained"
+) -> Figure:
     fig = Figure(figsize=(width, round(float(height), 2)), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     if layout == "constrained":
@@ -170,13 +187,22 @@ def _s(value: Any) -> str:
 def _finish(fig: Figure, synthetic: bool) -> Figure:
     """Caption, literal text everywhere, ticks instantiated under the house style."""
     if synthetic:
-        fig.text(0.995, 0.004, SYNTHETIC_CAPTION, ha="right", va="bottom", fontsize=7,
-                 color="#8C8C8C", style="italic", gid="synthetic-caption")
+        fig.text(
+            0.995,
+            0.004,
+            SYNTHETIC_CAPTION,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="#8C8C8C",
+            style="italic",
+            gid="synthetic-caption",
+        )
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             # create the first tick now (under STYLE); later ticks copy its properties
-            axis.majorTicks[0]  # noqa: B018
-            axis.minorTicks[0]  # noqa: B018
+            axis.majorTicks[0]
+            axis.minorTicks[0]
     for text in fig.findobj(Text):
         text.set_parse_math(False)
         text.set_usetex(False)
@@ -192,15 +218,24 @@ def _empty(fn: str, message: str) -> NoDataError:
     return NoDataError(f"{fn}(): {message}")
 
 
-def _frame(df: Any, columns: Sequence[str], fn: str, *, allow_empty: bool = False,
-           optional: Sequence[str] = ()) -> pd.DataFrame:
+def _frame(
+    df: Any,
+    columns: Sequence[str],
+    fn: str,
+    *,
+    allow_empty: bool = False,
+    optional: Sequence[str] = (),
+) -> pd.DataFrame:
     """Check the column contract; return a copy holding only the contract columns."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{fn}(): expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise _fail(fn, f"missing column(s) {', '.join(missing)}; "
-                        f"expected {', '.join(list(columns) + [f'[{o}]' for o in optional])}")
+        raise _fail(
+            fn,
+            f"missing column(s) {', '.join(missing)}; "
+            f"expected {', '.join(list(columns) + [f'[{o}]' for o in optional])}",
+        )
     if df.empty and not allow_empty:
         raise _empty(fn, "no data to plot (the input has no rows)")
     keep = list(columns) + [c for c in optional if c in df.columns]
@@ -213,8 +248,11 @@ def _numeric(series: pd.Series, name: str, fn: str) -> np.ndarray:
     bad = out.isna() & series.notna()
     if bad.any():
         # the offending value is not echoed: it could be an identifier
-        raise _fail(fn, f"column {name} must be numeric (first bad row: "
-                        f"{int(np.flatnonzero(bad.to_numpy())[0])})")
+        raise _fail(
+            fn,
+            f"column {name} must be numeric (first bad row: "
+            f"{int(np.flatnonzero(bad.to_numpy())[0])})",
+        )
     return out.to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -223,13 +261,15 @@ def _subjseq(series: pd.Series, fn: str) -> np.ndarray:
     vals = pd.to_numeric(series, errors="coerce")
     arr = vals.to_numpy(dtype=float, na_value=np.nan)
     if np.isnan(arr).any() or not np.all(arr == np.round(arr)):
-        raise _fail(fn, "SUBJSEQ must be the anonymous integer sequence number "
-                        "(patient identifiers are never drawn)")
+        raise _fail(
+            fn,
+            "SUBJSEQ must be the anonymous integer sequence number "
+            "(patient identifiers are never drawn)",
+        )
     return arr.astype(np.int64)
 
 
-def _patient_values(df: Any, columns: Sequence[str], fn: str,
-                    empty: str) -> tuple[np.ndarray, ...]:
+def _patient_values(df: Any, columns: Sequence[str], fn: str, empty: str) -> tuple[np.ndarray, ...]:
     """``SUBJSEQ`` and the numeric ``columns`` of ``df``, keeping rows where every value is
     finite; :class:`NoDataError` with ``empty`` when none is left."""
     frame = _frame(df, ["SUBJSEQ", *columns], fn)
@@ -283,9 +323,18 @@ def _ref_line(ax: Any, ref_x: float | None, label: str = "IVIG start") -> None:
         return
     _headroom(ax)
     ax.axvline(ref_x, color=GREY, lw=1.0, ls="--", zorder=1)
-    ax.annotate(label, xy=(ref_x, 1.0), xycoords=("data", "axes fraction"),
-                xytext=(3, -2), textcoords="offset points", ha="left", va="top",
-                fontsize=8, color=GREY, parse_math=False)
+    ax.annotate(
+        label,
+        xy=(ref_x, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(3, -2),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize=8,
+        color=GREY,
+        parse_math=False,
+    )
 
 
 def _n_rows(ax: Any, rows: Sequence[tuple[str, np.ndarray, np.ndarray, str]]) -> None:
@@ -296,13 +345,33 @@ def _n_rows(ax: Any, rows: Sequence[tuple[str, np.ndarray, np.ndarray, str]]) ->
     xform = ax.get_xaxis_transform()
     for r, (label, xs, ns, color) in enumerate(rows):
         dy = -(_N_ROW_OFFSET + r * _N_ROW_STEP)
-        ax.annotate(label, xy=(0, 0), xycoords="axes fraction", xytext=(-8, dy),
-                    textcoords="offset points", ha="right", va="top", fontsize=8,
-                    color=color, fontweight="bold", parse_math=False)
+        ax.annotate(
+            label,
+            xy=(0, 0),
+            xycoords="axes fraction",
+            xytext=(-8, dy),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            fontsize=8,
+            color=color,
+            fontweight="bold",
+            parse_math=False,
+        )
         for x, n in zip(xs, ns):
-            ax.annotate("" if not np.isfinite(n) else _fmt_int(n), xy=(x, 0), xycoords=xform,
-                        xytext=(0, dy), textcoords="offset points", ha="center", va="top",
-                        fontsize=8, color=color, annotation_clip=False, parse_math=False)
+            ax.annotate(
+                "" if not np.isfinite(n) else _fmt_int(n),
+                xy=(x, 0),
+                xycoords=xform,
+                xytext=(0, dy),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=8,
+                color=color,
+                annotation_clip=False,
+                parse_math=False,
+            )
     ax.xaxis.labelpad = 4 + len(rows) * _N_ROW_STEP + 2
 
 
@@ -320,7 +389,7 @@ def _log_ticks(lo: float, hi: float, max_ticks: int = 9) -> np.ndarray:
     """Readable log-axis ticks in [lo, hi]: 1-2-5 sequence, else 1-5, else decades."""
     e0, e1 = math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1
     for mant in ((1, 2, 5), (1, 5), (1,)):
-        t = np.array([a * 10.0 ** e for e in range(e0, e1 + 1) for a in mant])
+        t = np.array([a * 10.0**e for e in range(e0, e1 + 1) for a in mant])
         t = t[(t >= lo * (1 - 1e-9)) & (t <= hi * (1 + 1e-9))]
         if len(t) <= max_ticks:
             return t
@@ -334,8 +403,7 @@ def _log_axis(axis: Any, lo: float, hi: float) -> None:
     axis.set_minor_locator(ticker.NullLocator())
 
 
-def _thin_ticks(values: np.ndarray, min_gap_pt: float = 17.0,
-                axis_pt: float = 430.0) -> np.ndarray:
+def _thin_ticks(values: np.ndarray, min_gap_pt: float = 17.0, axis_pt: float = 430.0) -> np.ndarray:
     """Tick months for a row of N: every value if they are at least ``min_gap_pt``
     apart on a ~``axis_pt`` wide axis, else every 2nd/3rd/6th/12th... month counted
     from 0 (so "IVIG start" keeps its tick)."""
@@ -347,7 +415,9 @@ def _thin_ticks(values: np.ndarray, min_gap_pt: float = 17.0,
     anchor = 0.0 if 0 in values else float(values[0])
     t = values
     for k in (1, 2, 3, 6, 12, 24, 60, 120):
-        t = values[np.isclose(np.mod(values - anchor, k), 0) | np.isclose(np.mod(values - anchor, k), k)]
+        t = values[
+            np.isclose(np.mod(values - anchor, k), 0) | np.isclose(np.mod(values - anchor, k), k)
+        ]
         if len(t) <= 1 or float(np.min(np.diff(t))) * pt_per_unit >= min_gap_pt:
             return t
     return t
@@ -418,8 +488,7 @@ def to_png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
     """
     buf = io.BytesIO()
     with mpl.rc_context(STYLE):
-        fig.savefig(buf, format="png", dpi=dpi, facecolor="white",
-                    metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         plt.close(fig)

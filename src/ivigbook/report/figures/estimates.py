@@ -1,21 +1,53 @@
-"""Changes and estimates: waterfall of changes, forest plot, estimates by window, counts.
-"""
+"""Changes and estimates: waterfall of changes, forest plot, estimates by window, counts."""
+
 from __future__ import annotations
+
 import numpy as np
 import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+
+from ivigbook.report.figures.base import (
+    _CI_LABEL,
+    GREY,
+    MARKERS,
+    MAX_BARS,
+    OKABE_ITO,
+    PALETTE,
+    _dodge,
+    _empty,
+    _finish,
+    _fmt_int,
+    _fmt_plain,
+    _frame,
+    _log_axis,
+    _n_rows,
+    _new_figure,
+    _nice_y,
+    _numeric,
+    _patient_values,
+    _s,
+    _styled,
+    _title,
+    _unique_in_order,
+    _yerr,
+)
 from ivigbook.results.formatter import fmt_estimate, fmt_p
-from ivigbook.report.figures.base import _patient_values, GREY, MARKERS, MAX_BARS, OKABE_ITO, PALETTE, _CI_LABEL, _dodge, _empty, _finish, _fmt_int, _fmt_plain, _frame, _log_axis, _n_rows, _new_figure, _nice_y, _numeric, _s, _styled, _title, _unique_in_order, _yerr
 
 
 # ------------------------------------------------------------------ waterfall
 @_styled
-def waterfall(changes: pd.DataFrame, mcid: float = 5.0, ylabel: str = "Change in mRSS", *,
-              max_bars: int = MAX_BARS, title: str | None = None,
-              synthetic: bool = False) -> Figure:
+def waterfall(
+    changes: pd.DataFrame,
+    mcid: float = 5.0,
+    ylabel: str = "Change in mRSS",
+    *,
+    max_bars: int = MAX_BARS,
+    title: str | None = None,
+    synthetic: bool = False,
+) -> Figure:
     """Change per patient, largest increase left to largest decrease right.
 
     Responders (``CHG <= -mcid``) in blue, others in orange; dashed line at −mcid.
@@ -31,8 +63,9 @@ def waterfall(changes: pd.DataFrame, mcid: float = 5.0, ylabel: str = "Change in
     k = int(resp.sum())
     c_resp, c_non = OKABE_ITO["blue"], OKABE_ITO["orange"]
     handles = [
-        Patch(color=c_resp, label=f"Responder (fall ≥ {mcid:g} points): {k:,} "
-                                  f"({100 * k / npat:.0f}%)"),
+        Patch(
+            color=c_resp, label=f"Responder (fall ≥ {mcid:g} points): {k:,} ({100 * k / npat:.0f}%)"
+        ),
         Patch(color=c_non, label=f"Non-responder: {npat - k:,} ({100 * (npat - k) / npat:.0f}%)"),
     ]
 
@@ -43,12 +76,21 @@ def waterfall(changes: pd.DataFrame, mcid: float = 5.0, ylabel: str = "Change in
         ax.bar(np.arange(npat), chg, width=0.8, color=colors, edgecolor="none", zorder=2)
         zero = chg == 0  # a zero-height bar is invisible: mark it on the axis
         if zero.any():
-            ax.scatter(np.flatnonzero(zero), np.zeros(zero.sum()), marker="_", s=40,
-                       c=colors[zero], linewidths=2.5, zorder=4)
+            ax.scatter(
+                np.flatnonzero(zero),
+                np.zeros(zero.sum()),
+                marker="_",
+                s=40,
+                c=colors[zero],
+                linewidths=2.5,
+                zorder=4,
+            )
         ax.set_xlim(-0.8, npat - 0.2)
         ax.set_xticks([])
-        ax.set_xlabel(f"Patients (N = {npat:,}), sorted from largest increase to largest decrease",
-                      parse_math=False)
+        ax.set_xlabel(
+            f"Patients (N = {npat:,}), sorted from largest increase to largest decrease",
+            parse_math=False,
+        )
         note = None
     else:
         idx = np.unique(np.linspace(0, npat - 1, min(npat, 2000)).round().astype(int))
@@ -61,15 +103,26 @@ def waterfall(changes: pd.DataFrame, mcid: float = 5.0, ylabel: str = "Change in
         if j < len(idx):
             ax.fill_between(xs[j:], ys[j:], 0, color=c_resp, lw=0, zorder=2)
         ax.set_xlim(0, 100)
-        ax.set_xlabel("Patients (%), sorted from largest increase to largest decrease",
-                      parse_math=False)
-        note = (f"N = {npat:,} patients (too many for one bar each):\n"
-                f"sorted changes drawn as an area")
+        ax.set_xlabel(
+            "Patients (%), sorted from largest increase to largest decrease", parse_math=False
+        )
+        note = (
+            f"N = {npat:,} patients (too many for one bar each):\nsorted changes drawn as an area"
+        )
     ax.axhline(0, color="black", lw=0.8, zorder=3)
     ax.axhline(-mcid, color="#444444", lw=1.0, ls="--", zorder=3)
-    ax.annotate(f"MCID (−{mcid:g})", xy=(0, -mcid), xycoords=("axes fraction", "data"),
-                xytext=(4, -2), textcoords="offset points", ha="left", va="top",
-                fontsize=8, color="#444444", parse_math=False)
+    ax.annotate(
+        f"MCID (−{mcid:g})",
+        xy=(0, -mcid),
+        xycoords=("axes fraction", "data"),
+        xytext=(4, -2),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize=8,
+        color="#444444",
+        parse_math=False,
+    )
     lo, hi = float(min(chg.min(), -mcid)), float(max(chg.max(), 0))
     span = hi - lo or 1.0
     ax.set_ylim(lo - 0.06 * span, hi + 0.06 * span)
@@ -83,9 +136,16 @@ def waterfall(changes: pd.DataFrame, mcid: float = 5.0, ylabel: str = "Change in
 
 # ------------------------------------------------------------------ forest
 @_styled
-def forest(rows: pd.DataFrame, null: float = 1.0, log: bool = True,
-           xlabel: str = "Odds ratio (95% CI)", *, header: str = "Estimate (95% CI)",
-           title: str | None = None, synthetic: bool = False) -> Figure:
+def forest(
+    rows: pd.DataFrame,
+    null: float = 1.0,
+    log: bool = True,
+    xlabel: str = "Odds ratio (95% CI)",
+    *,
+    header: str = "Estimate (95% CI)",
+    title: str | None = None,
+    synthetic: bool = False,
+) -> Figure:
     """Forest plot: one row per label, groups offset within a row, a text column on the right.
 
     ``rows`` columns: label, estimate, ci_low, ci_high, optional ``group`` and ``p``.
@@ -140,17 +200,46 @@ def forest(rows: pd.DataFrame, null: float = 1.0, log: bool = True,
         ax.scatter(e[ok], yy[ok], marker=marker, s=30, c=color, zorder=3, linewidths=0)
         left = ok & (l < xmin)
         right = ok & (h > xmax)
-        ax.scatter(np.full(left.sum(), xmin), yy[left], marker="<", s=25, c=color, zorder=3,
-                   linewidths=0, clip_on=False)
-        ax.scatter(np.full(right.sum(), xmax), yy[right], marker=">", s=25, c=color, zorder=3,
-                   linewidths=0, clip_on=False)
+        ax.scatter(
+            np.full(left.sum(), xmin),
+            yy[left],
+            marker="<",
+            s=25,
+            c=color,
+            zorder=3,
+            linewidths=0,
+            clip_on=False,
+        )
+        ax.scatter(
+            np.full(right.sum(), xmax),
+            yy[right],
+            marker=">",
+            s=25,
+            c=color,
+            zorder=3,
+            linewidths=0,
+            clip_on=False,
+        )
         for y_ in yy[~ok]:
-            ax.text(null, y_, "not estimable", ha="center", va="center", fontsize=7.5,
-                    style="italic", color=GREY, zorder=4, parse_math=False,
-                    bbox=dict(fc="white", ec="none", pad=0.5))
+            ax.text(
+                null,
+                y_,
+                "not estimable",
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                style="italic",
+                color=GREY,
+                zorder=4,
+                parse_math=False,
+                bbox=dict(fc="white", ec="none", pad=0.5),
+            )
         if ng > 1:
-            handles.append(Line2D([], [], ls="-", marker=marker, color=color, ms=6,
-                                  label=gname or "(no group)"))
+            handles.append(
+                Line2D(
+                    [], [], ls="-", marker=marker, color=color, ms=6, label=gname or "(no group)"
+                )
+            )
     if log:
         ax.set_xscale("log")
         _log_axis(ax.xaxis, xmin, xmax)
@@ -165,13 +254,32 @@ def forest(rows: pd.DataFrame, null: float = 1.0, log: bool = True,
     has_p = np.isfinite(pv).any()
     est_dx, p_dx = 10, 128
     header_xform = ax.transAxes
-    ax.annotate(_s(header), xy=(1, 1), xycoords=header_xform, xytext=(est_dx, 2),
-                textcoords="offset points", ha="left", va="bottom", fontsize=8,
-                fontweight="bold", parse_math=False)
+    ax.annotate(
+        _s(header),
+        xy=(1, 1),
+        xycoords=header_xform,
+        xytext=(est_dx, 2),
+        textcoords="offset points",
+        ha="left",
+        va="bottom",
+        fontsize=8,
+        fontweight="bold",
+        parse_math=False,
+    )
     if has_p:
-        ax.annotate("p", xy=(1, 1), xycoords=header_xform, xytext=(p_dx, 2),
-                    textcoords="offset points", ha="left", va="bottom", fontsize=8,
-                    fontweight="bold", style="italic", parse_math=False)
+        ax.annotate(
+            "p",
+            xy=(1, 1),
+            xycoords=header_xform,
+            xytext=(p_dx, 2),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            fontsize=8,
+            fontweight="bold",
+            style="italic",
+            parse_math=False,
+        )
     for i in range(len(df)):
         color = PALETTE[grp_idx[i] % len(PALETTE)] if ng > 1 else "black"
         if np.isfinite(est[i]):
@@ -182,14 +290,33 @@ def forest(rows: pd.DataFrame, null: float = 1.0, log: bool = True,
                 text += f" ({fmt_estimate(lo_txt[i])}{sep}{fmt_estimate(hi_txt[i])})"
         else:
             text = "not estimable"
-        ax.annotate(text, xy=(1, ypos[i]), xycoords=("axes fraction", "data"),
-                    xytext=(est_dx, 0), textcoords="offset points", ha="left", va="center",
-                    fontsize=8, color=color, parse_math=False, annotation_clip=False)
+        ax.annotate(
+            text,
+            xy=(1, ypos[i]),
+            xycoords=("axes fraction", "data"),
+            xytext=(est_dx, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=8,
+            color=color,
+            parse_math=False,
+            annotation_clip=False,
+        )
         if has_p and np.isfinite(pv[i]):
-            ax.annotate(fmt_p(pv[i]) if np.isfinite(pv[i]) else "", xy=(1, ypos[i]), xycoords=("axes fraction", "data"),
-                        xytext=(p_dx, 0), textcoords="offset points", ha="left",
-                        va="center", fontsize=8, color=color, parse_math=False,
-                        annotation_clip=False)
+            ax.annotate(
+                fmt_p(pv[i]) if np.isfinite(pv[i]) else "",
+                xy=(1, ypos[i]),
+                xycoords=("axes fraction", "data"),
+                xytext=(p_dx, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=8,
+                color=color,
+                parse_math=False,
+                annotation_clip=False,
+            )
     if ng > 1:
         fig.legend(handles=handles, loc="outside lower center", ncols=min(ng, 4))
     _title(ax, title)
@@ -198,10 +325,15 @@ def forest(rows: pd.DataFrame, null: float = 1.0, log: bool = True,
 
 # ------------------------------------------------------------------ window sensitivity
 @_styled
-def estimate_by_window(df: pd.DataFrame, ylabel: str = "Mean change in mRSS", *,
-                       xlabel: str = "Visit window (± months around the target)",
-                       null: float | None = 0.0, title: str | None = None,
-                       synthetic: bool = False) -> Figure:
+def estimate_by_window(
+    df: pd.DataFrame,
+    ylabel: str = "Mean change in mRSS",
+    *,
+    xlabel: str = "Visit window (± months around the target)",
+    null: float | None = 0.0,
+    title: str | None = None,
+    synthetic: bool = False,
+) -> Figure:
     """Estimate with 95% CI against visit-window width, one line per visit, N rows below.
 
     ``df`` columns: window (tick label), halfwidth (x position), visit, estimate,
@@ -237,12 +369,24 @@ def estimate_by_window(df: pd.DataFrame, ylabel: str = "Mean change in mRSS", *,
         x, y, l, h, cnt = (a[m][order] for a in (hw, est, lo, hi, nn))
         fin = np.isfinite(y)
         color = PALETTE[j % len(PALETTE)]
-        ax.errorbar(x[fin] + offsets[j], y[fin], yerr=_yerr(y[fin], l[fin], h[fin]), fmt="-",
-                    marker=MARKERS[j % len(MARKERS)], ms=5, color=color, capsize=3,
-                    elinewidth=1.0, lw=1.3, label=v or "Estimate", zorder=3)
+        ax.errorbar(
+            x[fin] + offsets[j],
+            y[fin],
+            yerr=_yerr(y[fin], l[fin], h[fin]),
+            fmt="-",
+            marker=MARKERS[j % len(MARKERS)],
+            ms=5,
+            color=color,
+            capsize=3,
+            elinewidth=1.0,
+            lw=1.3,
+            label=v or "Estimate",
+            zorder=3,
+        )
         by_x = dict(zip(x, cnt))
-        rows.append((f"N, {v}" if v else "N", xs, np.array([by_x.get(t, np.nan) for t in xs]),
-                     color))
+        rows.append(
+            (f"N, {v}" if v else "N", xs, np.array([by_x.get(t, np.nan) for t in xs]), color)
+        )
     ax.set_xticks(xs, labels=tick_labels, parse_math=False)
     ax.set_xlim(xs.min() - 0.5 * step, xs.max() + 0.5 * step)
     ax.set_ylabel(_s(ylabel), parse_math=False)
@@ -256,9 +400,16 @@ def estimate_by_window(df: pd.DataFrame, ylabel: str = "Mean change in mRSS", *,
 
 # ------------------------------------------------------------------ counts
 @_styled
-def bar_counts(df: pd.DataFrame, xlabel: str = "Patients, n", *, title: str | None = None,
-               sort: bool = True, pct_decimals: int = 0, color: str = OKABE_ITO["blue"],
-               synthetic: bool = False) -> Figure:
+def bar_counts(
+    df: pd.DataFrame,
+    xlabel: str = "Patients, n",
+    *,
+    title: str | None = None,
+    sort: bool = True,
+    pct_decimals: int = 0,
+    color: str = OKABE_ITO["blue"],
+    synthetic: bool = False,
+) -> Figure:
     """Horizontal bars, largest on top, each annotated "n (pct%)".
 
     ``df`` columns: label, n, pct (percent, may be NA). Used for adverse events and
@@ -285,9 +436,17 @@ def bar_counts(df: pd.DataFrame, xlabel: str = "Patients, n", *, title: str | No
     ax.barh(ypos, n, height=0.65, color=color, edgecolor="none", zorder=2)
     for yv, nv, pv in zip(ypos, n, pct):
         text = _fmt_int(nv) + (f" ({pv:.{pct_decimals}f}%)" if np.isfinite(pv) else "")
-        ax.annotate(text, xy=(nv, yv), xytext=(3, 0), textcoords="offset points",
-                    ha="left", va="center", fontsize=8, parse_math=False,
-                    annotation_clip=False)
+        ax.annotate(
+            text,
+            xy=(nv, yv),
+            xytext=(3, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=8,
+            parse_math=False,
+            annotation_clip=False,
+        )
     ax.set_yticks(ypos, labels=list(labels), parse_math=False)
     ax.set_ylim(k - 0.5, -0.5)
     ax.tick_params(axis="y", length=0)
