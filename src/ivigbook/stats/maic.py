@@ -167,6 +167,19 @@ def sandwich_var(X, y, target, w) -> float:
     return float((wn**2) @ e**2)
 
 
+def _weighted(w: np.ndarray, wn: np.ndarray, X: np.ndarray, y: np.ndarray, diff: float) -> dict:
+    """What every estimable comparison reports of its weights and weighted outcome."""
+    return {
+        "estimable": True,
+        "weights": w,
+        "ess": ess(w),
+        "after": wn @ X,
+        "max_weight_pct": 100.0 * wn.max(),
+        "weighted_mean": float(wn @ y),
+        "diff": diff,
+    }
+
+
 def compare_one(
     d: pd.DataFrame,
     tgt: dict[str, float],
@@ -233,13 +246,7 @@ def compare_one(
     se_m = np.sqrt(sandwich_var(X, y, t, w) + se_c**2)
     out.update(
         {
-            "estimable": True,
-            "weights": w,
-            "ess": ess(w),
-            "after": wn @ X,
-            "max_weight_pct": 100.0 * wn.max(),
-            "weighted_mean": float(wn @ y),
-            "diff": diff,
+            **_weighted(w, wn, X, y, diff),
             "boot_failed": failed,
             "boot_ci_low": boot_lo,
             "boot_ci_high": boot_hi,
@@ -292,13 +299,7 @@ def _compare_large(
     lo, hi = diff - Z95 * se_m, diff + Z95 * se_m
     out.update(
         {
-            "estimable": True,
-            "weights": w,
-            "ess": ess(w),
-            "after": wn @ X,
-            "max_weight_pct": 100.0 * wn.max(),
-            "weighted_mean": float(wn @ y),
-            "diff": diff,
+            **_weighted(w, wn, X, y, diff),
             "robust_ci_low": diff - Z95 * se_r,
             "robust_ci_high": diff + Z95 * se_r,
             "sandwich_se": float(se_m),

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats as _st
 
 from ivigbook.stats.printed import decimals_of, round_half_up
-from ivigbook.stats.tests import CONF, NAN, _count, _Result, _tcrit, _two_sided_t
+from ivigbook.stats.tests import CONF, NAN, _count, _Result, _t_inference
 
 
 # ============================================================ t from summary
@@ -73,19 +73,13 @@ def ttest1_summary(
             conf=conf,
             note="SD 0: t undefined",
         )
-    t = (mean - mu0) / se
-    h = _tcrit(n - 1, conf) * se
     return OneSampleT(
         n=n,
         mean=mean,
         sd=sd,
         se=se,
         mu0=mu0,
-        t=t,
-        df=n - 1,
-        p=_two_sided_t(t, n - 1),
-        ci_low=mean - h,
-        ci_high=mean + h,
+        **_t_inference(mean, se, n - 1, conf, null=mu0),
         conf=conf,
     )
 
@@ -174,17 +168,7 @@ def ttest_summary(
             ci_high=base["diff"],
             note="both SDs 0: t undefined",
         )
-    t = base["diff"] / se
-    h = _tcrit(df, conf) * se
-    return TwoSampleT(
-        **base,
-        se_diff=se,
-        t=t,
-        df=df,
-        p=_two_sided_t(t, df),
-        ci_low=base["diff"] - h,
-        ci_high=base["diff"] + h,
-    )
+    return TwoSampleT(**base, se_diff=se, **_t_inference(base["diff"], se, df, conf))
 
 
 # =============================================================== proportions

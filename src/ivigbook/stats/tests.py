@@ -158,6 +158,13 @@ def _two_sided_t(t: float, df: float) -> float:
     return float(2 * _st.t.sf(abs(t), df))
 
 
+def _t_inference(est: float, se: float, df: float, conf: float, null: float = 0.0) -> dict:
+    """Student t statistic, two-sided p and CI of an estimate with its SE on ``df``."""
+    t = (est - null) / se
+    h = _tcrit(df, conf) * se
+    return {"t": t, "df": df, "p": _two_sided_t(t, df), "ci_low": est - h, "ci_high": est + h}
+
+
 # ================================================================== paired t
 @dataclass(frozen=True)
 class PairedT(_Result):
@@ -242,17 +249,8 @@ def paired_t(before, after, *, conf: float = CONF) -> PairedT:
             ci_high=common["mean_diff"],
             note=f"{what} (SD 0): t undefined, p not computed",
         )
-    t = common["mean_diff"] / se
-    h = _tcrit(df, conf) * se
     return PairedT(
-        **common,
-        sd_diff=sd,
-        se_diff=se,
-        t=t,
-        df=df,
-        p=_two_sided_t(t, df),
-        ci_low=common["mean_diff"] - h,
-        ci_high=common["mean_diff"] + h,
+        **common, sd_diff=sd, se_diff=se, **_t_inference(common["mean_diff"], se, df, conf)
     )
 
 
