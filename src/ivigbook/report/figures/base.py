@@ -281,6 +281,43 @@ def _patient_values(df: Any, columns: Sequence[str], fn: str, empty: str) -> tup
     return (subj[ok], *(v[ok] for v in values))
 
 
+def _ci_line(
+    ax: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    offset: float,
+    j: int,
+    color: str,
+    label: str,
+    lw: float,
+) -> None:
+    """Series ``j`` of estimates with their error bars (non-finite estimates left out)."""
+    fin = np.isfinite(y)
+    ax.errorbar(
+        x[fin] + offset,
+        y[fin],
+        yerr=_yerr(y[fin], lo[fin], hi[fin]),
+        fmt="-",
+        marker=MARKERS[j % len(MARKERS)],
+        ms=5,
+        color=color,
+        lw=lw,
+        capsize=3,
+        elinewidth=1.0,
+        label=label,
+        zorder=3,
+    )
+
+
+def _counts_at(x: np.ndarray, counts: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The count of each position of ``at`` (NaN where ``x`` has none)."""
+    by_x = dict(zip(x, counts))
+    return np.array([by_x.get(t, np.nan) for t in at])
+
+
 def _fmt_int(n: Any) -> str:
     return f"{int(n):,}"
 

@@ -11,10 +11,11 @@ from matplotlib.lines import Line2D
 from ivigbook.report.figures.base import (
     _CI_LABEL,
     GREY,
-    MARKERS,
     MAX_LINES,
     OKABE_ITO,
     PALETTE,
+    _ci_line,
+    _counts_at,
     _dodge,
     _empty,
     _fail,
@@ -86,27 +87,12 @@ def mean_trajectory(
         l, h, cnt = lo[m][order], hi[m][order], nn[m][order]
         color = PALETTE[j % len(PALETTE)] if len(names) > 1 else "black"
         label = f"{name}: mean ({_CI_LABEL})" if name else f"Mean ({_CI_LABEL})"
-        fin = np.isfinite(y)
-        ax.errorbar(
-            x[fin] + offsets[j],
-            y[fin],
-            yerr=_yerr(y[fin], l[fin], h[fin]),
-            fmt="-",
-            marker=MARKERS[j % len(MARKERS)],
-            ms=5,
-            color=color,
-            lw=1.5,
-            capsize=3,
-            elinewidth=1.0,
-            label=label,
-            zorder=3,
-        )
-        by_month = dict(zip(x, cnt))
+        _ci_line(ax, x, y, l, h, offset=offsets[j], j=j, color=color, label=label, lw=1.5)
         rows.append(
             (
                 f"N, {name}" if name else "N",
                 ticks,
-                np.array([by_month.get(t, np.nan) for t in ticks]),
+                _counts_at(x, cnt, ticks),
                 color if len(names) > 1 else "black",
             )
         )

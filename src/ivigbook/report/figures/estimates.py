@@ -16,6 +16,8 @@ from ivigbook.report.figures.base import (
     MAX_BARS,
     OKABE_ITO,
     PALETTE,
+    _ci_line,
+    _counts_at,
     _dodge,
     _empty,
     _finish,
@@ -32,7 +34,6 @@ from ivigbook.report.figures.base import (
     _styled,
     _title,
     _unique_in_order,
-    _yerr,
 )
 from ivigbook.results.formatter import fmt_estimate, fmt_p
 
@@ -367,26 +368,9 @@ def estimate_by_window(
         m = (vcol == v) & np.isfinite(hw)
         order = np.argsort(hw[m], kind="stable")
         x, y, l, h, cnt = (a[m][order] for a in (hw, est, lo, hi, nn))
-        fin = np.isfinite(y)
         color = PALETTE[j % len(PALETTE)]
-        ax.errorbar(
-            x[fin] + offsets[j],
-            y[fin],
-            yerr=_yerr(y[fin], l[fin], h[fin]),
-            fmt="-",
-            marker=MARKERS[j % len(MARKERS)],
-            ms=5,
-            color=color,
-            capsize=3,
-            elinewidth=1.0,
-            lw=1.3,
-            label=v or "Estimate",
-            zorder=3,
-        )
-        by_x = dict(zip(x, cnt))
-        rows.append(
-            (f"N, {v}" if v else "N", xs, np.array([by_x.get(t, np.nan) for t in xs]), color)
-        )
+        _ci_line(ax, x, y, l, h, offset=offsets[j], j=j, color=color, label=v or "Estimate", lw=1.3)
+        rows.append((f"N, {v}" if v else "N", xs, _counts_at(x, cnt, xs), color))
     ax.set_xticks(xs, labels=tick_labels, parse_math=False)
     ax.set_xlim(xs.min() - 0.5 * step, xs.max() + 0.5 * step)
     ax.set_ylabel(_s(ylabel), parse_math=False)
