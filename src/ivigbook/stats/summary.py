@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats as _st
 
 from ivigbook.stats.printed import decimals_of, round_half_up
-from ivigbook.stats.tests import CONF, NAN, _count, _Result, _t_inference
+from ivigbook.stats.tests import CONF, NAN, _count, _no_t, _Result, _t_inference
 
 
 # ============================================================ t from summary
@@ -49,11 +49,7 @@ def ttest1_summary(
             sd=sd,
             se=NAN,
             mu0=mu0,
-            t=NAN,
-            df=max(n - 1, 0),
-            p=NAN,
-            ci_low=NAN,
-            ci_high=NAN,
+            **_no_t(max(n - 1, 0)),
             conf=conf,
             note="need n >= 2 and finite mean and SD",
         )
@@ -65,11 +61,7 @@ def ttest1_summary(
             sd=sd,
             se=0.0,
             mu0=mu0,
-            t=NAN,
-            df=n - 1,
-            p=NAN,
-            ci_low=mean,
-            ci_high=mean,
+            **_no_t(n - 1, mean),
             conf=conf,
             note="SD 0: t undefined",
         )
@@ -142,11 +134,7 @@ def ttest_summary(
         return TwoSampleT(
             **base,
             se_diff=NAN,
-            t=NAN,
-            df=NAN,
-            p=NAN,
-            ci_low=NAN,
-            ci_high=NAN,
+            **_no_t(NAN),
             note="insufficient data (need finite summaries and n1 + n2 >= 3)",
         )
     if equal_var:
@@ -161,11 +149,7 @@ def ttest_summary(
         return TwoSampleT(
             **base,
             se_diff=0.0,
-            t=NAN,
-            df=df,
-            p=NAN,
-            ci_low=base["diff"],
-            ci_high=base["diff"],
+            **_no_t(df, base["diff"]),
             note="both SDs 0: t undefined",
         )
     return TwoSampleT(**base, se_diff=se, **_t_inference(base["diff"], se, df, conf))

@@ -158,6 +158,11 @@ def _two_sided_t(t: float, df: float) -> float:
     return float(2 * _st.t.sf(abs(t), df))
 
 
+def _no_t(df: float, estimate: float = NAN) -> dict:
+    """The t fields of a result whose test cannot be computed (CI collapsed to ``estimate``)."""
+    return {"t": NAN, "df": df, "p": NAN, "ci_low": estimate, "ci_high": estimate}
+
+
 def _t_inference(est: float, se: float, df: float, conf: float, null: float = 0.0) -> dict:
     """Student t statistic, two-sided p and CI of an estimate with its SE on ``df``."""
     t = (est - null) / se
@@ -210,11 +215,7 @@ def paired_t(before, after, *, conf: float = CONF) -> PairedT:
             **common,
             sd_diff=NAN,
             se_diff=NAN,
-            t=NAN,
-            df=NAN,
-            p=NAN,
-            ci_low=NAN,
-            ci_high=NAN,
+            **_no_t(NAN),
             note="no complete pairs",
         )
     if n < 2:
@@ -222,11 +223,7 @@ def paired_t(before, after, *, conf: float = CONF) -> PairedT:
             **common,
             sd_diff=NAN,
             se_diff=NAN,
-            t=NAN,
-            df=0,
-            p=NAN,
-            ci_low=NAN,
-            ci_high=NAN,
+            **_no_t(0),
             note="fewer than 2 complete pairs: no test",
         )
     sd = _sd(d)
@@ -242,11 +239,7 @@ def paired_t(before, after, *, conf: float = CONF) -> PairedT:
             **common,
             sd_diff=0.0,
             se_diff=0.0,
-            t=NAN,
-            df=df,
-            p=NAN,
-            ci_low=common["mean_diff"],
-            ci_high=common["mean_diff"],
+            **_no_t(df, common["mean_diff"]),
             note=f"{what} (SD 0): t undefined, p not computed",
         )
     return PairedT(

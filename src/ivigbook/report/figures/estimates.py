@@ -306,7 +306,7 @@ def forest(
         )
         if has_p and np.isfinite(pv[i]):
             ax.annotate(
-                fmt_p(pv[i]) if np.isfinite(pv[i]) else "",
+                fmt_p(pv[i]),
                 xy=(1, ypos[i]),
                 xycoords=("axes fraction", "data"),
                 xytext=(p_dx, 0),
