@@ -30,7 +30,8 @@ _MULTICENTRE_OVERRIDES = {k: v for k, v in MULTICENTRE.to_dict().items() if v !=
 REFERENCE_COHORTS: dict[str, dict[str, Any]] = {
     "hopkins2015": {
         "data_dir": "data/synthetic/hopkins2015",
-        "params": {},
+        # the paper reports adverse events of its 30 analysed patients
+        "params": {"safety_population": "analysis"},
         "published": "data/reference/published_poelman2015.csv",
         "title": "Poelman et al. 2015 (Johns Hopkins)",
     },

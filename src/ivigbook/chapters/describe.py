@@ -19,6 +19,7 @@ from ivigbook.data.schema import (
 )
 from ivigbook.derive import adsl as derive
 from ivigbook.derive.context import Context
+from ivigbook.derive.records import per_patient
 from ivigbook.results.table import Table, cell_mean_sd, cell_n_pct
 
 ANTIBODIES = {
@@ -439,7 +440,7 @@ def swimmer_data(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     c = ctx.cycles[isin(ctx.cycles["patient_id"], pd.Series(seq.index))]
     cycles = pd.DataFrame(
         {
-            "SUBJSEQ": c["patient_id"].map(seq).astype(int).to_numpy(),
+            "SUBJSEQ": per_patient(c["patient_id"], seq).to_numpy(dtype=np.int64),
             "offset": c["offset"].astype(int).to_numpy(),
             "round": c["round"].astype(int).to_numpy(),
         }

@@ -46,11 +46,11 @@ import numpy as np
 import pandas as pd
 
 from ivigbook.chapters import outcomes
-from ivigbook.data.lookup import isin
 from ivigbook.data.schema import MEASURES
 from ivigbook.derive.bds import visit_key
 from ivigbook.derive.calendar import month_index
 from ivigbook.derive.context import Context
+from ivigbook.derive.records import measure_records, per_patient
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_est_ci, cell_p
 from ivigbook.stats.bentline import (
@@ -97,25 +97,8 @@ def long_data(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
     """Every recorded value of ``paramcd`` in the analysis set: USUBJID, SUBJSEQ, month
     (calendar months from the first IVIG cycle), value; sorted by SUBJSEQ, month, date."""
 
-    a = ctx.analysed.set_index("USUBJID")
-    m = ctx.cohort.measurements
-    m = m[
-        (m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(a.index))
-    ]
-    m = m[m["value"].notna() & m["date"].notna()]
-    month = month_index(m["date"]) - month_index(m["patient_id"].map(a["first_cycle_date"]))
-    out = pd.DataFrame(
-        {
-            "USUBJID": m["patient_id"].to_numpy(),
-            "SUBJSEQ": m["patient_id"].map(a["SUBJSEQ"]).astype(int).to_numpy(),
-            "month": month.astype(float).to_numpy(),
-            "date": m["date"].to_numpy(),
-            "value": m["value"].astype(float).to_numpy(),
-        }
-    )
-    out = out.dropna(subset=["month"])
-    out = out.sort_values(["SUBJSEQ", "month", "date"], kind="stable").reset_index(drop=True)
-    return out.drop(columns="date")
+    out = measure_records(ctx.analysed, ctx.cohort.measurements, paramcd)
+    return out.assign(month=out["month"].astype(float)).drop(columns="date")
 
 
 def target_months(ctx: Context, month: int, usubjids) -> np.ndarray:
@@ -125,7 +108,9 @@ def target_months(ctx: Context, month: int, usubjids) -> np.ndarray:
     if ctx.params.followup_anchor != "last_cycle":
         return np.full(len(ids), float(month))
     a = ctx.analysed.set_index("USUBJID")
-    last = month_index(ids.map(a["last_cycle_date"])) - month_index(ids.map(a["first_cycle_date"]))
+    last = month_index(per_patient(ids, a["last_cycle_date"])) - month_index(
+        per_patient(ids, a["first_cycle_date"])
+    )
     return last.astype(float).to_numpy(na_value=0.0) + month
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from ivigbook.chapters import outcomes
-from ivigbook.data.lookup import isin
 from ivigbook.data.schema import MEASURES
 from ivigbook.derive.bds import visit_key
-from ivigbook.derive.calendar import month_index
 from ivigbook.derive.context import Context
+from ivigbook.derive.records import measure_records
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_mean_sd, cell_p
 from ivigbook.stats import tests as stats
@@ -223,21 +222,8 @@ def ck_course(ctx: Context, rec) -> pd.DataFrame:
     how many had serial values and how many ended below the upper limit of normal."""
 
     mctx, who = _muscle_population(ctx)
-    group = mctx.analysed.set_index("USUBJID")
-    m = ctx.cohort.measurements
-    m = m[
-        (m["measure"] == "CK_UL").to_numpy(dtype=bool)
-        & isin(m["patient_id"], pd.Series(group.index))
-    ]
-    month = month_index(m["date"]) - month_index(m["patient_id"].map(group["first_cycle_date"]))
-    long = pd.DataFrame(
-        {
-            "SUBJSEQ": m["patient_id"].map(group["SUBJSEQ"]).astype(int).to_numpy(),
-            "month": month.astype(int).to_numpy(),
-            "value": m["value"].to_numpy(),
-            "date": m["date"].to_numpy(),
-        }
-    ).sort_values(["SUBJSEQ", "date"])
+    group = mctx.analysed
+    long = measure_records(group, ctx.cohort.measurements, "CK_UL")
     counts = long.groupby("SUBJSEQ").size()
     serial = counts[counts >= 2].index
     last = long.groupby("SUBJSEQ")["value"].last()
@@ -253,4 +239,4 @@ def ck_course(ctx: Context, rec) -> pd.DataFrame:
         if len(group)
         else f"No patient {who} in this cohort.",
     )
-    return long.drop(columns="date")
+    return long[["SUBJSEQ", "month", "value"]]

@@ -15,6 +15,7 @@ from ivigbook.data.schema import MEASURES
 from ivigbook.derive.bds import visit_key
 from ivigbook.derive.calendar import month_index
 from ivigbook.derive.context import Context
+from ivigbook.derive.records import per_patient
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_mean_sd, cell_p
 from ivigbook.stats import tests as stats
@@ -215,7 +216,9 @@ def trajectory(
         & isin(m["patient_id"], ctx.analysed["USUBJID"])
     ]
     first = ctx.analysed.set_index("USUBJID")["first_cycle_date"]
-    off = (month_index(m["date"]) - month_index(m["patient_id"].map(first))).astype("Int64")
+    off = (month_index(m["date"]) - month_index(per_patient(m["patient_id"], first))).astype(
+        "Int64"
+    )
     d = pd.DataFrame(
         {
             "pid": m["patient_id"].to_numpy(),

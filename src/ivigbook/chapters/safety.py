@@ -13,6 +13,7 @@ from ivigbook.data.lookup import isin
 from ivigbook.data.schema import AE_TERMS, LABELS, STOP_REASON
 from ivigbook.derive.calendar import month_index
 from ivigbook.derive.context import Context
+from ivigbook.derive.records import per_patient
 from ivigbook.results.formatter import fmt_number
 from ivigbook.results.table import Table, cell_n_pct
 
@@ -84,7 +85,7 @@ def event_timing(ctx: Context, ae: pd.DataFrame | None = None) -> pd.DataFrame:
 
     ae = events(ctx) if ae is None else ae
     last = ctx.analysed.set_index("USUBJID")["last_cycle_date"]
-    after = month_index(ae["onset_date"]) - month_index(ae["patient_id"].map(last))
+    after = month_index(ae["onset_date"]) - month_index(per_patient(ae["patient_id"], last))
     d = pd.DataFrame(
         {"code": ae["term_code"].to_numpy(), "after": after.astype("Float64").to_numpy()}
     )

@@ -9,8 +9,8 @@ from ivigbook.chapters import outcomes
 from ivigbook.data.lookup import isin
 from ivigbook.data.schema import DRUG, LABELS
 from ivigbook.derive.bds import visit_key
-from ivigbook.derive.calendar import month_index
 from ivigbook.derive.context import Context
+from ivigbook.derive.records import measure_records
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_est_ci, cell_n_pct, cell_p
 from ivigbook.stats import regression
@@ -278,16 +278,5 @@ def waterfall_data(ctx: Context, month: int | None = None) -> pd.DataFrame:
 def spaghetti_data(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
     """Every recorded value of the analysis set by calendar month from IVIG start."""
 
-    m = ctx.cohort.measurements
-    a = ctx.analysed.set_index("USUBJID")
-    m = m[
-        (m["measure"] == paramcd).to_numpy(dtype=bool) & isin(m["patient_id"], pd.Series(a.index))
-    ]
-    month = month_index(m["date"]) - month_index(m["patient_id"].map(a["first_cycle_date"]))
-    return pd.DataFrame(
-        {
-            "SUBJSEQ": m["patient_id"].map(a["SUBJSEQ"]).astype(int).to_numpy(),
-            "month": month.astype(int).to_numpy(),
-            "value": m["value"].astype(float).to_numpy(),
-        }
-    ).sort_values(["SUBJSEQ", "month"])
+    long = measure_records(ctx.analysed, ctx.cohort.measurements, paramcd)
+    return long[["SUBJSEQ", "month", "value"]]

@@ -13,6 +13,7 @@ from ivigbook.errors import UsageError
 
 ANCHORS = ("ivig_start", "last_cycle")
 INCLUSION_RULES = ("active_diffuse_skin", "all_treated")
+SAFETY_POPULATIONS = ("treated", "analysis")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,15 @@ class AnalysisParams:
     #: analyse each organ outcome in the patients treated for that indication (skin: mRSS,
     #: myositis: MRC and CK, gi: UCLA GIT) instead of in the whole analysis set
     population_by_indication: bool = False
+    #: the safety chapter's patients: every patient with an IVIG cycle, or the analysis set
+    safety_population: str = "treated"
+    #: minimum numbers for inference (below them a number is not computed, and the page
+    #: says which rule suppressed it)
+    min_pairs: int = 3
+    min_events_per_variable: float = 10.0
+    min_mixed_model_patients: int = 10
+    maic_min_ess: float = 5.0
+    maic_max_failed_share: float = 0.10
 
     def __post_init__(self):
         object.__setattr__(self, "followup_months", tuple(int(m) for m in self.followup_months))
@@ -39,10 +49,22 @@ class AnalysisParams:
             problems.append(f"followup_anchor must be one of {ANCHORS}, got {self.followup_anchor!r}")
         if self.inclusion not in INCLUSION_RULES:
             problems.append(f"inclusion must be one of {INCLUSION_RULES}, got {self.inclusion!r}")
+        if self.safety_population not in SAFETY_POPULATIONS:
+            problems.append(
+                f"safety_population must be one of {SAFETY_POPULATIONS}, "
+                f"got {self.safety_population!r}"
+            )
         for name in ("round_gap_months", "min_cycles_6m", "baseline_lookback_months",
-                     "window_halfwidth_months"):
+                     "window_halfwidth_months", "min_mixed_model_patients"):
             if int(getattr(self, name)) < 0:
                 problems.append(f"{name} must be >= 0")
+        if int(self.min_pairs) < 2:
+            problems.append("min_pairs must be >= 2 (a paired test needs two pairs at least)")
+        for name in ("min_events_per_variable", "maic_min_ess"):
+            if float(getattr(self, name)) < 0:
+                problems.append(f"{name} must be >= 0")
+        if not 0 <= float(self.maic_max_failed_share) <= 1:
+            problems.append("maic_max_failed_share must be between 0 and 1")
         if not self.followup_months:
             problems.append("followup_months must name at least one target month")
         if problems:

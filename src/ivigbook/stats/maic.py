@@ -15,7 +15,9 @@ B_DEFAULT = 1000
 Z95 = 1.959963984540054
 
 
-MAX_FAILED = 0.10  #: above this share of failed resamples the bootstrap CI is flagged
+#: default of params.maic_max_failed_share: above this share of failed resamples the
+#: bootstrap CI is flagged
+MAX_FAILED = 0.10
 
 
 #: largest outcome analysis set (patients) analysed with the bootstrap; above it the
