@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ivigbook.chapters import outcomes
@@ -9,7 +10,8 @@ from ivigbook.data.schema import MEASURES
 from ivigbook.derive.bds import visit_key
 from ivigbook.derive.context import Context
 from ivigbook.derive.records import measure_records
-from ivigbook.results.formatter import fmt_number, p_text
+from ivigbook.results.applicability import Skip, count, too_few_pairs
+from ivigbook.results.formatter import fmt_number
 from ivigbook.results.table import Table, cell_mean_sd, cell_p
 from ivigbook.stats import tests as stats
 
@@ -31,6 +33,8 @@ def pulmonary(ctx: Context, rec, measures: dict[str, str] | None = None) -> Tabl
         c = outcomes.record_course(ctx, rec, "organ", code, name)
         r = c[c["avisitn"] == month].iloc[0]
         m = MEASURES[code]
+        if not r["n"]:
+            continue
         rows.append(
             {
                 "Measure": f"{m.label} ({m.unit})",
@@ -44,19 +48,20 @@ def pulmonary(ctx: Context, rec, measures: dict[str, str] | None = None) -> Tabl
         if r["n"]:
             phrases.append(
                 f"mean {m.label} went from {fmt_number(r['base_mean'])} to "
-                f"{fmt_number(r['aval_mean'])} {m.unit} (N={int(r['n'])}, {p_text(r['p'])})"
+                f"{fmt_number(r['aval_mean'])} {m.unit} (N={int(r['n'])}, "
+                f"{outcomes.p_phrase(r['p'], ctx.params)})"
             )
     if not rows:
-        rec.prose(
-            "organ_pulmonary_text",
-            "No lung function or echocardiography values were recorded in this cohort.",
-        )
-        return None
-    text = (
-        f"Between baseline and {where}, " + "; ".join(phrases) + "."
-        if phrases
-        else f"No patient had lung function values at both baseline and {where}."
-    )
+        rec.prose("organ_pulmonary_text", "")
+        if ctx.n == 0:
+            return Skip("No patient is in the analysis set, so there is no lung function.")
+        if any(ctx.measure_present(code) for code in measures):
+            return Skip(
+                f"No patient of the analysis set has lung function or RVSP values at both "
+                f"baseline and {where}."
+            )
+        return Skip("No lung function or RVSP values are recorded for the analysis set.")
+    text = f"Between baseline and {where}, " + "; ".join(phrases) + "."
     rec.prose(
         "organ_pulmonary_text",
         text + " Baseline means here are those of the patients with "
@@ -68,8 +73,9 @@ def pulmonary(ctx: Context, rec, measures: dict[str, str] | None = None) -> Tabl
         table_id="paired-organ",
         synthetic=ctx.synthetic,
         notes=[
-            "Mean (SD) among patients with both a baseline and a follow-up value; "
-            "p: paired Student t test."
+            f"{outcomes.population_phrase(ctx)}. Mean (SD) among patients with both a baseline "
+            f"and a follow-up value; p: paired Student t test (none with fewer than "
+            f"{ctx.params.min_pairs} pairs, rule min_pairs)."
         ],
     )
 
@@ -84,10 +90,19 @@ def _muscle_population(ctx: Context) -> tuple[Context, str]:
     ), "with overlap myositis"
 
 
-def myositis(ctx: Context, rec) -> Table | None:
+def _no_muscle_group(ctx: Context, who: str) -> str:
+    if ctx.n == 0:
+        return "No patient is in the analysis set, so there are no muscle outcomes."
+    return f"No patient of the analysis set is {who}, so there are no muscle outcomes."
+
+
+def myositis(ctx: Context, rec) -> Table | Skip:
     """Muscle outcomes: CK and MRC strength in the myositis group (Wilcoxon for skewed CK)."""
     mctx, who = _muscle_population(ctx)
     rec.value("myositis_patients_n", mctx.n, kind="int")
+    if mctx.n == 0:
+        rec.prose("organ_myositis_text", "")
+        return Skip(_no_muscle_group(ctx, who))
     rows, phrases = [], []
     for code, name in (("CK_UL", "ck"), ("MRC_STRENGTH", "mrc")):
         if not mctx.measure_present(code):
@@ -96,6 +111,8 @@ def myositis(ctx: Context, rec) -> Table | None:
         m = MEASURES[code]
         for r in c.to_dict("records"):
             first = r["avisitn"] == 0
+            if not r["n"]:
+                continue
             rows.append(
                 {
                     "group": f"{m.label} ({m.unit})",
@@ -114,7 +131,8 @@ def myositis(ctx: Context, rec) -> Table | None:
                     f"mean {m.label} {fmt_number(r['base_mean'], d)} to "
                     f"{fmt_number(r['aval_mean'], d)} {m.unit} at "
                     f"{outcomes.visit_phrase(r['avisitn'], ctx.params.followup_anchor)} "
-                    f"(N={r['n']}, {p_text(r['p'])}, {outcomes.test_for(code).replace('_', ' ')})"
+                    f"(N={r['n']}, {outcomes.p_phrase(r['p'], ctx.params)}, "
+                    f"{outcomes.test_for(code).replace('_', ' ')})"
                 )
     mrc = mctx.chosen("MRC_STRENGTH")
     for month in ctx.params.followup_months:
@@ -129,13 +147,13 @@ def myositis(ctx: Context, rec) -> Table | None:
                 f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}"
             )
     if not rows:
-        rec.prose("organ_myositis_text", f"No CK or MRC values were recorded for patients {who}.")
-        return None
+        rec.prose("organ_myositis_text", "")
+        return Skip(f"No CK or MRC values are recorded for the {count(mctx.n, 'patient')} {who}.")
     rec.prose(
         "organ_myositis_text",
-        f"Among the {mctx.n} patients {who}: " + "; ".join(phrases) + "."
+        f"Among the {count(mctx.n, 'patient')} {who}: " + "; ".join(phrases) + "."
         if phrases
-        else f"The {mctx.n} patients {who} have no paired muscle values.",
+        else f"The {count(mctx.n, 'patient')} {who} have no muscle values after IVIG start.",
     )
     return Table(
         pd.DataFrame(rows),
@@ -155,8 +173,11 @@ def gastrointestinal(ctx: Context, rec) -> Table | None:
     """UCLA GIT 2.0 in the GI group (paired t)."""
     gctx = ctx.indication_group("gi")
     if not gctx.measure_present("UCLA_GIT_TOTAL"):
-        rec.prose("organ_gi_text", "No UCLA GIT 2.0 scores were recorded in this cohort.")
-        return None
+        rec.prose("organ_gi_text", "")
+        if gctx.n == 0:
+            who = "treated for gastrointestinal involvement" if gctx is not ctx else "analysed"
+            return Skip(f"No patient is {who}, so there are no UCLA GIT 2.0 scores.")
+        return Skip("No UCLA GIT 2.0 scores are recorded for these patients.")
     who = "treated for gastrointestinal involvement" if gctx is not ctx else "of the analysis set"
     table = outcomes.course_table(
         gctx,
@@ -183,12 +204,13 @@ def medsger(ctx: Context, rec) -> Table | None:
             continue
         organ = code.removeprefix("MEDSGER_").lower()
         r = stats.signrank(p["BASE"], p["AVAL"])
+        pval = np.nan if too_few_pairs(len(p), ctx.params) else r.p
         changed = int((p["CHG"] != 0).sum())
         better = int((p["CHG"] < 0).sum())
         worse = int((p["CHG"] > 0).sum())
         key = f"organ_medsger_{organ}_{v}"
         rec.value(f"{key}_n", len(p), kind="int")
-        rec.value(f"{key}_p", r.p, kind="p")
+        rec.value(f"{key}_p", pval, kind="p")
         rec.value(f"{key}_improved_n", better, kind="int")
         rec.value(f"{key}_worse_n", worse, kind="int")
         rec.value(f"{key}_changed_n", changed, kind="int")
@@ -199,17 +221,24 @@ def medsger(ctx: Context, rec) -> Table | None:
                 "Baseline, median": f"{p['BASE'].median():g}",
                 f"Month {month}, median": f"{p['AVAL'].median():g}",
                 "Improved / unchanged / worse": f"{better} / {len(p) - changed} / {worse}",
-                "p": cell_p(r.p) if changed else "no change",
+                "p": cell_p(pval) if changed else "no change",
             }
         )
     if not rows:
-        return None
+        if ctx.n == 0:
+            return Skip("No patient is in the analysis set, so there are no Medsger scores.")
+        return Skip(
+            f"No patient of the analysis set has a Medsger score at both baseline and "
+            f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}."
+        )
     return Table(
         pd.DataFrame(rows),
         caption=f"Medsger severity scores, baseline vs month {month}",
         table_id="medsger",
         synthetic=ctx.synthetic,
         notes=[
+            f"{outcomes.population_phrase(ctx)}; organs with no pair are left out. \u2014: no "
+            f"test with fewer than {ctx.params.min_pairs} pairs (rule min_pairs). "
             "Wilcoxon signed-rank test as Stata's signrank: zero differences are kept in "
             "the ranking and carry no sign (Pratt), ties get average ranks, normal "
             "approximation without continuity correction."
@@ -217,7 +246,7 @@ def medsger(ctx: Context, rec) -> Table | None:
     )
 
 
-def ck_course(ctx: Context, rec) -> pd.DataFrame:
+def ck_course(ctx: Context, rec) -> pd.DataFrame | Skip:
     """CK values over time in the myositis group (long: SUBJSEQ, month, value); records
     how many had serial values and how many ended below the upper limit of normal."""
 
@@ -231,12 +260,16 @@ def ck_course(ctx: Context, rec) -> pd.DataFrame:
     rec.value("organ_ck_myositis_n", len(group), kind="int")
     rec.value("organ_ck_serial_n", len(serial), kind="int")
     rec.value("organ_ck_normalised_n", normalised, kind="int")
+    if not len(group):  # the muscle section already says why
+        rec.prose("organ_ck_text", "")
+        return Skip(_no_muscle_group(ctx, who), quiet=True)
+    if long.empty:
+        rec.prose("organ_ck_text", "")
+        return Skip(f"No CK values are recorded for the {count(len(group), 'patient')} {who}.")
     rec.prose(
         "organ_ck_text",
-        f"Of the {len(group)} patients {who}, {len(serial)} had serial CK "
+        f"Of the {count(len(group), 'patient')} {who}, {len(serial)} had serial CK "
         f"values; in {normalised} of them the last value was below the upper limit of normal "
-        f"({fmt_number(CK_ULN, 0)} U/L)."
-        if len(group)
-        else f"No patient {who} in this cohort.",
+        f"({fmt_number(CK_ULN, 0)} U/L).",
     )
     return long[["SUBJSEQ", "month", "value"]]

@@ -16,6 +16,7 @@ from ivigbook.derive.bds import visit_key
 from ivigbook.derive.calendar import month_index
 from ivigbook.derive.context import Context
 from ivigbook.derive.records import per_patient
+from ivigbook.results.applicability import Skip, count, sentence, too_few_pairs
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_mean_sd, cell_p
 from ivigbook.stats import tests as stats
@@ -78,43 +79,58 @@ def course_sentence(ctx: Context, c: pd.DataFrame, label: str, decimals: int = 1
     def f(v):
         return fmt_number(v, decimals)
 
+    def spread(mean, sd, n) -> str:
+        return f"{f(mean)} (SD {f(sd)}, N={n}" if n > 1 else f"{f(mean)} (N={n}"
+
     base = c[c["avisitn"] == 0].iloc[0]
     if base["n"] == 0:
-        return f"No {label} value was recorded at baseline."
+        return f"No {label} value was recorded at baseline in the analysis set."
     parts = [
-        f"The mean baseline {label} was {f(base['aval_mean'])} (SD {f(base['aval_sd'])}, "
-        f"N={int(base['n'])})."
+        f"The mean baseline {label} was {spread(base['aval_mean'], base['aval_sd'], base['n'])})."
     ]
-    visits = []
+    visits, empty = [], []
     for r in c[c["avisitn"] != 0].itertuples():
         where = visit_phrase(r.avisitn, ctx.params.followup_anchor)
         if r.n == 0:
-            visits.append(f"no patient had a value at {where}")
-        else:
-            visits.append(
-                f"at {where} it was {f(r.aval_mean)} (SD {f(r.aval_sd)}, N={r.n}; "
-                f"change {f(r.chg_mean)}, {p_text(r.p)})"
-            )
-    if visits:
-        parts.append(
-            visits[0][0].upper()
-            + visits[0][1:]
-            + ("; " + "; ".join(visits[1:]) if len(visits) > 1 else "")
-            + "."
+            empty.append(where)
+            continue
+        test = p_phrase(r.p, ctx.params)
+        visits.append(
+            f"at {where} it was {spread(r.aval_mean, r.aval_sd, r.n)}; "
+            f"change {f(r.chg_mean)}, {test})"
         )
-    test = test_for(c.attrs.get("paramcd", "")) if c.attrs.get("paramcd") else "paired_t"
-    parts.append(
-        f"Each p compares the visit with baseline among the patients with both values "
-        f"({TEST_NAMES[test]})."
-    )
+    if visits:
+        parts.append(sentence("; ".join(visits)))
+    if empty:
+        parts.append(sentence(f"no patient had a value at {_and(empty)}"))
+    if np.isfinite(c["p"].to_numpy(dtype=float)).any():
+        test = test_for(c.attrs.get("paramcd", "")) if c.attrs.get("paramcd") else "paired_t"
+        parts.append(
+            f"Each p compares the visit with baseline among the patients with both values "
+            f"({TEST_NAMES[test]})."
+        )
     return " ".join(parts)
+
+
+def p_phrase(p: float, params) -> str:
+    """'p=0.012' for prose, or why there is no test (rule min_pairs)."""
+    if np.isfinite(p):
+        return p_text(p)
+    return f"no test with fewer than {params.min_pairs} pairs"
+
+
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def compare_visit(ctx: Context, paramcd: str, avisitn: int, test: str | None = None) -> dict:
     """Baseline vs visit for one measure: n, means/SDs over complete pairs, change, p."""
     p = pairs(ctx, paramcd, avisitn)
     test = test or test_for(paramcd)
+    suppressed = too_few_pairs(len(p), ctx.params)
     row = {"paramcd": paramcd, "avisitn": int(avisitn), "test": test, "n": len(p)}
+    row["suppressed"] = suppressed or ""
     if len(p) == 0:
         return row | {
             k: np.nan
@@ -130,7 +146,9 @@ def compare_visit(ctx: Context, paramcd: str, avisitn: int, test: str | None = N
                 "p",
             )
         }
-    if test == "paired_t":
+    if suppressed:
+        ci_low = ci_high = pval = np.nan
+    elif test == "paired_t":
         r = stats.paired_t(p["BASE"], p["AVAL"])
         ci_low, ci_high, pval = r.ci_low, r.ci_high, r.p
     else:
@@ -256,11 +274,19 @@ def course_table(
     """A measure at baseline and each visit: N, mean (SD), change and p vs baseline."""
     c = record_course(ctx, rec, area, paramcd, name, decimals)
     label = MEASURES[paramcd].label
+    if int(c["n"].sum()) == 0:
+        rec.prose(f"{area}_{name}_text", "")
+        return Skip(no_values_reason(ctx, paramcd))
     rec.prose(f"{area}_{name}_text", course_sentence(ctx, c, label, decimals))
     test = test_for(paramcd)
     rows = []
+    empty = [
+        visit_label(m) for m in c["avisitn"] if m != 0 and not c.loc[c["avisitn"] == m, "n"].iloc[0]
+    ]
     for r in c.to_dict("records"):
         first = r["avisitn"] == 0
+        if not first and r["n"] == 0:
+            continue
         rows.append(
             {
                 "Visit": visit_label(r["avisitn"]),
@@ -276,15 +302,44 @@ def course_table(
             }
         )
     test_name = TEST_NAMES[test]
+    notes = [
+        f"{population_phrase(ctx)}. p: {test_name}, baseline vs visit among patients with both "
+        f"values. Visit windows: target month \u00b1{ctx.params.window_halfwidth_months}; "
+        f"baseline: latest value from {ctx.params.baseline_lookback_months} months "
+        "before to the month of the first cycle."
+    ]
+    if (c["suppressed"].fillna("") != "").any():
+        notes.append(
+            f"\u2014: no p-value with fewer than {ctx.params.min_pairs} patients with both "
+            "values (rule min_pairs)."
+        )
+    if empty:
+        notes.append(
+            f"No patient had a value at {_and(empty).lower()}, so these rows are left out."
+        )
     return Table(
         pd.DataFrame(rows),
         caption=caption or f"{name.upper()} over time",
         table_id=f"course-{name}",
         synthetic=ctx.synthetic,
-        notes=[
-            f"p: {test_name}, baseline vs visit among patients with both values. "
-            f"Visit windows: target month \u00b1{ctx.params.window_halfwidth_months}; "
-            f"baseline: latest value from {ctx.params.baseline_lookback_months} months "
-            "before to the month of the first cycle."
-        ],
+        notes=notes,
+    )
+
+
+def population_phrase(ctx: Context) -> str:
+    """'Analysis set, N=30' (the patients a table describes)."""
+    return f"Analysis set, N={ctx.n}"
+
+
+def no_values_reason(ctx: Context, paramcd: str) -> str:
+    """Why a measure's section is empty: not recorded at all, or not in the analysis set."""
+    label = MEASURES[paramcd].label
+    if ctx.n == 0:
+        return f"No patient is in the analysis set, so there is no {label} course."
+    recorded = bool((ctx.cohort.measurements["measure"] == paramcd).any())
+    if not recorded:
+        return f"No {label} value is recorded in this cohort, so there is no {label} course."
+    return (
+        f"No patient of the analysis set ({count(ctx.n, 'patient')}) has a {label} value at "
+        "baseline or follow-up, so there is no course."
     )

@@ -18,6 +18,7 @@ from IPython.display import Markdown, display
 from ivigbook.derive.context import Context, load_context
 from ivigbook.report.figures import NoDataError, to_png_bytes
 from ivigbook.report.glue import flush, glue
+from ivigbook.results.applicability import Skip
 from ivigbook.results.recorder import Recorder
 from ivigbook.results.table import Table
 
@@ -63,7 +64,12 @@ def start(
 
 
 def show(obj, absent: str = "No data for this section in this cohort.") -> None:
-    """Display a table/figure, or one short sentence when the section has no data."""
+    """Display a table/figure, or one short sentence when the section has no data: the
+    reason of a :class:`~ivigbook.results.applicability.Skip`, else ``absent``."""
+    if isinstance(obj, Skip):
+        if not obj.quiet:
+            _markdown(f"*{obj.reason}*")
+        return
     if (
         obj is None
         or (hasattr(obj, "frame") and obj.frame.empty)
@@ -91,6 +97,10 @@ def show(obj, absent: str = "No data for this section in this cohort.") -> None:
 def figure(make, *args, absent: str = "No data to plot in this cohort.", **kwargs) -> None:
     """Build a figure with ``make(*args, **kwargs)`` and show it; a sentence if no data."""
 
+    skip = next((a for a in args if isinstance(a, Skip)), None)
+    if skip is not None:
+        show(skip)
+        return
     try:
         fig = make(*args, **kwargs)
     except NoDataError:

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ivigbook.results.formatter import fmt_number, fmt_p
+from ivigbook.results.formatter import clean_value, fmt_number, fmt_p
 
 
 def cell_mean_sd(mean, sd, decimals: int = 1) -> str:
-    """'29.6 (7.2)'."""
+    """'29.6 (7.2)'; the mean alone when there is no SD (one patient); '—' without a mean."""
+    if clean_value(mean) is None:
+        return "\u2014"
+    if clean_value(sd) is None:
+        return fmt_number(mean, decimals)
     return f"{fmt_number(mean, decimals)} ({fmt_number(sd, decimals)})"
 
 
@@ -31,7 +35,8 @@ def cell_n_pct(n, denom, decimals: int = 1) -> str:
 
 
 def cell_p(p) -> str:
-    return fmt_p(p)
+    """A p-value cell; '—' where none was computed."""
+    return "\u2014" if clean_value(p) is None else fmt_p(p)
 
 
 def cell_est_ci(est, lo, hi, decimals: int = 2) -> str:
