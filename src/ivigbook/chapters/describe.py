@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ivigbook.chapters import historical, safety
+from ivigbook.chapters import historical, outcomes, safety
 from ivigbook.chapters.safety import stop_label_per_patient
 from ivigbook.data.lookup import isin
 from ivigbook.data.schema import (
@@ -20,6 +20,8 @@ from ivigbook.data.schema import (
 from ivigbook.derive import adsl as derive
 from ivigbook.derive.context import Context
 from ivigbook.derive.records import per_patient
+from ivigbook.results.applicability import Skip, count, sentence, were
+from ivigbook.results.formatter import fmt_number
 from ivigbook.results.table import Table, cell_mean_sd, cell_n_pct
 
 ANTIBODIES = {
@@ -56,7 +58,31 @@ def flow(ctx: Context, rec) -> pd.DataFrame:
     ):
         rec.value(f"flow_excluded_{reason}_n", int(n), kind="int")
     rec.value("flow_excluded_n", int((~ctx.inclusion["included"]).sum()), kind="int")
+    rec.prose("flow_text", flow_sentence(ctx, table))
     return table
+
+
+def flow_sentence(ctx: Context, table: pd.DataFrame) -> str:
+    """The flow in words: patients, treated, included, and the exclusions by reason."""
+    n = len(ctx.inclusion)
+    untreated = int((ctx.inclusion["reason"].astype("string") == "no_ivig").sum())
+    included = int(ctx.inclusion["included"].sum())
+    treated = f"{n - untreated} treated with IVIG" if untreated else "all treated with IVIG"
+    text = (
+        f"The package holds {count(n, 'patient')}, {treated}. Under the inclusion rule "
+        f"inclusion={ctx.params.inclusion}, {included} {were(included)} included in the "
+        "analysis"
+    )
+    excluded = table[(table["kind"] == "excluded") & (table["n_excluded"] > 0)]
+    if len(excluded):
+        reasons = outcomes.and_list(
+            [f"{int(r.n_excluded)} {r.box[0].lower() + r.box[1:]}" for r in excluded.itertuples()]
+        )
+        text += f" and {n - included} excluded, each for the first criterion they failed: {reasons}"
+    text += "."
+    if included == 0:
+        text += " " + outcomes.nobody_analysed(ctx).replace(", so this chapter has no results", "")
+    return text
 
 
 def flow_boxes(table: pd.DataFrame) -> pd.DataFrame:
@@ -244,6 +270,9 @@ def table1(ctx: Context, rec, comparators: pd.DataFrame | None = None) -> Table:
 
     rows = record_table1(ctx, rec)
     n = ctx.n
+    rec.prose("table1_text", table1_sentence(ctx, rows))
+    if n == 0:
+        return Skip("No patient is in the analysis set, so there is no Table 1.", quiet=True)
     body = []
     comp_cols = (
         historical.baseline_columns(ctx, rec, rows, comparators) if comparators is not None else {}
@@ -285,6 +314,68 @@ def table1(ctx: Context, rec, comparators: pd.DataFrame | None = None) -> Table:
     )
 
 
+def table1_sentence(ctx: Context, rows: list[dict]) -> str:
+    """Table 1 in words, for the characteristics this cohort recorded."""
+    if ctx.n == 0:
+        return "No patient is in the analysis set, so there are no baseline characteristics."
+    r = {row["key"]: row for row in rows}
+
+    def share(key: str, what: str) -> str | None:
+        row = r.get(key)
+        if row is None or not row["denom"]:
+            return None
+        return f"{row['n']} ({fmt_number(100.0 * row['n'] / row['denom'])}%) {what}"
+
+    def mean(key: str, what: str, unit: str) -> str | None:
+        row = r.get(key)
+        if row is None or not row["n"]:
+            return None
+        sd = f", SD {fmt_number(row['sd'])}" if row["n"] > 1 else ""
+        of = f", N={row['n']}" if row["n"] != ctx.n else ""
+        return (
+            f"the mean {what} was {fmt_number(row['mean'])}{unit} ({sd.lstrip(', ')}{of})".replace(
+                " ()", ""
+            ).replace("(, ", "(")
+        )
+
+    parts = [p for p in (share("female", "were women"), share("white", "were white")) if p]
+    text = f"Of the {count(ctx.n, 'patient')} analysed"
+    text += ", " + outcomes.and_list(parts) + "." if parts else "."
+    means = [
+        m
+        for m in (
+            mean("age", "age at IVIG start", " years"),
+            mean("duration", "disease duration", " months"),
+            mean("mrss", "baseline mRSS", ""),
+        )
+        if m
+    ]
+    if means:
+        text += " " + sentence("; ".join(means))
+    myo = share("myositis", "had overlap myositis")
+    if myo:
+        text += " " + sentence(myo)
+    return text
+
+
+def treatment_sentence(ctx: Context, tv: dict) -> str:
+    """Cycles and treatment length of round 1 in words."""
+    if ctx.n == 0:
+        return "No patient is in the analysis set, so there is no treatment summary."
+    cycles, months = tv["cycles"], tv["length_months"]
+    if ctx.n == 1:
+        return (
+            f"The one patient analysed received {count(int(cycles.iloc[0]), 'IVIG cycle')} in "
+            f"round 1 over {count(int(months.iloc[0]), 'month')}."
+        )
+    return (
+        f"Patients received a mean of {fmt_number(cycles.mean())} IVIG cycles in round 1 (SD "
+        f"{fmt_number(cycles.std(ddof=1))}, range {fmt_number(cycles.min(), 0)} to "
+        f"{fmt_number(cycles.max(), 0)}) over a mean treatment length of "
+        f"{fmt_number(months.mean())} months (SD {fmt_number(months.std(ddof=1))})."
+    )
+
+
 def treatment_values(ctx: Context) -> dict:
     a = ctx.analysed
     return {
@@ -293,7 +384,7 @@ def treatment_values(ctx: Context) -> dict:
     }
 
 
-def table2(ctx: Context, rec) -> Table:
+def table2(ctx: Context, rec) -> Table | Skip:
     """Table 2: treatment length, cycles, concomitant drugs (adverse events and stop
     reasons are tabulated in the safety chapter and summarised here)."""
 
@@ -301,6 +392,9 @@ def table2(ctx: Context, rec) -> Table:
     n = ctx.n
     body = []
     tv = treatment_values(ctx)
+    rec.prose("treat_text", treatment_sentence(ctx, tv))
+    if n == 0:
+        return Skip("", quiet=True)
     for key, label in (
         ("length_months", "Treatment length (months)"),
         ("cycles", "IVIG cycles (round 1)"),
@@ -375,9 +469,11 @@ def table2(ctx: Context, rec) -> Table:
         body.append(
             {"group": "Reason IVIG stopped", "Variable": r.label, f"N={n}": cell_n_pct(r.n, n)}
         )
-    notes = []
+    notes = [f"{outcomes.population_phrase(ctx)}."]
     if none and ctx.cohort.has("medications"):
         notes.append("No patient was on concomitant " + ", ".join(none) + ".")
+    if not ctx.cohort.has("medications"):
+        notes.append("No medication table was provided, so medications are not reported.")
     notes.append(
         "Concomitant = a course overlapping the period from the first to the last "
         "IVIG cycle of round 1; treatment length = months from the first to the last "

@@ -51,6 +51,7 @@ from ivigbook.derive.bds import visit_key
 from ivigbook.derive.calendar import month_index
 from ivigbook.derive.context import Context
 from ivigbook.derive.records import measure_records, per_patient
+from ivigbook.results.applicability import count, has, too_few_for_model
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_est_ci, cell_p
 from ivigbook.stats.bentline import (
@@ -62,9 +63,6 @@ from ivigbook.stats.bentline import (
     _slopes,
     design,
 )
-
-MIN_PATIENTS = 5  #: fewer patients: no model
-
 
 MIN_AFTER_KNOT = 5  #: values (from >= 3 patients) needed beyond a knot to keep it
 
@@ -131,14 +129,14 @@ def fit(ctx: Context, paramcd: str = "MRSS") -> MixedModel | str:
     """Fit the model; a sentence (str) saying why not when it does not apply."""
     label = MEASURES[paramcd].label if paramcd in MEASURES else paramcd
     data = long_data(ctx, paramcd)
-    n_pat = data["SUBJSEQ"].nunique()
+    per_patient_n = data.groupby("SUBJSEQ").size()
+    n_two = int((per_patient_n >= 2).sum())
     post_pat = data.loc[data["month"] > 0, "SUBJSEQ"].nunique()
-    if n_pat < MIN_PATIENTS or post_pat < 2:
-        return (
-            f"A mixed model needs {label} values of at least {MIN_PATIENTS} patients, with "
-            f"values after IVIG start in at least 2; this cohort has {n_pat} patients with "
-            f"values ({post_pat} after IVIG start), so no model is fitted."
-        )
+    why = too_few_for_model(n_two, ctx.params)
+    if why is None and post_pat < 2:
+        why = f"{count(post_pat, 'patient')} {has(post_pat)} values after IVIG start, fewer than 2"
+    if why:
+        return f"No mixed model of {label} is fitted: {why}."
     pre = data[data["month"] < 0]
     has_pre = len(pre) >= MIN_PRE_VALUES and pre["SUBJSEQ"].nunique() >= 2
     knots = choose_knots(ctx, data)
@@ -177,7 +175,7 @@ def fit(ctx: Context, paramcd: str = "MRSS") -> MixedModel | str:
     return MixedModel(
         paramcd=paramcd,
         anchor=ctx.params.followup_anchor,
-        n_patients=int(n_pat),
+        n_patients=int(data["SUBJSEQ"].nunique()),
         n_obs=len(data),
         month_min=int(data["month"].min()),
         month_max=int(data["month"].max()),

@@ -101,8 +101,14 @@ def course_sentence(ctx: Context, c: pd.DataFrame, label: str, decimals: int = 1
         )
     if visits:
         parts.append(sentence("; ".join(visits)))
+    followed = c.loc[c["avisitn"] != 0, "n"].to_numpy()
+    if len(followed) > 1 and followed[-1] < followed[0] and (np.diff(followed) <= 0).all():
+        parts.append(
+            "The number of patients falls at later visits, so each complete-case mean "
+            "describes fewer patients."
+        )
     if empty:
-        parts.append(sentence(f"no patient had a value at {_and(empty)}"))
+        parts.append(sentence(f"no patient had a value at {and_list(empty)}"))
     if np.isfinite(c["p"].to_numpy(dtype=float)).any():
         test = test_for(c.attrs.get("paramcd", "")) if c.attrs.get("paramcd") else "paired_t"
         parts.append(
@@ -119,7 +125,7 @@ def p_phrase(p: float, params) -> str:
     return f"no test with fewer than {params.min_pairs} pairs"
 
 
-def _and(items: list[str]) -> str:
+def and_list(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -315,7 +321,7 @@ def course_table(
         )
     if empty:
         notes.append(
-            f"No patient had a value at {_and(empty).lower()}, so these rows are left out."
+            f"No patient had a value at {and_list(empty).lower()}, so these rows are left out."
         )
     return Table(
         pd.DataFrame(rows),
@@ -323,6 +329,21 @@ def course_table(
         table_id=f"course-{name}",
         synthetic=ctx.synthetic,
         notes=notes,
+    )
+
+
+def nobody_analysed(ctx: Context) -> str:
+    """Why the analysis set is empty, and which rule to change (zero eligible is a result)."""
+    rule = ctx.params.inclusion
+    way = (
+        " To include every treated patient, run with --set inclusion=all_treated."
+        if rule != "all_treated"
+        else ""
+    )
+    return (
+        f"No patient met the inclusion criteria (rule inclusion={rule}; see the inclusion "
+        f"flow in the cohort chapter for the reason of each exclusion), so this chapter has "
+        f"no results.{way}"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -11,6 +13,7 @@ from ivigbook.data.schema import DRUG, LABELS
 from ivigbook.derive.bds import visit_key
 from ivigbook.derive.context import Context
 from ivigbook.derive.records import measure_records
+from ivigbook.results.applicability import Skip, count, sentence, too_few_events, too_few_pairs
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_est_ci, cell_n_pct, cell_p
 from ivigbook.stats import regression
@@ -21,12 +24,19 @@ def population(ctx: Context, rec) -> Context:
     involvement when outcomes are analysed by indication; glues a sentence saying which."""
     sctx = ctx.indication_group("skin")
     rec.value("skin_population_n", sctx.n, kind="int")
-    if sctx is ctx:
-        text = f"Skin outcomes are analysed in all {ctx.n} patients of the analysis set."
+    if ctx.n == 0:
+        text = outcomes.nobody_analysed(ctx)
+    elif sctx is ctx:
+        text = f"Skin outcomes are analysed in the analysis set ({count(ctx.n, 'patient')})."
+    elif sctx.n == 0:
+        text = (
+            f"No patient of the analysis set ({count(ctx.n, 'patient')}) was treated with IVIG "
+            "for skin involvement, so there are no skin outcomes."
+        )
     else:
         text = (
-            f"Skin outcomes are analysed in the {sctx.n} patients treated with IVIG for skin "
-            f"involvement (of {ctx.n} analysed)."
+            f"Skin outcomes are analysed in the {count(sctx.n, 'patient')} treated with IVIG "
+            f"for skin involvement (of {ctx.n} analysed)."
         )
     rec.prose("skin_population_text", text)
     return sctx
@@ -34,14 +44,18 @@ def population(ctx: Context, rec) -> Context:
 
 def responders(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
     """Responders (fall >= MCID) per follow-up visit among patients with data."""
-    rows, phrases = [], []
+    rows, phrases, empty = [], [], []
     for month in ctx.params.followup_months:
         p = outcomes.pairs(ctx, paramcd, month)
+        where = outcomes.visit_phrase(month, ctx.params.followup_anchor)
         k = int((p["CHG"] <= -ctx.params.responder_mcid).sum())
         v = visit_key(month)
         rec.value(f"skin_responders_{v}_k", k, kind="int")
         rec.value(f"skin_responders_{v}_n", len(p), kind="int")
         rec.value(f"skin_responders_{v}_pct", 100.0 * k / len(p) if len(p) else np.nan, 1)
+        if p.empty:
+            empty.append(where)
+            continue
         rows.append(
             {
                 "Visit": outcomes.visit_label(month),
@@ -49,15 +63,18 @@ def responders(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
                 "Patients with data": str(len(p)),
             }
         )
-        phrases.append(
-            f"{k} of {len(p)} patients with data at "
-            f"{outcomes.visit_phrase(month, ctx.params.followup_anchor)}"
-        )
+        phrases.append(f"{k} of {count(len(p), 'patient')} with data at {where}")
     mcid = fmt_number(ctx.params.responder_mcid, 0)
-    rec.prose(
-        "skin_responders_text",
-        f"A responder's mRSS fell by at least {mcid} points: " + "; ".join(phrases) + ".",
-    )
+    if not rows:
+        rec.prose("skin_responders_text", "")
+        return Skip(
+            "No patient has an mRSS at both baseline and a follow-up visit, so there are no "
+            "responders to count."
+        )
+    text = f"A responder's mRSS fell by at least {mcid} points: " + "; ".join(phrases) + "."
+    if empty:
+        text += " " + sentence(f"no patient had an mRSS at {outcomes.and_list(empty)}")
+    rec.prose("skin_responders_text", text)
     return pd.DataFrame(rows)
 
 
@@ -120,10 +137,19 @@ def regressions(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
         v = visit_key(month)
         p = outcomes.pairs(ctx, paramcd, month).merge(preds, on="USUBJID")
         y_resp = (p["CHG"] <= -ctx.params.responder_mcid).astype(float)
+        events = int(min(y_resp.sum(), len(y_resp) - y_resp.sum()))
+        no_logit = too_few_events(events, 1, ctx.params)
+        no_linear = too_few_pairs(len(p), ctx.params, "a linear regression")
         for key in [c for c in preds.columns if c != "USUBJID"]:
             x = p[key]
             lg = regression.logistic_simple(y_resp, x)
             ln = regression.linear_simple(p["CHG"], x)
+            if no_logit:
+                lg = dataclasses.replace(
+                    lg, odds_ratio=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan
+                )
+            if no_linear:
+                ln = dataclasses.replace(ln, slope=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan)
             rec.value(f"logit_{key}_{v}_or", lg.odds_ratio, 3)
             rec.value(f"logit_{key}_{v}_ci_low", lg.ci_low, 3)
             rec.value(f"logit_{key}_{v}_ci_high", lg.ci_high, 3)
@@ -145,19 +171,29 @@ def regressions(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
                     "coef_high": ln.ci_high,
                     "coef_p": ln.p,
                     "note": getattr(lg, "note", "") or "",
+                    "suppressed": no_logit or "",
+                    "linear_suppressed": no_linear or "",
                 }
             )
     out = pd.DataFrame(rows)
-    rec.prose("skin_predictors_text", predictors_sentence(out))
+    rec.prose("skin_predictors_text", predictors_sentence(out, ctx.params))
     return out
 
 
-def predictors_sentence(reg: pd.DataFrame) -> str:
-    """Which predictors reached p < 0.05, and the strongest association per visit."""
+def predictors_sentence(reg: pd.DataFrame, params) -> str:
+    """Which predictors reached p < 0.05, the strongest association per visit, which visits
+    had too few patients, and how many p-values below 0.05 chance alone would give."""
     if reg.empty:
         return "No patient had both a baseline and a follow-up mRSS, so no predictor was examined."
     parts = []
     for visit, g in reg.groupby("visit", sort=False):
+        why = g["suppressed"].iloc[0]
+        if why:
+            parts.append(f"At {visit.lower()}, the logistic regressions are {why}.")
+        if g["linear_suppressed"].iloc[0]:
+            parts.append(
+                f"At {visit.lower()}, the linear regressions are {g['linear_suppressed'].iloc[0]}."
+            )
         g = g.dropna(subset=["or_p"])
         if g.empty:
             continue
@@ -168,13 +204,25 @@ def predictors_sentence(reg: pd.DataFrame) -> str:
             f"{fmt_number(best['or_low'], 3)} to {fmt_number(best['or_high'], 3)}; "
             f"{p_text(best['or_p'])})."
         )
+    tests = int(reg["or_p"].notna().sum() + reg["coef_p"].notna().sum())
+    if tests == 0:
+        return " ".join(parts)
     sig = reg[(reg["or_p"] < 0.05) | (reg["coef_p"] < 0.05)]
     listed = "; ".join(f"{r.label.lower()} at {r.visit.lower()}" for r in sig.itertuples())
     parts.append("Predictors with p < 0.05 in any model: " + (listed if listed else "none") + ".")
+    parts.append(
+        f"With {count(tests, 'p-value')} computed, about {fmt_number(0.05 * tests)} below 0.05 "
+        "are expected by chance alone even if no predictor mattered."
+    )
     return " ".join(parts)
 
 
-def regression_table(reg: pd.DataFrame, synthetic: bool) -> Table:
+def regression_table(reg: pd.DataFrame, synthetic: bool) -> Table | Skip:
+    """The regressions of the estimable visits; the prose says why the others are not shown."""
+    if not reg.empty:
+        reg = reg[reg["or"].notna() | reg["coef"].notna()]
+    if reg.empty:
+        return Skip("No regression could be estimated for this cohort.", quiet=True)
     rows = [
         {
             "group": r["visit"],
@@ -203,7 +251,11 @@ def regression_table(reg: pd.DataFrame, synthetic: bool) -> Table:
     )
 
 
-def forest_rows(reg: pd.DataFrame) -> pd.DataFrame:
+def forest_rows(reg: pd.DataFrame) -> pd.DataFrame | Skip:
+    """Odds ratios for the forest plot (estimable ones only)."""
+    if reg.empty or reg["or"].notna().sum() == 0:
+        return Skip("No odds ratio could be estimated for this cohort.", quiet=True)
+    reg = reg[reg["or"].notna()]
     return pd.DataFrame(
         {
             "label": reg["label"],
@@ -216,10 +268,12 @@ def forest_rows(reg: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def physician(ctx: Context, rec) -> pd.DataFrame:
+def physician(ctx: Context, rec) -> pd.DataFrame | Skip:
+    """The treating physician's global assessment (improved / stable / worse / not recorded)."""
     a = ctx.analysed
     n = ctx.n
     rows = []
+    recorded = int(a["physician_assessment"].notna().sum())
     for level in ("improved", "stable", "worse"):
         k = int((a["physician_assessment"] == level).sum())
         rec.value(f"skin_physician_{level}_n", k, kind="int")
@@ -228,6 +282,23 @@ def physician(ctx: Context, rec) -> pd.DataFrame:
     k = int(a["physician_assessment"].isna().sum())
     rec.value("skin_physician_missing_n", k, kind="int")
     rows.append({"Physician assessment": "Not recorded", f"N={n}": cell_n_pct(k, n)})
+    if recorded == 0:
+        rec.prose(
+            "skin_physician_text",
+            "The physician's global assessment is not recorded for any patient of the analysis set."
+            if n
+            else "",
+        )
+        return Skip("", quiet=True)
+    improved, stable = (
+        int((a["physician_assessment"] == lv).sum()) for lv in ("improved", "stable")
+    )
+    text = (
+        f"The treating physician judged {count(improved, 'patient')} "
+        f"({fmt_number(100.0 * improved / n)}%) improved and {stable} "
+        f"({fmt_number(100.0 * stable / n)}%) stable, of {n} analysed"
+    )
+    rec.prose("skin_physician_text", text + (f"; {k} not recorded." if k else "."))
     return pd.DataFrame(rows)
 
 
@@ -243,20 +314,25 @@ def tfr_resolution(ctx: Context, rec, month: int | None = None) -> pd.DataFrame:
     missing = len(with_tfr) - resolved - persisting
     v = visit_key(month)
     where = outcomes.visit_phrase(month, ctx.params.followup_anchor)
-    rec.prose(
-        "skin_tfr_text",
-        (
-            f"Of the {len(with_tfr)} patients with tendon friction rubs at baseline, "
+    if not len(with_tfr):
+        text = (
+            "Tendon friction rubs are not recorded in this cohort."
+            if not (ctx.cohort.measurements["measure"] == "TFR").any()
+            else "No patient of the analysis set had tendon friction rubs at baseline."
+        )
+    else:
+        text = (
+            f"Of the {count(len(with_tfr), 'patient')} with tendon friction rubs at baseline, "
             f"{resolved} had none at {where}, {persisting} still had them and "
             f"{missing} had no assessment in the window."
         )
-        if len(with_tfr)
-        else "No patient had tendon friction rubs recorded at baseline.",
-    )
+    rec.prose("skin_tfr_text", text if ctx.n else "")
     rec.value("skin_tfr_bl_n", len(with_tfr), kind="int")
     rec.value(f"skin_tfr_{v}_resolved_n", resolved, kind="int")
     rec.value(f"skin_tfr_{v}_persisting_n", persisting, kind="int")
     rec.value(f"skin_tfr_{v}_missing_n", missing, kind="int")
+    if not len(with_tfr):
+        return Skip(text, quiet=True)
     return pd.DataFrame(
         [
             {

@@ -66,12 +66,19 @@ def _baseline_wide(bds: pd.DataFrame, patient_ids: pd.Series) -> pd.DataFrame:
 # ---------------------------------------------------------------- inclusion flow
 _REASON_LABELS = {
     "no_ivig": "No IVIG infusion recorded",
+    "activity_not_recorded": "Diffuse, skin activity not recorded",
     "not_active_diffuse_skin": "No active diffuse cutaneous disease",
     "fewer_cycles_6m": "Fewer than {min_cycles_6m} IVIG cycles in the first 6 months",
 }
 
 
-_REASON_ORDER = ("no_ivig", "not_active_diffuse_skin", "fewer_cycles_6m", "no_baseline_")
+_REASON_ORDER = (
+    "no_ivig",
+    "activity_not_recorded",
+    "not_active_diffuse_skin",
+    "fewer_cycles_6m",
+    "no_baseline_",
+)
 
 
 _BASELINE_PREFIX = "no_baseline_"
@@ -104,8 +111,14 @@ def _exclusion_checks(
     t = treat.set_index("patient_id").reindex(patients["patient_id"])
     checks = [("no_ivig", t["first_cycle_date"].isna().to_numpy())]
     if params.inclusion == "active_diffuse_skin":
-        ok = (patients["active_skin_disease"] == "yes") & (patients["ssc_subtype"] == "diffuse")
-        checks.append(("not_active_diffuse_skin", ~ok.fillna(False).to_numpy(dtype=bool)))
+        # blank is not "no": a diffuse patient whose activity was not recorded has a box of
+        # their own, so the analyst sees them (and the way out, inclusion=all_treated)
+        diffuse = (patients["ssc_subtype"] == "diffuse").fillna(False).to_numpy(dtype=bool)
+        activity = patients["active_skin_disease"]
+        blank = activity.isna().to_numpy(dtype=bool)
+        active = (activity == "yes").fillna(False).to_numpy(dtype=bool)
+        checks.append(("activity_not_recorded", diffuse & blank))
+        checks.append(("not_active_diffuse_skin", ~(diffuse & active)))
     cycles = t["cycles_first_6m"].fillna(0).to_numpy()
     checks.append(("fewer_cycles_6m", cycles < params.min_cycles_6m))
     measure = params.baseline_measure

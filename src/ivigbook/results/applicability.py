@@ -35,6 +35,11 @@ def count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {word}"
 
 
+def has(n: int) -> str:
+    """'has' for one, 'have' otherwise."""
+    return "has" if int(n) == 1 else "have"
+
+
 def were(n: int) -> str:
     """'was' for one, 'were' otherwise."""
     return "was" if int(n) == 1 else "were"
@@ -68,7 +73,7 @@ def too_few_for_model(n_two_visits: int, params: AnalysisParams) -> str | None:
     if n_two_visits >= params.min_mixed_model_patients and n_two_visits > 0:
         return None
     return (
-        f"no model is fitted: {count(n_two_visits, 'patient')} with two or more values; the "
+        f"{count(n_two_visits, 'patient')} {has(n_two_visits)} two or more values, and the "
         f"mixed model needs at least {params.min_mixed_model_patients} "
         "(rule min_mixed_model_patients)"
     )
