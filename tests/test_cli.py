@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SEEDED_ERRORS, SEEDED_WARNINGS
+from package_copies import copy_hopkins, read_table, write_table
 
 from ivigbook import cli
 from ivigbook.data.problems import DataError, Problem, Report
@@ -209,3 +210,65 @@ def test_version_and_help():
     assert ivigbook("--version").stdout.startswith("ivigbook ")
     help_text = ivigbook("--help").stdout
     assert all(name in help_text for name in ("validate", "template", "synth", "run", "book"))
+
+
+# ---------------------------------------------------------------- adverse-event terms
+def _free_text_package(dest: Path) -> Path:
+    """The Hopkins package with 7 events of 3 verbatim terms outside the vocabulary."""
+    pkg = copy_hopkins(dest)
+    header, rows = read_table(pkg / "adverse_events.csv")
+    terms = ["Cefalea intensa", "cefalea intensa", "CEFALEA INTENSA ", "cefalea intensa"]
+    for row, term in zip(rows, [*terms, "rash cutaneo", "Rash cutaneo", "fiebre"]):
+        row[header.index("term")] = term
+    write_table(pkg / "adverse_events.csv", header, rows)
+    return pkg
+
+
+def test_validate_warns_about_terms_and_applies_the_terms_map(tmp_path):
+    pkg = _free_text_package(tmp_path / "pkg")
+    before = fingerprint(pkg)
+    plain = ivigbook("validate", pkg)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    warning = (
+        "adverse_events.csv:-:term: - warning: 3 terms outside the vocabulary (7 events) will be "
+        'counted as "other": "cefalea intensa" (4), "rash cutaneo" (2), "fiebre" (1); '
+        "map them with --terms terms.csv (columns term,code)"
+    )
+    assert plain.stdout.splitlines()[:2] == [warning, "0 errors, 1 warning"]
+    ids = {row[0] for row in read_table(pkg / "adverse_events.csv")[1]}
+    assert not any(pid in plain.stdout for pid in ids)  # never patient ids
+
+    terms = tmp_path / "terms.csv"
+    terms.write_text("term,code\ncefalea intensa,headache\nFiebre,fever\n", encoding="utf-8")
+    mapped = ivigbook("validate", pkg, "--terms", terms)
+    assert mapped.returncode == 0, mapped.stdout + mapped.stderr
+    assert mapped.stdout.splitlines()[:2] == [
+        "adverse_events.csv:-:term: - warning: 1 term outside the vocabulary (2 events) will be "
+        'counted as "other": "rash cutaneo" (2); add them to the --terms map (columns term,code)',
+        "0 errors, 1 warning",
+    ]
+    terms.write_text(
+        "term,code\ncefalea intensa,headache\nrash cutaneo,rash_pruritus\nfiebre,fever\n",
+        encoding="utf-8",
+    )
+    complete = ivigbook("validate", pkg, "--terms", terms)
+    assert complete.returncode == 0 and complete.stdout.startswith("0 errors, 0 warnings\n")
+    assert fingerprint(pkg) == before
+
+
+def test_validate_reports_a_bad_terms_map_as_errors(tmp_path):
+    pkg = _free_text_package(tmp_path / "pkg")
+    terms = tmp_path / "terms.csv"
+    terms.write_text("cefalea intensa,headache\ncefalea intensa,fever\nfiebre,fevr\n")
+    result = ivigbook("validate", pkg, "--terms", terms)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "terms.csv:2:term: cefalea intensa - mapped to fever here and to headache at row 1"
+    )
+    assert lines[1].startswith("terms.csv:3:code: fevr - not an adverse-event code; allowed: ")
+    assert lines[2:] == ["2 errors, 0 warnings"]  # no term warning while anything is wrong
+    missing = ivigbook("validate", pkg, "--terms", tmp_path / "nope.csv")
+    assert missing.returncode == 1
+    assert "nope.csv:-:-: - cannot read the term map (No such file or directory)" in missing.stdout

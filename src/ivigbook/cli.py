@@ -28,6 +28,7 @@ from ivigbook.data.io import read_package
 from ivigbook.data.params import parse_overrides
 from ivigbook.data.problems import MAX_LISTED, DataError
 from ivigbook.data.template import write_template
+from ivigbook.data.terms import read_term_map, term_warning
 from ivigbook.data.validate import validate_package
 from ivigbook.errors import InvalidDataError, RunError, UsageError
 from ivigbook.synth.cli import main_synth
@@ -95,12 +96,35 @@ def _configure_validate(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="problems listed per file, column and rule (default 50); all are counted",
     )
+    _configure_terms(p)
+
+
+def _configure_terms(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--terms",
+        default=None,
+        metavar="FILE",
+        help="map of adverse-event terms to codes: a CSV file 'term,code' (header optional)",
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
-
+    """Every problem of the package and of the ``--terms`` map in one report; a valid
+    package also gets one warning naming the terms still outside the vocabulary."""
+    limit = args.limit or MAX_LISTED
     raw = read_package(args.path)
-    report = validate_package(raw, limit=args.limit or MAX_LISTED)
+    report = validate_package(raw, limit=limit)
+    terms = {}
+    if getattr(args, "terms", None):
+        try:
+            terms = read_term_map(args.terms)
+        except DataError as e:
+            report.problems += e.report.problems
+    events = raw.tables.get("adverse_events")
+    if report.ok and events is not None:
+        warning = term_warning(events.frame, events.file, terms, limit)
+        if warning is not None:
+            report.problems.append(warning)
     print(report.format())
     if not report.ok:
         return EXIT_FAILURE
@@ -158,6 +182,7 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="name shown in the book (default: the folder name)",
     )
+    _configure_terms(p)
 
 
 def _configure_book(p: argparse.ArgumentParser) -> None:
@@ -173,12 +198,17 @@ def _jobs(args) -> int | None:
 
 def main_run(args) -> int:
     """Entry of ``ivigbook run DATA_DIR --out OUT [--set name=value ...] [--jobs N]
-    [--cohort-name NAME]``; returns the exit code (0 ok, 1 failed run or bad data,
-    2 usage)."""
+    [--cohort-name NAME] [--terms FILE]``; returns the exit code (0 ok, 1 failed run or
+    bad data, 2 usage)."""
     overrides = getattr(args, "set", None) or getattr(args, "overrides", None) or {}
     try:
         summary = run(
-            args.data_dir, args.out, overrides, _jobs(args), getattr(args, "cohort_name", None)
+            args.data_dir,
+            args.out,
+            overrides,
+            _jobs(args),
+            getattr(args, "cohort_name", None),
+            terms=getattr(args, "terms", None),
         )
     except InvalidDataError as exc:
         print(str(exc), file=sys.stderr)

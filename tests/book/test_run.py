@@ -14,8 +14,10 @@ import types
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from package_copies import copy_hopkins, read_table, write_table
 
 from ivigbook.data import params
 from ivigbook.book import run
@@ -29,6 +31,9 @@ from ivigbook.errors import InvalidDataError, ResultsConflictError, RunError, Us
 from ivigbook.book.execute import execute_notebooks
 from ivigbook.book.merge import merge_results, write_results_json
 from ivigbook.data.params import parse_overrides
+from ivigbook.data.terms import write_term_map
+from ivigbook.data.validate import load_cohort
+from ivigbook.derive import context
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -489,3 +494,111 @@ def test_concurrent_runs_never_exceed_the_shared_slots(tmp_path, monkeypatch):
     for t in calls:
         t.join()
     assert peak[0] == 2
+
+
+# ------------------------------------------------------------------ adverse-event term map
+TERMS_NOTEBOOK = """\
+import json, pathlib
+from ivigbook.data.schema import AE_TERMS
+from ivigbook.derive.context import load_context
+terms = load_context(data_dir, params_json, cache_dir).cohort.adverse_events["term"]
+out = pathlib.Path(results_dir)
+out.mkdir(parents=True, exist_ok=True)
+(out / "01_terms.json").write_text(json.dumps({
+    "terms_headache_n": int((terms == "headache").sum()),
+    "terms_other_n": int((~terms.isin(list(AE_TERMS))).sum())}))"""
+
+
+def free_text_package(dest: Path) -> Path:
+    """The Hopkins package with 7 events of 3 verbatim terms outside the vocabulary."""
+    pkg = copy_hopkins(dest)
+    header, rows = read_table(pkg / "adverse_events.csv")
+    verbatim = ["Cefalea intensa"] * 4 + ["rash cutaneo", "Rash cutaneo", "fiebre"]
+    for row, term in zip(rows, verbatim):
+        row[header.index("term")] = term
+    write_table(pkg / "adverse_events.csv", header, rows)
+    return pkg
+
+
+def test_run_warns_about_unmapped_terms_and_rejects_a_bad_map(tmp_path, capsys):
+    pkg = free_text_package(tmp_path / "pkg")
+    lines: list[str] = []
+    run._load_and_validate(pkg, lines.append, {"cefalea intensa": "headache"})
+    assert len(lines) == 1 and lines[0].startswith(f"the cohort package {pkg} is valid, with")
+    assert (
+        "adverse_events.csv:-:term: - warning: 2 terms outside the vocabulary (3 events) "
+        'will be counted as "other": "rash cutaneo" (2), "fiebre" (1);'
+    ) in lines[0]
+    bad = tmp_path / "terms.csv"
+    bad.write_text("fiebre,fevr\n")
+    with pytest.raises(InvalidDataError, match="the term map .*terms.csv is not valid"):
+        run._read_terms(bad)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(pkg), "--out", str(out), "--terms", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "terms.csv:1:code: fevr - not an adverse-event code" in err
+    assert "nothing was written" in err and not out.exists()
+
+
+def test_primed_cache_applies_the_run_term_map(tmp_path, monkeypatch):
+    """What the notebooks see: the cohort of the cache with ``ae_terms.csv`` applied, and
+    derived tables under a key of their own (the cohort cache stays the package's)."""
+    pkg = free_text_package(tmp_path / "pkg")
+    cohort = load_cohort(pkg)
+    terms = {"cefalea intensa": "headache", "fiebre": "fever"}
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    write_term_map(terms, cache / context.TERM_MAP_FILE)
+    params_ = params.AnalysisParams()
+    context.prime_cache(cohort, pkg, params_, cache)
+    key = context.params_key(cohort.sha256, params_, terms)
+    assert key != context.params_key(cohort.sha256, params_)
+    assert (cache / key / "adsl.parquet").is_file()
+
+    def no_validation(*a, **k):
+        raise AssertionError("load_context validated or derived again")
+
+    monkeypatch.setattr(context, "load_cohort", no_validation)
+    monkeypatch.setattr(context, "derive_all", no_validation)
+    ctx = context.load_context(pkg, "{}", cache)
+    got = ctx.cohort.adverse_events["term"]
+    assert list(got[:7]) == ["headache"] * 4 + ["rash cutaneo", "Rash cutaneo", "fever"]
+    assert ctx.cohort.sha256 == cohort.sha256
+    assert cohort.adverse_events["term"][0] == "Cefalea intensa"  # the input is not modified
+    stored = cache / f"cohort-{context.package_key(pkg)}" / "adverse_events.parquet"
+    assert pd.read_parquet(stored)["term"][0] == "Cefalea intensa"  # the package as validated
+
+
+@pytest.mark.slow
+def test_run_with_terms_gives_every_notebook_the_mapped_cohort(tmp_path, capsys):
+    root = make_project(tmp_path / "proj", reproduction=False)
+    for nb in (root / "notebooks").iterdir():
+        nb.unlink()
+    nb = new_notebook(
+        cells=[
+            new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]}),
+            new_code_cell(TERMS_NOTEBOOK),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"terms-{i}"
+    nbformat.write(nb, root / "notebooks" / "01_terms.ipynb")
+    pkg = free_text_package(tmp_path / "pkg")
+    terms = tmp_path / "terms.csv"
+    terms.write_text("term,code\ncefalea intensa,headache\nfiebre,fever\n")
+    before = terms.read_bytes()
+    headache = sum(
+        r.split(",")[2] == "headache" for r in (pkg / "adverse_events.csv").read_text().splitlines()
+    )
+    out = tmp_path / "out"
+    run.run(pkg, out, jobs=1, root=root, build=False, terms=terms)
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert results["terms_headache_n"] == headache + 4
+    assert results["terms_other_n"] == 2  # "rash cutaneo" is not in the map
+    assert '"rash cutaneo" (2); add them to the --terms map' in capsys.readouterr().err
+    assert not (out / run.RUN_CACHE_DIRNAME).exists()  # the map (free text) is not kept
+    assert not list(out.rglob(context.TERM_MAP_FILE))
+    assert terms.read_bytes() == before

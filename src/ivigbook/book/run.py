@@ -21,7 +21,8 @@ from ivigbook.data.params import parse_overrides
 from ivigbook.data.problems import DataError
 from ivigbook.data.validate import load_cohort_with_report
 from ivigbook.errors import InvalidDataError, UsageError
-from ivigbook.derive.context import prime_cache
+from ivigbook.derive.context import TERM_MAP_FILE, prime_cache
+from ivigbook.data.terms import adverse_events_file, read_term_map, term_warning, write_term_map
 from ivigbook.data.cohort import Cohort
 from ivigbook.book.bookconfig import cohort_book_config, cohort_book_toc, run_intro_page
 
@@ -67,20 +68,38 @@ def package_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _load_and_validate(data_dir: Path, emit: Callable[[str], None] | None = None):
-    """The validated cohort at ``data_dir``; bad data -> :class:`InvalidDataError`.
+def _load_and_validate(data_dir: Path, emit: Callable[[str], None] | None = None,
+                       terms: dict[str, str] | None = None):
+    """The validated cohort at ``data_dir`` (the term map not applied); bad data ->
+    :class:`InvalidDataError`.
 
     The warnings of a valid package (a BOM removed, a ``;``-separated file, extra
-    columns ignored, ...) go to ``emit``, as ``ivigbook validate`` prints them.
+    columns ignored, adverse-event terms outside the vocabulary once ``terms`` is
+    applied, ...) go to ``emit``, as ``ivigbook validate`` prints them.
     """
     try:
         cohort, report = load_cohort_with_report(data_dir)
     except DataError as exc:
         raise InvalidDataError(f"the cohort package {data_dir} is not valid:\n"
                                f"{exc.report.format()}", exc.report) from None
+    if isinstance(cohort, Cohort):
+        warning = term_warning(cohort.adverse_events, adverse_events_file(data_dir), terms)
+        if warning is not None:
+            report.problems.append(warning)
     if emit is not None and report.n_warnings:
         emit(f"the cohort package {data_dir} is valid, with warnings:\n{report.format()}")
     return cohort
+
+
+def _read_terms(path: str | os.PathLike | None) -> dict[str, str]:
+    """The term map of ``--terms`` (``{}`` without one); a bad map -> :class:`InvalidDataError`."""
+    if path is None:
+        return {}
+    try:
+        return read_term_map(path)
+    except DataError as exc:
+        raise InvalidDataError(f"the term map {path} is not valid:\n{exc.report.format()}",
+                               exc.report) from None
 
 
 def _data_sha(cohort: Any, data_dir: Path) -> str:
@@ -121,11 +140,14 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
         overrides: Iterable[str] | dict | None = None,
         jobs: int | None = None, cohort_name: str | None = None, *,
         root: str | os.PathLike | None = None, progress: bool | Callable[[str], None] = True,
-        build: bool = True, timeout: int | None = None) -> RunSummary:
+        build: bool = True, timeout: int | None = None,
+        terms: str | os.PathLike | None = None) -> RunSummary:
     """``ivigbook run``: validate ``data_dir``, execute every notebook on it, write
     ``results.json``, build the book, then atomically replace ``out``.
 
-    ``overrides``: ``--set`` strings or a ``{name: value}`` dict. Nothing in ``out`` is
+    ``overrides``: ``--set`` strings or a ``{name: value}`` dict. ``terms``: a term map
+    (``--terms``), checked first and written into the run's cache folder, where every
+    notebook's :func:`~ivigbook.derive.context.load_context` applies it. Nothing in ``out`` is
     touched unless everything succeeded. Raises :class:`UsageError` (exit 2),
     :class:`InvalidDataError` or :class:`RunError` (exit 1).
     """
@@ -162,7 +184,8 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
     published = (root / ref["published"]) if ref else None
     notebooks = discover_notebooks(root / "notebooks", include_late=published is not None)
 
-    cohort = _load_and_validate(data_dir, emit)  # (a) validate before touching OUT
+    mapping = _read_terms(terms)
+    cohort = _load_and_validate(data_dir, emit, mapping)  # (a) validate before touching OUT
     sha = _data_sha(cohort, data_dir)
     synthetic = data_dir.is_relative_to((root / SYNTHETIC_DIR).resolve())
     note = _privacy_warning(out, data_dir, root)
@@ -181,6 +204,8 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
         cache_dir = tmp / RUN_CACHE_DIRNAME
         results_dir.mkdir()
         cache_dir.mkdir()
+        if mapping:  # read by every notebook's load_context (and by the priming below)
+            write_term_map(mapping, cache_dir / TERM_MAP_FILE)
         t_prime = time.monotonic()
         if _prime(cohort, data_dir, params, cache_dir):
             emit(f"derived tables cached for the notebooks in "

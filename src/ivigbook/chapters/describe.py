@@ -70,8 +70,9 @@ def flow_sentence(ctx: Context, table: pd.DataFrame) -> str:
     treated = f"{n - untreated} treated with IVIG" if untreated else "all treated with IVIG"
     text = (
         f"The package holds {count(n, 'patient')}, {treated}. Under the inclusion rule "
-        f"inclusion={ctx.params.inclusion}, {included} {were(included)} included in the "
-        "analysis"
+        f"inclusion={ctx.params.inclusion}, "
+        + (f"{included} {were(included)}" if included else "no patient was")
+        + " included in the analysis"
     )
     excluded = table[(table["kind"] == "excluded") & (table["n_excluded"] > 0)]
     if len(excluded):
@@ -330,13 +331,10 @@ def table1_sentence(ctx: Context, rows: list[dict]) -> str:
         row = r.get(key)
         if row is None or not row["n"]:
             return None
-        sd = f", SD {fmt_number(row['sd'])}" if row["n"] > 1 else ""
-        of = f", N={row['n']}" if row["n"] != ctx.n else ""
-        return (
-            f"the mean {what} was {fmt_number(row['mean'])}{unit} ({sd.lstrip(', ')}{of})".replace(
-                " ()", ""
-            ).replace("(, ", "(")
-        )
+        extra = [f"SD {fmt_number(row['sd'])}"] if row["n"] > 1 else []
+        extra += [f"N={row['n']}"] if row["n"] != ctx.n else []
+        spread = f" ({', '.join(extra)})" if extra else ""
+        return f"the mean {what} was {fmt_number(row['mean'])}{unit}{spread}"
 
     parts = [p for p in (share("female", "were women"), share("white", "were white")) if p]
     text = f"Of the {count(ctx.n, 'patient')} analysed"

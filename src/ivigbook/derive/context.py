@@ -5,6 +5,12 @@ run's cache folder: the typed cohort keyed by the bytes of the package, the
 derived tables by the data hash and the analysis parameters. The notebooks of a
 run (executed in parallel) take a lock on the folder, so the first one does the
 work and the others read its tables.
+
+The adverse-event term map of a run (``ivigbook run --terms``) reaches the notebooks
+through the cache folder: the runner writes the validated map there as
+:data:`TERM_MAP_FILE`, and every cohort read from that folder gets it applied
+(:func:`ivigbook.data.terms.apply_term_map`) after loading. The cached cohort stays the
+package as validated (keyed by its bytes); the derived tables' key also covers the map.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from ivigbook.data.cohort import Cohort
 from ivigbook.data.io import RawPackage
 from ivigbook.data.lookup import isin
 from ivigbook.data.params import AnalysisParams, parse_overrides
+from ivigbook.data.terms import apply_term_map, read_term_map
 from ivigbook.data.validate import load_cohort
 from ivigbook.derive import adsl, treatment
 from ivigbook.derive import bds as windows
 
 _DERIVED = ("adsl", "bds", "cycles", "inclusion")
+#: The run's adverse-event term map in its cache folder (written by ``ivigbook run``).
+TERM_MAP_FILE = "ae_terms.csv"
 
 
 @dataclass
@@ -116,9 +125,12 @@ class Context:
         return not self.chosen(paramcd).empty
 
 
-def params_key(sha256: str, params: AnalysisParams) -> str:
-    """Cache key of the derived tables."""
-    blob = json.dumps({"data": sha256, "params": params.to_dict()}, sort_keys=True)
+def params_key(sha256: str, params: AnalysisParams, terms: dict[str, str] | None = None) -> str:
+    """Cache key of the derived tables (and of the term map applied, when there is one)."""
+    key = {"data": sha256, "params": params.to_dict()}
+    if terms:
+        key["terms"] = terms
+    blob = json.dumps(key, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -158,7 +170,8 @@ def load_context(
     done once per run: the first caller validates and types the package
     (:func:`cached_cohort`) and derives the tables (:func:`cached_derived`), both
     stored as parquet; callers running at the same time wait on a lock in
-    ``cache_dir`` and then read the stored tables instead of repeating the work.
+    ``cache_dir`` and then read the stored tables instead of repeating the work. A term
+    map in ``cache_dir`` (:data:`TERM_MAP_FILE`) is applied to the cohort.
     """
     overrides = json.loads(params_json) if isinstance(params_json, str) else dict(params_json)
     params = AnalysisParams.from_mapping(parse_overrides(overrides))
@@ -170,8 +183,8 @@ def load_context(
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     with _locked(cache / ".lock"):
-        cohort = cached_cohort(data_dir, cache, cohort_name)
-        derived = cached_derived(cohort, params, cache)
+        cohort, terms = _with_term_map(cached_cohort(data_dir, cache, cohort_name), cache)
+        derived = cached_derived(cohort, params, cache, terms)
     return Context(cohort=cohort, params=params, synthetic=synthetic, **derived)
 
 
@@ -249,14 +262,29 @@ def prime_cache(
         folder = cache / f"cohort-{package_key(data_dir)}"
         if not (folder / _COHORT_META).is_file():
             _store_cohort(folder, cohort)
-        cached_derived(cohort, params, cache)
+        mapped, terms = _with_term_map(cohort, cache)
+        cached_derived(mapped, params, cache, terms)
+
+
+def _with_term_map(cohort: Cohort, cache: Path) -> tuple[Cohort, dict[str, str]]:
+    """``cohort`` with the term map of the cache folder applied, and that map (``{}``
+    when the folder has none)."""
+    path = cache / TERM_MAP_FILE
+    if not path.is_file():
+        return cohort, {}
+    terms = read_term_map(path)
+    return apply_term_map(cohort, terms), terms
 
 
 def cached_derived(
-    cohort: Cohort, params: AnalysisParams, cache_dir: str | Path
+    cohort: Cohort,
+    params: AnalysisParams,
+    cache_dir: str | Path,
+    terms: dict[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """:func:`derive_all`, stored in ``cache_dir`` as parquet keyed by :func:`params_key`."""
-    folder = Path(cache_dir) / params_key(cohort.sha256, params)
+    """:func:`derive_all`, stored in ``cache_dir`` as parquet keyed by :func:`params_key`
+    (``terms``: the term map applied to ``cohort``, part of the key)."""
+    folder = Path(cache_dir) / params_key(cohort.sha256, params, terms)
     if all((folder / f"{name}.parquet").exists() for name in _DERIVED):
         try:
             return {name: pd.read_parquet(folder / f"{name}.parquet") for name in _DERIVED}
