@@ -29,12 +29,14 @@ def chapter_results(
     *,
     paper_only: bool = False,
     errors: list[str] | None = None,
+    texts: dict[str, dict] | None = None,
 ) -> dict[str, dict]:
     """Results per chapter notebook stem, as the notebooks record them with this ``seed``.
 
     ``paper_only``: only the paper's own analyses (the calibration check of the synthetic
     cohorts). ``errors``: collect each failing step there as ``stem/label: error`` and go
-    on; without it a failing step raises.
+    on; without it a failing step raises. ``texts``: filled with the glued phrases and
+    sentences of each chapter (``{stem: {key: text}}``).
     """
     out: dict[str, dict] = {}
     for chap in CHAPTERS:
@@ -44,6 +46,8 @@ def chapter_results(
         rec = Recorder(chap.stem)
         ctx.record_basics(rec)
         out[chap.stem] = rec.values
+        if texts is not None:
+            texts[chap.stem] = rec.texts
         env = Env(ctx, rec, comparators, seed)
         for step in steps:
             if errors is None:

@@ -35,8 +35,10 @@ import numpy as np
 import pandas as pd
 
 from ivigbook.chapters import outcomes
+from ivigbook.chapters.longitudinal import target_months
 from ivigbook.derive.bds import visit_key
 from ivigbook.derive.context import Context
+from ivigbook.derive.records import alive_at
 from ivigbook.results.formatter import fmt_number
 from ivigbook.results.table import Table, cell_est_ci
 from ivigbook.stats.mi import M_DEFAULT, chained_pmm, rubin
@@ -83,7 +85,9 @@ def wide_table(ctx: Context, paramcd: str = "MRSS") -> pd.DataFrame:
         out[name] = values
     out.index = a.loc[keep, "SUBJSEQ"].astype(int).to_numpy()
     out.index.name = "SUBJSEQ"
-    return out.sort_index()
+    out = out.sort_index()
+    out.attrs["usubjid"] = dict(zip(a.loc[keep, "SUBJSEQ"].astype(int), ids, strict=True))
+    return out
 
 
 # ----------------------------------------------------------------------------- chapter
@@ -117,13 +121,18 @@ def analyse(
                 {"avisitn": mo, "visit": v, "n": n, "n_observed": int(wide[v].notna().sum())}
             )
             continue
-        chg = [d[v].to_numpy() - d["base"].to_numpy() for d in completed]
-        r = rubin([c.mean() for c in chg], [c.var(ddof=1) / n for c in chg], n)
+        # no value is imputed for a visit after the patient's death
+        ids = [wide.attrs["usubjid"][s] for s in data.index]
+        alive = alive_at(ctx.analysed, ids, target_months(ctx, mo, ids))
+        n_alive = int(alive.sum())
+        chg = [(d[v].to_numpy() - d["base"].to_numpy())[alive] for d in completed]
+        r = rubin([c.mean() for c in chg], [c.var(ddof=1) / n_alive for c in chg], n_alive)
         rows.append(
             {
                 "avisitn": mo,
                 "visit": v,
-                "n": n,
+                "n": n_alive,
+                "n_died": n - n_alive,
                 "n_observed": int(wide[v].notna().sum()),
                 "estimate": r.estimate,
                 "ci_low": r.ci_low,
@@ -138,6 +147,7 @@ def analyse(
     out = pd.DataFrame(rows)
     out.attrs["covariates"] = [c for c in cols if c not in ["base"] + usable]
     out.attrs["m"] = m
+    out.attrs["n"] = n
     return out
 
 
@@ -161,7 +171,7 @@ def mrss_change(
         rec.prose(f"{stem}_text", res)
         return None
     m_text = rec.value("mi_m", int(res.attrs["m"]), kind="int")
-    n_text = rec.value(f"{stem}_n", int(res["n"].iloc[0]), kind="int")
+    n_text = rec.value(f"{stem}_n", int(res.attrs["n"]), kind="int")
     sources = ["the baseline"] + (["the other visits"] if len(res) > 1 else [])
     sources += [COVARIATE_LABELS[c] for c in res.attrs["covariates"]]
     listed = sources[0] if len(sources) == 1 else ", ".join(sources[:-1]) + " and " + sources[-1]
@@ -182,7 +192,11 @@ def mrss_change(
         hi = rec.value(f"{stem}_{v}_change_ci_high", r["ci_high"])
         rec.value(f"{stem}_{v}_change_p", r["p"], kind="p")
         fmis.append((r["fmi"], rec.value(f"{stem}_{v}_fmi", r["fmi"], 2), where))
-        visits.append(f"{e} at {where} (95% CI {lo} to {hi}; {obs} of {n_text} observed)")
+        died = int(r.get("n_died", 0) or 0)
+        dead = f"; {died} who had died before it not imputed" if died else ""
+        visits.append(
+            f"{e} at {where} (95% CI {lo} to {hi}; {obs} of {int(r['n'])} observed{dead})"
+        )
     parts.append("Pooled mean change from baseline: " + "; ".join(visits) + ".")
     if len(fmis) == 1:
         parts.append(f"The fraction of missing information was {fmis[0][1]}.")

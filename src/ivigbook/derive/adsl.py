@@ -309,3 +309,48 @@ def _subject_level(
     drug_columns = [c for c in drugs.columns if c != "patient_id"]
     out[drug_columns] = out[drug_columns].astype("boolean")
     return out.sort_values("SUBJSEQ", ignore_index=True)
+
+
+# ---------------------------------------------------------------- inclusion, for the analyst
+def inclusion_report(
+    patients: pd.DataFrame, inclusion_df: pd.DataFrame, params: AnalysisParams
+) -> tuple[list[str], list[str]]:
+    """What ``validate`` and ``run`` print before anything executes: the flow counts (lines)
+    and warnings about patients the inclusion rule excludes because a value it needs is
+    blank, each with the way out. Counts only, never patient ids."""
+    table = flow_table(inclusion_df, params)
+    lines = [f"inclusion flow (inclusion={params.inclusion}):"]
+    for r in table.itertuples():
+        if r.kind == "excluded":
+            lines.append(f"  - excluded: {r.box}: {int(r.n_excluded)}")
+        else:
+            lines.append(f"  {r.box}: {int(r.n_remaining)}")
+    warnings = []
+    reason = inclusion_df["reason"].astype("string")
+    blank = int((reason == "activity_not_recorded").sum())
+    if blank:
+        absent = bool(patients["active_skin_disease"].isna().all())
+        what = (
+            "the package has no active_skin_disease values"
+            if absent
+            else f"{blank} diffuse patient{'s' if blank != 1 else ''} "
+            f"{'have' if blank != 1 else 'has'} no active_skin_disease"
+        )
+        warnings.append(
+            f"{what}: the paper's rule (inclusion=active_diffuse_skin) excludes "
+            f"{'them' if blank != 1 else 'this patient'} ({blank} in the flow box "
+            "'Diffuse, skin activity not recorded'); --set inclusion=all_treated includes all "
+            "treated patients"
+        )
+    if int(inclusion_df["included"].sum()) == 0 and len(inclusion_df):
+        warnings.append(
+            "no patient meets the inclusion criteria: the book is still built (cohort flow "
+            "and safety), the efficacy chapters say nobody met the criteria; "
+            + (
+                "--set inclusion=all_treated includes all treated patients"
+                if params.inclusion != "all_treated"
+                else f"lower min_cycles_6m (now {params.min_cycles_6m}) or "
+                "set baseline_measure= (empty) to include more patients"
+            )
+        )
+    return lines, warnings

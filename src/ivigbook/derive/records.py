@@ -44,3 +44,19 @@ def measure_records(group: pd.DataFrame, measurements: pd.DataFrame, paramcd: st
         }
     )
     return out.sort_values(["SUBJSEQ", "date"], kind="stable").reset_index(drop=True)
+
+
+def months_to_death(group: pd.DataFrame) -> pd.Series:
+    """Calendar months from the first cycle to death for the subject-level rows ``group``
+    (indexed by USUBJID; NaN for patients with no death date)."""
+    g = group.set_index("USUBJID")
+    months = month_index(g["death_date"]) - month_index(g["first_cycle_date"])
+    return pd.Series(months.to_numpy(dtype=float, na_value=np.nan), index=g.index)
+
+
+def alive_at(group: pd.DataFrame, usubjids, months) -> np.ndarray:
+    """For each patient of ``usubjids`` (rows of ``group``), whether they were alive at
+    ``months`` from the first cycle (a number, or one per patient): no model imputes or
+    estimates a visit after a patient's death."""
+    death = months_to_death(group).reindex(pd.Index(list(usubjids))).to_numpy()
+    return ~(np.isfinite(death) & (death < np.asarray(months, dtype=float)))
