@@ -16,6 +16,7 @@ never shows a traceback unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -24,12 +25,15 @@ from dataclasses import dataclass
 from ivigbook import __version__
 from ivigbook.book.reference import build_reference_book
 from ivigbook.book.run import run
+from ivigbook.data.cohort import Cohort
 from ivigbook.data.io import read_package
-from ivigbook.data.params import parse_overrides
+from ivigbook.data.params import AnalysisParams, parse_overrides
 from ivigbook.data.problems import MAX_LISTED, DataError
+from ivigbook.data.rules import DEFAULT_SEED, format_rules, rules_markdown
 from ivigbook.data.template import write_template
 from ivigbook.data.terms import read_term_map, term_warning
 from ivigbook.data.validate import validate_package
+from ivigbook.derive.context import inclusion_lines
 from ivigbook.errors import InvalidDataError, RunError, UsageError
 from ivigbook.synth.cli import main_synth
 
@@ -69,6 +73,16 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _seed(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return n
+
+
 class _SetParameter(argparse.Action):
     """``--set name=value``: an analysis parameter, typed and checked by the one parser
     (:func:`ivigbook.data.params.parse_overrides`). The namespace attribute becomes a
@@ -97,6 +111,13 @@ def _configure_validate(p: argparse.ArgumentParser) -> None:
         help="problems listed per file, column and rule (default 50); all are counted",
     )
     _configure_terms(p)
+    p.add_argument(
+        "--set",
+        action=_SetParameter,
+        default={},
+        metavar="name=value",
+        help="an analysis parameter for the inclusion flow shown (repeatable)",
+    )
 
 
 def _configure_terms(p: argparse.ArgumentParser) -> None:
@@ -130,6 +151,10 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     sizes = ", ".join(f"{len(t)} {name}" for name, t in raw.tables.items())
     print(f"{args.path}: valid cohort package ({raw.format}: {sizes}; sha256 {raw.sha256})")
+    frames = {t: raw.tables[t].frame.astype("string") for t in raw.tables}
+    cohort = Cohort.from_frames(name=raw.name, source=str(args.path), sha256=raw.sha256, **frames)
+    params = AnalysisParams.from_mapping(parse_overrides(getattr(args, "set", None) or {}))
+    print("\n".join(inclusion_lines(cohort, params)))
     return EXIT_OK
 
 
@@ -173,7 +198,17 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
         action=_SetParameter,
         default={},
         metavar="name=value",
-        help="set an analysis parameter (repeatable)",
+        help="set an analysis rule (repeatable; the rules are listed below and by "
+        "`ivigbook rules`)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=None,
+        metavar="S",
+        help="random seed of the multiple imputation and the MAIC bootstrap (default: the "
+        f"registered seed of a reference cohort, else {DEFAULT_SEED}); recorded in "
+        "results.json",
     )
     _configure_jobs(p)
     p.add_argument(
@@ -183,6 +218,26 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
         help="name shown in the book (default: the folder name)",
     )
     _configure_terms(p)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = format_rules(_width())
+
+
+# ---------------------------------------------------------------- rules
+def _width() -> int:
+    """Columns for the rules: the terminal's, at most 100."""
+    return min(100, shutil.get_terminal_size((88, 24)).columns)
+
+
+def _configure_rules(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--markdown", action="store_true", help="print the README's Markdown table instead"
+    )
+
+
+def _rules(args: argparse.Namespace) -> int:
+    """Every analysis rule with its default, allowed values, meaning and sources."""
+    print(rules_markdown() if args.markdown else format_rules(_width()), end="")
+    return EXIT_OK
 
 
 def _configure_book(p: argparse.ArgumentParser) -> None:
@@ -197,8 +252,8 @@ def _jobs(args) -> int | None:
 
 
 def main_run(args) -> int:
-    """Entry of ``ivigbook run DATA_DIR --out OUT [--set name=value ...] [--jobs N]
-    [--cohort-name NAME] [--terms FILE]``; returns the exit code (0 ok, 1 failed run or
+    """Entry of ``ivigbook run DATA_DIR --out OUT [--set name=value ...] [--seed S]
+    [--jobs N] [--cohort-name NAME] [--terms FILE]``; returns the exit code (0 ok, 1 failed run or
     bad data, 2 usage)."""
     overrides = getattr(args, "set", None) or getattr(args, "overrides", None) or {}
     try:
@@ -209,6 +264,7 @@ def main_run(args) -> int:
             _jobs(args),
             getattr(args, "cohort_name", None),
             terms=getattr(args, "terms", None),
+            seed=getattr(args, "seed", None),
         )
     except InvalidDataError as exc:
         print(str(exc), file=sys.stderr)
@@ -263,6 +319,12 @@ register(
 )
 register("synth", "generate a calibrated synthetic cohort", _configure_synth, main_synth)
 register("run", "validate a cohort and render the analysis book for it", _configure_run, main_run)
+register(
+    "rules",
+    "list the analysis rules: default, allowed values, meaning",
+    _configure_rules,
+    _rules,
+)
 register("book", "render the reference edition of the book", _configure_book, main_book)
 
 

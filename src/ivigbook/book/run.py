@@ -21,7 +21,7 @@ from ivigbook.data.params import parse_overrides
 from ivigbook.data.problems import DataError
 from ivigbook.data.validate import load_cohort_with_report
 from ivigbook.errors import InvalidDataError, UsageError
-from ivigbook.derive.context import TERM_MAP_FILE, prime_cache
+from ivigbook.derive.context import TERM_MAP_FILE, inclusion_lines, prime_cache
 from ivigbook.data.terms import adverse_events_file, read_term_map, term_warning, write_term_map
 from ivigbook.data.cohort import Cohort
 from ivigbook.book.bookconfig import cohort_book_config, cohort_book_toc, run_intro_page
@@ -125,14 +125,18 @@ def _cohort_params(base: dict, overrides: dict) -> tuple[AnalysisParams, dict]:
     return params, _normalize(merged)
 
 
-def _prime(cohort, data_dir: Path, params: AnalysisParams, cache_dir: Path) -> bool:
+def _prime(cohort, data_dir: Path, params: AnalysisParams, cache_dir: Path,
+           emit: Callable[[str], None] = print) -> bool:
     """Store the cohort the runner validated, and its derived tables, in the run's cache,
     so that the notebooks read them instead of validating and deriving again. False (and
-    nothing stored) for anything but a real :class:`~ivigbook.data.cohort.Cohort`."""
+    nothing stored) for anything but a real :class:`~ivigbook.data.cohort.Cohort`. Prints
+    the inclusion flow counts and their warnings through ``emit``."""
 
     if not isinstance(cohort, Cohort):
         return False
-    prime_cache(cohort, data_dir, params, cache_dir)
+    derived = prime_cache(cohort, data_dir, params, cache_dir)
+    for line in inclusion_lines(cohort, params, derived):
+        emit(line)
     return True
 
 
@@ -141,14 +145,17 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
         jobs: int | None = None, cohort_name: str | None = None, *,
         root: str | os.PathLike | None = None, progress: bool | Callable[[str], None] = True,
         build: bool = True, timeout: int | None = None,
-        terms: str | os.PathLike | None = None) -> RunSummary:
+        terms: str | os.PathLike | None = None, seed: int | None = None) -> RunSummary:
     """``ivigbook run``: validate ``data_dir``, execute every notebook on it, write
     ``results.json``, build the book, then atomically replace ``out``.
 
     ``overrides``: ``--set`` strings or a ``{name: value}`` dict. ``terms``: a term map
     (``--terms``), checked first and written into the run's cache folder, where every
     notebook's :func:`~ivigbook.derive.context.load_context` applies it. Nothing in ``out`` is
-    touched unless everything succeeded. Raises :class:`UsageError` (exit 2),
+    touched unless everything succeeded. ``seed`` (``--seed``): the notebooks' random seed,
+    by default the registered seed of a reference cohort run on its own data, else
+    :data:`~ivigbook.config.DEFAULT_SEED`; ``results.json`` records it as ``"seed"``.
+    Raises :class:`UsageError` (exit 2),
     :class:`InvalidDataError` or :class:`RunError` (exit 1).
     """
     t0 = time.monotonic()
@@ -180,6 +187,9 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
     ref = next((c for c in REFERENCE_COHORTS.values()
                 if (root / c["data_dir"]).resolve() == data_dir), None)
     base = dict(ref["params"]) if ref else {}
+    seed = int((ref or {}).get("seed", DEFAULT_SEED)) if seed is None else int(seed)
+    if seed < 0:
+        raise UsageError(f"--seed {seed}: the seed must be 0 or more")
     params, params_json = _cohort_params(base, overrides)
     published = (root / ref["published"]) if ref else None
     notebooks = discover_notebooks(root / "notebooks", include_late=published is not None)
@@ -207,7 +217,7 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
         if mapping:  # read by every notebook's load_context (and by the priming below)
             write_term_map(mapping, cache_dir / TERM_MAP_FILE)
         t_prime = time.monotonic()
-        if _prime(cohort, data_dir, params, cache_dir):
+        if _prime(cohort, data_dir, params, cache_dir, emit):
             emit(f"derived tables cached for the notebooks in "
                  f"{time.monotonic() - t_prime:.1f} s")
         del cohort  # the runner lets go of it while the notebooks run
@@ -217,12 +227,12 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
             "results_dir": results_dir, "cache_dir": cache_dir,
             "comparators_path": comparators_file(root, ref),
             "published_path": published if published is not None else "",
-            "synthetic": synthetic, "seed": int((ref or {}).get("seed", DEFAULT_SEED)),
+            "synthetic": synthetic, "seed": seed,
         }
 
         def merge() -> None:
             payload = merge_results(results_dir, cohort_name, params, sha)
-            write_results_json(tmp / RESULTS_FILENAME, payload)
+            write_results_json(tmp / RESULTS_FILENAME, {**payload, "seed": seed})
 
         # where a real export lives is not published with its book (folder names may
         # carry patient names or record numbers); the intro page names the package

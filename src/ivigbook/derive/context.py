@@ -125,6 +125,16 @@ class Context:
         return not self.chosen(paramcd).empty
 
 
+def inclusion_lines(
+    cohort: Cohort, params: AnalysisParams, derived: dict | None = None
+) -> list[str]:
+    """The inclusion flow counts and its warnings, as ``validate`` and ``run`` print them
+    before anything executes (``derived``: tables already derived, else derived here)."""
+    derived = derived if derived is not None else derive_all(cohort, params)
+    lines, warnings = adsl.inclusion_report(cohort.patients, derived["inclusion"], params)
+    return lines + [f"warning: {w}" for w in warnings]
+
+
 def params_key(sha256: str, params: AnalysisParams, terms: dict[str, str] | None = None) -> str:
     """Cache key of the derived tables (and of the term map applied, when there is one)."""
     key = {"data": sha256, "params": params.to_dict()}
@@ -251,11 +261,11 @@ def _store_cohort(folder: Path, cohort: Cohort) -> None:
 
 def prime_cache(
     cohort: Cohort, data_dir: str | Path, params: AnalysisParams, cache_dir: str | Path
-) -> None:
+) -> dict[str, pd.DataFrame]:
     """Store a cohort already loaded with ``load_cohort(data_dir)`` and its derived tables
     in ``cache_dir``, so that every :func:`load_context` of a run reads them instead of
     validating and deriving again (for a caller that validated the package first, as
-    ``ivigbook run`` does)."""
+    ``ivigbook run`` does). Returns the derived tables."""
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     with _locked(cache / ".lock"):
@@ -263,7 +273,8 @@ def prime_cache(
         if not (folder / _COHORT_META).is_file():
             _store_cohort(folder, cohort)
         mapped, terms = _with_term_map(cohort, cache)
-        cached_derived(mapped, params, cache, terms)
+        derived = cached_derived(mapped, params, cache, terms)
+    return derived
 
 
 def _with_term_map(cohort: Cohort, cache: Path) -> tuple[Cohort, dict[str, str]]:
