@@ -171,7 +171,7 @@ def test_too_few_patients_gives_a_sentence_and_none(valid_package):
     ctx = load_context(valid_package)
     rec = Recorder("02_skin_outcomes", None)
     assert longitudinal.mrss_model(ctx, rec) is None
-    assert "at least 5 patients" in rec.texts["lmm_mrss_text"]
+    assert "needs at least 10 (rule min_mixed_model_patients)" in rec.texts["lmm_mrss_text"]
     assert rec.texts["lmm_mrss_why_text"]
     assert longitudinal.figure_args(None, ctx)["summary"].empty
     assert longitudinal.terms_table(None, False) is None

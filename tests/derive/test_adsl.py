@@ -190,7 +190,7 @@ def test_inclusion_reasons_first_failure_wins(flow_cohort):
         "none": "no_ivig",
         "inactive": "not_active_diffuse_skin",
         "limited": "not_active_diffuse_skin",
-        "unknown_activity": "not_active_diffuse_skin",
+        "unknown_activity": "activity_not_recorded",  # blank is not "no"
         "two_cycles": "fewer_cycles_6m",
         "late_cycles": "fewer_cycles_6m",
         "no_base": "no_baseline_mrss",
@@ -202,6 +202,7 @@ def test_inclusion_reasons_first_failure_wins(flow_cohort):
         assert bool(incl.loc[pid, "included"]) == (reason is None), pid
     assert list(incl["reason"].cat.categories) == [
         "no_ivig",
+        "activity_not_recorded",
         "not_active_diffuse_skin",
         "fewer_cycles_6m",
         "no_baseline_mrss",
@@ -229,31 +230,52 @@ def test_flow_boxes_add_up_and_each_patient_is_in_exactly_one_box(flow_cohort):
     excl = flow[flow["kind"] == "excluded"]
     assert excl["reason"].tolist() == [
         "no_ivig",
+        "activity_not_recorded",
         "not_active_diffuse_skin",
         "fewer_cycles_6m",
         "no_baseline_mrss",
     ]
-    assert excl["n_excluded"].tolist() == [1, 4, 2, 1]
-    assert excl["n_remaining"].tolist() == [8, 4, 2, 1]
+    assert excl["n_excluded"].tolist() == [1, 1, 3, 2, 1]
+    assert excl["n_remaining"].tolist() == [8, 7, 4, 2, 1]
     assert flow["n_remaining"].iloc[-1] == 1
     assert excl["n_excluded"].sum() + flow["n_remaining"].iloc[-1] == len(incl)
     # every patient lands in exactly one box
     boxes = incl["reason"].astype("string").fillna("included")
     assert boxes.value_counts().sum() == len(incl)
     assert (incl["included"] == incl["reason"].isna()).all()
-    assert "Fewer than 3 IVIG cycles" in excl["box"].iloc[2]
-    assert "mRSS" in excl["box"].iloc[3]
+    assert "Fewer than 3 IVIG cycles" in excl["box"].iloc[3]
+    assert "mRSS" in excl["box"].iloc[4]
+    assert excl["box"].iloc[1] == "Diffuse, skin activity not recorded"
 
 
 def test_flow_shows_empty_boxes_and_rejects_inconsistent_input(flow_cohort):
     incl = derive_adsl.inclusion(flow_cohort, PAPER)
     only_ok = incl[incl["patient_id"] == "ok"]
     flow = derive_adsl.flow_table(only_ok)
-    assert flow["n_excluded"].dropna().tolist() == [0, 0, 0, 0]
+    assert flow["n_excluded"].dropna().tolist() == [0, 0, 0, 0, 0]
     broken = incl.copy()
     broken.loc[broken["patient_id"] == "none", "included"] = True
     with pytest.raises(AssertionError):
         derive_adsl.flow_table(broken)
+
+
+def test_inclusion_report_prints_counts_and_the_way_out_for_blank_activity(flow_cohort):
+    incl = derive_adsl.inclusion(flow_cohort, PAPER)
+    lines, warnings = derive_adsl.inclusion_report(flow_cohort.patients, incl, PAPER)
+    assert lines[0] == "inclusion flow (inclusion=active_diffuse_skin):"
+    assert "  - excluded: Diffuse, skin activity not recorded: 1" in lines
+    assert lines[-1] == "  Included in the analysis: 1"
+    assert len(warnings) == 1
+    assert warnings[0].startswith("1 diffuse patient has no active_skin_disease")
+    assert "--set inclusion=all_treated" in warnings[0]
+    assert not any("unknown_activity" in w for w in lines + warnings)  # never patient ids
+
+
+def test_inclusion_report_when_nobody_is_eligible(flow_cohort):
+    incl = derive_adsl.inclusion(flow_cohort, PAPER)
+    nobody = incl.assign(included=False, reason=incl["reason"].fillna("no_ivig"))
+    _, warnings = derive_adsl.inclusion_report(flow_cohort.patients, nobody, PAPER)
+    assert any(w.startswith("no patient meets the inclusion criteria") for w in warnings)
 
 
 def test_flow_from_plain_strings_orders_known_reasons():
