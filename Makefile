@@ -9,6 +9,8 @@ DATA   ?= data/synthetic/hopkins2015
 OUT    ?= out
 # analysis-rule overrides for make run, e.g. SET="window_halfwidth_months=1 responder_mcid=4"
 SET    ?=
+# random seed for make run (empty: the registered seed of a reference cohort, else 2015)
+SEED   ?=
 
 .PHONY: all venv book test check lint format run bench clean
 
@@ -45,9 +47,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-## Run the book on your own cohort: make run DATA=path/to/export OUT=path/to/out [SET="name=value ..."]
+## Run the book on your own cohort: make run DATA=path/to/export OUT=path/to/out [SET="name=value ..."] [SEED=S]
 run: $(STAMP)
-	$(BIN)/ivigbook run $(DATA) --out $(OUT) --jobs $(JOBS) $(foreach s,$(SET),--set $(s))
+	$(BIN)/ivigbook run $(DATA) --out $(OUT) --jobs $(JOBS) $(foreach s,$(SET),--set $(s)) $(if $(SEED),--seed $(SEED))
 
 ## Performance benchmarks (not part of make test).
 bench: $(STAMP)

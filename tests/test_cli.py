@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
+import types
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,9 @@ from conftest import SEEDED_ERRORS, SEEDED_WARNINGS
 from package_copies import copy_hopkins, read_table, write_table
 
 from ivigbook import cli
+from ivigbook.book import run as book_run
+from ivigbook.config import DEFAULT_SEED, REFERENCE_COHORTS, project_root
+from ivigbook.data.params import AnalysisParams
 from ivigbook.data.problems import DataError, Problem, Report
 
 
@@ -111,6 +117,8 @@ def test_template_then_filled_validates(tmp_path):
         ["run", "data", "--out", "o", "--set", "no_such_parameter=1"],
         ["run", "data", "--out", "o", "--set", "round_gap_months=three"],
         ["run", "data", "--out", "o", "--set", "followup_anchor=tomorrow"],
+        ["run", "data", "--out", "o", "--seed", "-1"],
+        ["run", "data", "--out", "o", "--seed", "many"],
         ["book", "--jobs", "0"],
         ["synth", "x", "--patients", "many"],
     ],
@@ -272,3 +280,78 @@ def test_validate_reports_a_bad_terms_map_as_errors(tmp_path):
     missing = ivigbook("validate", pkg, "--terms", tmp_path / "nope.csv")
     assert missing.returncode == 1
     assert "nope.csv:-:-: - cannot read the term map (No such file or directory)" in missing.stdout
+
+
+# ---------------------------------------------------------------- analysis rules and seed
+RULE_NAMES = [f.name for f in fields(AnalysisParams)]
+
+
+def test_rules_lists_every_rule_with_default_and_allowed_values():
+    result = ivigbook("rules")
+    assert result.returncode == 0, result.stderr
+    for name in [*RULE_NAMES, "seed"]:
+        assert f"\n{name} = " in result.stdout, name
+    assert "min_pairs = 3  (integer)" in result.stdout
+    assert "Allowed: one of treated, analysis." in result.stdout
+    assert "Peduzzi" in result.stdout and "TSD 18" in result.stdout
+    markdown = ivigbook("rules", "--markdown")
+    assert markdown.returncode == 0
+    assert markdown.stdout.startswith("| Rule | Default | Allowed values | Meaning |")
+
+
+def test_run_help_ends_with_the_rules():
+    result = ivigbook("run", "--help")
+    assert result.returncode == 0
+    text = result.stdout
+    assert "--set name=value" in text and "ivigbook rules" in text and "--seed S" in text
+    rules_start = text.index("Analysis rules")
+    assert text.index("--cohort-name") < rules_start  # after the options
+    for name in [*RULE_NAMES, "seed"]:
+        assert f"\n{name} = " in text[rules_start:], name
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.fixture
+def captured_run(monkeypatch):
+    """``ivigbook run`` up to the notebooks: the parameters they would get and the
+    results.json merged before the first one (no notebook is executed)."""
+    seen: list[dict] = []
+
+    def fake_execute(notebooks, out_dir, parameters, *args, between=None, **kwargs):
+        between()
+        results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+        seen.append({"parameters": dict(parameters), "results": results})
+        raise _Stop
+
+    def fake_validate(path):
+        return (types.SimpleNamespace(sha256="0" * 64), types.SimpleNamespace(n_warnings=0))
+
+    monkeypatch.setattr(book_run, "execute_notebooks", fake_execute)
+    monkeypatch.setattr(book_run, "load_cohort_with_report", fake_validate)
+    return seen
+
+
+def _run_until_notebooks(data, out, *extra) -> None:
+    with pytest.raises(_Stop):
+        cli.main(["--debug", "run", str(data), "--out", str(out), *map(str, extra)])
+    assert not Path(out).exists()
+
+
+def test_seed_reaches_the_notebooks_and_results_json(valid_package, tmp_path, captured_run):
+    _run_until_notebooks(valid_package, tmp_path / "out", "--seed", 7)
+    _run_until_notebooks(valid_package, tmp_path / "out")
+    spain = REFERENCE_COHORTS["spain_multicentre"]
+    _run_until_notebooks(project_root() / spain["data_dir"], tmp_path / "out")
+    seeds = [(c["parameters"]["seed"], c["results"]["seed"]) for c in captured_run]
+    assert seeds == [(7, 7), (DEFAULT_SEED, DEFAULT_SEED), (spain["seed"], spain["seed"])]
+    assert spain["seed"] != DEFAULT_SEED
+    assert set(captured_run[0]["results"]) == {
+        "cohort",
+        "parameters",
+        "data_sha256",
+        "results",
+        "seed",
+    }

@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ivigbook.data.params import MULTICENTRE, PAPER
+from ivigbook.data.rules import DEFAULT_SEED as DEFAULT_SEED  # defined with its documentation
 from ivigbook.errors import RunError
 
 BOOK_CACHE_DIR = "_build/.cache"  # derived tables of `ivigbook book` (git-ignored)
 
 
 COMPARATORS_PATH = "data/reference/historical_controls.csv"
-
-
-DEFAULT_SEED = 2015
 
 
 SYNTHETIC_DIR = "data/synthetic"
