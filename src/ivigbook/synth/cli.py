@@ -5,7 +5,8 @@ Dispatches on ``args.name`` to a generator module. Each entry of
 ``DEFAULT_OUT`` and ``write(out_dir, seed, ...)``; optional ``verify(out_dir)``
 returns (name, published, recomputed, ok) rows that are printed after writing,
 and optional ``SUPPORTS_PATIENTS = True`` lets ``--patients`` through
-(``write(out_dir, seed, patients=N)``).
+(``write(out_dir, seed=S, patients=N)``); a module with named shapes (``NAMED``,
+``DEFAULT_SHAPE``) takes ``--shape NAME`` (``write(out_dir, seed=S, shape=NAME)``).
 
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ivigbook.synth import hopkins2015, registry, spain_multicentre
+from ivigbook.synth import cohort_space, hopkins2015, registry, spain_multicentre
 from ivigbook.synth.common import CalibrationError
 
 #: synthetic cohort name -> module implementing it
@@ -22,6 +23,7 @@ GENERATORS = {
     "hopkins2015": hopkins2015,
     "spain_multicentre": spain_multicentre,
     "registry": registry,
+    "cohort_space": cohort_space,
 }
 
 
@@ -54,9 +56,24 @@ def main_synth(args: argparse.Namespace) -> int:
             )
             return 2
         kwargs["patients"] = patients
+    shape = getattr(args, "shape", None)
+    named = getattr(mod, "NAMED", None)
+    if named is None and shape is not None:
+        print(f"ivigbook synth {args.name}: --shape is not supported", file=sys.stderr)
+        return 2
+    if named is not None:
+        shape = shape or mod.DEFAULT_SHAPE
+        if shape not in named:
+            print(
+                f"ivigbook synth {args.name}: unknown shape {shape!r}; choose one of "
+                f"{', '.join(sorted(named))}",
+                file=sys.stderr,
+            )
+            return 2
+        kwargs["shape"] = shape
 
     try:
-        paths = mod.write(out, seed, **kwargs)
+        paths = mod.write(out, seed=seed, **kwargs)
     except CalibrationError as e:
         print(
             f"ivigbook synth {args.name}: seed {seed} could not be calibrated: {e}", file=sys.stderr
