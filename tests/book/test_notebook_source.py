@@ -10,6 +10,7 @@
   writes nothing next to the sources;
 * (slow) ``02_skin_outcomes.md`` runs in place, as a reader would run it in JupyterLab.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,25 +23,23 @@ import jupytext
 import nbformat
 import pytest
 
-from ivigbook.book import notebook_source
 from ivigbook import config
-from ivigbook.book import merge
-from ivigbook.book import reference
-from ivigbook.book import execute
-from ivigbook.book import run
+from ivigbook.book import execute, merge, notebook_source, reference, run
+from ivigbook.book.execute import CONTRACT_PARAMETERS
 from ivigbook.chapters import catalog
 from ivigbook.chapters.compute import compute_results
-from ivigbook.book.execute import CONTRACT_PARAMETERS
 from ivigbook.config import REFERENCE_COHORTS
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))
 PATH_PARAMETERS = ("data_dir", "results_dir", "cache_dir", "comparators_path", "published_path")
-START = re.compile(r'(?P<chapters>from ivigbook\.chapters import \w+(?:, \w+)*\n)?'
-                   r'from ivigbook\.report import (?P<report>\w+(?:, \w+)*)\n'
-                   r'ctx, rec = page\.start\("(?P<stem>\w+)", data_dir, params_json, '
-                   r'results_dir, cache_dir, synthetic, cohort_name\)')
+START = re.compile(
+    r"(?P<chapters>from ivigbook\.chapters import \w+(?:, \w+)*\n)?"
+    r"from ivigbook\.report import (?P<report>\w+(?:, \w+)*)\n"
+    r'ctx, rec = page\.start\("(?P<stem>\w+)", data_dir, params_json, '
+    r"results_dir, cache_dir, synthetic, cohort_name\)"
+)
 
 
 def _nb(path: Path) -> nbformat.NotebookNode:
@@ -56,21 +55,25 @@ def _defaults(nb) -> dict:
 
 def test_the_sources_are_markdown_only():
     assert tuple(p.stem for p in SOURCES) == catalog.STEMS
-    tracked = subprocess.run(["git", "ls-files", "notebooks"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout.split()
-    assert tracked == [f"notebooks/{p.name}" for p in SOURCES], \
+    tracked = subprocess.run(
+        ["git", "ls-files", "notebooks"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked == [f"notebooks/{p.name}" for p in SOURCES], (
         "notebooks/ holds only the .md sources (no .ipynb, no generator script)"
+    )
     assert execute.discover_notebooks(NOTEBOOKS) == SOURCES
-    assert [p.stem for p in execute.discover_notebooks(NOTEBOOKS) if execute.is_late(p)] == \
-        [c.stem for c in catalog.CHAPTERS if c.late]
+    assert [p.stem for p in execute.discover_notebooks(NOTEBOOKS) if execute.is_late(p)] == [
+        c.stem for c in catalog.CHAPTERS if c.late
+    ]
 
 
 @pytest.mark.parametrize("chapter", catalog.CHAPTERS, ids=lambda c: c.stem)
 def test_every_notebook_makes_the_calls_of_its_chapter_steps(chapter):
     """The one chapter list (what the compute-only analysis runs) is what each notebook calls,
     in the same order."""
-    code = "\n".join(c.source for c in _nb(NOTEBOOKS / f"{chapter.stem}.md").cells
-                     if c.cell_type == "code")
+    code = "\n".join(
+        c.source for c in _nb(NOTEBOOKS / f"{chapter.stem}.md").cells if c.cell_type == "code"
+    )
     at = 0
     for step in chapter.steps:
         found = code.find(step.call + "(", at)
@@ -81,7 +84,7 @@ def test_every_notebook_makes_the_calls_of_its_chapter_steps(chapter):
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_every_source_parses_with_jupytext(path):
     text = path.read_text(encoding="utf-8")
-    nb = jupytext.reads(text)                       # format taken from the YAML header
+    nb = jupytext.reads(text)  # format taken from the YAML header
     header = nb.metadata["jupytext"]["text_representation"]
     assert header["format_name"] == "myst" and header["extension"] == ".md"
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -90,8 +93,9 @@ def test_every_source_parses_with_jupytext(path):
     # the file is exactly what jupytext writes for it (apart from the jupytext release)
     again = notebook_source.writes_myst(_nb(path))
     strip = re.compile(r"(?m)^\s*jupytext_version: .*\n")
-    assert strip.sub("", again) == strip.sub("", text), \
+    assert strip.sub("", again) == strip.sub("", text), (
         f"{path.name} is not in jupytext's MyST form: open and save it with jupytext"
+    )
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
@@ -136,10 +140,10 @@ def test_defaults_point_from_notebooks_to_the_bundled_cohort():
     assert set(defaults) == set(CONTRACT_PARAMETERS)
     ref = REFERENCE_COHORTS["hopkins2015"]
     assert (NOTEBOOKS / defaults["data_dir"]).resolve() == (ROOT / ref["data_dir"]).resolve()
-    assert (NOTEBOOKS / defaults["published_path"]).resolve() == \
-        (ROOT / ref["published"]).resolve()
-    assert (NOTEBOOKS / defaults["comparators_path"]).resolve() == \
-        (ROOT / config.COMPARATORS_PATH).resolve()
+    assert (NOTEBOOKS / defaults["published_path"]).resolve() == (ROOT / ref["published"]).resolve()
+    assert (NOTEBOOKS / defaults["comparators_path"]).resolve() == (
+        ROOT / config.COMPARATORS_PATH
+    ).resolve()
     assert defaults["cohort_name"] == "hopkins2015" and defaults["synthetic"] is True
     # run in place, a notebook writes nothing: no partial results, no cache
     assert defaults["results_dir"] == "" and defaults["cache_dir"] == ""
@@ -184,8 +188,12 @@ def _check_injected(parameters: dict) -> None:
 def test_run_injects_every_parameter(monkeypatch, tmp_path):
     seen, stop = _capture(monkeypatch)
     with pytest.raises(stop):
-        run.run(ROOT / "data" / "synthetic" / "hopkins2015", tmp_path / "out",
-                   progress=False, build=False)
+        run.run(
+            ROOT / "data" / "synthetic" / "hopkins2015",
+            tmp_path / "out",
+            progress=False,
+            build=False,
+        )
     assert len(seen) == 1
     _check_injected(seen[0])
     assert not (tmp_path / "out").exists()
@@ -226,14 +234,14 @@ def test_discovery_prefers_the_markdown_of_a_paired_notebook(tmp_path):
 
 # ------------------------------------------------------------------------- execution
 
+
 def _markdown_dummy(folder: Path, stem: str) -> Path:
     """The runner tests' dummy notebook, saved as a MyST source."""
     from test_run import dummy_notebook
 
     tmp = dummy_notebook(folder / ".scratch" / f"{stem}.ipynb", "md", figure=True)
     path = folder / f"{stem}.md"
-    path.write_text(notebook_source.writes_myst(nbformat.read(tmp, as_version=4)),
-                    encoding="utf-8")
+    path.write_text(notebook_source.writes_myst(nbformat.read(tmp, as_version=4)), encoding="utf-8")
     shutil.rmtree(tmp.parent)
     return path
 
@@ -246,8 +254,9 @@ def test_markdown_source_executes_deterministically(tmp_path):
     params = contract_parameters(tmp_path)
     runs = []
     for _ in range(2):
-        [res] = execute.execute_notebooks([src], tmp_path / "out", params, progress=False,
-                                         source_root=tmp_path)
+        [res] = execute.execute_notebooks(
+            [src], tmp_path / "out", params, progress=False, source_root=tmp_path
+        )
         assert res.ok and res.output == tmp_path / "out" / "01_md.ipynb"
         runs.append(res.output.read_bytes())
     assert runs[0] == runs[1], "re-executing a .md source is not byte-identical"
@@ -261,9 +270,13 @@ def test_markdown_source_executes_deterministically(tmp_path):
 
 
 def _status(*paths: str) -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all",
-                           "--", *paths], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "--", *paths],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 @pytest.mark.slow
@@ -275,11 +288,13 @@ def test_skin_chapter_runs_in_place_from_notebooks():
     from nbclient import NotebookClient
 
     nb = jupytext.read(NOTEBOOKS / "02_skin_outcomes.md")
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import json\nprint(json.dumps(rec.values, sort_keys=True))"))
+    nb.cells.append(
+        nbformat.v4.new_code_cell("import json\nprint(json.dumps(rec.values, sort_keys=True))")
+    )
     before = (_status("notebooks", "data"), sorted(p.name for p in ROOT.iterdir()))
-    NotebookClient(nb, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
     assert (_status("notebooks", "data"), sorted(p.name for p in ROOT.iterdir())) == before
     outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
     assert "Synthetic data" in outputs and '"ename"' not in outputs
@@ -288,8 +303,10 @@ def test_skin_chapter_runs_in_place_from_notebooks():
     # the numbers the book computes for this cohort (compute-only path, as test_book
     # compares with the committed results.json)
     ref = REFERENCE_COHORTS["hopkins2015"]
-    book_values = compute_results(ROOT / ref["data_dir"], json.dumps(ref["params"]),
-                                  ROOT / config.COMPARATORS_PATH)
-    differ = {k: (v, book_values.get(k)) for k, v in in_place.items()
-              if book_values.get(k, object()) != v}
+    book_values = compute_results(
+        ROOT / ref["data_dir"], json.dumps(ref["params"]), ROOT / config.COMPARATORS_PATH
+    )
+    differ = {
+        k: (v, book_values.get(k)) for k, v in in_place.items() if book_values.get(k, object()) != v
+    }
     assert not differ, f"run in place, 02 computes other numbers: {list(differ.items())[:5]}"

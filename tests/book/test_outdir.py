@@ -8,6 +8,7 @@ their own error while a third succeeds. Nothing in the notebooks is edited.
 
 A second test interrupts a run (Ctrl-C to its process group) while the notebooks run.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,18 @@ import time
 from pathlib import Path
 
 import pytest
+from package_copies import (
+    CLI,
+    CLI_ENV,
+    REPO,
+    copy_hopkins,
+    make_previous_out,
+    read_table,
+    tree_hashes,
+    write_table,
+)
 
 from ivigbook.book import notebook_source
-from package_copies import (CLI, CLI_ENV, REPO, copy_hopkins, make_previous_out, read_table,
-                            tree_hashes, write_table)
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +45,11 @@ def project_copy(root: Path, *, damage: bool) -> Path:
     for stem in NOTEBOOKS:
         shutil.copy2(REPO / "notebooks" / f"{stem}.md", root / "notebooks")
     shutil.copy2(REPO / "_config.yml", root)
-    shutil.copytree(REPO / "book", root / "book",
-                    ignore=shutil.ignore_patterns("hopkins2015", "spain_multicentre", ".*"))
+    shutil.copytree(
+        REPO / "book",
+        root / "book",
+        ignore=shutil.ignore_patterns("hopkins2015", "spain_multicentre", ".*"),
+    )
     shutil.copytree(REPO / "data" / "reference", root / "data" / "reference")
     if damage:
         path = root / "data" / "reference" / "historical_controls.csv"
@@ -62,9 +74,14 @@ def test_failed_real_notebook_keeps_previous_out_and_names_notebook_cell_error(t
     out = make_previous_out(tmp_path / "out")
     previous, inputs, listing = tree_hashes(out), tree_hashes(data), _listing(tmp_path)
 
-    proc = subprocess.run([*CLI, "run", str(data), "--out", str(out), "--jobs", "2"],
-                          cwd=tmp_path, env={**CLI_ENV, "IVIGBOOK_ROOT": str(root)},
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [*CLI, "run", str(data), "--out", str(out), "--jobs", "2"],
+        cwd=tmp_path,
+        env={**CLI_ENV, "IVIGBOOK_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     err = proc.stderr
     assert proc.returncode == 1, err[-4000:]
     assert "executing 3 notebooks" in err  # it did get as far as running them
@@ -100,11 +117,16 @@ def test_interrupted_run_keeps_previous_out(tmp_path):
     out = make_previous_out(tmp_path / "out")
     previous, listing = tree_hashes(out), _listing(tmp_path)
 
-    proc = subprocess.Popen([*CLI, "run", str(data), "--out", str(out), "--jobs", "2"],
-                            cwd=tmp_path, env={**CLI_ENV, "IVIGBOOK_ROOT": str(root)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,  # its own process group, like a terminal
-                            preexec_fn=_sigint_default)
+    proc = subprocess.Popen(
+        [*CLI, "run", str(data), "--out", str(out), "--jobs", "2"],
+        cwd=tmp_path,
+        env={**CLI_ENV, "IVIGBOOK_ROOT": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal
+        preexec_fn=_sigint_default,
+    )
     lines: list[str] = []
     started = threading.Event()
 

@@ -3,6 +3,7 @@
 The reproduction tests recompute every result from the synthetic cohort packages
 (compute-only, no rendering) and compare each row of the published-figures file.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,11 @@ import pytest
 import yaml
 
 from ivigbook.book import notebook_source
-from ivigbook.chapters.compute import compute_results
-from ivigbook.data.dictionary import PAGE, dictionary_markdown
-from ivigbook.chapters.reproduction import STATUS_INPUT, STATUS_MATCH, STATUS_NA, STATUS_SIDE, judge
 from ivigbook.book.execute import CONTRACT_PARAMETERS
+from ivigbook.chapters.compute import compute_results
+from ivigbook.chapters.reproduction import STATUS_INPUT, STATUS_MATCH, STATUS_NA, STATUS_SIDE, judge
 from ivigbook.config import REFERENCE_COHORTS
+from ivigbook.data.dictionary import PAGE, dictionary_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
@@ -39,8 +40,12 @@ def _comparators(name: str):
 
 @pytest.fixture(scope="module")
 def recomputed() -> dict[str, dict]:
-    return {name: compute_results(ROOT / REFERENCE_COHORTS[name]["data_dir"], _params(name),
-                                  _comparators(name)) for name in COHORTS}
+    return {
+        name: compute_results(
+            ROOT / REFERENCE_COHORTS[name]["data_dir"], _params(name), _comparators(name)
+        )
+        for name in COHORTS
+    }
 
 
 def test_both_reference_cohorts_exist():
@@ -51,7 +56,9 @@ def test_both_reference_cohorts_exist():
 def test_notebook_sources_are_thin_stripped_and_parameterised(path):
     nb = notebook_source.read(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "outputs not stripped"
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), (
+        "outputs not stripped"
+    )
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     for name in CONTRACT_PARAMETERS:
@@ -67,18 +74,22 @@ def test_toc_lists_every_executed_notebook():
     for name in COHORTS:
         for src in SOURCES:
             assert f"book/{name}/{src.stem}" in files
-            assert (ROOT / "book" / name / notebook_source.executed_name(src)).exists(), \
+            assert (ROOT / "book" / name / notebook_source.executed_name(src)).exists(), (
                 "run `make book` and commit book/"
+            )
 
 
 def test_data_dictionary_page_follows_the_schema():
-    assert (ROOT / PAGE).read_text(encoding="utf-8") == dictionary_markdown(), \
+    assert (ROOT / PAGE).read_text(encoding="utf-8") == dictionary_markdown(), (
         "book/data_dictionary.md is stale: run `make book`"
+    )
 
 
 @pytest.mark.parametrize("name", COHORTS)
 def test_executed_notebooks_say_synthetic_and_hide_identifiers(name):
-    ids = pd.read_csv(ROOT / REFERENCE_COHORTS[name]["data_dir"] / "patients.csv", dtype=str)["patient_id"]
+    ids = pd.read_csv(ROOT / REFERENCE_COHORTS[name]["data_dir"] / "patients.csv", dtype=str)[
+        "patient_id"
+    ]
     pattern = re.compile("|".join(re.escape(i) for i in ids))
     for path in sorted((ROOT / "book" / name).glob("*.ipynb")):
         text = path.read_text(encoding="utf-8")
@@ -103,7 +114,9 @@ def test_committed_results_equal_a_fresh_computation(name, recomputed):
 
 @pytest.mark.parametrize("name", COHORTS)
 def test_reproduction_of_every_published_number(name, recomputed):
-    published = pd.read_csv(ROOT / REFERENCE_COHORTS[name]["published"], dtype=str, keep_default_na=False)
+    published = pd.read_csv(
+        ROOT / REFERENCE_COHORTS[name]["published"], dtype=str, keep_default_na=False
+    )
     results = recomputed[name]
     rows = []
     for row in published.to_dict("records"):
@@ -111,16 +124,21 @@ def test_reproduction_of_every_published_number(name, recomputed):
         rows.append((row["key"], row["value"], value, row["comparison"], judge(row, value)))
     judged = [r for r in rows if r[4] not in (STATUS_NA, STATUS_INPUT)]
     matched = [r for r in judged if r[4] == STATUS_MATCH]
-    print(f"\n{name}: {len(matched)}/{len(judged)} published numbers reproduced exactly "
-          f"({100 * len(matched) / len(judged):.1f}%); "
-          f"{sum(r[4] == STATUS_SIDE for r in judged)} on the same side of 0.05; "
-          f"{sum(r[4] == STATUS_NA for r in rows)} not reproducible from data; "
-          f"{sum(r[4] == STATUS_INPUT for r in rows)} inputs")
+    print(
+        f"\n{name}: {len(matched)}/{len(judged)} published numbers reproduced exactly "
+        f"({100 * len(matched) / len(judged):.1f}%); "
+        f"{sum(r[4] == STATUS_SIDE for r in judged)} on the same side of 0.05; "
+        f"{sum(r[4] == STATUS_NA for r in rows)} not reproducible from data; "
+        f"{sum(r[4] == STATUS_INPUT for r in rows)} inputs"
+    )
     # Only tests computed from published summary statistics may miss the printed value:
     # the paper used rounded summaries and an unreported comparator N (see
     # data/reference/README.md); for those the conclusion (side of 0.05) must agree.
-    bad = [r for r in judged if r[4] != STATUS_MATCH
-           and not (r[4] == STATUS_SIDE and r[3] == "summary_stat_test")]
+    bad = [
+        r
+        for r in judged
+        if r[4] != STATUS_MATCH and not (r[4] == STATUS_SIDE and r[3] == "summary_stat_test")
+    ]
     assert not bad, bad
     assert len(matched) / len(judged) >= 0.98
 
@@ -129,9 +147,24 @@ def test_reproduction_of_every_published_number(name, recomputed):
 def test_nbval_over_committed_notebooks():
     """Re-execute the committed notebooks and compare their outputs (nbval)."""
     paths = [str(p) for name in COHORTS for p in sorted((ROOT / "book" / name).glob("0*.ipynb"))]
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider",
-                           "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), *paths],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-sanitize-with",
+            str(ROOT / "tests" / "nbval_sanitize.cfg"),
+            *paths,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     print(proc.stdout[-3000:])
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 
@@ -141,9 +174,25 @@ def test_run_on_a_copy_with_tighter_windows_and_on_a_broken_copy(tmp_path):
     data = tmp_path / "cohort"
     shutil.copytree(ROOT / "data" / "synthetic" / "hopkins2015", data)
     out = tmp_path / "out"
-    ok = subprocess.run([sys.executable, "-m", "ivigbook.cli", "run", str(data), "--out", str(out),
-                         "--set", "window_halfwidth_months=1", "--jobs", "2"],
-                        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ivigbook.cli",
+            "run",
+            str(data),
+            "--out",
+            str(out),
+            "--set",
+            "window_halfwidth_months=1",
+            "--jobs",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert ok.returncode == 0, ok.stderr[-4000:]
     results = json.loads((out / "results.json").read_text())
     assert results["parameters"]["window_halfwidth_months"] == 1
@@ -156,10 +205,17 @@ def test_run_on_a_copy_with_tighter_windows_and_on_a_broken_copy(tmp_path):
     shutil.copytree(data, broken)
     infusions = broken / "infusions.csv"
     infusions.write_text(infusions.read_text().replace("-0", "-x", 1))
-    bad = subprocess.run([sys.executable, "-m", "ivigbook.cli", "run", str(broken), "--out", str(out)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ivigbook.cli", "run", str(broken), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert bad.returncode != 0
-    assert "infusions.csv:" in bad.stdout + bad.stderr and "Traceback" not in bad.stdout + bad.stderr
+    assert (
+        "infusions.csv:" in bad.stdout + bad.stderr and "Traceback" not in bad.stdout + bad.stderr
+    )
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert before == after, "a failed run changed the existing OUT"
 
@@ -172,10 +228,29 @@ def test_notebooks_state_absent_tables_and_single_centre(tmp_path):
     (data / "medications.csv").unlink()
     (data / "adverse_events.csv").unlink()
     out = tmp_path / "out"
-    overrides = [a for k, v in REFERENCE_COHORTS["spain_multicentre"]["params"].items()
-                 for a in ("--set", f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}")]
-    proc = subprocess.run([sys.executable, "-m", "ivigbook.cli", "run", str(data), "--out", str(out),
-                           "--jobs", "2", *overrides], cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    overrides = [
+        a
+        for k, v in REFERENCE_COHORTS["spain_multicentre"]["params"].items()
+        for a in ("--set", f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}")
+    ]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ivigbook.cli",
+            "run",
+            str(data),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            *overrides,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     html = (out / "_build" / "html" / "04_safety.html").read_text(encoding="utf-8")
     assert "no adverse-event table" in html
@@ -189,8 +264,24 @@ def test_notebooks_state_absent_tables_and_single_centre(tmp_path):
     patients["center"] = "Hospital 01"
     patients.to_csv(single / "patients.csv", index=False, lineterminator="\n")
     out2 = tmp_path / "out2"
-    proc = subprocess.run([sys.executable, "-m", "ivigbook.cli", "run", str(single), "--out", str(out2),
-                           "--jobs", "2", *overrides], cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ivigbook.cli",
+            "run",
+            str(single),
+            "--out",
+            str(out2),
+            "--jobs",
+            "2",
+            *overrides,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     cohort = (out2 / "_build" / "html" / "01_cohort.html").read_text(encoding="utf-8")
     assert "come from one centre" in cohort and "Patients by centre" not in cohort

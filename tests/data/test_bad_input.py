@@ -15,6 +15,7 @@ a sample of cases, one or two of every kind, also as real subprocesses, :data:`S
 A BOM and a ``;``-separated export are *accepted* with a warning (tested at the end),
 and an OUT that cannot be written fails cleanly.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -23,14 +24,20 @@ import csv
 import io
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from package_copies import (cli, copy_hopkins, make_previous_out, read_table,
-                            tree_hashes, write_table)
+from package_copies import (
+    cli,
+    copy_hopkins,
+    make_previous_out,
+    read_table,
+    tree_hashes,
+    write_table,
+)
 
 from ivigbook.book import run as book_run
 from ivigbook.cli import main as cli_main
@@ -39,8 +46,14 @@ from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 #: cases also run as real subprocesses (`python -m ivigbook.cli`), so the installed command
 #: line is exercised end to end; one or two of every kind of fault
 SUBPROCESS_CASES = {
-    "missing-table-patients", "wrong-type-date-format", "duplicate-patient-id", "utf16-file",
-    "ragged-row", "xlsx-not-a-workbook", "dta-dates-as-numbers", "path-does-not-exist",
+    "missing-table-patients",
+    "wrong-type-date-format",
+    "duplicate-patient-id",
+    "utf16-file",
+    "ragged-row",
+    "xlsx-not-a-workbook",
+    "dta-dates-as-numbers",
+    "path-does-not-exist",
 }
 
 
@@ -56,8 +69,9 @@ def set_cell(pkg: Path, table: str, index: int, column: str, value: str) -> int:
 def find_row(pkg: Path, table: str, **where: str) -> int:
     """Index of the first data row whose cells equal ``where``."""
     header, rows = read_table(pkg / f"{table}.csv")
-    return next(i for i, r in enumerate(rows)
-                if all(r[header.index(k)] == v for k, v in where.items()))
+    return next(
+        i for i, r in enumerate(rows) if all(r[header.index(k)] == v for k, v in where.items())
+    )
 
 
 def cell(pkg: Path, table: str, index: int, column: str) -> str:
@@ -68,7 +82,9 @@ def cell(pkg: Path, table: str, index: int, column: str) -> str:
 def drop_column(pkg: Path, table: str, column: str) -> None:
     header, rows = read_table(pkg / f"{table}.csv")
     i = header.index(column)
-    write_table(pkg / f"{table}.csv", header[:i] + header[i + 1:], [r[:i] + r[i + 1:] for r in rows])
+    write_table(
+        pkg / f"{table}.csv", header[:i] + header[i + 1 :], [r[:i] + r[i + 1 :] for r in rows]
+    )
 
 
 def append_copy(pkg: Path, table: str, index: int) -> int:
@@ -83,8 +99,9 @@ def csv_package(base: Path) -> Path:
     return copy_hopkins(base / "cohort")
 
 
-def write_workbook(path: Path, pkg: Path, *, skip: str | None = None,
-                   rename: tuple[str, str, str] | None = None) -> Path:
+def write_workbook(
+    path: Path, pkg: Path, *, skip: str | None = None, rename: tuple[str, str, str] | None = None
+) -> Path:
     """The CSV package ``pkg`` as one ``.xlsx`` workbook (one sheet per table, text cells)."""
     import openpyxl
 
@@ -137,23 +154,28 @@ def case(id: str, **kw):
     def register(fn):
         CASES.append(Case(id, fn, **kw))
         return fn
+
     return register
 
 
 # -- missing required tables and columns (generated from the schema)
 for _table in REQUIRED_TABLES:
+
     def _missing_table(base, t=_table):
         pkg = csv_package(base)
         (pkg / f"{t}.csv").unlink()
         return pkg, [f"{t}.csv:-:-: - required table missing"]
+
     CASES.append(Case(f"missing-table-{_table}", _missing_table))
 
 for _table, _spec in TABLES.items():
     for _column in _spec.required_columns:
+
         def _missing_column(base, t=_table, c=_column):
             pkg = csv_package(base)
             drop_column(pkg, t, c)
             return pkg, [f"{t}.csv:1:{c}: - required column missing"]
+
         CASES.append(Case(f"missing-column-{_table}.{_column}", _missing_column))
 
 
@@ -161,52 +183,169 @@ for _table, _spec in TABLES.items():
 #    vocabulary, orphan ids, impossible dates and date orders): (case, table, row index or
 #    {column: value} of the row, column, new value, the report after "<table>.csv:<line>:")
 CELL_EDITS = [
-    ('wrong-type-birth-year-text', 'patients', 2, 'birth_year', 'nineteen-sixty',
-     'birth_year: nineteen-sixty - not a number'),
-    ('wrong-type-decimal-comma-dose', 'infusions', 0, 'dose_g_per_kg', '2,0',
-     'dose_g_per_kg: 2,0 - not a number'),
-    ('wrong-type-date-format', 'infusions', 5, 'start_date', '13/09/2012',
-     'start_date: 13/09/2012 - not a date in YYYY-MM-DD format'),
-    ('wrong-type-measurement-text', 'measurements', {"measure": "MRSS"}, 'value', 'high',
-     'value: high - not a number'),
-    ('blank-required-value-sex', 'patients', 4, 'sex', '',
-     'sex: "" - required value is blank'),
-    ('out-of-range-mrss', 'measurements', {"measure": "MRSS"}, 'value', '60',
-     'value: 60 - outside the range of MRSS (0 to 51)'),
-    ('out-of-range-fvc', 'measurements', {"measure": "FVC_PCT"}, 'value', '250',
-     'value: 250 - outside the range of FVC_PCT (10 to 200)'),
-    ('out-of-range-days', 'infusions', 3, 'days', '0',
-     'days: 0 - outside the range 1 to 10 (days)'),
-    ('out-of-range-birth-year', 'patients', 0, 'birth_year', '1850',
-     'birth_year: 1850 - outside the range 1900 to 2100 (year)'),
-    ('non-integer-mrss', 'measurements', {"measure": "MRSS"}, 'value', '12.5',
-     'value: 12.5 - MRSS must be a whole number'),
-    ('non-integer-medsger', 'measurements', {"measure": "MEDSGER_SKIN"}, 'value', '2.5',
-     'value: 2.5 - MEDSGER_SKIN must be a whole number'),
-    ('non-integer-days', 'infusions', 1, 'days', '4.5',
-     'days: 4.5 - not a whole number'),
-    ('unknown-sex', 'patients', 1, 'sex', 'X',
-     'sex: X - not one of F, M'),
-    ('unknown-measure', 'measurements', 7, 'measure', 'MRSS_TOTAL',
-     'measure: MRSS_TOTAL - unknown measure code (see the measures table)'),
-    ('unknown-drug', 'medications', 0, 'drug', 'aspirin',
-     'drug: aspirin - not a known drug code (see the data dictionary)'),
-    ('unknown-overlap-in-list', 'patients', 3, 'overlap', 'myositis;lupus',
-     'overlap: myositis;lupus - not one of myositis, sjogren, ra, sle, other (in a ;-list)'),
-    ('unknown-serious-flag', 'adverse_events', 2, 'serious', 'maybe',
-     'serious: maybe - not one of yes, no'),
-    ('orphan-infusion', 'infusions', 10, 'patient_id', 'JH9999',
-     'patient_id: JH9999 - patient_id not in patients.csv'),
-    ('orphan-adverse-event', 'adverse_events', 0, 'patient_id', 'XX0001',
-     'patient_id: XX0001 - patient_id not in patients.csv'),
-    ('impossible-date', 'measurements', 0, 'date', '2013-02-30',
-     'date: 2013-02-30 - impossible date (or year outside 1900-2100)'),
-    ('death-before-onset', 'patients', 1, 'death_date', '2001-01-01',
-     'death_date: 2001-01-01 - before onset_date'),
-    ('medication-stop-before-start', 'medications', 1, 'stop_date', '2001-01-01',
-     'stop_date: 2001-01-01 - before start_date'),
-    ('measurement-before-birth', 'measurements', 0, 'date', '1950-01-01',
-     "date: 1950-01-01 - before the patient's birth year"),
+    (
+        "wrong-type-birth-year-text",
+        "patients",
+        2,
+        "birth_year",
+        "nineteen-sixty",
+        "birth_year: nineteen-sixty - not a number",
+    ),
+    (
+        "wrong-type-decimal-comma-dose",
+        "infusions",
+        0,
+        "dose_g_per_kg",
+        "2,0",
+        "dose_g_per_kg: 2,0 - not a number",
+    ),
+    (
+        "wrong-type-date-format",
+        "infusions",
+        5,
+        "start_date",
+        "13/09/2012",
+        "start_date: 13/09/2012 - not a date in YYYY-MM-DD format",
+    ),
+    (
+        "wrong-type-measurement-text",
+        "measurements",
+        {"measure": "MRSS"},
+        "value",
+        "high",
+        "value: high - not a number",
+    ),
+    ("blank-required-value-sex", "patients", 4, "sex", "", 'sex: "" - required value is blank'),
+    (
+        "out-of-range-mrss",
+        "measurements",
+        {"measure": "MRSS"},
+        "value",
+        "60",
+        "value: 60 - outside the range of MRSS (0 to 51)",
+    ),
+    (
+        "out-of-range-fvc",
+        "measurements",
+        {"measure": "FVC_PCT"},
+        "value",
+        "250",
+        "value: 250 - outside the range of FVC_PCT (10 to 200)",
+    ),
+    (
+        "out-of-range-days",
+        "infusions",
+        3,
+        "days",
+        "0",
+        "days: 0 - outside the range 1 to 10 (days)",
+    ),
+    (
+        "out-of-range-birth-year",
+        "patients",
+        0,
+        "birth_year",
+        "1850",
+        "birth_year: 1850 - outside the range 1900 to 2100 (year)",
+    ),
+    (
+        "non-integer-mrss",
+        "measurements",
+        {"measure": "MRSS"},
+        "value",
+        "12.5",
+        "value: 12.5 - MRSS must be a whole number",
+    ),
+    (
+        "non-integer-medsger",
+        "measurements",
+        {"measure": "MEDSGER_SKIN"},
+        "value",
+        "2.5",
+        "value: 2.5 - MEDSGER_SKIN must be a whole number",
+    ),
+    ("non-integer-days", "infusions", 1, "days", "4.5", "days: 4.5 - not a whole number"),
+    ("unknown-sex", "patients", 1, "sex", "X", "sex: X - not one of F, M"),
+    (
+        "unknown-measure",
+        "measurements",
+        7,
+        "measure",
+        "MRSS_TOTAL",
+        "measure: MRSS_TOTAL - unknown measure code (see the measures table)",
+    ),
+    (
+        "unknown-drug",
+        "medications",
+        0,
+        "drug",
+        "aspirin",
+        "drug: aspirin - not a known drug code (see the data dictionary)",
+    ),
+    (
+        "unknown-overlap-in-list",
+        "patients",
+        3,
+        "overlap",
+        "myositis;lupus",
+        "overlap: myositis;lupus - not one of myositis, sjogren, ra, sle, other (in a ;-list)",
+    ),
+    (
+        "unknown-serious-flag",
+        "adverse_events",
+        2,
+        "serious",
+        "maybe",
+        "serious: maybe - not one of yes, no",
+    ),
+    (
+        "orphan-infusion",
+        "infusions",
+        10,
+        "patient_id",
+        "JH9999",
+        "patient_id: JH9999 - patient_id not in patients.csv",
+    ),
+    (
+        "orphan-adverse-event",
+        "adverse_events",
+        0,
+        "patient_id",
+        "XX0001",
+        "patient_id: XX0001 - patient_id not in patients.csv",
+    ),
+    (
+        "impossible-date",
+        "measurements",
+        0,
+        "date",
+        "2013-02-30",
+        "date: 2013-02-30 - impossible date (or year outside 1900-2100)",
+    ),
+    (
+        "death-before-onset",
+        "patients",
+        1,
+        "death_date",
+        "2001-01-01",
+        "death_date: 2001-01-01 - before onset_date",
+    ),
+    (
+        "medication-stop-before-start",
+        "medications",
+        1,
+        "stop_date",
+        "2001-01-01",
+        "stop_date: 2001-01-01 - before start_date",
+    ),
+    (
+        "measurement-before-birth",
+        "measurements",
+        0,
+        "date",
+        "1950-01-01",
+        "date: 1950-01-01 - before the patient's birth year",
+    ),
 ]
 
 
@@ -216,6 +355,7 @@ def _cell_edit(table: str, row, column: str, value: str, expected: str):
         index = find_row(pkg, table, **row) if isinstance(row, dict) else row
         line = set_cell(pkg, table, index, column, value)
         return pkg, [f"{table}.csv:{line}:{expected}"]
+
     return make
 
 
@@ -237,8 +377,10 @@ def _(base):
     pkg = csv_package(base)
     line = append_copy(pkg, "infusions", 0)
     pid, start = cell(pkg, "infusions", 0, "patient_id"), cell(pkg, "infusions", 0, "start_date")
-    return pkg, [f"infusions.csv:{line}:patient_id+start_date: {pid} {start} - duplicate "
-                 "patient_id + start_date (first at row 2)"]
+    return pkg, [
+        f"infusions.csv:{line}:patient_id+start_date: {pid} {start} - duplicate "
+        "patient_id + start_date (first at row 2)"
+    ]
 
 
 @case("duplicate-measurement")
@@ -247,8 +389,10 @@ def _(base):
     line = append_copy(pkg, "measurements", 2)
     header, rows = read_table(pkg / "measurements.csv")
     pid, date, measure, _ = rows[2]
-    return pkg, [f"measurements.csv:{line}:patient_id+date+measure: {pid} {date} {measure} - "
-                 "duplicate patient_id + date + measure (first at row 4)"]
+    return pkg, [
+        f"measurements.csv:{line}:patient_id+date+measure: {pid} {date} {measure} - "
+        "duplicate patient_id + date + measure (first at row 4)"
+    ]
 
 
 # -- impossible dates and date orders
@@ -289,8 +433,10 @@ def _(base):
     header, _ = read_table(pkg / "patients.csv")
     write_table(pkg / "patients.csv", header, [])
     pid = cell(pkg, "infusions", 0, "patient_id")
-    return pkg, ["patients.csv:-:-: - no data rows",
-                 f"infusions.csv:2:patient_id: {pid} - patient_id not in patients.csv"]
+    return pkg, [
+        "patients.csv:-:-: - no data rows",
+        f"infusions.csv:2:patient_id: {pid} - patient_id not in patients.csv",
+    ]
 
 
 @case("utf16-file")
@@ -308,8 +454,10 @@ def _(base):
     data = (pkg / "patients.csv").read_text(encoding="utf-8").encode("latin-1")
     (pkg / "patients.csv").write_bytes(data)
     at = data.index("ô".encode("latin-1"))
-    return pkg, [f"patients.csv:{line}:-: byte 0xF4 at offset {at} - file is not UTF-8 text"
-                 " (save it as CSV UTF-8)"]
+    return pkg, [
+        f"patients.csv:{line}:-: byte 0xF4 at offset {at} - file is not UTF-8 text"
+        " (save it as CSV UTF-8)"
+    ]
 
 
 @case("ragged-row")
@@ -333,11 +481,13 @@ def _(base):
 @case("xlsx-renamed-header")
 def _(base):
     pkg = csv_package(base / "csv")
-    book = write_workbook(base / "cohort.xlsx", pkg,
-                          rename=("patients", "birth_year", "year of birth"))
-    return book, ["cohort.xlsx[patients]:1:birth_year: - required column missing",
-                  "cohort.xlsx[patients]:1:year of birth: - warning: ignored extra column; "
-                  "never rendered"]
+    book = write_workbook(
+        base / "cohort.xlsx", pkg, rename=("patients", "birth_year", "year of birth")
+    )
+    return book, [
+        "cohort.xlsx[patients]:1:birth_year: - required column missing",
+        "cohort.xlsx[patients]:1:year of birth: - warning: ignored extra column; never rendered",
+    ]
 
 
 @case("xlsx-text-in-number-cell")
@@ -353,8 +503,10 @@ def _(base):
 def _(base):
     book = base / "cohort.xlsx"
     book.write_bytes(b"patient_id,center\nJH1305,johns_hopkins\n")
-    return book, ["cohort.xlsx:-:-: - cannot read the workbook (BadZipFile); save it again as "
-                  "an Excel .xlsx workbook"]
+    return book, [
+        "cohort.xlsx:-:-: - cannot read the workbook (BadZipFile); save it again as "
+        "an Excel .xlsx workbook"
+    ]
 
 
 def _numeric_dates(name, frame):
@@ -373,7 +525,9 @@ def _(base):
 
     pkg = csv_package(base / "csv")
     folder = write_dta(base / "stata", pkg, _numeric_dates)
-    first = (pd.Timestamp(cell(pkg, "infusions", 0, "start_date")) - pd.Timestamp("1960-01-01")).days
+    first = (
+        pd.Timestamp(cell(pkg, "infusions", 0, "start_date")) - pd.Timestamp("1960-01-01")
+    ).days
     return folder, [f"infusions.dta:1:start_date: {first} - not a date in YYYY-MM-DD format"]
 
 
@@ -392,8 +546,11 @@ def _(base):
 
 
 # -- paths
-@case("path-does-not-exist",
-      run_expect=["ivigbook run: error: the cohort package {path} does not exist"], run_exit=2)
+@case(
+    "path-does-not-exist",
+    run_expect=["ivigbook run: error: the cohort package {path} does not exist"],
+    run_exit=2,
+)
 def _(base):
     path = base / "no-such-export"
     return path, [f"{path}:-:-: - no such file or folder"]
@@ -418,14 +575,33 @@ def _(base):
 #: Cases `ivigbook run` is also tried on: one or two of every kind (all 60+ would double
 #: the runtime; `run` validates with the same code as `validate`, see runner.run).
 RUN_CASES = {
-    "missing-table-patients", "missing-column-measurements.value",
-    "missing-column-patients.patient_id", "wrong-type-date-format",
-    "wrong-type-decimal-comma-dose", "out-of-range-mrss", "non-integer-medsger", "unknown-sex",
-    "unknown-overlap-in-list", "duplicate-patient-id", "orphan-infusion", "infusion-after-death",
-    "death-before-onset", "empty-patients-file", "header-only-infusions", "utf16-file",
-    "ragged-row", "xlsx-missing-sheet", "xlsx-renamed-header", "xlsx-not-a-workbook",
-    "dta-dates-as-numbers", "dta-sex-as-numbers", "path-does-not-exist", "mixed-formats-in-one-folder",
+    "missing-table-patients",
+    "missing-column-measurements.value",
+    "missing-column-patients.patient_id",
+    "wrong-type-date-format",
+    "wrong-type-decimal-comma-dose",
+    "out-of-range-mrss",
+    "non-integer-medsger",
+    "unknown-sex",
+    "unknown-overlap-in-list",
+    "duplicate-patient-id",
+    "orphan-infusion",
+    "infusion-after-death",
+    "death-before-onset",
+    "empty-patients-file",
+    "header-only-infusions",
+    "utf16-file",
+    "ragged-row",
+    "xlsx-missing-sheet",
+    "xlsx-renamed-header",
+    "xlsx-not-a-workbook",
+    "dta-dates-as-numbers",
+    "dta-sex-as-numbers",
+    "path-does-not-exist",
+    "mixed-formats-in-one-folder",
 }
+
+
 @dataclass
 class Outcome:
     path: Path
@@ -459,14 +635,28 @@ def outcomes(tmp_path_factory) -> dict[str, Outcome]:
         base.mkdir()
         path, expected = c.build(base)
         out = make_previous_out(root / "out")
-        prepared[c.id] = (root, base, out, path, expected,
-                          tree_hashes(base), tree_hashes(out), _listing(root))
-    jobs = [(cid, cmd) for cid in prepared for cmd in ("validate", "run")
-            if cmd == "validate" or cid in RUN_CASES]
+        prepared[c.id] = (
+            root,
+            base,
+            out,
+            path,
+            expected,
+            tree_hashes(base),
+            tree_hashes(out),
+            _listing(root),
+        )
+    jobs = [
+        (cid, cmd)
+        for cid in prepared
+        for cmd in ("validate", "run")
+        if cmd == "validate" or cid in RUN_CASES
+    ]
 
     def args(cid, cmd):
         _, _, out, path, *_ = prepared[cid]
-        return ("validate", path) if cmd == "validate" else ("run", path, "--out", out, "--jobs", "1")
+        return (
+            ("validate", path) if cmd == "validate" else ("run", path, "--out", out, "--jobs", "1")
+        )
 
     def in_process(cid, cmd):
         out, err = io.StringIO(), io.StringIO()
@@ -488,16 +678,24 @@ def outcomes(tmp_path_factory) -> dict[str, Outcome]:
             done[(cid, cmd)] = in_process(cid, cmd)
     sub_jobs = [job for job in jobs if job[0] in SUBPROCESS_CASES]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for job, (proc, _) in zip(sub_jobs, pool.map(lambda j: cli(*args(*j), timeout=300), sub_jobs)):
+        for job, (proc, _) in zip(
+            sub_jobs, pool.map(lambda j: cli(*args(*j), timeout=300), sub_jobs)
+        ):
             done[("subprocess", *job)] = proc
     results = {}
     for cid, (root, base, out, path, expected, inputs, previous, listing) in prepared.items():
         validate, run = done[(cid, "validate")], done.get((cid, "run"))
-        results[cid] = Outcome(path, expected, validate, run,
-                               done.get(("subprocess", cid, "validate")),
-                               done.get(("subprocess", cid, "run")),
-                               _diff(inputs, tree_hashes(base)), _diff(previous, tree_hashes(out)),
-                               sorted(set(_listing(root)) ^ set(listing)))
+        results[cid] = Outcome(
+            path,
+            expected,
+            validate,
+            run,
+            done.get(("subprocess", cid, "validate")),
+            done.get(("subprocess", cid, "run")),
+            _diff(inputs, tree_hashes(base)),
+            _diff(previous, tree_hashes(out)),
+            sorted(set(_listing(root)) ^ set(listing)),
+        )
     return results
 
 
@@ -508,8 +706,9 @@ def _lines(text: str) -> list[str]:
 def _assert_reported(output: str, expected: list[str], what: str) -> None:
     lines = _lines(output)
     for exp in expected:
-        assert any(ln.startswith(exp) for ln in lines), \
+        assert any(ln.startswith(exp) for ln in lines), (
             f"{what}: expected a line starting with\n  {exp}\ngot:\n{output[-3000:]}"
+        )
     assert "Traceback" not in output, f"{what} printed a traceback:\n{output[-3000:]}"
 
 
@@ -576,20 +775,25 @@ def _semicolon(pkg: Path) -> list[str]:
     for table in ("measurements", "adverse_events"):
         path = pkg / f"{table}.csv"
         path.write_bytes(_csv_text(path, ";", "\n").encode("utf-8"))
-    return [f"{t}.csv:1:-: - warning: semicolon-separated file read with ';' as separator"
-            for t in ("measurements", "adverse_events")]
+    return [
+        f"{t}.csv:1:-: - warning: semicolon-separated file read with ';' as separator"
+        for t in ("measurements", "adverse_events")
+    ]
 
 
 def _bom_and_semicolon(pkg: Path) -> list[str]:
     """What Excel's "CSV UTF-8" gives in a European locale: both at once."""
     path = pkg / "patients.csv"
     path.write_bytes(codecs.BOM_UTF8 + _csv_text(path, ";", "\r\n").encode("utf-8"))
-    return ["patients.csv:1:-: - warning: UTF-8 byte-order mark (BOM) removed",
-            "patients.csv:1:-: - warning: semicolon-separated file read with ';' as separator"]
+    return [
+        "patients.csv:1:-: - warning: UTF-8 byte-order mark (BOM) removed",
+        "patients.csv:1:-: - warning: semicolon-separated file read with ';' as separator",
+    ]
 
 
-@pytest.mark.parametrize("edit", [_bom, _semicolon, _bom_and_semicolon],
-                         ids=["bom", "semicolon", "bom+semicolon"])
+@pytest.mark.parametrize(
+    "edit", [_bom, _semicolon, _bom_and_semicolon], ids=["bom", "semicolon", "bom+semicolon"]
+)
 def test_bom_and_semicolon_exports_are_accepted_with_a_warning(edit, tmp_path: Path):
     pkg = copy_hopkins(tmp_path / "cohort")
     warnings = edit(pkg)
@@ -598,8 +802,10 @@ def test_bom_and_semicolon_exports_are_accepted_with_a_warning(edit, tmp_path: P
     proc, _ = cli("validate", pkg)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _assert_reported(proc.stdout, warnings, "ivigbook validate")
-    assert f"{pkg}: valid cohort package (csv: 35 patients, 290 infusions, 3113 measurements, " \
+    assert (
+        f"{pkg}: valid cohort package (csv: 35 patients, 290 infusions, 3113 measurements, "
         "98 medications, 73 adverse_events;" in proc.stdout
+    )
     assert tree_hashes(pkg) == inputs
     # `ivigbook run` on such a package, end to end (warnings shown, book built): the
     # privacy test's package is a BOM + `;` + CRLF export (tests/test_privacy.py).
@@ -618,8 +824,10 @@ def test_out_that_cannot_be_written_fails_cleanly(tmp_path: Path):
 
     proc, _ = cli("run", pkg, "--out", blocker / "sub" / "book")
     assert proc.returncode == 2
-    assert (f"ivigbook run: error: --out {blocker / 'sub' / 'book'} cannot be created: "
-            f"{blocker} is a file, not a folder") in proc.stderr
+    assert (
+        f"ivigbook run: error: --out {blocker / 'sub' / 'book'} cannot be created: "
+        f"{blocker} is a file, not a folder"
+    ) in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "executing" not in proc.stderr and "valid" not in proc.stderr  # checked first
     assert tree_hashes(tmp_path) == inputs

@@ -1,4 +1,5 @@
 """Readers: every format round-trips the clean package; reading problems are Problems."""
+
 from __future__ import annotations
 
 import codecs
@@ -35,8 +36,9 @@ def _write_csv_variant(d: Path, *, bom: bool = False, sep: str = ",", crlf: bool
     d.mkdir(parents=True, exist_ok=True)
     for name in VALID_TABLES:
         buffer = io.StringIO()
-        _expected(name).to_csv(buffer, sep=sep, index=False,
-                               lineterminator="\r\n" if crlf else "\n")
+        _expected(name).to_csv(
+            buffer, sep=sep, index=False, lineterminator="\r\n" if crlf else "\n"
+        )
         data = buffer.getvalue().encode("utf-8")
         (d / TABLES[name].file).write_bytes((codecs.BOM_UTF8 if bom else b"") + data)
     return d
@@ -51,8 +53,14 @@ def _write_xlsx(path: Path) -> Path:
         df = _typed(name)
         ws.append(list(df.columns))
         for row in df.itertuples(index=False):
-            ws.append([None if pd.isna(v) or v == "" else
-                       (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row])
+            ws.append(
+                [
+                    None
+                    if pd.isna(v) or v == ""
+                    else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
+                    for v in row
+                ]
+            )
     wb.create_sheet("notes").append(["anything"])
     wb.save(path)
     return path
@@ -111,12 +119,15 @@ def test_every_format_round_trips_the_clean_package(tmp_path, fmt):
     assert report.ok, report.format()
 
 
-@pytest.mark.parametrize("fmt, first_row, header_row, display", [
-    ("csv", 2, 1, "patients.csv"),
-    ("xlsx", 2, 1, "cohort.xlsx[PATIENTS]"),
-    ("dta", 1, None, "patients.dta"),
-    ("parquet", 1, None, "patients.parquet"),
-])
+@pytest.mark.parametrize(
+    "fmt, first_row, header_row, display",
+    [
+        ("csv", 2, 1, "patients.csv"),
+        ("xlsx", 2, 1, "cohort.xlsx[PATIENTS]"),
+        ("dta", 1, None, "patients.dta"),
+        ("parquet", 1, None, "patients.parquet"),
+    ],
+)
 def test_rows_are_numbered_as_a_person_sees_them(tmp_path, fmt, first_row, header_row, display):
     raw = read_package(FORMATS[fmt](tmp_path / "pkg"))
     patients = raw.tables["patients"]
@@ -129,12 +140,15 @@ def test_rows_are_numbered_as_a_person_sees_them(tmp_path, fmt, first_row, heade
 def test_bom_and_separator_are_reported_as_warnings_naming_the_file(tmp_path):
     bom = read_package(_write_csv_variant(tmp_path / "bom", bom=True))
     assert {(p.file, p.severity) for p in bom.problems} == {
-        (TABLES[t].file, "warning") for t in VALID_TABLES}
+        (TABLES[t].file, "warning") for t in VALID_TABLES
+    }
     assert all("byte-order mark" in p.rule for p in bom.problems)
     semi = read_package(_write_csv_variant(tmp_path / "semi", sep=";"))
     assert len(semi.problems) == len(VALID_TABLES)
-    assert all(p.severity == "warning" and "semicolon-separated" in p.rule and p.row == 1
-               for p in semi.problems)
+    assert all(
+        p.severity == "warning" and "semicolon-separated" in p.rule and p.row == 1
+        for p in semi.problems
+    )
 
 
 def test_a_comma_file_with_semicolon_lists_stays_comma_separated(valid_package):
@@ -174,7 +188,9 @@ def test_ragged_rows_are_errors_with_their_line(valid_package, quoted):
     raw = read_package(valid_package)
     rule = "wrong number of fields (the header has 4)"
     assert [(p.file, p.row, p.value, p.rule) for p in raw.problems] == [
-        ("infusions.csv", 3, "5 fields", rule), ("infusions.csv", 5, "2 fields", rule)]
+        ("infusions.csv", 3, "5 fields", rule),
+        ("infusions.csv", 5, "2 fields", rule),
+    ]
     assert 3 not in raw.tables["infusions"].rows and 5 not in raw.tables["infusions"].rows
     assert len(raw.tables["infusions"]) == len(VALID_TABLES["infusions"]) - 2
 
@@ -182,15 +198,16 @@ def test_ragged_rows_are_errors_with_their_line(valid_package, quoted):
 def test_crlf_line_ends_read_like_lf(tmp_path):
     raw = read_package(_write_csv_variant(tmp_path / "crlf", crlf=True))
     assert raw.problems == []
-    pd.testing.assert_frame_equal(raw.tables["patients"].frame, _expected("patients"),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        raw.tables["patients"].frame, _expected("patients"), check_dtype=False
+    )
 
 
 def test_latin1_bytes_are_rejected_with_line_and_offset(valid_package):
     f = valid_package / "patients.csv"
     data = f.read_bytes()
     at = data.index(b"Hopkins", data.index(b"P02"))
-    f.write_bytes(data[:at] + "Sant Pau Hospital Clínic".encode("latin-1") + data[at + 7:])
+    f.write_bytes(data[:at] + "Sant Pau Hospital Clínic".encode("latin-1") + data[at + 7 :])
     raw = read_package(valid_package)
     [problem] = [p for p in raw.problems if p.severity == "error"]
     offset = f.read_bytes().index(b"\xed")
@@ -205,7 +222,10 @@ def test_header_must_be_on_line_1(valid_package):
     f.write_text("\n" + f.read_text())
     [problem] = read_package(valid_package).problems
     assert (problem.file, problem.row, problem.rule) == (
-        "patients.csv", 1, "line 1 must hold the column headers")
+        "patients.csv",
+        1,
+        "line 1 must hold the column headers",
+    )
 
 
 def test_utf16_is_rejected(valid_package):
@@ -247,14 +267,25 @@ def test_duplicate_header_is_an_error(valid_package):
     f.write_text("\n".join(line + "," + line.split(",")[1] for line in text) + "\n")
     [problem] = read_package(valid_package).problems
     assert (problem.file, problem.row, problem.column, problem.severity) == (
-        "infusions.csv", 1, "start_date", "error")
+        "infusions.csv",
+        1,
+        "start_date",
+        "error",
+    )
 
 
-@pytest.mark.parametrize("setup, file, rule", [
-    (lambda d: d / "nowhere", "nowhere", "no such file or folder"),
-    (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt", "notes.txt", "not a package"),
-    (lambda d: d, "", "no cohort tables found"),
-])
+@pytest.mark.parametrize(
+    "setup, file, rule",
+    [
+        (lambda d: d / "nowhere", "nowhere", "no such file or folder"),
+        (
+            lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt",
+            "notes.txt",
+            "not a package",
+        ),
+        (lambda d: d, "", "no cohort tables found"),
+    ],
+)
 def test_unreadable_paths_become_problems(tmp_path, setup, file, rule):
     path = setup(tmp_path)
     raw = read_package(path)
@@ -314,8 +345,9 @@ def test_reading_never_writes(valid_package):
         f.chmod(0o444)
     before = {f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in valid_package.iterdir()}
     assert read_package(valid_package).problems == []
-    assert before == {f.name: (f.read_bytes(), f.stat().st_mtime_ns)
-                      for f in valid_package.iterdir()}
+    assert before == {
+        f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in valid_package.iterdir()
+    }
     for f in valid_package.iterdir():
         os.chmod(f, 0o644)
 
@@ -326,8 +358,10 @@ def test_typed_columns_render_as_text():
         "int": (pd.Series([1, None], dtype="Int64"), ["1", ""]),
         "datetime": (pd.Series(pd.to_datetime(["2020-01-02", None])), ["2020-01-02", ""]),
         "with time": (pd.Series(pd.to_datetime(["2020-01-02 10:30"])), ["2020-01-02 10:30:00"]),
-        "object": (pd.Series([dt.date(2020, 1, 2), None, "x", 3.0], dtype=object),
-                   ["2020-01-02", "", "x", "3"]),
+        "object": (
+            pd.Series([dt.date(2020, 1, 2), None, "x", 3.0], dtype=object),
+            ["2020-01-02", "", "x", "3"],
+        ),
         "category": (pd.Series(pd.Categorical(["F", None])), ["F", ""]),
     }
     for label, (series, expected) in cases.items():
@@ -345,7 +379,8 @@ def test_unreadable_file_is_a_problem(valid_package, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", locked)
     problems = read_package(valid_package).problems
     assert [(p.file, p.rule) for p in problems] == [
-        ("infusions.csv", "cannot read the file (Permission denied)")]
+        ("infusions.csv", "cannot read the file (Permission denied)")
+    ]
 
 
 def test_many_ragged_rows_are_counted_not_all_listed(valid_package):
@@ -355,5 +390,7 @@ def test_many_ragged_rows_are_counted_not_all_listed(valid_package):
     assert len(raw.problems) == 50 and raw.problems[0].row == 11
     report = validate_package(raw)
     assert report.n_errors == 80
-    assert "measurements.csv:*:-: ... - 30 more not listed: wrong number of fields" \
-           " (the header has 4)" in report.format()
+    assert (
+        "measurements.csv:*:-: ... - 30 more not listed: wrong number of fields"
+        " (the header has 4)" in report.format()
+    )

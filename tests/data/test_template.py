@@ -1,4 +1,5 @@
 """The template is generated from the contract and, once filled, validates."""
+
 from __future__ import annotations
 
 import csv
@@ -11,10 +12,17 @@ from ivigbook.data.schema import TABLES, dictionary_rows, measure_rows
 from ivigbook.data.template import WORKBOOK, write_template
 from ivigbook.data.validate import validate_package
 
-PATIENT = {"patient_id": "T01", "sex": "F", "birth_year": "1966", "ssc_subtype": "diffuse",
-           "active_skin_disease": "yes"}
-INFUSIONS = [{"patient_id": "T01", "start_date": f"2020-0{m}-03", "dose_g_per_kg": "2",
-              "days": "5"} for m in (1, 2, 3)]
+PATIENT = {
+    "patient_id": "T01",
+    "sex": "F",
+    "birth_year": "1966",
+    "ssc_subtype": "diffuse",
+    "active_skin_disease": "yes",
+}
+INFUSIONS = [
+    {"patient_id": "T01", "start_date": f"2020-0{m}-03", "dose_g_per_kg": "2", "days": "5"}
+    for m in (1, 2, 3)
+]
 MRSS = {"patient_id": "T01", "date": "2019-12-20", "measure": "MRSS", "value": "28"}
 FILL = {"patients": [PATIENT], "infusions": INFUSIONS, "measurements": [MRSS]}
 
@@ -45,8 +53,10 @@ def test_empty_template_reports_missing_rows_only(tmp_path):
     write_template(tmp_path)
     report = validate_package(read_package(tmp_path))
     assert [(p.file, p.rule) for p in report.errors] == [
-        ("patients.csv", "no data rows"), ("infusions.csv", "no data rows"),
-        ("measurements.csv", "no data rows")]
+        ("patients.csv", "no data rows"),
+        ("infusions.csv", "no data rows"),
+        ("measurements.csv", "no data rows"),
+    ]
     assert [(p.file, p.severity) for p in report.warnings] == [(WORKBOOK, "warning")]
 
 

@@ -1,7 +1,6 @@
 """Validation: every problem at once, with the row a person sees; loading a Cohort."""
-from __future__ import annotations
 
-import time
+from __future__ import annotations
 
 import numpy as np
 import pandas as pd
@@ -10,9 +9,16 @@ from conftest import SEEDED_ERRORS, SEEDED_WARNINGS, VALID_TABLES, write_valid_p
 
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.io import read_package
-from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 from ivigbook.data.problems import DataError, Problem, Report
-from ivigbook.data.validate import _dates, _numbers, load_cohort, load_cohort_with_report, pandera_schema, validate_package
+from ivigbook.data.schema import REQUIRED_TABLES, TABLES
+from ivigbook.data.validate import (
+    _dates,
+    _numbers,
+    load_cohort,
+    load_cohort_with_report,
+    pandera_schema,
+    validate_package,
+)
 
 
 def _validate(path, **kw) -> Report:
@@ -31,23 +37,35 @@ def _edit(path, old: str, new: str) -> None:
 
 # ---------------------------------------------------------------- problems and reports
 def test_problem_string_convention():
-    assert str(Problem("patients.csv", 7, "sex", "X", "not one of F, M")) == \
-        "patients.csv:7:sex: X - not one of F, M"
-    assert str(Problem("patients.csv", None, None, None, "required table missing")) == \
-        "patients.csv:-:-: - required table missing"
-    assert str(Problem("patients.csv", 4, "sex", "", "required value is blank")) == \
-        'patients.csv:4:sex: "" - required value is blank'
-    assert str(Problem("a.csv", 1, "x", None, "ignored extra column; never rendered",
-                       "warning")) == "a.csv:1:x: - warning: ignored extra column; never rendered"
+    assert (
+        str(Problem("patients.csv", 7, "sex", "X", "not one of F, M"))
+        == "patients.csv:7:sex: X - not one of F, M"
+    )
+    assert (
+        str(Problem("patients.csv", None, None, None, "required table missing"))
+        == "patients.csv:-:-: - required table missing"
+    )
+    assert (
+        str(Problem("patients.csv", 4, "sex", "", "required value is blank"))
+        == 'patients.csv:4:sex: "" - required value is blank'
+    )
+    assert (
+        str(Problem("a.csv", 1, "x", None, "ignored extra column; never rendered", "warning"))
+        == "a.csv:1:x: - warning: ignored extra column; never rendered"
+    )
     assert str(Problem("a.csv", 2, "x", " 1\n", "r")) == 'a.csv:2:x: " 1\\n" - r'
     assert str(Problem("a.csv", 2, "x", "y" * 100, "r")) == f"a.csv:2:x: {'y' * 59}… - r"
 
 
 def test_report_counts_and_format():
-    report = Report([Problem("b.csv", 3, "c", "1", "bad"),
-                     Problem("b.csv", None, None, None, "no data rows"),
-                     Problem("a.csv", 1, "x", None, "extra", "warning")],
-                    {("b.csv", "c", "bad", "error"): 5})
+    report = Report(
+        [
+            Problem("b.csv", 3, "c", "1", "bad"),
+            Problem("b.csv", None, None, None, "no data rows"),
+            Problem("a.csv", 1, "x", None, "extra", "warning"),
+        ],
+        {("b.csv", "c", "bad", "error"): 5},
+    )
     assert (report.n_errors, report.n_warnings, report.ok) == (7, 1, False)
     assert len(report.errors) == 2 and len(report.warnings) == 1
     assert report.format().splitlines() == [
@@ -67,13 +85,15 @@ def test_pandera_schemas_are_generated_from_the_contract(table):
     assert list(schema.columns) == TABLES[table].column_names
     for col in TABLES[table].columns:
         assert schema.columns[col.name].required == col.required
-        has_blank_rule = ("required value is blank" in
-                          [r for (c, _), r in rules.items() if c == col.name])
+        has_blank_rule = "required value is blank" in [
+            r for (c, _), r in rules.items() if c == col.name
+        ]
         assert has_blank_rule == (not col.nullable)
 
 
-@pytest.mark.parametrize("table, column", [(t.name, c) for t in TABLES.values()
-                                           for c in t.required_columns])
+@pytest.mark.parametrize(
+    "table, column", [(t.name, c) for t in TABLES.values() for c in t.required_columns]
+)
 def test_every_required_column_is_enforced(valid_package, table, column):
     f = valid_package / TABLES[table].file
     df = pd.read_csv(f, dtype=str, keep_default_na=False).drop(columns=column)
@@ -116,8 +136,11 @@ def test_optional_tables_may_be_absent_or_empty(valid_package):
 
 
 def test_codes_are_case_insensitive_and_cells_are_stripped(valid_package):
-    _edit(valid_package / "patients.csv", "P01,Hopkins,F,white,1962,diffuse",
-          "P01,Hopkins, f ,White,1962 ,Diffuse")
+    _edit(
+        valid_package / "patients.csv",
+        "P01,Hopkins,F,white,1962,diffuse",
+        "P01,Hopkins, f ,White,1962 ,Diffuse",
+    )
     _edit(valid_package / "measurements.csv", "P01,2010-12-20,MRSS,30", "P01, 2010-12-20 ,mrss, 30")
     assert _validate(valid_package).problems == []
     cohort = load_cohort(valid_package)
@@ -127,16 +150,29 @@ def test_codes_are_case_insensitive_and_cells_are_stripped(valid_package):
 
 
 def test_decimal_comma_and_odd_numbers():
-    cells = pd.Series(["1,5", " ", "", "1e3", "+2", ".5", "5.", "inf", "nan", "0x10", "1 000"],
-                      dtype="str")
+    cells = pd.Series(
+        ["1,5", " ", "", "1e3", "+2", ".5", "5.", "inf", "nan", "0x10", "1 000"], dtype="str"
+    )
     got = _numbers(cells.str.strip())
     expected = [np.nan, np.nan, np.nan, 1000, 2, 0.5, 5, np.nan, np.nan, np.nan, np.nan]
     np.testing.assert_array_equal(got, np.array(expected, dtype=float))
 
 
 def test_date_parsing_is_strict():
-    cells = ["2020-02-29", "2021-02-29", "2021-02-30", "1900-01-01", "1899-12-31", "2020-13-01",
-             "2020-1-01", "2020-04-31", "2000-02-29", "2100-02-29", "", "01/02/2020"]
+    cells = [
+        "2020-02-29",
+        "2021-02-29",
+        "2021-02-30",
+        "1900-01-01",
+        "1899-12-31",
+        "2020-13-01",
+        "2020-1-01",
+        "2020-04-31",
+        "2000-02-29",
+        "2100-02-29",
+        "",
+        "01/02/2020",
+    ]
     got = _dates(pd.Series(cells, dtype="str"))
     valid = [c for c, d in zip(cells, got) if not np.isnat(d)]
     assert valid == ["2020-02-29", "1900-01-01", "2000-02-29"]
@@ -145,23 +181,29 @@ def test_date_parsing_is_strict():
 
 def test_measure_ranges_come_from_the_measures_table(valid_package):
     f = valid_package / "measurements.csv"
-    f.write_text(f.read_text() + "P03,2013-08-15,MEDSGER_GI,4\nP03,2013-08-15,MRC_STRENGTH,5\n"
-                 "P03,2013-08-15,MEDSGER_LUNG,5\nP03,2013-08-15,RENAL_CRISIS,1\n")
+    f.write_text(
+        f.read_text() + "P03,2013-08-15,MEDSGER_GI,4\nP03,2013-08-15,MRC_STRENGTH,5\n"
+        "P03,2013-08-15,MEDSGER_LUNG,5\nP03,2013-08-15,RENAL_CRISIS,1\n"
+    )
     assert _where(_validate(valid_package), "error") == [
-        ("measurements.csv", 13, "value", "outside the range of MEDSGER_LUNG (0 to 4)")]
+        ("measurements.csv", 13, "value", "outside the range of MEDSGER_LUNG (0 to 4)")
+    ]
 
 
 def test_many_problems_are_capped_but_all_counted(valid_package):
     f = valid_package / "measurements.csv"
-    extra = "".join(f"P01,2012-{1 + i // 28:02d}-{1 + i % 28:02d},MRSS,{60 + i}\n"
-                    for i in range(120))
+    extra = "".join(
+        f"P01,2012-{1 + i // 28:02d}-{1 + i % 28:02d},MRSS,{60 + i}\n" for i in range(120)
+    )
     f.write_text(f.read_text() + extra)
     report = _validate(valid_package, limit=50)
     assert report.n_errors == 120 and len(report.errors) == 50
     assert [p.row for p in report.errors] == list(range(11, 61))
     lines = report.format().splitlines()
-    assert "measurements.csv:*:value: ... - 70 more not listed: " \
-           "outside the range of MRSS (0 to 51)" in lines
+    assert (
+        "measurements.csv:*:value: ... - 70 more not listed: "
+        "outside the range of MRSS (0 to 51)" in lines
+    )
     assert lines[-1] == "120 errors, 0 warnings"
 
 
@@ -169,10 +211,14 @@ def test_large_table_is_validated_vectorised(tmp_path):
     """200,000 measurement rows, every one wrong twice: seconds, and only the cap is listed."""
     d = write_valid_package(tmp_path / "big")
     n = 200_000
-    rows = pd.DataFrame({"patient_id": "P01",
-                         "date": pd.date_range("2000-01-01", periods=n, freq="h").strftime(
-                             "%Y-%m-%d %H"),
-                         "measure": "MRSS", "value": "99"})
+    rows = pd.DataFrame(
+        {
+            "patient_id": "P01",
+            "date": pd.date_range("2000-01-01", periods=n, freq="h").strftime("%Y-%m-%d %H"),
+            "measure": "MRSS",
+            "value": "99",
+        }
+    )
     rows.to_csv(d / "measurements.csv", index=False)
     report = _validate(d)
     assert report.n_errors == 2 * n
@@ -220,12 +266,47 @@ def test_load_cohort_of_a_missing_path_raises_data_error(tmp_path):
 def test_date_cells_are_real_iso_dates_within_the_plausible_years():
     from ivigbook.data import validate as V
 
-    cells = ["2020-02-29", "2019-02-29", "2020-02-30", "2020-04-31", "1900-02-29", "2000-02-29",
-             "2020-13-01", "2020-00-10", "2020-01-00", "2020-1-05", " 2020-01-05", "", "ñ",
-             "1899-12-31", "1900-01-01", "2100-12-31", "2101-01-01", "2020-01-05T00:00"]
+    cells = [
+        "2020-02-29",
+        "2019-02-29",
+        "2020-02-30",
+        "2020-04-31",
+        "1900-02-29",
+        "2000-02-29",
+        "2020-13-01",
+        "2020-00-10",
+        "2020-01-00",
+        "2020-1-05",
+        " 2020-01-05",
+        "",
+        "ñ",
+        "1899-12-31",
+        "1900-01-01",
+        "2100-12-31",
+        "2101-01-01",
+        "2020-01-05T00:00",
+    ]
     got = [str(d) for d in V._dates(pd.Series(cells, dtype="string[pyarrow]"))]
-    assert got == ["2020-02-29", "NaT", "NaT", "NaT", "NaT", "2000-02-29", "NaT", "NaT", "NaT",
-                   "NaT", "NaT", "NaT", "NaT", "NaT", "1900-01-01", "2100-12-31", "NaT", "NaT"]
+    assert got == [
+        "2020-02-29",
+        "NaT",
+        "NaT",
+        "NaT",
+        "NaT",
+        "2000-02-29",
+        "NaT",
+        "NaT",
+        "NaT",
+        "NaT",
+        "NaT",
+        "NaT",
+        "NaT",
+        "NaT",
+        "1900-01-01",
+        "2100-12-31",
+        "NaT",
+        "NaT",
+    ]
     # cells that are all dates, back to back in the buffer, and a slice of them
     dense = pd.Series(["2011-05-22", "1999-12-31", "2024-02-29"] * 4, dtype="string[pyarrow]")
     assert [str(d) for d in V._dates(dense)][:3] == ["2011-05-22", "1999-12-31", "2024-02-29"]

@@ -1,8 +1,9 @@
 """Execute chapter notebooks with papermill: workers, kernels, and the notebook contract.
 
 Used by ``ivigbook run`` (:mod:`ivigbook.book.run`) and ``ivigbook book``
-(:mod:`ivigbook.book.reference`). Notebook contract (what every chapter notebook ``notebooks/NN_name.md``
-of :data:`ivigbook.chapters.catalog.CHAPTERS` receives from papermill, see :data:`CONTRACT_PARAMETERS`):
+(:mod:`ivigbook.book.reference`). Notebook contract (what every chapter notebook
+``notebooks/NN_name.md`` of :data:`ivigbook.chapters.catalog.CHAPTERS` receives from papermill,
+see :data:`CONTRACT_PARAMETERS`):
 
 ``data_dir``         path of the cohort package
 ``cohort_name``      short name of the cohort
@@ -24,23 +25,25 @@ share one); a notebook whose name contains ``reproduction`` runs after all other
 their partial results have been merged into ``results.json`` next to it (it may read
 that file or the partials in ``results_dir``).
 """
+
 from __future__ import annotations
+
 import concurrent.futures as cf
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
-from ivigbook.errors import RunError
+
 from ivigbook.book import notebook_source
 from ivigbook.book.notebook_clean import scrub_file, stderr_outputs
-
+from ivigbook.errors import RunError
 
 KERNEL_NAME = "python3"
 
@@ -57,8 +60,17 @@ KERNEL_ENV = {
 }
 
 
-CONTRACT_PARAMETERS = ("data_dir", "cohort_name", "params_json", "results_dir", "cache_dir",
-                       "comparators_path", "published_path", "synthetic", "seed")
+CONTRACT_PARAMETERS = (
+    "data_dir",
+    "cohort_name",
+    "params_json",
+    "results_dir",
+    "cache_dir",
+    "comparators_path",
+    "published_path",
+    "synthetic",
+    "seed",
+)
 
 
 #: a notebook whose stem contains this runs after all others (it reads merged results)
@@ -69,9 +81,11 @@ _NB_NAME = notebook_source.NUMBERED
 
 
 #: lines of the kernels' own stderr that are noise, not news
-_KERNEL_NOISE = re.compile(r"Kernel is running over TCP without encryption|Debugger warning|"
-                           r"frozen modules|PYDEVD_DISABLE_FILE_VALIDATION|Xfrozen_modules|"
-                           r"Debugging will proceed|KeyboardInterrupt caught in kernel|^\s*$")
+_KERNEL_NOISE = re.compile(
+    r"Kernel is running over TCP without encryption|Debugger warning|"
+    r"frozen modules|PYDEVD_DISABLE_FILE_VALIDATION|Xfrozen_modules|"
+    r"Debugging will proceed|KeyboardInterrupt caught in kernel|^\s*$"
+)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -87,8 +101,8 @@ class NotebookResult:
     ok: bool
     seconds: float
     error: dict | None = None
-    stderr: list = field(default_factory=list)   # stderr outputs inside the notebook
-    log: list = field(default_factory=list)      # kernel / papermill messages (noise removed)
+    stderr: list = field(default_factory=list)  # stderr outputs inside the notebook
+    log: list = field(default_factory=list)  # kernel / papermill messages (noise removed)
 
 
 def _emitter(progress: bool | Callable[[str], None]) -> Callable[[str], None]:
@@ -113,7 +127,8 @@ def is_late(path: Path) -> bool:
 
 
 def discover_notebooks(folder: str | os.PathLike, include_late: bool = True) -> list[Path]:
-    """``NN_name.md``/``.ipynb`` notebooks of ``folder`` in order, then the ``*reproduction*`` ones."""
+    """``NN_name.md``/``.ipynb`` notebooks of ``folder`` in order, then the
+    ``*reproduction*`` ones."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RunError(f"notebook folder {folder} does not exist")
@@ -133,19 +148,24 @@ def _check_contract(sources: list[Path], parameters: dict, emit) -> None:
     for src in sources:
         try:
             nb = notebook_source.read(src)
-        except Exception as exc:  # unreadable JSON etc.
+        except Exception as exc:  # noqa: BLE001 - unreadable JSON etc., reported
             problems.append(f"{src}: cannot read the notebook ({exc})")
             continue
         cells = _parameters_cell(nb)
         if len(cells) != 1:
-            problems.append(f"{src}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+            problems.append(
+                f"{src}: needs exactly one cell tagged 'parameters', found {len(cells)}"
+            )
             continue
         text = cells[0].source
-        missing = [n for n in parameters
-                   if not re.search(rf"(?m)^\s*{re.escape(n)}\s*(:[^=\n]*)?=", text)]
+        missing = [
+            n for n in parameters if not re.search(rf"(?m)^\s*{re.escape(n)}\s*(:[^=\n]*)?=", text)
+        ]
         if missing:
-            emit(f"warning: {src.name} does not declare parameter(s) {', '.join(missing)} "
-                 f"in its 'parameters' cell")
+            emit(
+                f"warning: {src.name} does not declare parameter(s) {', '.join(missing)} "
+                f"in its 'parameters' cell"
+            )
     if problems:
         raise RunError("notebook contract violated:\n  " + "\n  ".join(problems))
 
@@ -167,9 +187,18 @@ def _execute_one(task: dict) -> dict:
         env = {**os.environ, **task["env"]}
         try:
             proc = subprocess.run(
-                [sys.executable, "-c", "from ivigbook.book.execute import _worker_main; _worker_main()"],
-                input=payload, capture_output=True, text=True, env=env,
-                encoding="utf-8", errors="replace")
+                [
+                    sys.executable,
+                    "-c",
+                    "from ivigbook.book.execute import _worker_main; _worker_main()",
+                ],
+                input=payload,
+                capture_output=True,
+                text=True,
+                env=env,
+                encoding="utf-8",
+                errors="replace",
+            )
             text = (proc.stdout or "") + (proc.stderr or "")
             returncode = proc.returncode
         except OSError as exc:
@@ -178,10 +207,16 @@ def _execute_one(task: dict) -> dict:
             out = json.loads(result_path.read_text(encoding="utf-8"))
         else:
             tail = [ln for ln in _ANSI.sub("", text).splitlines() if ln.strip()][-15:]
-            out = {"ok": False, "stderr": [],
-                   "error": {"kind": "other", "ename": "WorkerDied",
-                             "evalue": f"the notebook worker exited with status {returncode}"
-                                       + (": " + tail[-1] if tail else "")}}
+            out = {
+                "ok": False,
+                "stderr": [],
+                "error": {
+                    "kind": "other",
+                    "ename": "WorkerDied",
+                    "evalue": f"the notebook worker exited with status {returncode}"
+                    + (": " + tail[-1] if tail else ""),
+                },
+            }
     out["log"] = [ln for ln in _ANSI.sub("", text).splitlines() if not _KERNEL_NOISE.search(ln)]
     out["seconds"] = time.monotonic() - start
     return out
@@ -230,42 +265,57 @@ def _run_papermill(task: dict, out: dict) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError, strip_color
 
-
     manager = {}
     if os.name == "posix" and task.get("ipc_dir"):
         manager["kernel_manager_class"] = _ipc_kernel_manager(task["ipc_dir"])
     try:
         papermill.execute_notebook(
-            notebook_source.executable(task["source"], task.get("ipc_dir")), task["output"],
+            notebook_source.executable(task["source"], task.get("ipc_dir")),
+            task["output"],
             parameters=task["parameters"],
-            kernel_name=task["kernel"], cwd=task["cwd"], progress_bar=False,
-            log_output=False, request_save_on_cell_execute=False,
-            execution_timeout=task["timeout"], **manager,
+            kernel_name=task["kernel"],
+            cwd=task["cwd"],
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=task["timeout"],
+            **manager,
         )
     except PapermillExecutionError as exc:
         out["error"] = {
-            "kind": "cell", "cell_index": exc.cell_index, "exec_count": exc.exec_count,
-            "source": exc.source, "ename": exc.ename, "evalue": strip_color(str(exc.evalue)),
+            "kind": "cell",
+            "cell_index": exc.cell_index,
+            "exec_count": exc.exec_count,
+            "source": exc.source,
+            "ename": exc.ename,
+            "evalue": strip_color(str(exc.evalue)),
             "traceback": strip_color("\n".join(exc.traceback or [])),
         }
         # index of the failing cell in the *source* notebook (papermill inserted the
         # injected-parameters cell after the `parameters` cell)
         try:
             nb = nbformat.read(task["output"], as_version=4)
-            cells = [c for c in nb.cells
-                     if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
-            injected = [i for i, c in enumerate(cells)
-                        if "injected-parameters" in c.metadata.get("tags", [])]
+            cells = [
+                c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])
+            ]
+            injected = [
+                i
+                for i, c in enumerate(cells)
+                if "injected-parameters" in c.metadata.get("tags", [])
+            ]
             shift = 1 if injected and injected[0] < exc.cell_index else 0
             out["error"]["source_cell"] = exc.cell_index - shift + 1
-        except Exception:  # pragma: no cover - best effort only
+        except Exception:  # noqa: BLE001  # pragma: no cover - best effort only
             out["error"]["source_cell"] = None
-    except Exception as exc:  # kernel died, timeout, bad notebook, ...
-        out["error"] = {"kind": "other", "ename": type(exc).__name__,
-                        "evalue": _ANSI.sub("", str(exc)), "traceback": ""}
+    except Exception as exc:  # noqa: BLE001 - kernel died, timeout, bad notebook: reported
+        out["error"] = {
+            "kind": "other",
+            "ename": type(exc).__name__,
+            "evalue": _ANSI.sub("", str(exc)),
+            "traceback": "",
+        }
     else:
-        nb = scrub_file(task["output"], input_path=task["record_input"],
-                        redact=task.get("redact"))
+        nb = scrub_file(task["output"], input_path=task["record_input"], redact=task.get("redact"))
         out["stderr"] = stderr_outputs(nb)
         out["ok"] = True
 
@@ -286,8 +336,10 @@ def _format_failure(res: NotebookResult) -> str:
             lines.append("  traceback (last lines):")
             lines += [f"    {ln}" for ln in tb[-15:]]
     else:
-        lines = [f"notebook {res.source.name} could not be executed:",
-                 f"  {err.get('ename')}: {err.get('evalue')}"]
+        lines = [
+            f"notebook {res.source.name} could not be executed:",
+            f"  {err.get('ename')}: {err.get('evalue')}",
+        ]
     if res.log:
         lines.append("  kernel / papermill messages:")
         lines += [f"    {ln}" for ln in res.log[-15:]]
@@ -311,15 +363,20 @@ class _CancellingPool(cf.ThreadPoolExecutor):
         return False
 
 
-def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
-                      parameters: dict, jobs: int = 1,
-                      progress: bool | Callable[[str], None] = True, *,
-                      kernel_name: str = KERNEL_NAME, timeout: int | None = None,
-                      between: Callable[[], None] | None = None,
-                      source_root: str | os.PathLike | None = None,
-                      redact: dict[str, str] | None = None,
-                      slots: threading.Semaphore | None = None,
-                      ) -> list[NotebookResult]:
+def execute_notebooks(
+    sources: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    parameters: dict,
+    jobs: int = 1,
+    progress: bool | Callable[[str], None] = True,
+    *,
+    kernel_name: str = KERNEL_NAME,
+    timeout: int | None = None,
+    between: Callable[[], None] | None = None,
+    source_root: str | os.PathLike | None = None,
+    redact: dict[str, str] | None = None,
+    slots: threading.Semaphore | None = None,
+) -> list[NotebookResult]:
     """Execute ``sources`` (``.md`` or ``.ipynb``) with papermill into ``out_dir/<stem>.ipynb``.
 
     ``parameters``: injected into every notebook; :class:`~pathlib.Path` values are
@@ -355,17 +412,26 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
             record = src.relative_to(source_root).as_posix() if source_root else src.name
         except ValueError:
             record = src.name
-        return {"source": str(src), "output": str(out_dir / notebook_source.executed_name(src)),
-                "parameters": params,
-                "kernel": kernel_name, "cwd": str(out_dir), "timeout": timeout,
-                "record_input": record, "env": env, "redact": redact}
+        return {
+            "source": str(src),
+            "output": str(out_dir / notebook_source.executed_name(src)),
+            "parameters": params,
+            "kernel": kernel_name,
+            "cwd": str(out_dir),
+            "timeout": timeout,
+            "record_input": record,
+            "env": env,
+            "redact": redact,
+        }
 
     stages = [[s for s in sources if not is_late(s)], [s for s in sources if is_late(s)]]
     stages = [s for s in stages if s]
     total = len(sources)
     workers = max(1, min(int(jobs or 1), max(len(s) for s in stages)))
-    emit(f"executing {total} notebook{'s' if total != 1 else ''} in {out_dir} "
-         f"({workers} worker{'s' if workers != 1 else ''})")
+    emit(
+        f"executing {total} notebook{'s' if total != 1 else ''} in {out_dir} "
+        f"({workers} worker{'s' if workers != 1 else ''})"
+    )
     results: list[NotebookResult] = []
     done = 0
     with _CancellingPool(max_workers=workers, thread_name_prefix="notebook") as pool:
@@ -379,15 +445,24 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
                 done += 1
                 try:
                     raw = fut.result()
-                except Exception as exc:  # worker crashed
-                    raw = {"ok": False, "seconds": 0.0, "stderr": [], "log": [],
-                           "error": {"kind": "other", "ename": type(exc).__name__,
-                                     "evalue": str(exc)}}
-                res = NotebookResult(name=src.stem, source=src,
-                                     output=out_dir / notebook_source.executed_name(src),
-                                     ok=raw["ok"], seconds=raw["seconds"],
-                                     error=raw["error"], stderr=raw["stderr"],
-                                     log=raw["log"])
+                except Exception as exc:  # noqa: BLE001 - worker crashed: reported
+                    raw = {
+                        "ok": False,
+                        "seconds": 0.0,
+                        "stderr": [],
+                        "log": [],
+                        "error": {"kind": "other", "ename": type(exc).__name__, "evalue": str(exc)},
+                    }
+                res = NotebookResult(
+                    name=src.stem,
+                    source=src,
+                    output=out_dir / notebook_source.executed_name(src),
+                    ok=raw["ok"],
+                    seconds=raw["seconds"],
+                    error=raw["error"],
+                    stderr=raw["stderr"],
+                    log=raw["log"],
+                )
                 results.append(res)
                 if res.ok:
                     emit(f"[{done}/{total}] {src.stem} ... done in {res.seconds:.1f} s")
@@ -395,16 +470,22 @@ def execute_notebooks(sources: Iterable[str | os.PathLike], out_dir: str | os.Pa
                         emit(f"      {src.stem} (kernel/papermill): {line}")
                     for count, text in res.stderr:
                         first = text.strip().splitlines()[0] if text.strip() else ""
-                        emit(f"      note: {src.stem} wrote to stderr in In [{count}]: "
-                             f"{first[:160]}")
+                        emit(
+                            f"      note: {src.stem} wrote to stderr in In [{count}]: {first[:160]}"
+                        )
                 else:
-                    res.error = res.error or {"kind": "other", "ename": "UnknownError",
-                                              "evalue": "the worker reported no error"}
-                    emit(f"[{done}/{total}] {src.stem} ... FAILED after {res.seconds:.1f} s "
-                         f"({res.error.get('ename')})")
+                    res.error = res.error or {
+                        "kind": "other",
+                        "ename": "UnknownError",
+                        "evalue": "the worker reported no error",
+                    }
+                    emit(
+                        f"[{done}/{total}] {src.stem} ... FAILED after {res.seconds:.1f} s "
+                        f"({res.error.get('ename')})"
+                    )
                     failed.append(res)
             if failed:
-                skipped = [s.stem for later in stages[number + 1:] for s in later]
+                skipped = [s.stem for later in stages[number + 1 :] for s in later]
                 msg = "\n\n".join(_format_failure(r) for r in sorted(failed, key=lambda r: r.name))
                 if skipped:
                     msg += f"\n\nnot run because of the failure(s): {', '.join(skipped)}"

@@ -1,17 +1,19 @@
 """``results.json``: the notebooks' partial results merged, with the cohort, parameters and
 data hash; JSON written deterministically.
 """
+
 from __future__ import annotations
+
 import json
 import math
 import os
 from pathlib import Path
 from typing import Any
+
 from ivigbook.data.params import AnalysisParams
 from ivigbook.errors import ResultsConflictError, RunError
 
-
-RESULTS_DIRNAME = "_results"       # partial results, inside the output folder
+RESULTS_DIRNAME = "_results"  # partial results, inside the output folder
 
 
 RESULTS_FILENAME = "results.json"
@@ -45,8 +47,10 @@ def dump_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` deterministically: normalised values, sorted keys, indent 1, LF,
     trailing newline; atomically (a temporary file renamed into place)."""
     path = Path(path)
-    text = json.dumps(_normalize(obj), sort_keys=True, indent=1, ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    text = (
+        json.dumps(_normalize(obj), sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
@@ -61,8 +65,12 @@ def _params_dict(params: AnalysisParams | dict | None) -> dict:
     return dict(params)
 
 
-def merge_results(results_dir: str | os.PathLike, cohort_name: str,
-                  params: AnalysisParams | dict | None, data_sha256: str) -> dict:
+def merge_results(
+    results_dir: str | os.PathLike,
+    cohort_name: str,
+    params: AnalysisParams | dict | None,
+    data_sha256: str,
+) -> dict:
     """Merge every partial ``results_dir/*.json`` (each ``{key: value}``) into the
     ``results.json`` payload ``{"cohort", "parameters", "data_sha256", "results"}``.
 
@@ -73,8 +81,11 @@ def merge_results(results_dir: str | os.PathLike, cohort_name: str,
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
     conflicts = []
-    files = sorted(p for p in results_dir.glob("*.json") if not p.name.startswith(".")) \
-        if results_dir.is_dir() else []
+    files = (
+        sorted(p for p in results_dir.glob("*.json") if not p.name.startswith("."))
+        if results_dir.is_dir()
+        else []
+    )
     for path in files:
         try:
             with open(path, encoding="utf-8") as fh:
@@ -86,17 +97,24 @@ def merge_results(results_dir: str | os.PathLike, cohort_name: str,
         for key, value in part.items():
             value = _normalize(value, key)
             if key in merged and merged[key] != value:
-                conflicts.append(f"  {key}: {origin[key]} has {json.dumps(merged[key])}, "
-                                 f"{path.name} has {json.dumps(value)}")
+                conflicts.append(
+                    f"  {key}: {origin[key]} has {json.dumps(merged[key])}, "
+                    f"{path.name} has {json.dumps(value)}"
+                )
                 continue
             if key not in merged:
                 merged[key] = value
                 origin[key] = path.name
     if conflicts:
-        raise ResultsConflictError("result keys defined twice with different values:\n"
-                                   + "\n".join(conflicts))
-    return {"cohort": cohort_name, "parameters": _normalize(_params_dict(params)),
-            "data_sha256": data_sha256, "results": dict(sorted(merged.items()))}
+        raise ResultsConflictError(
+            "result keys defined twice with different values:\n" + "\n".join(conflicts)
+        )
+    return {
+        "cohort": cohort_name,
+        "parameters": _normalize(_params_dict(params)),
+        "data_sha256": data_sha256,
+        "results": dict(sorted(merged.items())),
+    }
 
 
 def write_results_json(path: str | os.PathLike, payload: dict) -> None:

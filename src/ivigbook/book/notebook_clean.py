@@ -27,6 +27,7 @@ What papermill / nbclient add that changes on every run, and what we do:
 Outputs themselves (numbers, tables, PNG figures) must be deterministic at the
 source: seeds from parameters, explicit sort orders, fixed figure size and dpi.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,22 +37,31 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["scrub_notebook", "write_notebook", "scrub_file", "stderr_outputs",
-           "NB_VERSION"]
+__all__ = ["scrub_notebook", "write_notebook", "scrub_file", "stderr_outputs", "NB_VERSION"]
 
 NB_VERSION = 4
 
-_PAPERMILL_VOLATILE = ("start_time", "end_time", "duration", "exception",
-                       "environment_variables", "version")
+_PAPERMILL_VOLATILE = (
+    "start_time",
+    "end_time",
+    "duration",
+    "exception",
+    "environment_variables",
+    "version",
+)
 _CELL_VOLATILE = ("papermill", "execution", "ExecuteTime")
 _ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,16}\b")
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 INJECTED_TAG = "injected-parameters"
 
 
-def scrub_notebook(nb: nbformat.NotebookNode, *, input_path: str | None = None,
-                   output_path: str | None = None,
-                   redact: dict[str, str] | None = None) -> nbformat.NotebookNode:
+def scrub_notebook(
+    nb: nbformat.NotebookNode,
+    *,
+    input_path: str | None = None,
+    output_path: str | None = None,
+    redact: dict[str, str] | None = None,
+) -> nbformat.NotebookNode:
     """Remove run-dependent noise from an executed notebook (in place; also returned).
 
     ``input_path`` / ``output_path``: what to record in ``metadata.papermill``
@@ -122,9 +132,11 @@ def _redact_source(source, redact: dict[str, str]) -> str:
     """The injected-parameters cell with ``name = <anything>`` lines set to the redaction."""
     text = "".join(source) if isinstance(source, list) else source
     for name, value in redact.items():
-        text = re.sub(rf"(?m)^{re.escape(name)}\s*=.*$",
-                      lambda _m, n=name, v=value: f"{n} = {json.dumps(v, ensure_ascii=False)}",
-                      text)
+        text = re.sub(
+            rf"(?m)^{re.escape(name)}\s*=.*$",
+            lambda _m, n=name, v=value: f"{n} = {json.dumps(v, ensure_ascii=False)}",
+            text,
+        )
     return text
 
 
@@ -139,15 +151,22 @@ def write_notebook(nb: nbformat.NotebookNode, path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
-def scrub_file(path: str | os.PathLike, *, input_path: str | None = None,
-               output_path: str | None = None,
-               redact: dict[str, str] | None = None) -> nbformat.NotebookNode:
+def scrub_file(
+    path: str | os.PathLike,
+    *,
+    input_path: str | None = None,
+    output_path: str | None = None,
+    redact: dict[str, str] | None = None,
+) -> nbformat.NotebookNode:
     """Read, scrub and rewrite one executed notebook; returns the scrubbed notebook."""
     path = Path(path)
     nb = nbformat.read(path, as_version=NB_VERSION)
-    scrub_notebook(nb, input_path=input_path,
-                   output_path=path.name if output_path is None else output_path,
-                   redact=redact)
+    scrub_notebook(
+        nb,
+        input_path=input_path,
+        output_path=path.name if output_path is None else output_path,
+        redact=redact,
+    )
     write_notebook(nb, path)
     return nb
 
@@ -165,6 +184,7 @@ def stderr_outputs(nb: nbformat.NotebookNode) -> list[tuple[int | None, str]]:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 text = out.get("text", "")
-                found.append((cell.get("execution_count"),
-                              "".join(text) if isinstance(text, list) else text))
+                found.append(
+                    (cell.get("execution_count"), "".join(text) if isinstance(text, list) else text)
+                )
     return found

@@ -18,6 +18,7 @@ text notebook a random id on each read. :func:`read` therefore numbers the cells
 ``.ipynb`` sources had, so executed notebooks stay byte-identical from run to run.
 An id names a cell's position: inserting a cell renumbers the cells after it.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,18 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-__all__ = ["SOURCE_SUFFIXES", "FORMAT", "NUMBERED", "is_source", "sources_in",
-           "executed_name", "read", "cell_id", "executable", "writes_myst"]
+__all__ = [
+    "SOURCE_SUFFIXES",
+    "FORMAT",
+    "NUMBERED",
+    "is_source",
+    "sources_in",
+    "executed_name",
+    "read",
+    "cell_id",
+    "executable",
+    "writes_myst",
+]
 
 #: suffixes of notebook sources, in order of preference when both exist for one stem
 #: (a ``.ipynb`` next to a ``.md`` is the copy jupytext pairs with it in JupyterLab)
@@ -53,8 +64,9 @@ def sources_in(folder: str | os.PathLike) -> list[Path]:
         if not (path.is_file() and is_source(path)):
             continue
         known = found.get(path.stem)
-        if known is None or (SOURCE_SUFFIXES.index(path.suffix)
-                             < SOURCE_SUFFIXES.index(known.suffix)):
+        if known is None or (
+            SOURCE_SUFFIXES.index(path.suffix) < SOURCE_SUFFIXES.index(known.suffix)
+        ):
             found[path.stem] = path
     return list(found.values())
 
@@ -90,8 +102,9 @@ def read(source: str | os.PathLike) -> nbformat.NotebookNode:
     return nb
 
 
-def executable(source: str | os.PathLike,
-               folder: str | os.PathLike | None = None) -> str | nbformat.NotebookNode:
+def executable(
+    source: str | os.PathLike, folder: str | os.PathLike | None = None
+) -> str | nbformat.NotebookNode:
     """What to hand papermill for ``source``: a ``.ipynb`` source's own path; for a
     ``.md`` source the path of a converted ``<folder>/<stem>.ipynb`` (``folder``: the
     worker's scratch folder, deleted after the run), or with no ``folder`` the

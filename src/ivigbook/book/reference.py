@@ -1,28 +1,48 @@
-"""``ivigbook book``: the committed reference edition (both cohorts) executed and built.
-"""
+"""``ivigbook book``: the committed reference edition (both cohorts) executed and built."""
+
 from __future__ import annotations
+
 import concurrent.futures as cf
 import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+
 from ivigbook.book.execute import _emitter, discover_notebooks, execute_notebooks
 from ivigbook.book.merge import RESULTS_DIRNAME, RESULTS_FILENAME, merge_results, write_results_json
-from ivigbook.book.outdir import STAMP_NAME, STAMP_TEXT, _check_replaceable, _fresh_dir, _swap_into_place
+from ivigbook.book.outdir import (
+    STAMP_NAME,
+    STAMP_TEXT,
+    _check_replaceable,
+    _fresh_dir,
+    _swap_into_place,
+)
 from ivigbook.book.run import _cohort_params, _data_sha, _load_and_validate, _prime
 from ivigbook.book.sphinx import _check_toc, build_book
-from ivigbook.config import comparators_file, BOOK_CACHE_DIR, DEFAULT_SEED, REFERENCE_COHORTS, SYNTHETIC_DIR, project_root
-from ivigbook.errors import RunError, UsageError
+from ivigbook.config import (
+    BOOK_CACHE_DIR,
+    DEFAULT_SEED,
+    REFERENCE_COHORTS,
+    SYNTHETIC_DIR,
+    comparators_file,
+    project_root,
+)
 from ivigbook.data.dictionary import write_dictionary_page
+from ivigbook.errors import RunError, UsageError
 
 
-def build_reference_book(jobs: int | None = None, only: str | None = None, *,
-                         root: str | os.PathLike | None = None,
-                         registry: dict | None = None,
-                         progress: bool | Callable[[str], None] = True,
-                         build: bool = True, timeout: int | None = None) -> Path | None:
+def build_reference_book(
+    jobs: int | None = None,
+    only: str | None = None,
+    *,
+    root: str | os.PathLike | None = None,
+    registry: dict | None = None,
+    progress: bool | Callable[[str], None] = True,
+    build: bool = True,
+    timeout: int | None = None,
+) -> Path | None:
     """``ivigbook book`` / ``make book``: execute every notebook for each reference
     cohort into ``book/<cohort>/`` and build the repository's book into ``_build/html``.
 
@@ -37,19 +57,25 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
     write_dictionary_page(root)  # the data-dictionary page always follows the schema
     if only is not None:
         if only not in registry:
-            raise UsageError(f"unknown reference cohort {only!r}; known: "
-                             f"{', '.join(sorted(registry)) or '(none)'}")
+            raise UsageError(
+                f"unknown reference cohort {only!r}; known: "
+                f"{', '.join(sorted(registry)) or '(none)'}"
+            )
         if not (root / registry[only]["data_dir"]).exists():
             raise UsageError(f"the data of {only} ({registry[only]['data_dir']}) do not exist")
         selected = [only]
     else:
         selected = [name for name, c in registry.items() if (root / c["data_dir"]).exists()]
         for name in sorted(set(registry) - set(selected)):
-            emit(f"note: skipping reference cohort {name}: {registry[name]['data_dir']} "
-                 f"does not exist")
+            emit(
+                f"note: skipping reference cohort {name}: {registry[name]['data_dir']} "
+                f"does not exist"
+            )
         if not selected:
-            raise RunError("no reference cohort has data: " + ", ".join(
-                f"{c['data_dir']}" for c in registry.values()))
+            raise RunError(
+                "no reference cohort has data: "
+                + ", ".join(f"{c['data_dir']}" for c in registry.values())
+            )
     jobs = jobs or min(4, os.cpu_count() or 1)
     notebooks = discover_notebooks(root / "notebooks")
     _check_toc(root, selected, notebooks)
@@ -58,7 +84,7 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
         _check_replaceable(book_dir / name, "the output folder")
 
     loaded, cohorts = {}, {}
-    for name in selected:                    # validate everything before executing
+    for name in selected:  # validate everything before executing
         data_dir = (root / registry[name]["data_dir"]).resolve()
         cohorts[name] = _load_and_validate(data_dir)
         loaded[name] = _data_sha(cohorts[name], data_dir)
@@ -83,9 +109,11 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
             _prime(cohorts.pop(name), data_dir, params, cache_dir)
             published = entry.get("published")
             parameters = {
-                "data_dir": data_dir, "cohort_name": name,
+                "data_dir": data_dir,
+                "cohort_name": name,
                 "params_json": json.dumps(params_json, sort_keys=True),
-                "results_dir": results_dir, "cache_dir": cache_dir,
+                "results_dir": results_dir,
+                "cache_dir": cache_dir,
                 "comparators_path": comparators_file(root, entry),
                 "published_path": (root / published) if published else "",
                 "synthetic": data_dir.is_relative_to((root / SYNTHETIC_DIR).resolve()),
@@ -102,9 +130,17 @@ def build_reference_book(jobs: int | None = None, only: str | None = None, *,
                 payload = merge_results(results_dir, name, params, loaded[name])
                 write_results_json(tmp / RESULTS_FILENAME, payload)
 
-            execute_notebooks(notebooks, tmp, parameters, jobs,
-                              lambda line: emit(f"{name}: {line}"), between=merge,
-                              source_root=root, timeout=timeout, slots=slots)
+            execute_notebooks(
+                notebooks,
+                tmp,
+                parameters,
+                jobs,
+                lambda line: emit(f"{name}: {line}"),
+                between=merge,
+                source_root=root,
+                timeout=timeout,
+                slots=slots,
+            )
             merge()
             (tmp / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")
 

@@ -1,39 +1,60 @@
 """``ivigbook run``: an analyst's cohort validated, every chapter executed, ``results.json``
 written, the book built, and OUT replaced atomically.
 """
+
 from __future__ import annotations
+
 import hashlib
 import json
 import os
 import re
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
-from ivigbook.data.params import AnalysisParams
-from ivigbook.book.execute import NotebookResult, _emitter, discover_notebooks, execute_notebooks
-from ivigbook.book.merge import RESULTS_DIRNAME, RESULTS_FILENAME, _normalize, merge_results, write_results_json
-from ivigbook.book.outdir import STAMP_NAME, STAMP_TEXT, _check_creatable, _check_replaceable, _fresh_dir, _privacy_warning, _swap_into_place
-from ivigbook.book.sphinx import build_book
-from ivigbook.config import comparators_file, DEFAULT_SEED, REFERENCE_COHORTS, SYNTHETIC_DIR, project_root
-from ivigbook.data.params import parse_overrides
-from ivigbook.data.problems import DataError
-from ivigbook.data.validate import load_cohort_with_report
-from ivigbook.errors import InvalidDataError, UsageError
-from ivigbook.derive.context import TERM_MAP_FILE, inclusion_lines, prime_cache
-from ivigbook.data.terms import adverse_events_file, read_term_map, term_warning, write_term_map
-from ivigbook.data.cohort import Cohort
+from typing import Any
+
 from ivigbook.book.bookconfig import cohort_book_config, cohort_book_toc, run_intro_page
+from ivigbook.book.execute import NotebookResult, _emitter, discover_notebooks, execute_notebooks
+from ivigbook.book.merge import (
+    RESULTS_DIRNAME,
+    RESULTS_FILENAME,
+    _normalize,
+    merge_results,
+    write_results_json,
+)
+from ivigbook.book.outdir import (
+    STAMP_NAME,
+    STAMP_TEXT,
+    _check_creatable,
+    _check_replaceable,
+    _fresh_dir,
+    _privacy_warning,
+    _swap_into_place,
+)
+from ivigbook.book.sphinx import build_book
+from ivigbook.config import (
+    DEFAULT_SEED,
+    REFERENCE_COHORTS,
+    SYNTHETIC_DIR,
+    comparators_file,
+    project_root,
+)
+from ivigbook.data.cohort import Cohort
+from ivigbook.data.params import AnalysisParams, parse_overrides
+from ivigbook.data.problems import DataError
+from ivigbook.data.terms import adverse_events_file, read_term_map, term_warning, write_term_map
+from ivigbook.data.validate import load_cohort_with_report
+from ivigbook.derive.context import TERM_MAP_FILE, inclusion_lines, prime_cache
+from ivigbook.errors import InvalidDataError, UsageError
 
-
-RUN_CACHE_DIRNAME = "_cache"       # derived tables during `ivigbook run` (removed at the end)
+RUN_CACHE_DIRNAME = "_cache"  # derived tables during `ivigbook run` (removed at the end)
 
 
 #: prose pages of book/ copied into an analyst's book (`ivigbook run`); they must not
 #: link to or glue from the reference cohorts' pages. Missing ones are skipped.
-RUN_PROSE_PAGES = ("methods.md", "data_dictionary.md", "reproducibility.md",
-                   "bibliography.md")
+RUN_PROSE_PAGES = ("methods.md", "data_dictionary.md", "reproducibility.md", "bibliography.md")
 
 
 RUN_PROSE_FILES = ("references.bib",)
@@ -57,9 +78,15 @@ def package_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a cohort package (a file, or every non-hidden file of a folder)."""
     path = Path(path)
     digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+    )
     for f in files:
         digest.update((f.relative_to(path).as_posix() if f != path else f.name).encode())
         digest.update(b"\0")
@@ -68,8 +95,9 @@ def package_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _load_and_validate(data_dir: Path, emit: Callable[[str], None] | None = None,
-                       terms: dict[str, str] | None = None):
+def _load_and_validate(
+    data_dir: Path, emit: Callable[[str], None] | None = None, terms: dict[str, str] | None = None
+):
     """The validated cohort at ``data_dir`` (the term map not applied); bad data ->
     :class:`InvalidDataError`.
 
@@ -80,8 +108,9 @@ def _load_and_validate(data_dir: Path, emit: Callable[[str], None] | None = None
     try:
         cohort, report = load_cohort_with_report(data_dir)
     except DataError as exc:
-        raise InvalidDataError(f"the cohort package {data_dir} is not valid:\n"
-                               f"{exc.report.format()}", exc.report) from None
+        raise InvalidDataError(
+            f"the cohort package {data_dir} is not valid:\n{exc.report.format()}", exc.report
+        ) from None
     if isinstance(cohort, Cohort):
         warning = term_warning(cohort.adverse_events, adverse_events_file(data_dir), terms)
         if warning is not None:
@@ -98,8 +127,9 @@ def _read_terms(path: str | os.PathLike | None) -> dict[str, str]:
     try:
         return read_term_map(path)
     except DataError as exc:
-        raise InvalidDataError(f"the term map {path} is not valid:\n{exc.report.format()}",
-                               exc.report) from None
+        raise InvalidDataError(
+            f"the term map {path} is not valid:\n{exc.report.format()}", exc.report
+        ) from None
 
 
 def _data_sha(cohort: Any, data_dir: Path) -> str:
@@ -125,8 +155,13 @@ def _cohort_params(base: dict, overrides: dict) -> tuple[AnalysisParams, dict]:
     return params, _normalize(merged)
 
 
-def _prime(cohort, data_dir: Path, params: AnalysisParams, cache_dir: Path,
-           emit: Callable[[str], None] = print) -> bool:
+def _prime(
+    cohort,
+    data_dir: Path,
+    params: AnalysisParams,
+    cache_dir: Path,
+    emit: Callable[[str], None] = print,
+) -> bool:
     """Store the cohort the runner validated, and its derived tables, in the run's cache,
     so that the notebooks read them instead of validating and deriving again. False (and
     nothing stored) for anything but a real :class:`~ivigbook.data.cohort.Cohort`. Prints
@@ -140,12 +175,20 @@ def _prime(cohort, data_dir: Path, params: AnalysisParams, cache_dir: Path,
     return True
 
 
-def run(data_dir: str | os.PathLike, out: str | os.PathLike,
-        overrides: Iterable[str] | dict | None = None,
-        jobs: int | None = None, cohort_name: str | None = None, *,
-        root: str | os.PathLike | None = None, progress: bool | Callable[[str], None] = True,
-        build: bool = True, timeout: int | None = None,
-        terms: str | os.PathLike | None = None, seed: int | None = None) -> RunSummary:
+def run(
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    overrides: Iterable[str] | dict | None = None,
+    jobs: int | None = None,
+    cohort_name: str | None = None,
+    *,
+    root: str | os.PathLike | None = None,
+    progress: bool | Callable[[str], None] = True,
+    build: bool = True,
+    timeout: int | None = None,
+    terms: str | os.PathLike | None = None,
+    seed: int | None = None,
+) -> RunSummary:
     """``ivigbook run``: validate ``data_dir``, execute every notebook on it, write
     ``results.json``, build the book, then atomically replace ``out``.
 
@@ -170,22 +213,29 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
     requested = cohort_name or (data_dir.stem if data_dir.is_file() else data_dir.name)
     cohort_name = _display_name(requested)
     if cohort_name != requested:
-        emit(f"note: the cohort name {requested!r} is shown as {cohort_name!r} (characters "
-             f"that are markup in a web page are replaced by '_')")
+        emit(
+            f"note: the cohort name {requested!r} is shown as {cohort_name!r} (characters "
+            f"that are markup in a web page are replaced by '_')"
+        )
     if out == data_dir or data_dir.is_relative_to(out):
-        raise UsageError(f"--out {out} would contain the input data {data_dir}; choose "
-                         f"another folder")
+        raise UsageError(
+            f"--out {out} would contain the input data {data_dir}; choose another folder"
+        )
     if out.is_relative_to(data_dir):
-        raise UsageError(f"--out {out} lies inside the cohort package {data_dir}; input "
-                         f"folders are never written to: choose another folder")
+        raise UsageError(
+            f"--out {out} lies inside the cohort package {data_dir}; input "
+            f"folders are never written to: choose another folder"
+        )
     if out == root or root.is_relative_to(out):
         raise UsageError(f"--out {out} would replace the project folder")
     _check_replaceable(out, "--out")
     _check_creatable(out, "--out")
 
     # reference cohort run on its own registered data: its parameters and published results
-    ref = next((c for c in REFERENCE_COHORTS.values()
-                if (root / c["data_dir"]).resolve() == data_dir), None)
+    ref = next(
+        (c for c in REFERENCE_COHORTS.values() if (root / c["data_dir"]).resolve() == data_dir),
+        None,
+    )
     base = dict(ref["params"]) if ref else {}
     seed = int((ref or {}).get("seed", DEFAULT_SEED)) if seed is None else int(seed)
     if seed < 0:
@@ -202,8 +252,10 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
     if note:
         emit(note)
     if ref:
-        emit(f"{data_dir} is the reference cohort {ref['title']}: using its registered "
-             f"parameters and comparing with {ref['published']}")
+        emit(
+            f"{data_dir} is the reference cohort {ref['title']}: using its registered "
+            f"parameters and comparing with {ref['published']}"
+        )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -218,16 +270,18 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
             write_term_map(mapping, cache_dir / TERM_MAP_FILE)
         t_prime = time.monotonic()
         if _prime(cohort, data_dir, params, cache_dir, emit):
-            emit(f"derived tables cached for the notebooks in "
-                 f"{time.monotonic() - t_prime:.1f} s")
+            emit(f"derived tables cached for the notebooks in {time.monotonic() - t_prime:.1f} s")
         del cohort  # the runner lets go of it while the notebooks run
         parameters = {
-            "data_dir": data_dir, "cohort_name": cohort_name,
+            "data_dir": data_dir,
+            "cohort_name": cohort_name,
             "params_json": json.dumps(params_json, sort_keys=True),
-            "results_dir": results_dir, "cache_dir": cache_dir,
+            "results_dir": results_dir,
+            "cache_dir": cache_dir,
             "comparators_path": comparators_file(root, ref),
             "published_path": published if published is not None else "",
-            "synthetic": synthetic, "seed": seed,
+            "synthetic": synthetic,
+            "seed": seed,
         }
 
         def merge() -> None:
@@ -236,20 +290,42 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
 
         # where a real export lives is not published with its book (folder names may
         # carry patient names or record numbers); the intro page names the package
-        redact = None if synthetic else {
-            "data_dir": f"<not recorded: path of the cohort package "
-                        f"{_display_name(data_dir.name)}>"}
-        nb_results = execute_notebooks(notebooks, tmp, parameters, jobs, progress,
-                                       between=merge, source_root=root, timeout=timeout,
-                                       redact=redact)
+        redact = (
+            None
+            if synthetic
+            else {
+                "data_dir": f"<not recorded: path of the cohort package "
+                f"{_display_name(data_dir.name)}>"
+            }
+        )
+        nb_results = execute_notebooks(
+            notebooks,
+            tmp,
+            parameters,
+            jobs,
+            progress,
+            between=merge,
+            source_root=root,
+            timeout=timeout,
+            redact=redact,
+        )
         merge()
-        _write_run_book(root, tmp, cohort_name=cohort_name, data_dir=data_dir, sha=sha,
-                        synthetic=synthetic, params=params, overrides=params_json,
-                        notebooks=notebooks, title=ref["title"] if ref else None)
+        _write_run_book(
+            root,
+            tmp,
+            cohort_name=cohort_name,
+            data_dir=data_dir,
+            sha=sha,
+            synthetic=synthetic,
+            params=params,
+            overrides=params_json,
+            notebooks=notebooks,
+            title=ref["title"] if ref else None,
+        )
         index = build_book(tmp, progress) if build else None
-        shutil.rmtree(cache_dir, ignore_errors=True)   # derived patient-level tables
+        shutil.rmtree(cache_dir, ignore_errors=True)  # derived patient-level tables
         (tmp / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")
-        _swap_into_place(tmp, out)                  # (c) only now is OUT touched
+        _swap_into_place(tmp, out)  # (c) only now is OUT touched
         ok = True
     finally:
         if not ok:
@@ -257,13 +333,28 @@ def run(data_dir: str | os.PathLike, out: str | os.PathLike,
     for res in nb_results:
         res.output = out / res.output.name
     html = out / "_build" / "html" / "index.html" if index is not None else None
-    return RunSummary(out=out, results_path=out / RESULTS_FILENAME, html_index=html,
-                      notebooks=nb_results, seconds=time.monotonic() - t0)
+    return RunSummary(
+        out=out,
+        results_path=out / RESULTS_FILENAME,
+        html_index=html,
+        notebooks=nb_results,
+        seconds=time.monotonic() - t0,
+    )
 
 
-def _write_run_book(root: Path, book: Path, *, cohort_name: str, data_dir: Path, sha: str,
-                    synthetic: bool, params: AnalysisParams, overrides: dict,
-                    notebooks: list[Path], title: str | None) -> None:
+def _write_run_book(
+    root: Path,
+    book: Path,
+    *,
+    cohort_name: str,
+    data_dir: Path,
+    sha: str,
+    synthetic: bool,
+    params: AnalysisParams,
+    overrides: dict,
+    notebooks: list[Path],
+    title: str | None,
+) -> None:
     """``_config.yml``, ``_toc.yml``, a generated ``intro.md`` and the prose pages."""
 
     prose = root / "book"
@@ -282,17 +373,32 @@ def _write_run_book(root: Path, book: Path, *, cohort_name: str, data_dir: Path,
         if (prose / name).is_dir():
             shutil.copytree(prose / name, book / name)
     stems = [nb.stem for nb in notebooks]
-    (book / "intro.md").write_text(run_intro_page(
-        cohort_name=cohort_name, data_label=_display_name(data_dir.name), data_sha256=sha,
-        synthetic=synthetic, parameters=params.to_dict(), overrides=overrides,
-        notebooks=stems), encoding="utf-8")
-    footer = ("All patient-level data shown in this book are synthetic." if synthetic else
-              f"Computed by ivigbook from the cohort package {_display_name(data_dir.name)}; "
-              f"may contain "
-              f"results from real patient data.")
-    (book / "_config.yml").write_text(cohort_book_config(
-        root, title=f"IVIG in systemic sclerosis: {cohort_name}", bibfile=bib, footer=footer),
-        encoding="utf-8")
-    (book / "_toc.yml").write_text(cohort_book_toc(
-        caption=title or f"Cohort {cohort_name}", notebooks=stems, pages=pages),
-        encoding="utf-8")
+    (book / "intro.md").write_text(
+        run_intro_page(
+            cohort_name=cohort_name,
+            data_label=_display_name(data_dir.name),
+            data_sha256=sha,
+            synthetic=synthetic,
+            parameters=params.to_dict(),
+            overrides=overrides,
+            notebooks=stems,
+        ),
+        encoding="utf-8",
+    )
+    footer = (
+        "All patient-level data shown in this book are synthetic."
+        if synthetic
+        else f"Computed by ivigbook from the cohort package {_display_name(data_dir.name)}; "
+        f"may contain "
+        f"results from real patient data."
+    )
+    (book / "_config.yml").write_text(
+        cohort_book_config(
+            root, title=f"IVIG in systemic sclerosis: {cohort_name}", bibfile=bib, footer=footer
+        ),
+        encoding="utf-8",
+    )
+    (book / "_toc.yml").write_text(
+        cohort_book_toc(caption=title or f"Cohort {cohort_name}", notebooks=stems, pages=pages),
+        encoding="utf-8",
+    )

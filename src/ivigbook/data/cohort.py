@@ -1,4 +1,5 @@
 """The typed, validated cohort that every analysis step receives."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,7 +14,9 @@ _SPLIT_LIST = {"overlap", "ivig_indication"}
 
 def empty_table(name: str) -> pd.DataFrame:
     """An empty, correctly typed frame for table ``name``."""
-    return coerce_table(name, pd.DataFrame({c: pd.Series(dtype="string") for c in TABLES[name].column_names}))
+    return coerce_table(
+        name, pd.DataFrame({c: pd.Series(dtype="string") for c in TABLES[name].column_names})
+    )
 
 
 def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +39,11 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         if col.kind == "date":
             if s.dtype != "datetime64[ns]":
                 fast = _arrow_dates(s)
-                s = fast if fast is not None else pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
+                s = (
+                    fast
+                    if fast is not None
+                    else pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
+                )
             s = s.astype("datetime64[ns]")
         elif col.kind == "int":
             s = pd.to_numeric(s, errors="coerce").round().astype("Int64")
@@ -119,15 +126,18 @@ class Cohort:
     sha256: str = ""
 
     @classmethod
-    def from_frames(cls, name: str = "cohort", source: str = "", sha256: str = "",
-                    **frames: pd.DataFrame | None) -> "Cohort":
+    def from_frames(
+        cls, name: str = "cohort", source: str = "", sha256: str = "", **frames: pd.DataFrame | None
+    ) -> Cohort:
         """Build from raw or typed frames keyed by table name (absent tables allowed)."""
         unknown = set(frames) - set(TABLES)
         if unknown:
             raise TypeError(f"unknown tables: {sorted(unknown)}")
         present = frozenset(k for k, v in frames.items() if v is not None)
-        typed = {t: coerce_table(t, frames[t]) if frames.get(t) is not None else empty_table(t)
-                 for t in TABLES}
+        typed = {
+            t: coerce_table(t, frames[t]) if frames.get(t) is not None else empty_table(t)
+            for t in TABLES
+        }
         return cls(**typed, present=present, name=name, source=source, sha256=sha256)
 
     def has(self, table: str) -> bool:

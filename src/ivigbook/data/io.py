@@ -21,6 +21,7 @@ Problems met while reading (missing files, undecodable bytes, ragged rows, ...)
 are returned as :class:`~ivigbook.data.validate.Problem` objects, never raised. Inputs
 are opened read-only, read once, and never modified.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -34,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 from ivigbook.data.problems import MAX_LISTED, Problem
+from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 
 #: File suffixes of the one-file-per-table formats, in order of preference.
 TABLE_SUFFIXES = {"csv": (".csv",), "dta": (".dta",), "parquet": (".parquet", ".pq")}
@@ -101,8 +102,11 @@ def read_package(path: str | Path) -> RawPackage:
         if p.suffix.lower() in WORKBOOK_SUFFIXES:
             _read_workbook(p, pkg)
         else:
-            pkg.problems.append(_problem(
-                str(path), "not a package: give a folder of table files or an .xlsx workbook"))
+            pkg.problems.append(
+                _problem(
+                    str(path), "not a package: give a folder of table files or an .xlsx workbook"
+                )
+            )
     elif p.is_dir():
         try:
             _read_folder(p, pkg)
@@ -113,45 +117,74 @@ def read_package(path: str | Path) -> RawPackage:
     return pkg
 
 
-def _problem(file: str, rule: str, row: int | None = None, column: str | None = None,
-             value: str | None = None, severity: str = "error") -> Problem:
+def _problem(
+    file: str,
+    rule: str,
+    row: int | None = None,
+    column: str | None = None,
+    value: str | None = None,
+    severity: str = "error",
+) -> Problem:
     return Problem(file, row, column, value, rule, severity)
 
 
 def _read_folder(folder: Path, pkg: RawPackage) -> None:
     """Pick the folder's format and read its tables."""
-    visible = sorted(f for f in folder.iterdir()
-                     if f.is_file() and not f.name.startswith((".", "~$")))
+    visible = sorted(
+        f for f in folder.iterdir() if f.is_file() and not f.name.startswith((".", "~$"))
+    )
     found: dict[str, dict[str, Path]] = {}
     for fmt, suffixes in TABLE_SUFFIXES.items():
-        tables = {f.stem.lower(): f for f in visible
-                  if f.suffix.lower() in suffixes and f.stem.lower() in TABLES}
+        tables = {
+            f.stem.lower(): f
+            for f in visible
+            if f.suffix.lower() in suffixes and f.stem.lower() in TABLES
+        }
         if tables:
             found[fmt] = tables
     workbooks = [f for f in visible if f.suffix.lower() in WORKBOOK_SUFFIXES]
     if len(found) > 1:
-        names = ", ".join(f"{fmt} ({', '.join(sorted(p.name for p in t.values()))})"
-                          for fmt, t in found.items())
-        pkg.problems.append(_problem(
-            str(folder), f"table files of several formats: {names}; keep one format per folder"))
+        names = ", ".join(
+            f"{fmt} ({', '.join(sorted(p.name for p in t.values()))})" for fmt, t in found.items()
+        )
+        pkg.problems.append(
+            _problem(
+                str(folder), f"table files of several formats: {names}; keep one format per folder"
+            )
+        )
         return
     if not found:
         if len(workbooks) == 1:
             _read_workbook(workbooks[0], pkg)
         elif workbooks:
-            pkg.problems.append(_problem(
-                str(folder), "several workbooks (" + ", ".join(w.name for w in workbooks)
-                + "); give the path of one"))
+            pkg.problems.append(
+                _problem(
+                    str(folder),
+                    "several workbooks ("
+                    + ", ".join(w.name for w in workbooks)
+                    + "); give the path of one",
+                )
+            )
         else:
-            pkg.problems.append(_problem(
-                str(folder), "no cohort tables found: expected "
-                + ", ".join(TABLES[t].file for t in REQUIRED_TABLES) + " or one .xlsx workbook"))
+            pkg.problems.append(
+                _problem(
+                    str(folder),
+                    "no cohort tables found: expected "
+                    + ", ".join(TABLES[t].file for t in REQUIRED_TABLES)
+                    + " or one .xlsx workbook",
+                )
+            )
         return
-    (fmt, files), = found.items()
+    ((fmt, files),) = found.items()
     pkg.format = fmt
     for wb in workbooks:
-        pkg.problems.append(_problem(wb.name, f"workbook ignored: the {fmt} files of this "
-                                     "folder are read", severity="warning"))
+        pkg.problems.append(
+            _problem(
+                wb.name,
+                f"workbook ignored: the {fmt} files of this folder are read",
+                severity="warning",
+            )
+        )
     reader = {"csv": _read_csv, "dta": _read_dta, "parquet": _read_parquet}[fmt]
     suffix = TABLE_SUFFIXES[fmt][0]
     for name in TABLES:
@@ -182,8 +215,15 @@ def _note_missing(pkg: RawPackage, name: str, display: str, rule: str) -> None:
 
 
 # ---------------------------------------------------------------- headers
-def _assemble(name: str, display: str, header: list[str], body: pd.DataFrame,
-              rows: np.ndarray, header_row: int | None, pkg: RawPackage) -> None:
+def _assemble(
+    name: str,
+    display: str,
+    header: list[str],
+    body: pd.DataFrame,
+    rows: np.ndarray,
+    header_row: int | None,
+    pkg: RawPackage,
+) -> None:
     """Map header names to the contract, drop blank rows, register the table.
 
     ``body`` has positional columns aligned with ``header``.
@@ -199,21 +239,45 @@ def _assemble(name: str, display: str, header: list[str], body: pd.DataFrame,
                 continue  # an empty column without a header: spreadsheet residue
             extras.append(text.strip() or f"(unnamed column {i + 1})")
         elif canonical in keep.values():
-            pkg.problems.append(_problem(display, "duplicate column header; this copy is ignored",
-                                         header_row, canonical, text))
+            pkg.problems.append(
+                _problem(
+                    display,
+                    "duplicate column header; this copy is ignored",
+                    header_row,
+                    canonical,
+                    text,
+                )
+            )
         else:
             if text != canonical:
-                pkg.problems.append(_problem(display, f"header read as {canonical}", header_row,
-                                             canonical, text, severity="warning"))
+                pkg.problems.append(
+                    _problem(
+                        display,
+                        f"header read as {canonical}",
+                        header_row,
+                        canonical,
+                        text,
+                        severity="warning",
+                    )
+                )
             keep[i] = canonical
-    frame = body[list(keep)].set_axis(list(keep.values()), axis=1) if keep else \
-        pd.DataFrame(index=body.index)
+    frame = (
+        body[list(keep)].set_axis(list(keep.values()), axis=1)
+        if keep
+        else pd.DataFrame(index=body.index)
+    )
     if len(frame):
         filled = (body.apply(lambda s: s.str.strip() != "")).any(axis=1).to_numpy()
         if not filled.all():  # blank rows carry no data
             frame, rows = frame[filled], rows[filled]
-    pkg.tables[name] = RawTable(name, display, frame.reset_index(drop=True),
-                                np.asarray(rows, dtype=np.int64), header_row, tuple(extras))
+    pkg.tables[name] = RawTable(
+        name,
+        display,
+        frame.reset_index(drop=True),
+        np.asarray(rows, dtype=np.int64),
+        header_row,
+        tuple(extras),
+    )
 
 
 # ---------------------------------------------------------------- CSV
@@ -231,12 +295,20 @@ def _read_csv(name: str, display: str, data: bytes, pkg: RawPackage) -> None:
         return
     sep = _detect_separator(name, header_line)
     if sep != ",":
-        pkg.problems.append(_problem(
-            display, f"{_SEP_NAMES[sep]}-separated file read with '{sep}' as separator"
-            + (" (numbers with a decimal comma will not be read as numbers)" if sep == ";" else ""),
-            1, severity="warning"))
-    parsed = _parse_fast(data.removeprefix(codecs.BOM_UTF8), text, sep) if '"' not in text \
-        else None
+        pkg.problems.append(
+            _problem(
+                display,
+                f"{_SEP_NAMES[sep]}-separated file read with '{sep}' as separator"
+                + (
+                    " (numbers with a decimal comma will not be read as numbers)"
+                    if sep == ";"
+                    else ""
+                ),
+                1,
+                severity="warning",
+            )
+        )
+    parsed = _parse_fast(data.removeprefix(codecs.BOM_UTF8), text, sep) if '"' not in text else None
     if parsed is None:
         parsed = _parse_exact(text, sep)
     header, body, lines, ragged = parsed
@@ -256,16 +328,22 @@ def _decode(display: str, data: bytes, pkg: RawPackage) -> str | None:
         return None
     if data.startswith(codecs.BOM_UTF8):
         offset = len(codecs.BOM_UTF8)
-        pkg.problems.append(_problem(display, "UTF-8 byte-order mark (BOM) removed", 1,
-                                     severity="warning"))
+        pkg.problems.append(
+            _problem(display, "UTF-8 byte-order mark (BOM) removed", 1, severity="warning")
+        )
     try:
         return data[offset:].decode("utf-8")
     except UnicodeDecodeError as e:
         at = offset + e.start
         line = data.count(b"\n", 0, at) + 1
-        pkg.problems.append(_problem(
-            display, "file is not UTF-8 text (save it as CSV UTF-8)", line,
-            value=f"byte 0x{data[at]:02X} at offset {at}"))
+        pkg.problems.append(
+            _problem(
+                display,
+                "file is not UTF-8 text (save it as CSV UTF-8)",
+                line,
+                value=f"byte 0x{data[at]:02X} at offset {at}",
+            )
+        )
         return None
 
 
@@ -273,8 +351,9 @@ def _empty(name: str, display: str, pkg: RawPackage) -> None:
     if name in REQUIRED_TABLES:
         pkg.problems.append(_problem(display, "empty file (no header row)"))
         return
-    pkg.problems.append(_problem(display, "empty file (no header row); read as an empty table",
-                                 severity="warning"))
+    pkg.problems.append(
+        _problem(display, "empty file (no header row); read as an empty table", severity="warning")
+    )
     empty = pd.DataFrame({c: pd.Series(dtype="str") for c in TABLES[name].column_names})
     pkg.tables[name] = RawTable(name, display, empty, np.zeros(0, dtype=np.int64), None)
 
@@ -307,16 +386,25 @@ def _parse_fast(data: bytes, text: str, sep: str) -> _Parsed | None:
     width = int(fields[0])
     odd = np.flatnonzero(fields != width)  # few: check them one by one for blank lines
     junk = (" \t\r\n" + sep).encode()
-    odd = odd[[bool(data[bounds[i]:bounds[i + 1]].strip(junk)) for i in odd]]
+    odd = odd[[bool(data[bounds[i] : bounds[i + 1]].strip(junk)) for i in odd]]
     too_long = np.zeros(len(starts), dtype=bool)
     too_long[odd[fields[odd] > width]] = True
     short = np.zeros(len(starts), dtype=bool)
     short[odd[fields[odd] < width]] = True
     lines = np.arange(1, len(starts) + 1)
     try:
-        table = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, na_filter=False,
-                            skip_blank_lines=False, index_col=False, quoting=csv.QUOTE_NONE,
-                            on_bad_lines="skip", engine="c")
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            dtype=str,
+            na_filter=False,
+            skip_blank_lines=False,
+            index_col=False,
+            quoting=csv.QUOTE_NONE,
+            on_bad_lines="skip",
+            engine="c",
+        )
     except (pd.errors.ParserError, ValueError):
         return None
     kept = ~too_long
@@ -349,8 +437,11 @@ def _parse_exact(text: str, sep: str) -> _Parsed:
             records.append(record)
             lines.append(start)
     header = header or [""]
-    body = pd.DataFrame(records, columns=range(len(header)), dtype="str") if records else \
-        pd.DataFrame({i: pd.Series(dtype="str") for i in range(len(header))})
+    body = (
+        pd.DataFrame(records, columns=range(len(header)), dtype="str")
+        if records
+        else pd.DataFrame({i: pd.Series(dtype="str") for i in range(len(header))})
+    )
     return header, body, np.asarray(lines, dtype=np.int64), ragged
 
 
@@ -364,15 +455,24 @@ def _read_workbook(path: Path, pkg: RawPackage) -> None:
     try:
         sheets = _sheet_values(data)
     except Exception as e:  # noqa: BLE001 - any failure means an unreadable workbook
-        pkg.problems.append(_problem(path.name, f"cannot read the workbook ({type(e).__name__}); "
-                                     "save it again as an Excel .xlsx workbook"))
+        pkg.problems.append(
+            _problem(
+                path.name,
+                f"cannot read the workbook ({type(e).__name__}); "
+                "save it again as an Excel .xlsx workbook",
+            )
+        )
         return
     by_name = {title.strip().lower(): title for title in sheets}
     for key, title in by_name.items():
         if key not in TABLES and key not in REFERENCE_SHEETS:
-            pkg.problems.append(_problem(f"{path.name}[{title}]",
-                                         "sheet ignored: not a table of the contract",
-                                         severity="warning"))
+            pkg.problems.append(
+                _problem(
+                    f"{path.name}[{title}]",
+                    "sheet ignored: not a table of the contract",
+                    severity="warning",
+                )
+            )
     for name in TABLES:
         pkg.displays[name] = f"{path.name}[{by_name.get(name, name)}]"
         if name not in by_name:
@@ -387,10 +487,14 @@ def _sheet_values(data: bytes) -> dict[str, list[list[str]] | None]:
 
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
-        return {ws.title: [[_cell_text(v) for v in row]
-                           for row in ws.iter_rows(min_row=1, values_only=True)]
-                if ws.title.strip().lower() in TABLES else None
-                for ws in wb.worksheets}
+        return {
+            ws.title: [
+                [_cell_text(v) for v in row] for row in ws.iter_rows(min_row=1, values_only=True)
+            ]
+            if ws.title.strip().lower() in TABLES
+            else None
+            for ws in wb.worksheets
+        }
     finally:
         wb.close()
 
@@ -405,8 +509,11 @@ def _read_sheet(name: str, display: str, values: list[list[str]], pkg: RawPackag
         return
     width = max(len(r) for r in values)
     values = [r + [""] * (width - len(r)) for r in values]
-    body = pd.DataFrame(values[1:], columns=range(width), dtype="str") if len(values) > 1 else \
-        pd.DataFrame({i: pd.Series(dtype="str") for i in range(width)})
+    body = (
+        pd.DataFrame(values[1:], columns=range(width), dtype="str")
+        if len(values) > 1
+        else pd.DataFrame({i: pd.Series(dtype="str") for i in range(width)})
+    )
     _assemble(name, display, values[0], body, np.arange(2, len(values) + 1), 1, pkg)
 
 
@@ -445,10 +552,19 @@ def _read_typed(name: str, display: str, load, kind: str, pkg: RawPackage) -> No
         return
     if any(n is not None for n in frame.index.names):
         frame = frame.reset_index()  # a named index is data (e.g. patient_id)
-    body = pd.DataFrame({i: _column_text(frame.iloc[:, i]) for i in range(frame.shape[1])},
-                        index=pd.RangeIndex(len(frame)))
-    _assemble(name, display, [str(c) for c in frame.columns], body,
-              np.arange(1, len(frame) + 1), None, pkg)
+    body = pd.DataFrame(
+        {i: _column_text(frame.iloc[:, i]) for i in range(frame.shape[1])},
+        index=pd.RangeIndex(len(frame)),
+    )
+    _assemble(
+        name,
+        display,
+        [str(c) for c in frame.columns],
+        body,
+        np.arange(1, len(frame) + 1),
+        None,
+        pkg,
+    )
 
 
 def _column_text(s: pd.Series) -> pd.Series:

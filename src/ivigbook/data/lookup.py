@@ -4,6 +4,7 @@ pandas' ``isin`` and ``factorize`` of Arrow strings loop in Python over the allo
 values; on registry-sized tables one pyarrow hash lookup is many times faster. Both
 functions fall back to pandas for anything that is not plain strings.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,11 @@ def codes(values: pd.Series, index: pd.Index) -> np.ndarray:
 
     ``index`` holds unique values. Strings go through one pyarrow hash lookup (several
     times faster than factorising millions of measurement rows in pandas)."""
-    if (pd.api.types.is_string_dtype(values.dtype) and pd.api.types.is_string_dtype(index.dtype)
-            and index.is_unique):
+    if (
+        pd.api.types.is_string_dtype(values.dtype)
+        and pd.api.types.is_string_dtype(index.dtype)
+        and index.is_unique
+    ):
         import pyarrow as pa
         import pyarrow.compute as pc
 

@@ -3,6 +3,7 @@
 Every field is also a papermill parameter of the notebooks and can be set with
 ``ivigbook run ... --set name=value``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -46,7 +47,9 @@ class AnalysisParams:
         object.__setattr__(self, "followup_months", tuple(int(m) for m in self.followup_months))
         problems = []
         if self.followup_anchor not in ANCHORS:
-            problems.append(f"followup_anchor must be one of {ANCHORS}, got {self.followup_anchor!r}")
+            problems.append(
+                f"followup_anchor must be one of {ANCHORS}, got {self.followup_anchor!r}"
+            )
         if self.inclusion not in INCLUSION_RULES:
             problems.append(f"inclusion must be one of {INCLUSION_RULES}, got {self.inclusion!r}")
         if self.safety_population not in SAFETY_POPULATIONS:
@@ -54,8 +57,13 @@ class AnalysisParams:
                 f"safety_population must be one of {SAFETY_POPULATIONS}, "
                 f"got {self.safety_population!r}"
             )
-        for name in ("round_gap_months", "min_cycles_6m", "baseline_lookback_months",
-                     "window_halfwidth_months", "min_mixed_model_patients"):
+        for name in (
+            "round_gap_months",
+            "min_cycles_6m",
+            "baseline_lookback_months",
+            "window_halfwidth_months",
+            "min_mixed_model_patients",
+        ):
             if int(getattr(self, name)) < 0:
                 problems.append(f"{name} must be >= 0")
         if int(self.min_pairs) < 2:
@@ -76,7 +84,7 @@ class AnalysisParams:
         return d
 
     @classmethod
-    def from_mapping(cls, values: dict) -> "AnalysisParams":
+    def from_mapping(cls, values: dict) -> AnalysisParams:
         """Build from typed values (what :func:`parse_overrides` returns); unknown keys are
         ignored."""
         names = {f.name for f in fields(cls)}
@@ -86,9 +94,14 @@ class AnalysisParams:
 
 PAPER = AnalysisParams()
 #: The multicentre study: all treated patients, follow-up 3 months after the last cycle.
-MULTICENTRE = AnalysisParams(followup_anchor="last_cycle", followup_months=(3,),
-                             inclusion="all_treated", baseline_measure="", min_cycles_6m=1,
-                             population_by_indication=True)
+MULTICENTRE = AnalysisParams(
+    followup_anchor="last_cycle",
+    followup_months=(3,),
+    inclusion="all_treated",
+    baseline_measure="",
+    min_cycles_6m=1,
+    population_by_indication=True,
+)
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:
@@ -109,8 +122,12 @@ def _convert(name: str, raw: str, default: Any) -> Any:
             items = raw.strip("[]()").replace(";", ",").split(",")
             return tuple(int(x) for x in items if x.strip())
     except ValueError:
-        kind = {bool: "yes/no", int: "an integer", float: "a number",
-                tuple: "a comma-separated list of integers"}[type(default)]
+        kind = {
+            bool: "yes/no",
+            int: "an integer",
+            float: "a number",
+            tuple: "a comma-separated list of integers",
+        }[type(default)]
         raise UsageError(f"--set {name}={raw}: expected {kind}") from None
     return raw
 
@@ -135,8 +152,10 @@ def parse_overrides(items: Iterable[str] | dict | None) -> dict:
     out: dict[str, Any] = {}
     for name, value, item in pairs:
         if name not in known:
-            raise UsageError(f"--set {item}: unknown analysis parameter {name!r}; known "
-                             f"parameters: {', '.join(sorted(known))}")
+            raise UsageError(
+                f"--set {item}: unknown analysis parameter {name!r}; known "
+                f"parameters: {', '.join(sorted(known))}"
+            )
         if isinstance(value, str):
             value = _convert(name, value, known[name])
         elif isinstance(value, (tuple, list)):

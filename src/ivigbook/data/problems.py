@@ -2,9 +2,10 @@
 report that lists them (at most ``MAX_LISTED`` per file, column and rule; all counted),
 and the error that carries the report.
 """
-from __future__ import annotations
-from dataclasses import dataclass, field
 
+from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 #: Problems listed per (file, column, rule); the rest are counted.
 MAX_LISTED = 50
@@ -32,7 +33,7 @@ class Problem:
 
 def _show(value: str, width: int = 60) -> str:
     """A cell as text: quoted when empty, padded or multi-line; long values cut."""
-    text = value if len(value) <= width else value[:width - 1] + "…"
+    text = value if len(value) <= width else value[: width - 1] + "…"
     if text == "" or text != text.strip() or not text.isprintable():
         return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
     return text
@@ -83,9 +84,12 @@ class Report:
         for f in files:
             mine = [p for p in self.problems if p.file == f]
             lines += [str(p) for p in sorted(mine, key=lambda p: -1 if p.row is None else p.row)]
-            lines += [f"{f}:*:{col or '-'}: ... - {n} more not listed: "
-                      + (rule if sev == "error" else f"warning: {rule}")
-                      for (ff, col, rule, sev), n in self.omitted.items() if ff == f]
+            lines += [
+                f"{f}:*:{col or '-'}: ... - {n} more not listed: "
+                + (rule if sev == "error" else f"warning: {rule}")
+                for (ff, col, rule, sev), n in self.omitted.items()
+                if ff == f
+            ]
         return "\n".join(lines + [self.summary()])
 
     __str__ = format

@@ -5,6 +5,7 @@ sheet per table (headers, a comment on each header with its description), a
 ``dictionary`` sheet (:func:`ivigbook.data.schema.dictionary_rows`) and a ``measures``
 sheet (:func:`ivigbook.data.schema.measure_rows`). Fill either the CSVs or the workbook.
 """
+
 from __future__ import annotations
 
 import errno
@@ -31,8 +32,11 @@ def write_template(directory: str | Path, overwrite: bool = False) -> list[Path]
     files = template_files(d)
     existing = [f for f in files if f.exists()]
     if existing and not overwrite:
-        raise FileExistsError(errno.EEXIST, "would overwrite an existing file "
-                              "(choose an empty folder or use --force)", str(existing[0]))
+        raise FileExistsError(
+            errno.EEXIST,
+            "would overwrite an existing file (choose an empty folder or use --force)",
+            str(existing[0]),
+        )
     d.mkdir(parents=True, exist_ok=True)
     for t in TABLES.values():
         (d / t.file).write_text(",".join(t.column_names) + "\n", encoding="utf-8", newline="")
@@ -72,4 +76,5 @@ def _style(ws) -> None:
     ws.freeze_panes = "A2"
     for i, column in enumerate(ws.iter_cols(values_only=True), start=1):
         ws.column_dimensions[get_column_letter(i)].width = min(
-            60, max(len(str(v)) for v in column if v is not None) + 2)
+            60, max(len(str(v)) for v in column if v is not None) + 2
+        )

@@ -24,23 +24,25 @@ rule); the others are counted in ``Report.omitted`` and in the summary line.
 warnings do not stop it. :func:`load_cohort_with_report` also returns the report,
 for callers that show the warnings.
 """
+
 from __future__ import annotations
+
 import functools
 from collections.abc import Callable
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
 from ivigbook.data.cohort import Cohort
-from ivigbook.data.io import RawPackage, RawTable
-from ivigbook.data.schema import MEASURES, REQUIRED_TABLES, TABLES, Column
+from ivigbook.data.io import RawPackage, RawTable, read_package
 from ivigbook.data.problems import MAX_LISTED, DataError, Problem, Report
-from ivigbook.data.io import read_package
+from ivigbook.data.schema import MEASURES, REQUIRED_TABLES, TABLES, Column
 
-
-
-
-_YEARS = (int(TABLES["patients"].column("birth_year").lo),
-          int(TABLES["patients"].column("birth_year").hi))
+_YEARS = (
+    int(TABLES["patients"].column("birth_year").lo),
+    int(TABLES["patients"].column("birth_year").hi),
+)
 
 
 # ---------------------------------------------------------------- column rules (pandera)
@@ -69,8 +71,17 @@ class _Collector:
     def add(self, problem: Problem) -> None:
         self.report.problems.append(problem)
 
-    def rows(self, table: RawTable, failing, column: str | None, rule: str, *,
-             values=None, details=None, severity: str = "error") -> None:
+    def rows(
+        self,
+        table: RawTable,
+        failing,
+        column: str | None,
+        rule: str,
+        *,
+        values=None,
+        details=None,
+        severity: str = "error",
+    ) -> None:
         """Report rows ``failing`` (boolean mask or sorted positions) of ``table``.
 
         ``values`` default to the cells of ``column``; ``details`` (per failing row)
@@ -80,16 +91,24 @@ class _Collector:
         positions = np.flatnonzero(failing) if failing.dtype == bool else failing
         if not positions.size:
             return
-        shown = positions[:self.limit]
+        shown = positions[: self.limit]
         if values is None:
             cells = table.frame[column].iloc[shown].to_numpy(dtype=object)
         else:
-            cells = np.asarray(values, dtype=object)[:self.limit]
-        notes = [None] * shown.size if details is None else list(details)[:self.limit]
+            cells = np.asarray(values, dtype=object)[: self.limit]
+        notes = [None] * shown.size if details is None else list(details)[: self.limit]
         for pos, cell, note in zip(shown, cells, notes):
             text = rule if note is None else f"{rule} ({note})"
-            self.add(Problem(table.file, int(table.rows[pos]), column,
-                             None if cell is None else str(cell), text, severity))
+            self.add(
+                Problem(
+                    table.file,
+                    int(table.rows[pos]),
+                    column,
+                    None if cell is None else str(cell),
+                    text,
+                    severity,
+                )
+            )
         if positions.size > shown.size:
             key = (table.file, column, rule, severity)
             self.report.omitted[key] = self.report.omitted.get(key, 0) + positions.size - shown.size
@@ -123,14 +142,14 @@ def _iso_digits(cells, iso: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     digits straight from the Arrow buffers (0 elsewhere)."""
     cells = cells.combine_chunks() if hasattr(cells, "combine_chunks") else cells
     _validity, offsets, data = cells.buffers()[:3]
-    start = np.frombuffer(offsets, dtype=np.int64)[cells.offset:cells.offset + len(cells)]
+    start = np.frombuffer(offsets, dtype=np.int64)[cells.offset : cells.offset + len(cells)]
     chars = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
     if len(chars) < 10:
         chars = np.concatenate([chars, np.zeros(10, np.uint8)])
     start = np.where(iso, start, 0)
     ends = start[-1] + 10 if len(start) else 0
     if len(start) and iso.all() and np.array_equal(start, start[0] + 10 * np.arange(len(start))):
-        block = chars[start[0]:ends].reshape(-1, 10)   # every cell a date, back to back
+        block = chars[start[0] : ends].reshape(-1, 10)  # every cell a date, back to back
     else:
         block = chars[start[:, None] + np.arange(10)]
     digits = block.astype(np.int32) - 48
@@ -153,8 +172,11 @@ def _dates(s: pd.Series) -> np.ndarray:
     last = _DAYS_IN_MONTH[np.clip(m - 1, 0, 11)] + (leap & (m == 2))
     real = iso & (m >= 1) & (m <= 12) & (d >= 1) & (d <= last) & (y >= _YEARS[0]) & (y <= _YEARS[1])
     # first day of each month of the plausible years: one calendar conversion per month
-    firsts = np.arange(np.datetime64(f"{_YEARS[0]:04d}-01"), np.datetime64(f"{_YEARS[1] + 1:04d}-01"),
-                       dtype="datetime64[M]").astype("datetime64[D]")
+    firsts = np.arange(
+        np.datetime64(f"{_YEARS[0]:04d}-01"),
+        np.datetime64(f"{_YEARS[1] + 1:04d}-01"),
+        dtype="datetime64[M]",
+    ).astype("datetime64[D]")
     month = np.clip((y - _YEARS[0]) * 12 + (m - 1), 0, len(firsts) - 1)
     out = firsts[month] + np.where(real, d - 1, 0)
     return np.where(real, out, np.datetime64("NaT", "D"))
@@ -200,17 +222,26 @@ def column_rules(col: Column) -> list[Rule]:
         rules.append((f"{_allowed(col)} (in a ;-list)", each_known))
     elif col.kind == "date":
         rules.append(("not a date in YYYY-MM-DD format", lambda s: (s == "") | _iso(s)))
-        rules.append((f"impossible date (or year outside {_YEARS[0]}-{_YEARS[1]})",
-                      lambda s: pd.Series(~_iso(s) | ~np.isnat(_dates(s)), s.index)))
+        rules.append(
+            (
+                f"impossible date (or year outside {_YEARS[0]}-{_YEARS[1]})",
+                lambda s: pd.Series(~_iso(s) | ~np.isnat(_dates(s)), s.index),
+            )
+        )
     elif col.kind in ("int", "float", "measure"):
         rules.append(("not a number", lambda s: (s == "") | ~np.isnan(_numbers(s))))
         if col.kind == "int":
-            rules.append(("not a whole number",
-                          lambda s: pd.Series(~_fraction(_numbers(s)), s.index)))
+            rules.append(
+                ("not a whole number", lambda s: pd.Series(~_fraction(_numbers(s)), s.index))
+            )
         if col.lo is not None:
             unit = f" ({col.unit})" if col.unit else ""
-            rules.append((f"outside the range {col.lo:g} to {col.hi:g}{unit}",
-                          lambda s: pd.Series(~_outside(_numbers(s), col.lo, col.hi), s.index)))
+            rules.append(
+                (
+                    f"outside the range {col.lo:g} to {col.hi:g}{unit}",
+                    lambda s: pd.Series(~_outside(_numbers(s), col.lo, col.hi), s.index),
+                )
+            )
     return rules
 
 
@@ -252,15 +283,23 @@ def _pandera_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> 
     except pa.errors.SchemaErrors as e:
         cases = e.failure_cases
     for _, case in cases[cases["check"] == "column_in_dataframe"].iterrows():
-        out.add(Problem(table.file, table.header_row, str(case["failure_case"]), None,
-                        "required column missing"))
+        out.add(
+            Problem(
+                table.file,
+                table.header_row,
+                str(case["failure_case"]),
+                None,
+                "required column missing",
+            )
+        )
     cases = cases[cases["check"] != "column_in_dataframe"]
     for (column, number), group in cases.groupby(["column", "check_number"], sort=False):
         rule = rules.get((column, int(number)), str(group["check"].iloc[0]))
         index = pd.to_numeric(group["index"], errors="coerce")
         if index.isna().any():  # a check that crashed: not a problem of the data
-            raise RuntimeError(f"{table.file}: check {rule!r} failed: "
-                               f"{group['failure_case'].iloc[0]}")
+            raise RuntimeError(
+                f"{table.file}: check {rule!r} failed: {group['failure_case'].iloc[0]}"
+            )
         out.rows(table, np.sort(index.to_numpy(dtype=np.int64)), column, rule)
 
 
@@ -275,8 +314,16 @@ def validate_package(raw: RawPackage, limit: int = MAX_LISTED) -> Report:
     for name, table in raw.tables.items():
         clean[name] = table.frame.apply(lambda s: s.str.strip())
         for extra in table.extra_columns:
-            out.add(Problem(table.file, table.header_row, extra, None,
-                            "ignored extra column; never rendered", "warning"))
+            out.add(
+                Problem(
+                    table.file,
+                    table.header_row,
+                    extra,
+                    None,
+                    "ignored extra column; never rendered",
+                    "warning",
+                )
+            )
         if name in REQUIRED_TABLES and len(table) == 0:
             out.add(Problem(table.file, None, None, None, "no data rows"))
         _pandera_problems(table, clean[name], out)
@@ -303,10 +350,15 @@ def _unique_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> N
     if not repeat.any():
         return
     _, first_of_code, code = np.unique(combined, return_index=True, return_inverse=True)
-    where = np.flatnonzero(repeat)[:out.limit]
-    out.rows(table, repeat, "+".join(key), f"duplicate {' + '.join(key)}",
-             values=[" ".join(row) for row in clean.loc[where, list(key)].to_numpy()],
-             details=[f"first at row {table.rows[first_of_code[code[i]]]}" for i in where])
+    where = np.flatnonzero(repeat)[: out.limit]
+    out.rows(
+        table,
+        repeat,
+        "+".join(key),
+        f"duplicate {' + '.join(key)}",
+        values=[" ".join(row) for row in clean.loc[where, list(key)].to_numpy()],
+        details=[f"first at row {table.rows[first_of_code[code[i]]]}" for i in where],
+    )
 
 
 def _positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
@@ -314,8 +366,9 @@ def _positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.index_in(pa.array(keys, type=pa.large_string()),
-                        value_set=pa.array(values, type=pa.large_string()))
+    found = pc.index_in(
+        pa.array(keys, type=pa.large_string()), value_set=pa.array(values, type=pa.large_string())
+    )
     return found.fill_null(-1).to_numpy()
 
 
@@ -330,8 +383,11 @@ def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Colle
     ids = pc["patient_id"]
     birth = _numbers(pc["birth_year"]) if "birth_year" in pc else np.full(len(pc), np.nan)
     birth = np.where(_fraction(birth) | _outside(birth, *_YEARS), np.nan, birth)
-    death = _dates(pc["death_date"]) if "death_date" in pc else \
-        np.full(len(pc), np.datetime64("NaT", "D"))
+    death = (
+        _dates(pc["death_date"])
+        if "death_date" in pc
+        else np.full(len(pc), np.datetime64("NaT", "D"))
+    )
     _date_problems(patients, pc, birth, death, out)
     first = np.flatnonzero((~ids.duplicated() & (ids != "")).to_numpy())
     # one sentinel (unknown patient) at the end: position -1 picks it
@@ -342,17 +398,27 @@ def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Colle
         if not TABLES[name].child or "patient_id" not in tc:
             continue
         at = _positions(tc["patient_id"], ids.iloc[first])
-        out.rows(table, (at < 0) & (tc["patient_id"] != "").to_numpy(), "patient_id",
-                 f"patient_id not in {patients.file}")
+        out.rows(
+            table,
+            (at < 0) & (tc["patient_id"] != "").to_numpy(),
+            "patient_id",
+            f"patient_id not in {patients.file}",
+        )
         _date_problems(table, tc, birth_of[at], death_of[at], out)
     infusions = clean.get("infusions")
     if infusions is not None and "patient_id" in infusions:
-        out.rows(patients, (ids != "").to_numpy() & (_positions(ids, infusions["patient_id"]) < 0),
-                 "patient_id", "patient has no infusions", severity="warning")
+        out.rows(
+            patients,
+            (ids != "").to_numpy() & (_positions(ids, infusions["patient_id"]) < 0),
+            "patient_id",
+            "patient has no infusions",
+            severity="warning",
+        )
 
 
-def _date_problems(table: RawTable, tc: pd.DataFrame, birth: np.ndarray, death: np.ndarray,
-                   out: _Collector) -> None:
+def _date_problems(
+    table: RawTable, tc: pd.DataFrame, birth: np.ndarray, death: np.ndarray, out: _Collector
+) -> None:
     """Dates of ``table`` against the patient's birth year and death date (row by row).
 
     Every date must not precede the birth year. Patients: death not before onset.
@@ -360,23 +426,22 @@ def _date_problems(table: RawTable, tc: pd.DataFrame, birth: np.ndarray, death: 
     not follow death; a stop date must not precede its start date.
     """
     contract = TABLES[table.name]
-    dates = {c.name: _dates(tc[c.name]) for c in contract.columns
-             if c.kind == "date" and c.name in tc}
+    dates = {
+        c.name: _dates(tc[c.name]) for c in contract.columns if c.kind == "date" and c.name in tc
+    }
     for name, d in dates.items():
-        out.rows(table, _years(d) < birth, name,
-                 "before the patient's birth year")
+        out.rows(table, _years(d) < birth, name, "before the patient's birth year")
     if not contract.child:
         if {"onset_date", "death_date"} <= set(dates):
-            out.rows(table, dates["death_date"] < dates["onset_date"], "death_date",
-                     "before onset_date")
+            out.rows(
+                table, dates["death_date"] < dates["onset_date"], "death_date", "before onset_date"
+            )
         return
     for c in contract.columns:
         if c.name in dates and c.required:
-            out.rows(table, dates[c.name] > death, c.name,
-                     "after the patient's death_date")
+            out.rows(table, dates[c.name] > death, c.name, "after the patient's death_date")
     if {"start_date", "stop_date"} <= set(dates):
-        out.rows(table, dates["stop_date"] < dates["start_date"], "stop_date",
-                 "before start_date")
+        out.rows(table, dates["stop_date"] < dates["start_date"], "stop_date", "before start_date")
 
 
 def _measure_problems(table: RawTable, tc: pd.DataFrame, out: _Collector) -> None:
@@ -391,15 +456,18 @@ def _measure_problems(table: RawTable, tc: pd.DataFrame, out: _Collector) -> Non
     whole = np.array([bool(m and m.integer) for m in known])[codes]
     outside = _outside(value, lo, hi)
     fraction = whole & _fraction(value) & ~outside
-    for mask, rule in ((outside, "outside the range of {m.code} ({m.lo:g} to {m.hi:g})"),
-                       (fraction, "{m.code} must be a whole number")):
+    for mask, rule in (
+        (outside, "outside the range of {m.code} ({m.lo:g} to {m.hi:g})"),
+        (fraction, "{m.code} must be a whole number"),
+    ):
         for k in np.unique(codes[mask]):
             out.rows(table, mask & (codes == k), "value", rule.format(m=known[k]))
 
 
 # ---------------------------------------------------------------- loading
-def load_cohort_with_report(path: str | Path, name: str | None = None,
-                            limit: int = MAX_LISTED) -> tuple[Cohort, Report]:
+def load_cohort_with_report(
+    path: str | Path, name: str | None = None, limit: int = MAX_LISTED
+) -> tuple[Cohort, Report]:
     """Read, validate and type the package at ``path``; also return its report (warnings).
 
     Raises :class:`DataError` (carrying the full report) when there is any error.
@@ -410,8 +478,9 @@ def load_cohort_with_report(path: str | Path, name: str | None = None,
     if not report.ok:
         raise DataError(report, str(path))
     frames = {t: raw.tables[t].frame.astype("string") for t in raw.tables}
-    cohort = Cohort.from_frames(name=name or raw.name, source=str(path), sha256=raw.sha256,
-                                **frames)
+    cohort = Cohort.from_frames(
+        name=name or raw.name, source=str(path), sha256=raw.sha256, **frames
+    )
     return cohort, report
 
 
