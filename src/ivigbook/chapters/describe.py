@@ -487,7 +487,7 @@ def table2(ctx: Context, rec) -> Table | Skip:
     )
 
 
-def centres(ctx: Context, rec) -> Table | None:
+def centres(ctx: Context, rec) -> Table | Skip:
     """Per-centre breakdown (patients, indications, follow-up data); None for one centre."""
     a = ctx.analysed
     centre = a["center"].fillna("Not recorded").astype(str)
@@ -495,9 +495,11 @@ def centres(ctx: Context, rec) -> Table | None:
     if centre.nunique() < 2:
         rec.prose(
             "cohort_centers_text",
-            "All analysed patients come from one centre, so there is no per-centre breakdown.",
+            "All analysed patients come from one centre, so there is no per-centre breakdown."
+            if len(a)
+            else "",
         )
-        return None
+        return Skip("", quiet=True)  # the prose says why
     followup = ctx.bds[(ctx.bds["ANL01FL"] == "Y") & (ctx.bds["AVISITN"] != 0)]["USUBJID"].unique()
     df = pd.DataFrame({"centre": centre, "fu": isin(a["USUBJID"], followup)})
     for i in INDICATION:
@@ -513,10 +515,14 @@ def centres(ctx: Context, rec) -> Table | None:
     sizes = centre.value_counts()
     rec.value("cohort_center_size_min", int(sizes.min()), kind="int")
     rec.value("cohort_center_size_max", int(sizes.max()), kind="int")
+    each = (
+        f"{count(int(sizes.min()), 'patient')} each"
+        if sizes.min() == sizes.max()
+        else f"{int(sizes.min())} to {int(sizes.max())} patients each"
+    )
     rec.prose(
         "cohort_centers_text",
-        f"The {len(a)} analysed patients come from {centre.nunique()} "
-        f"centres ({int(sizes.min())} to {int(sizes.max())} patients each).",
+        f"The {len(a)} analysed patients come from {centre.nunique()} centres ({each}).",
     )
     return Table(
         pd.DataFrame(rows),
