@@ -50,7 +50,7 @@ from ivigbook.data.schema import MEASURES
 from ivigbook.derive.bds import visit_key
 from ivigbook.derive.calendar import month_index
 from ivigbook.derive.context import Context
-from ivigbook.derive.records import measure_records, per_patient
+from ivigbook.derive.records import alive_at, measure_records, per_patient
 from ivigbook.results.applicability import count, has, too_few_for_model
 from ivigbook.results.formatter import fmt_number, p_text
 from ivigbook.results.table import Table, cell_est_ci, cell_p
@@ -317,21 +317,29 @@ def why_sentence(ctx: Context, rec, model: MixedModel, stem: str) -> str:
     n_cc = rec.value(f"{stem}_{v}_cc_n", int(row["cc_n"]), kind="int")
     cc = rec.value(f"{stem}_{v}_cc_change", row["cc_change"])
     lmm = fmt_number(row["change"])
-    n_pat = fmt_number(model.n_patients, 0)
+    ids = pd.Index(sorted(set(model.data["USUBJID"])))
+    alive = alive_at(ctx.analysed, ids, target_months(ctx, month, ids))
+    died = int((~alive).sum())
+    n_pat = fmt_number(int(alive.sum()), 0)
+    everyone = f"all {n_pat} patients" if not died else f"the {n_pat} patients alive at that visit"
     parts = [
         f"At {where} the complete-case mean change was {cc} among the {n_cc} patients with "
-        f"a value in the visit window; the mixed model estimates {lmm} for all {n_pat} "
-        "patients. The complete-case mean describes only the patients still seen at that "
-        "visit. The model also uses the earlier visits of the patients who were not, and "
-        "carries their course forward as it ran in similar patients."
+        f"a value in the visit window; the mixed model estimates {lmm} for {everyone}. The "
+        "complete-case mean describes only the patients still seen at that visit. The model "
+        "also uses the earlier visits of the patients who were not, and carries their course "
+        "forward as it ran in similar patients."
     ]
-    # who is missing: baseline and early change of patients without the visit
+    if died:
+        parts.append(
+            f"{count(died, 'patient')} of the model had died before {where}; no value is "
+            "estimated for a visit after a patient's death, and they are not counted as missing."
+        )
+    # who is missing: baseline and early change of living patients without the visit
     base = ctx.chosen(model.paramcd)
     base = base[base["AVISITN"] == 0].set_index("USUBJID")["AVAL"].astype(float)
     have = set(outcomes.pairs(ctx, model.paramcd, month)["USUBJID"])
-    ids = pd.Index(sorted(set(model.data["USUBJID"])))
     seen = ids[ids.isin(list(have))]
-    gone = ids[~ids.isin(list(have))]
+    gone = ids[~ids.isin(list(have)) & alive]
     if len(gone) and len(seen):
         b_gone = rec.value(f"{stem}_{v}_missing_base_mean", base.reindex(gone).mean())
         b_seen = rec.value(f"{stem}_{v}_observed_base_mean", base.reindex(seen).mean())
