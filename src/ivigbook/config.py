@@ -32,6 +32,15 @@ REFERENCE_COHORTS: dict[str, dict[str, Any]] = {
         "params": {"safety_population": "analysis"},
         "published": "data/reference/published_poelman2015.csv",
         "title": "Poelman et al. 2015 (Johns Hopkins)",
+        # remarks about the paper's own cohort, shown only in this edition (per chapter)
+        "notes": {
+            "05_historical_comparisons": (
+                "**In the paper's cohort.** Poelman et al. 2015 note that the mycophenolate "
+                "group were mostly patients who had responded to mycophenolate, whereas IVIG "
+                "was typically added for patients who had not; they conclude that the "
+                "comparison with mycophenolate alone is biased against IVIG, not for it."
+            ),
+        },
     },
     "spain_multicentre": {
         "data_dir": "data/synthetic/spain_multicentre",

@@ -11,9 +11,14 @@ weighted mean change with the comparator's published mean change.
   mean disease duration, mean baseline mRSS and percentage of women (rows ``age``,
   ``duration``, ``mrss_bl``, ``female`` of ``historical_controls.csv``).
 * **Population**: weights are estimated on the IVIG patients of the outcome analysis,
-  i.e. those with a baseline and a value at the comparator's visit (6 or 12 months) and
-  every covariate, as TSD 18 recommends, so the weighted patients are the ones whose
-  outcome is averaged.
+  i.e. the patients the historical chapter compares (:func:`historical.population`: the
+  diffuse cutaneous patients of the analysis set) with a baseline and a value at the
+  comparator's visit (6 or 12 months) and every covariate, as TSD 18 recommends, so the
+  weighted patients are the ones whose outcome is averaged.
+* **When a comparison is shown** (analysis parameters): with fewer than ``min_pairs``
+  such patients it is not computed (and left out of the tables); when the weights leave
+  an effective sample size below ``maic_min_ess`` the weighted difference is not shown
+  (the unadjusted one is). Each is said on the page with the rule that applies.
 * **Weights** (:func:`mom_weights`): method of moments. With the covariates centred on the
   comparator's means, ``X``, the weights ``w_i = exp(X_i·a)`` minimise ``sum exp(X·a)``
   (convex; Newton's method with step halving on its logarithm). At the minimum the
@@ -31,7 +36,8 @@ weighted mean change with the comparator's published mean change.
     percentile of the differences. Resamples where no weights exist are dropped and counted;
     with 25-30 patients and four covariates that can be a large share, and the interval is
     then conditional on the resamples that could be weighted. When more than
-    :data:`MAX_FAILED` of them fail, the reported interval is the **robust** one instead:
+    ``maic_max_failed_share`` of them fail (analysis parameter; its default is
+    ``stats.maic.MAX_FAILED``, 0.10), the reported interval is the **robust** one instead:
     the sandwich variance of the weighted mean with the weights treated as known
     (:func:`robust_var`, as Signorovitch et al. 2010; usually conservative) plus the
     comparator's squared standard error, normal approximation. (The M-estimation sandwich
@@ -85,13 +91,14 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from ivigbook.chapters import outcomes
+from ivigbook.chapters import historical, outcomes
 from ivigbook.chapters.historical import COMPARATOR_LABELS, comparator_names
 from ivigbook.derive.bds import visit_key
 from ivigbook.derive.context import Context
+from ivigbook.results.applicability import Skip
 from ivigbook.results.formatter import fmt_number
 from ivigbook.results.table import Table, cell_est_ci
-from ivigbook.stats.maic import B_DEFAULT, BOOTSTRAP_MAX_N, MAX_FAILED, compare_one
+from ivigbook.stats.maic import B_DEFAULT, BOOTSTRAP_MAX_N, compare_one
 
 #: comparator quantity -> (label, unit of the target: "mean" or "pct")
 COVARIATES = {
@@ -155,6 +162,58 @@ def _rng(seed: int, comparator: str, visit: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), STREAM, key]))
 
 
+def _apply_rules(r: dict, params, B: int) -> dict:
+    """The analysis rules on one comparison of :func:`compare_one`: ``status`` is
+    ``shown``, ``not_estimable`` (no weights), ``too_few`` (fewer than ``min_pairs``
+    patients, rule min_pairs) or ``low_ess`` (ESS below ``maic_min_ess``); and the
+    bootstrap interval is reported only when at most ``maic_max_failed_share`` of the
+    resamples failed (else the robust one)."""
+    r = dict(r)
+    if r.get("ci_method") in ("bootstrap", "robust"):
+        use_boot = r["boot_failed"] <= params.maic_max_failed_share * B and np.isfinite(
+            r["boot_ci_low"]
+        )
+        kind = "boot" if use_boot else "robust"
+        r["ci_method"] = "bootstrap" if use_boot else "robust"
+        r["ci_low"], r["ci_high"] = r[f"{kind}_ci_low"], r[f"{kind}_ci_high"]
+    if r["n"] < params.min_pairs:
+        r["status"] = "too_few"
+    elif not r["estimable"]:
+        r["status"] = "not_estimable"
+    elif r["ess"] < params.maic_min_ess:
+        r["status"] = "low_ess"
+    else:
+        r["status"] = "shown"
+    return r
+
+
+def _too_few_text(out: pd.DataFrame, params) -> str:
+    """One sentence for the comparisons with fewer than ``min_pairs`` patients."""
+    few = out[out["status"] == "too_few"]
+    rule = (
+        f"needs at least {params.min_pairs} patients with a baseline, a value at the visit "
+        "and every covariate (rule min_pairs)."
+    )
+    anchor = params.followup_anchor
+    if len(few) == len(out):
+        visits = few.drop_duplicates("avisitn")
+        where = outcomes.and_list(
+            [
+                f"{outcomes.visit_phrase(int(r.avisitn), anchor)} (N={r.n})"
+                for r in visits.itertuples()
+            ]
+        )
+        return f"No matching-adjusted comparison is made at {where}: it {rule}"
+    which = outcomes.and_list(
+        [
+            f"{r.label} at {outcomes.visit_phrase(int(r.avisitn), anchor)} (N={r.n})"
+            for r in few.itertuples()
+        ]
+    )
+    verb = "is" if len(few) == 1 else "are"
+    return f"{which} {verb} not compared: a matching-adjusted comparison {rule}"
+
+
 def compare(
     ctx: Context,
     rec,
@@ -164,23 +223,27 @@ def compare(
     B: int = B_DEFAULT,
     max_boot_n: int = BOOTSTRAP_MAX_N,
 ) -> pd.DataFrame | None:
-    """MAIC against every comparator with a published change at a visit of this cohort.
+    """MAIC against every comparator with a published change at a visit of this cohort,
+    in the patients the historical chapter compares (:func:`historical.population`).
 
     Records ``maic_b`` and, per comparator and visit, ``maic_<c>_<visit>_n``, ``_ess``,
     ``_max_weight_pct``, ``_weighted_mean``, ``_diff`` (+ ``_ci_low``/``_ci_high``),
     ``_unadj_diff`` (+ CI), ``_boot_failed_n``, ``_diff_boot_ci_*``, ``_diff_robust_ci_*``,
-    ``_ci_bootstrap``, ``_estimable``; glues ``maic_text``. The same keys in both regimes
-    (see :data:`BOOTSTRAP_MAX_N`): above the threshold the bootstrap ones are NaN
-    (``None`` in results.json) and ``_ci_bootstrap`` is false; the frame's ``ci_method``
-    (``bootstrap``, ``robust`` or ``sandwich``) says which interval is reported."""
-    if comparators is None:
-        rec.prose(
-            "maic_text", "No comparator file was given, so no matching-adjusted comparison is made."
-        )
+    ``_ci_bootstrap``, ``_estimable`` and ``_reported`` (the difference is shown: enough
+    patients, rule min_pairs, and effective sample size, rule maic_min_ess); glues
+    ``maic_text``. The same keys in both regimes (see :data:`BOOTSTRAP_MAX_N`): above the
+    threshold the bootstrap ones are NaN (``None`` in results.json) and ``_ci_bootstrap``
+    is false; the frame's ``ci_method`` (``bootstrap``, ``robust`` or ``sandwich``) says
+    which interval is reported and ``status`` (:func:`_apply_rules`) whether it is shown."""
+    why = historical.not_compared(ctx, comparators, "matching-adjusted comparison")
+    if why:
+        rec.prose("maic_text", why)
         return None
+    hctx = historical.population(ctx)
+    params = ctx.params
     rows = []
     data: dict[tuple, pd.DataFrame] = {}  # comparators publishing the same covariates share it
-    for month in ctx.params.followup_months:
+    for month in params.followup_months:
         v = visit_key(month)
         comps = comparators[comparators["quantity"] == f"mrss_change_{v}"]
         for q in comps.itertuples():
@@ -189,7 +252,7 @@ def compare(
                 continue
             key = (month, tuple(tgt))
             if key not in data:
-                data[key] = outcome_data(ctx, month, list(tgt), paramcd)
+                data[key] = outcome_data(hctx, month, list(tgt), paramcd)
             d = data[key]
             r = compare_one(
                 d, tgt, q.mean, q.sd, int(q.n), _rng(seed, q.comparator, v), B, max_boot_n
@@ -204,7 +267,7 @@ def compare(
                     "comp_sd": q.sd,
                     "comp_n": int(q.n),
                     "max_boot_n": max_boot_n,
-                    **r,
+                    **_apply_rules(r, params, B),
                 }
             )
     if not rows:
@@ -222,20 +285,32 @@ def compare(
         key=lambda s: s.map(order) if s.name == "comparator" else s,
         kind="stable",
     ).reset_index(drop=True)
-    out.attrs["B"] = B
+    out.attrs.update(
+        B=B,
+        min_pairs=params.min_pairs,
+        min_ess=params.maic_min_ess,
+        max_failed_share=params.maic_max_failed_share,
+        population=historical.population_label(ctx),
+    )
     rec.value("maic_b", B, kind="int")
     parts = []
     for r in out.to_dict("records"):
         stem = f"maic_{r['comparator']}_{r['visit']}"
+        status = r["status"]
         n = rec.value(f"{stem}_n", r["n"], kind="int")
-        rec.value(f"{stem}_estimable", bool(r["estimable"]))
-        ud = rec.value(f"{stem}_unadj_diff", r["unadj_diff"])
-        rec.value(f"{stem}_unadj_diff_ci_low", r.get("unadj_ci_low", np.nan))
-        rec.value(f"{stem}_unadj_diff_ci_high", r.get("unadj_ci_high", np.nan))
+        rec.value(f"{stem}_estimable", bool(r["estimable"]) and status != "too_few")
+        rec.value(f"{stem}_reported", status == "shown")
+        few = status == "too_few"
+        ud = rec.value(f"{stem}_unadj_diff", np.nan if few else r["unadj_diff"])
+        rec.value(f"{stem}_unadj_diff_ci_low", np.nan if few else r.get("unadj_ci_low", np.nan))
+        rec.value(f"{stem}_unadj_diff_ci_high", np.nan if few else r.get("unadj_ci_high", np.nan))
         where = f"{r['label']} at month {r['avisitn']}"
-        if not r["estimable"]:
+        if status in ("too_few", "not_estimable", "low_ess"):
+            if status == "low_ess":
+                e = rec.value(f"{stem}_ess", r["ess"])
+                rec.value(f"{stem}_max_weight_pct", r["max_weight_pct"])
             for key in (
-                "ess",
+                *(() if status == "low_ess" else ("ess",)),
                 "diff",
                 "diff_ci_low",
                 "diff_ci_high",
@@ -245,7 +320,14 @@ def compare(
                 "diff_robust_ci_high",
             ):
                 rec.value(f"{stem}_{key}", np.nan)
-            parts.append(f"{where} not estimable, because {r['reason']} (unadjusted {ud})")
+            if status == "not_estimable":
+                parts.append(f"{where} not estimable, because {r['reason']} (unadjusted {ud})")
+            elif status == "low_ess":
+                parts.append(
+                    f"{where} not shown: the weights leave an effective sample size of {e} of "
+                    f"{n}, below the minimum of {params.maic_min_ess:g} (rule maic_min_ess; "
+                    f"unadjusted {ud})"
+                )
             continue
         e = rec.value(f"{stem}_ess", r["ess"])
         rec.value(f"{stem}_max_weight_pct", r["max_weight_pct"])
@@ -266,15 +348,23 @@ def compare(
             f"sample size {e} of {n}; unadjusted {ud})"
         )
     text = (
-        "Difference in mean change, IVIG \u2212 comparator, after weighting (negative: a "
-        "larger fall in mRSS under IVIG): " + "; ".join(parts) + "."
-    )
-    if "ci_method" in out and (out["ci_method"] == "robust").any():
-        text += (
-            f" Where more than {MAX_FAILED:.0%} of the bootstrap resamples could not be "
-            "weighted, the interval shown is the conservative robust one (see the table)."
+        (
+            "Difference in mean change, IVIG \u2212 comparator, after weighting (negative: a "
+            "larger fall in mRSS under IVIG): " + "; ".join(parts) + "."
         )
-    if (out["n"] > out["max_boot_n"]).any():
+        if parts
+        else ""
+    )
+    if (out["status"] == "too_few").any():
+        text = (text + " " + _too_few_text(out, params)).strip()
+    shown = out[out["status"] == "shown"]
+    if (shown.get("ci_method", pd.Series(dtype=object)) == "robust").any():
+        text += (
+            f" Where more than {params.maic_max_failed_share:.0%} of the bootstrap resamples "
+            "could not be weighted, the interval shown is the conservative robust one (see "
+            "the table; rule maic_max_failed_share)."
+        )
+    if (shown["n"] > shown["max_boot_n"]).any():
         text += (
             f" With more than {max_boot_n:,} IVIG patients in a comparison, no bootstrap is "
             "run: the intervals (marked large-sample) are normal approximations whose "
@@ -290,17 +380,42 @@ def _visit_label(r) -> str:
     return f"{r['label']}, month {r['avisitn']}"
 
 
-def balance_table(res: pd.DataFrame | None, synthetic: bool) -> Table | None:
+def _presented(res: pd.DataFrame | None, what: str) -> pd.DataFrame | Skip:
+    """The comparisons a table or figure shows (all but those with too few patients), or
+    a quiet :class:`Skip` (``maic_text`` says why there are none)."""
+    if res is None or res.empty or not (res["status"] != "too_few").any():
+        return Skip(f"No {what}: the chapter's prose says why.", quiet=True)
+    return res[res["status"] != "too_few"]
+
+
+def _left_out_note(res: pd.DataFrame) -> list[str]:
+    few = res[res["status"] == "too_few"]
+    if few.empty:
+        return []
+    which = outcomes.and_list([_visit_label(r) for r in few.to_dict("records")])
+    return [
+        f"Not compared, with fewer than {res.attrs.get('min_pairs', 3)} patients with a "
+        f"baseline, a value at the visit and every covariate (rule min_pairs): {which}."
+    ]
+
+
+def _ess_head(r: dict, min_ess: float) -> str:
+    if r["status"] == "low_ess":
+        return f" (ESS {fmt_number(r['ess'])} of {r['n']}, below the minimum {min_ess:g})"
+    if r["estimable"]:
+        return f" (ESS {fmt_number(r['ess'])} of {r['n']})"
+    return f" (not estimable, N={r['n']})"
+
+
+def balance_table(res: pd.DataFrame | None, synthetic: bool) -> Table | Skip:
     """Covariates before and after weighting, next to the comparator's published means."""
-    if res is None or res.empty:
-        return None
+    shown = _presented(res, "covariate balance to show")
+    if isinstance(shown, Skip):
+        return shown
+    min_ess = res.attrs.get("min_ess", 0.0)
     rows = []
-    for r in res.to_dict("records"):
-        head = _visit_label(r) + (
-            f" (ESS {fmt_number(r['ess'])} of {r['n']})"
-            if r["estimable"]
-            else f" (not estimable, N={r['n']})"
-        )
+    for r in shown.to_dict("records"):
+        head = _visit_label(r) + _ess_head(r, min_ess)
         for i, q in enumerate(r["quantities"]):
             label, unit = COVARIATES[q]
             k = 100.0 if unit == "pct" else 1.0
@@ -322,20 +437,33 @@ def balance_table(res: pd.DataFrame | None, synthetic: bool) -> Table | None:
         group_col="group",
         synthetic=synthetic,
         notes=[
-            "IVIG patients with a baseline and a value at the comparator's visit. "
+            f"IVIG: {res.attrs.get('population', 'analysis set')}; the patients with a "
+            "baseline and a value at the comparator's visit. "
             "Method-of-moments weights (Signorovitch et al. 2010); "
-            "ESS = (\u03a3w)\u00b2/\u03a3w\u00b2."
+            "ESS = (\u03a3w)\u00b2/\u03a3w\u00b2.",
+            *_left_out_note(res),
         ],
     )
 
 
-def results_table(res: pd.DataFrame | None, synthetic: bool) -> Table | None:
+def _maic_cell(r: dict, min_ess: float) -> str:
+    if r["status"] == "low_ess":
+        return f"not shown: ESS below {min_ess:g} (rule maic_min_ess)"
+    if r["status"] == "not_estimable":
+        return "not estimable"
+    return cell_est_ci(r["diff"], r["ci_low"], r["ci_high"], 1)
+
+
+def results_table(res: pd.DataFrame | None, synthetic: bool) -> Table | Skip:
     """Mean change under IVIG (unweighted and weighted) and the difference from each comparator."""
-    if res is None or res.empty:
-        return None
+    shown = _presented(res, "matching-adjusted comparison to show")
+    if isinstance(shown, Skip):
+        return shown
     rows = []
     b = int(res.attrs.get("B", B_DEFAULT))
-    for r in res.to_dict("records"):
+    min_ess = res.attrs.get("min_ess", 0.0)
+    share = res.attrs.get("max_failed_share", 0.10)
+    for r in shown.to_dict("records"):
         rows.append(
             {
                 "Comparison": _visit_label(r),
@@ -347,16 +475,15 @@ def results_table(res: pd.DataFrame | None, synthetic: bool) -> Table | None:
                 "Unadjusted difference (95% CI)": cell_est_ci(
                     r["unadj_diff"], r.get("unadj_ci_low"), r.get("unadj_ci_high"), 1
                 ),
-                "MAIC difference (95% CI)": cell_est_ci(r["diff"], r["ci_low"], r["ci_high"], 1)
-                if r["estimable"]
-                else "not estimable",
-                "CI of the MAIC difference": _ci_cell(r, b) if r["estimable"] else "\u2014",
+                "MAIC difference (95% CI)": _maic_cell(r, min_ess),
+                "CI of the MAIC difference": _ci_cell(r, b) if r["status"] == "shown" else "\u2014",
             }
         )
-    notes = ["Difference = IVIG \u2212 comparator mean change."]
-    large = (
-        res["n"] > res["max_boot_n"] if "max_boot_n" in res else pd.Series(False, index=res.index)
-    )
+    notes = [
+        f"IVIG: {res.attrs.get('population', 'analysis set')}. Difference = IVIG \u2212 "
+        "comparator mean change."
+    ]
+    large = shown["n"] > shown["max_boot_n"]
     if (~large).any():
         notes[0] += (
             " 95% CI: 2.5th-97.5th percentiles "
@@ -365,13 +492,13 @@ def results_table(res: pd.DataFrame | None, synthetic: bool) -> Table | None:
             "published mean and standard error; the comparator N is the one used in the "
             "historical comparison (inferred where not published). Resamples in "
             "which no weights exist are dropped; when they are more than "
-            f"{MAX_FAILED:.0%} the bootstrap interval is conditional on the others and "
-            "the robust interval is shown instead: sandwich variance of the weighted "
-            "mean with the weights treated as known (usually conservative) plus the "
-            "comparator's squared standard error, normal approximation."
+            f"{share:.0%} (rule maic_max_failed_share) the bootstrap interval is conditional "
+            "on the others and the robust interval is shown instead: sandwich variance of "
+            "the weighted mean with the weights treated as known (usually conservative) plus "
+            "the comparator's squared standard error, normal approximation."
         )
     if large.any():
-        m = int(res["max_boot_n"].iloc[0])
+        m = int(shown["max_boot_n"].iloc[0])
         notes.append(
             f"Comparisons with more than {m:,} IVIG patients (marked large-sample): no bootstrap; "
             "95% CI = difference \u00b1 1.96 standard errors, where the squared standard "
@@ -381,6 +508,12 @@ def results_table(res: pd.DataFrame | None, synthetic: bool) -> Table | None:
             "unadjusted CI of these comparisons is likewise normal: difference \u00b1 1.96 "
             "\u221a(var(IVIG change)/n + comparator SE\u00b2)."
         )
+    if (shown["status"] == "low_ess").any():
+        notes.append(
+            f"A weighted difference resting on an effective sample size below {min_ess:g} "
+            "is not shown (rule maic_min_ess)."
+        )
+    notes += _left_out_note(res)
     return Table(
         pd.DataFrame(rows),
         caption="Matching-adjusted indirect comparison of the change in mRSS",
@@ -396,13 +529,15 @@ def _ci_cell(r: dict, b: int) -> str:
     return f"{r['ci_method']}; {int(r['boot_failed'])} of {b} resamples without weights"
 
 
-def forest_rows(res: pd.DataFrame | None) -> pd.DataFrame:
-    """Unadjusted and MAIC differences per comparison (``figures.forest`` with groups)."""
+def forest_rows(res: pd.DataFrame | None) -> pd.DataFrame | Skip:
+    """Unadjusted and MAIC differences per comparison (``figures.forest`` with groups);
+    a MAIC row only where the weighted difference may be shown or is not estimable."""
     cols = ["label", "estimate", "ci_low", "ci_high", "group"]
-    if res is None or res.empty:
-        return pd.DataFrame(columns=cols)
+    shown = _presented(res, "matching-adjusted comparison to plot")
+    if isinstance(shown, Skip):
+        return shown
     rows = []
-    for r in res.to_dict("records"):
+    for r in shown.to_dict("records"):
         rows.append(
             {
                 "label": _visit_label(r),
@@ -412,12 +547,15 @@ def forest_rows(res: pd.DataFrame | None) -> pd.DataFrame:
                 "group": "Unadjusted",
             }
         )
+        if r["status"] == "low_ess":
+            continue
+        ok = r["status"] == "shown"
         rows.append(
             {
                 "label": _visit_label(r),
-                "estimate": r["diff"] if r["estimable"] else np.nan,
-                "ci_low": r["ci_low"] if r["estimable"] else np.nan,
-                "ci_high": r["ci_high"] if r["estimable"] else np.nan,
+                "estimate": r["diff"] if ok else np.nan,
+                "ci_low": r["ci_low"] if ok else np.nan,
+                "ci_high": r["ci_high"] if ok else np.nan,
                 "group": "MAIC",
             }
         )
