@@ -93,7 +93,9 @@ def _muscle_population(ctx: Context) -> tuple[Context, str]:
 def _no_muscle_group(ctx: Context, who: str) -> str:
     if ctx.n == 0:
         return "No patient is in the analysis set, so there are no muscle outcomes."
-    return f"No patient of the analysis set is {who}, so there are no muscle outcomes."
+    verb = "was" if who.startswith("treated") else "has"
+    phrase = who.removeprefix("with ")
+    return f"No patient of the analysis set {verb} {phrase}, so there are no muscle outcomes."
 
 
 def myositis(ctx: Context, rec) -> Table | Skip:

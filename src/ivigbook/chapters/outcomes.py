@@ -108,7 +108,7 @@ def course_sentence(ctx: Context, c: pd.DataFrame, label: str, decimals: int = 1
             "describes fewer patients."
         )
     if empty:
-        parts.append(sentence(f"no patient had a value at {and_list(empty)}"))
+        parts.append(sentence(f"no patient had a value at {and_list(empty, 'or')}"))
     if np.isfinite(c["p"].to_numpy(dtype=float)).any():
         test = test_for(c.attrs.get("paramcd", "")) if c.attrs.get("paramcd") else "paired_t"
         parts.append(
@@ -125,9 +125,9 @@ def p_phrase(p: float, params) -> str:
     return f"no test with fewer than {params.min_pairs} pairs"
 
 
-def and_list(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def and_list(items: list[str], conj: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (``conj="or"`` after a negation: 'a, b or c')."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {conj} " + items[-1]
 
 
 def compare_visit(ctx: Context, paramcd: str, avisitn: int, test: str | None = None) -> dict:
@@ -321,7 +321,8 @@ def course_table(
         )
     if empty:
         notes.append(
-            f"No patient had a value at {and_list(empty).lower()}, so these rows are left out."
+            f"No patient had a value at {and_list(empty, 'or').lower()}, so these rows are left "
+            "out."
         )
     return Table(
         pd.DataFrame(rows),

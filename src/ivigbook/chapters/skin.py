@@ -73,7 +73,7 @@ def responders(ctx: Context, rec, paramcd: str = "MRSS") -> pd.DataFrame:
         )
     text = f"A responder's mRSS fell by at least {mcid} points: " + "; ".join(phrases) + "."
     if empty:
-        text += " " + sentence(f"no patient had an mRSS at {outcomes.and_list(empty)}")
+        text += " " + sentence(f"no patient had an mRSS at {outcomes.and_list(empty, 'or')}")
     rec.prose("skin_responders_text", text)
     return pd.DataFrame(rows)
 
