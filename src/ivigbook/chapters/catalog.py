@@ -133,7 +133,20 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
         "04_safety",
         (
+            Step(
+                "population",
+                "safety.population",
+                lambda e: safety.population(e.ctx, e.rec),
+                paper=False,
+            ),
             Step("aet02", "safety.aet02", lambda e: safety.aet02(e.ctx, e.rec)),
+            Step("deaths", "safety.deaths", lambda e: safety.deaths(e.ctx, e.rec)),
+            Step(
+                "rounds",
+                "safety.later_rounds",
+                lambda e: safety.later_rounds(e.ctx, e.rec),
+                paper=False,
+            ),
             Step(
                 "stops",
                 "safety.record_stop_reasons",
