@@ -8,6 +8,7 @@ from typing import Any
 
 from ivigbook.data.params import MULTICENTRE, PAPER
 from ivigbook.data.rules import DEFAULT_SEED as DEFAULT_SEED  # defined with its documentation
+from ivigbook.data.rules import PAPER_AS_PUBLISHED
 from ivigbook.errors import RunError
 
 BOOK_CACHE_DIR = "_build/.cache"  # derived tables of `ivigbook book` (git-ignored)
@@ -29,7 +30,7 @@ REFERENCE_COHORTS: dict[str, dict[str, Any]] = {
     "hopkins2015": {
         "data_dir": "data/synthetic/hopkins2015",
         # the paper reports adverse events of its 30 analysed patients
-        "params": {"safety_population": "analysis"},
+        "params": dict(PAPER_AS_PUBLISHED),
         "published": "data/reference/published_poelman2015.csv",
         "title": "Poelman et al. 2015 (Johns Hopkins)",
         # remarks about the paper's own cohort, shown only in this edition (per chapter)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -356,6 +358,13 @@ def table1_sentence(ctx: Context, rows: list[dict]) -> str:
     return text
 
 
+def _analysis_set_safety(ctx: Context) -> Context:
+    """``ctx`` with the safety counts taken over the analysis set: Table 2 and the swimmer
+    plot describe the analysed patients, whatever the safety chapter's population."""
+    params = dataclasses.replace(ctx.params, safety_population="analysis")
+    return dataclasses.replace(ctx, params=params)
+
+
 def treatment_sentence(ctx: Context, tv: dict) -> str:
     """Cycles and treatment length of round 1 in words."""
     if ctx.n == 0:
@@ -454,7 +463,7 @@ def table2(ctx: Context, rec) -> Table | Skip:
                 }
             )
     if ctx.cohort.has("adverse_events"):
-        ae = safety.ae_by_term(ctx)
+        ae = safety.ae_by_term(_analysis_set_safety(ctx))
         for r in ae.itertuples():
             body.append(
                 {
@@ -463,7 +472,7 @@ def table2(ctx: Context, rec) -> Table | Skip:
                     f"N={n}": cell_n_pct(r.n, n),
                 }
             )
-    for r in safety.stop_reasons(ctx).itertuples():
+    for r in safety.stop_reasons(_analysis_set_safety(ctx)).itertuples():
         body.append(
             {"group": "Reason IVIG stopped", "Variable": r.label, f"N={n}": cell_n_pct(r.n, n)}
         )
@@ -545,5 +554,5 @@ def swimmer_data(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
             "round": c["round"].astype(int).to_numpy(),
         }
     )
-    stops = stop_label_per_patient(ctx)
+    stops = stop_label_per_patient(_analysis_set_safety(ctx))
     return cycles, stops

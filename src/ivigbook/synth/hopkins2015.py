@@ -44,6 +44,7 @@ import numpy as np
 from ivigbook.chapters import historical
 from ivigbook.chapters.compute import chapter_results
 from ivigbook.chapters.reproduction import STATUS_MATCH, judge
+from ivigbook.data.rules import PAPER_AS_PUBLISHED
 from ivigbook.derive.context import load_context
 from ivigbook.synth import common as C
 from ivigbook.synth.common import CalibrationError, Target
@@ -2219,7 +2220,7 @@ def pipeline_results(path: str | Path) -> tuple[dict, list[str]]:
     """The paper's analyses of the one chapter list (:mod:`ivigbook.chapters.catalog`), as
     the notebooks run them, on the package at ``path``; return (merged recorded results,
     errors). Never raises for one failing step."""
-    ctx = load_context(str(path), synthetic=True, cohort_name=NAME)
+    ctx = load_context(str(path), dict(PAPER_AS_PUBLISHED), synthetic=True, cohort_name=NAME)
     ref = _reference_dir()
     comparators = historical.load_comparators(ref / "historical_controls.csv") if ref else None
     errors: list[str] = []
