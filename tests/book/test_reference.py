@@ -223,6 +223,17 @@ def test_run_on_a_copy_with_tighter_windows_and_on_a_broken_copy(tmp_path):
 @pytest.mark.slow
 def test_notebooks_state_absent_tables_and_single_centre(tmp_path):
     """A multicentre package without the optional tables, and a single-centre one."""
+
+    def _run_cli(data, out, overrides):
+        return subprocess.run(
+            [sys.executable, "-m", "ivigbook.cli", "run", str(data), "--out", str(out)]
+            + ["--jobs", "2", *overrides],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+
     data = tmp_path / "no_optional"
     shutil.copytree(ROOT / "data" / "synthetic" / "spain_multicentre", data)
     (data / "medications.csv").unlink()
@@ -233,24 +244,7 @@ def test_notebooks_state_absent_tables_and_single_centre(tmp_path):
         for k, v in REFERENCE_COHORTS["spain_multicentre"]["params"].items()
         for a in ("--set", f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}")
     ]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ivigbook.cli",
-            "run",
-            str(data),
-            "--out",
-            str(out),
-            "--jobs",
-            "2",
-            *overrides,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    proc = _run_cli(data, out, overrides)
     assert proc.returncode == 0, proc.stderr[-4000:]
     html = (out / "_build" / "html" / "04_safety.html").read_text(encoding="utf-8")
     assert "no adverse-event table" in html
@@ -264,24 +258,7 @@ def test_notebooks_state_absent_tables_and_single_centre(tmp_path):
     patients["center"] = "Hospital 01"
     patients.to_csv(single / "patients.csv", index=False, lineterminator="\n")
     out2 = tmp_path / "out2"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ivigbook.cli",
-            "run",
-            str(single),
-            "--out",
-            str(out2),
-            "--jobs",
-            "2",
-            *overrides,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    proc = _run_cli(single, out2, overrides)
     assert proc.returncode == 0, proc.stderr[-4000:]
     cohort = (out2 / "_build" / "html" / "01_cohort.html").read_text(encoding="utf-8")
     assert "come from one centre" in cohort and "Patients by centre" not in cohort

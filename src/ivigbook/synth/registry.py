@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivigbook.data.schema import AE_TERMS, DRUG, MEASURES, TABLES
+from ivigbook.data.schema import AE_TERMS, DRUG, MEASURES, STOP_REASON, TABLES
 from ivigbook.synth.common import write_text
 
 NAME = "registry"
@@ -72,18 +72,7 @@ _SUBTYPE_P = (0.60, 0.35, 0.05)
 _OVERLAP = ("myositis", "sjogren", "ra", "sle", "other")
 _OVERLAP_P = (0.14, 0.08, 0.04, 0.03, 0.02)
 _INDICATION = ("skin", "myositis", "gi", "other")
-_STOP = (
-    "improvement",
-    "stable",
-    "progressing",
-    "adverse_event",
-    "insurance",
-    "moved",
-    "death",
-    "ongoing",
-    "other",
-    "",
-)
+_STOP = (*STOP_REASON, "")  # "" = not recorded
 _STOP_DETAIL = (
     "patient preference",
     "pregnancy planned",
