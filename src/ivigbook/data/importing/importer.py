@@ -1,0 +1,204 @@
+"""``ivigbook import SOURCE --out PKG``: convert, validate, then write PKG atomically.
+
+SOURCE is a REDCap export of the project written by ``ivigbook template --redcap``
+(read with no mapping), or any export described by a mapping file. The package is
+built in a private folder beside PKG, validated there, and moved into place only
+when it has no error; problems found in the package are reported at the source
+file, row and column they came from. An existing PKG is replaced only when it is
+empty or was written by ``ivigbook import`` (it holds :data:`MARK`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ivigbook import __version__
+from ivigbook.data.importing import redcap
+from ivigbook.data.importing.convert import Converted, convert
+from ivigbook.data.importing.mapping import (
+    Mapping,
+    check_against_sources,
+    parse_mapping,
+    usable_part,
+)
+from ivigbook.data.importing.pseudonym import PseudonymError, pseudonyms, write_link_table
+from ivigbook.data.importing.sources import SourceTable, read_source
+from ivigbook.data.io import read_package
+from ivigbook.data.problems import DataError, Problem, Report
+from ivigbook.data.schema import TABLES
+from ivigbook.data.validate import validate_package
+
+#: The file that marks a package written by ``ivigbook import`` (no patient data).
+MARK = ".ivigbook-import.json"
+
+
+class ImportUsageError(Exception):
+    """The import cannot start (PKG not ours, ids table inside PKG ...): exit 2."""
+
+
+@dataclass
+class Imported:
+    package: Path
+    report: Report  # warnings (no errors)
+    rows: dict[str, int] = field(default_factory=dict)
+    kind: str = ""  # "REDCap export (raw headers)", "export read through map.toml" ...
+    link_table: Path | None = None
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ImportUsageError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARK).exists():
+        names = ", ".join(sorted(p.name for p in out.iterdir())[:5])
+        raise ImportUsageError(
+            f"{out} is not empty and was not written by ivigbook import ({names}): "
+            "choose a new or empty folder"
+        )
+
+
+def _sources(source: Path, m: Mapping) -> tuple[dict[str, SourceTable], list[Problem]]:
+    tables, problems = {}, []
+    for s in m.sources.values():
+        if source.is_dir():
+            if s.file is None:
+                problems.append(
+                    Problem(m.path, None, f"sources.{s.name}.file", None, "give the file")
+                )
+                continue
+            path = source / s.file
+        else:
+            path = source if s.file in (None, source.name) else source.parent / s.file
+        table, found = read_source(path, s.sheet)
+        problems += found
+        if table is not None:
+            tables[s.name] = table
+    return tables, problems
+
+
+def _write(frames: dict, folder: Path) -> None:
+    for name in TABLES:
+        if name in frames:
+            frames[name].to_csv(folder / TABLES[name].file, index=False, lineterminator="\n")
+
+
+def _traced(report: Report, conv: Converted, folder: Path) -> Report:
+    """The package's problems, moved to the source file, row and column they came from."""
+    raw = read_package(folder)
+    out = Report(omitted=dict(report.omitted))
+    for p in report.problems:
+        table = next((t for t in TABLES.values() if t.file == p.file), None)
+        if table is None or p.row is None or table.name not in conv.origin:
+            out.problems.append(p)
+            continue
+        lines = raw.tables[table.name].rows.tolist()
+        if p.row not in lines:  # the header row
+            out.problems.append(p)
+            continue
+        origin = conv.origin[table.name].iloc[lines.index(p.row)]
+        label = conv.columns[table.name].get(p.column or "", p.column)
+        out.problems.append(
+            Problem(
+                str(origin["display"]),
+                int(origin["row"]),
+                label,
+                p.value,
+                f"{p.rule} [{table.name}.{p.column}]",
+                p.severity,
+            )
+        )
+    return out
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def import_export(
+    source: str | Path,
+    out: str | Path,
+    mapping: str | Path | None = None,
+    link_table: str | Path | None = None,
+    env: dict | None = None,
+) -> Imported:
+    """Import ``source`` into the package folder ``out``; raise :class:`DataError` with
+    every problem (nothing written) or :class:`ImportUsageError`."""
+    source, out = Path(source), Path(out)
+    _check_out(out)
+    if link_table is not None:
+        target = Path(link_table).resolve()
+        if target == out.resolve() or out.resolve() in target.parents:
+            raise ImportUsageError("the identifier table may not be written inside the package")
+    if not source.exists():
+        raise ImportUsageError(f"{source}: no such file or folder")
+    if mapping is not None:
+        m, problems = parse_mapping(mapping)
+        kind = f"export read through {Path(mapping).name}"
+    else:
+        m, kind, problems = redcap.mapping_for_export(source)
+    if m is None:
+        raise DataError(Report(problems), str(mapping or source))
+    tables, found = _sources(source, m)
+    problems += found
+    if mapping is None:
+        tables = {k: redcap.normalise(t) for k, t in tables.items()}
+        problems = [p for p in problems if not redcap.status_header(p)]
+    headers = {k: (t.display, list(t.frame.columns)) for k, t in tables.items()}
+    problems += check_against_sources(m, headers)
+    m = usable_part(m, headers)
+    conv = convert(m, tables)
+    problems += conv.problems
+    if any(p.severity == "error" for p in problems):
+        raise DataError(Report(problems), str(source))
+    keys = conv.key_order + [k for f in conv.frames.values() for k in f["patient_id"]]
+    try:
+        ids = pseudonyms(m.patient_id, keys, env)
+    except PseudonymError as e:
+        raise ImportUsageError(str(e)) from None
+    for frame in conv.frames.values():
+        frame["patient_id"] = frame["patient_id"].map(ids).fillna("")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
+    try:
+        _write(conv.frames, work)
+        report = _traced(validate_package(read_package(work)), conv, work)
+        report.problems = problems + report.problems
+        if not report.ok:
+            raise DataError(report, str(source))
+        files = [source] if source.is_file() else [source / s.file for s in m.sources.values()]
+        mark = {
+            "written_by": f"ivigbook {__version__} import",
+            "kind": kind,
+            "sources": {f.name: _digest(f) for f in sorted(set(files))},
+            "mapping": None if mapping is None else _digest(Path(mapping)),
+            "rows": {k: len(v) for k, v in conv.frames.items()},
+        }
+        (work / MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
+        work.chmod(0o755)
+        _replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    written = None
+    if link_table is not None and m.patient_id != "copy":
+        written = write_link_table(link_table, ids, out)
+    return Imported(out, report, mark["rows"], kind, written)
+
+
+def _replace(work: Path, out: Path) -> None:
+    """Move ``work`` to ``out``; an old ``out`` is removed only once the new one is there."""
+    if not out.exists():
+        work.rename(out)
+        return
+    old = out.with_name(f".{out.name}.old-{work.name.rsplit('-', 1)[-1]}")
+    out.rename(old)
+    try:
+        work.rename(out)
+    except OSError:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
