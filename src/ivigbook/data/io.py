@@ -37,12 +37,11 @@ import pandas as pd
 
 from ivigbook.data.problems import MAX_LISTED, Problem
 from ivigbook.data.schema import REQUIRED_TABLES, TABLES
+from ivigbook.data.sheets import REFERENCE_SHEETS, drop_example
 
 #: File suffixes of the one-file-per-table formats, in order of preference.
 TABLE_SUFFIXES = {"csv": (".csv",), "dta": (".dta",), "parquet": (".parquet", ".pq")}
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-#: Sheets of the template workbook that hold documentation, not data.
-REFERENCE_SHEETS = ("dictionary", "measures")
 _SEPARATORS = (",", ";", "\t")
 _SEP_NAMES = {";": "semicolon", "\t": "tab"}
 
@@ -515,6 +514,7 @@ def _read_sheet(name: str, display: str, values: list[list[str]], pkg: RawPackag
         else pd.DataFrame({i: pd.Series(dtype="str") for i in range(width)})
     )
     _assemble(name, display, values[0], body, np.arange(2, len(values) + 1), 1, pkg)
+    drop_example(pkg.tables[name], pkg.problems)  # rows of the template's EXAMPLE patient
 
 
 def _cell_text(v) -> str:

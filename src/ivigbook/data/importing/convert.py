@@ -40,6 +40,12 @@ class Converted:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> source label
     problems: list[Problem] = field(default_factory=list)
     key_order: list[str] = field(default_factory=list)  # patient keys, first seen first
+    flagged: set[tuple[str, int, str]] = field(default_factory=set)  # (display, row, column)
+    duplicated: set[str] = field(default_factory=set)  # tables with repeated keys
+
+    def reported(self, display: str, row: int, label: str) -> bool:
+        """Was a problem of this cell (any source column of ``label``) reported already?"""
+        return any((display, row, c) in self.flagged for c in label.split("+"))
 
 
 class _Context:
@@ -49,6 +55,7 @@ class _Context:
         self.frame = frame
         self.rows = rows
         self.problems: list[Problem] = []
+        self.flagged: set[tuple[str, int, str]] = set()
 
     def report(self, mask, column: str, rule: str, values=None, severity="error") -> None:
         """One problem per distinct failing value of ``column`` (count and first rows)."""
@@ -58,6 +65,8 @@ class _Context:
         cells = (self.frame[column] if values is None else values)[mask].astype(str)
         hide = column in self.m.identifiers
         rows = self.rows[mask]
+        if severity == "error":
+            self.flagged |= {(self.source.display, int(r), column) for r in rows}
         for value in dict.fromkeys(cells.tolist()):
             at = rows[(cells == value).to_numpy()]
             self.problems.append(
@@ -263,6 +272,7 @@ def _convert_table(m: Mapping, t: TableMap, sources: dict[str, SourceTable], out
             out.key_order = list(dict.fromkeys(table["patient_id"][table["patient_id"] != ""]))
             table, origin = _collapse(ctx, table, origin, labels)
     out.problems += ctx.problems
+    out.flagged |= ctx.flagged
     table = table.reindex(columns=[c for c in contract.column_names if c in table.columns])
     out.frames[t.table] = table.reset_index(drop=True)
     out.origin[t.table] = origin.reset_index(drop=True)
@@ -341,6 +351,7 @@ def _unique(out: Converted, table: str, labels: dict[str, str]) -> None:
     dup = frame.duplicated(key, keep=False).to_numpy()
     if not dup.any():
         return
+    out.duplicated.add(table)
     clashes: dict[tuple, list[str]] = {}
     for labels_ in frame[dup].groupby(key, sort=False).groups.values():
         idx = np.asarray(labels_)  # RangeIndex: labels are positions

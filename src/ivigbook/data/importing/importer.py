@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ivigbook import __version__
 from ivigbook.data.importing import redcap
-from ivigbook.data.importing.convert import Converted, convert
+from ivigbook.data.importing.convert import HIDDEN, Converted, convert
 from ivigbook.data.importing.mapping import (
     Mapping,
     check_against_sources,
@@ -30,7 +30,7 @@ from ivigbook.data.importing.pseudonym import PseudonymError, pseudonyms, write_
 from ivigbook.data.importing.sources import SourceTable, read_source
 from ivigbook.data.io import read_package
 from ivigbook.data.problems import DataError, Problem, Report
-from ivigbook.data.schema import TABLES
+from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 from ivigbook.data.validate import validate_package
 
 #: The file that marks a package written by ``ivigbook import`` (no patient data).
@@ -86,8 +86,9 @@ def _write(frames: dict, folder: Path) -> None:
             frames[name].to_csv(folder / TABLES[name].file, index=False, lineterminator="\n")
 
 
-def _traced(report: Report, conv: Converted, folder: Path) -> Report:
-    """The package's problems, moved to the source file, row and column they came from."""
+def _traced(report: Report, conv: Converted, folder: Path, keys: dict[str, str]) -> Report:
+    """The package's problems, moved to the source file, row and column they came from
+    (a ``patient_id`` shown as the source's own key, ``keys``: id -> key or hidden)."""
     raw = read_package(folder)
     out = Report(omitted=dict(report.omitted))
     for p in report.problems:
@@ -100,13 +101,18 @@ def _traced(report: Report, conv: Converted, folder: Path) -> Report:
             out.problems.append(p)
             continue
         origin = conv.origin[table.name].iloc[lines.index(p.row)]
-        label = conv.columns[table.name].get(p.column or "", p.column)
+        label = conv.columns[table.name].get(p.column or "", p.column or "")
+        if conv.reported(str(origin["display"]), int(origin["row"]), label):
+            continue  # the conversion said it already (the cell was left blank)
+        if table.name in conv.duplicated and p.column == "+".join(table.unique):
+            continue
+        value = keys.get(p.value, p.value) if p.column == "patient_id" else p.value
         out.problems.append(
             Problem(
                 str(origin["display"]),
                 int(origin["row"]),
                 label,
-                p.value,
+                value,
                 f"{p.rule} [{table.name}.{p.column}]",
                 p.severity,
             )
@@ -152,7 +158,7 @@ def import_export(
     m = usable_part(m, headers)
     conv = convert(m, tables)
     problems += conv.problems
-    if any(p.severity == "error" for p in problems):
+    if any(t not in conv.frames for t in REQUIRED_TABLES):
         raise DataError(Report(problems), str(source))
     keys = conv.key_order + [k for f in conv.frames.values() for k in f["patient_id"]]
     try:
@@ -165,7 +171,8 @@ def import_export(
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
     try:
         _write(conv.frames, work)
-        report = _traced(validate_package(read_package(work)), conv, work)
+        shown = {v: HIDDEN if m.patient_id != "copy" else k for k, v in ids.items()}
+        report = _traced(validate_package(read_package(work)), conv, work, shown)
         report.problems = problems + report.problems
         if not report.ok:
             raise DataError(report, str(source))
