@@ -22,7 +22,7 @@ from ivigbook.book.execute import CONTRACT_PARAMETERS
 from ivigbook.chapters.compute import compute_results
 from ivigbook.chapters.reproduction import STATUS_INPUT, STATUS_MATCH, STATUS_NA, STATUS_SIDE, judge
 from ivigbook.config import REFERENCE_COHORTS
-from ivigbook.data.dictionary import PAGE, dictionary_markdown
+from ivigbook.data.dictionary import data_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
@@ -79,10 +79,11 @@ def test_toc_lists_every_executed_notebook():
             )
 
 
-def test_data_dictionary_page_follows_the_schema():
-    assert (ROOT / PAGE).read_text(encoding="utf-8") == dictionary_markdown(), (
-        "book/data_dictionary.md is stale: run `make book`"
-    )
+def test_data_pages_follow_the_schema():
+    for page, text in data_pages().items():
+        assert (ROOT / page).read_text(encoding="utf-8") == text, (
+            f"{page} is stale: run `make book`"
+        )
 
 
 @pytest.mark.parametrize("name", COHORTS)

@@ -238,3 +238,14 @@ def test_starter_mapping_is_a_valid_mapping():
     assert all(
         f"{t.name}.{c.name}" in starter_mapping() for t in TABLES.values() for c in t.columns
     )
+
+
+def test_the_guide_documents_every_key_and_shows_the_example():
+    from ivigbook.data.importing.guide import FIELD_KEYS, import_markdown
+    from ivigbook.data.importing.mapping import _FIELD_KEYS
+
+    assert set(FIELD_KEYS) == _FIELD_KEYS
+    page = import_markdown()
+    assert EXAMPLE_MAPPING.rstrip() in page
+    for form in ("patient", "ivig_cycle", "measurement_visit", "medication", "adverse_event"):
+        assert f"`{form}`" in page

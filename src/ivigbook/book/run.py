@@ -54,7 +54,13 @@ RUN_CACHE_DIRNAME = "_cache"  # derived tables during `ivigbook run` (removed at
 
 #: prose pages of book/ copied into an analyst's book (`ivigbook run`); they must not
 #: link to or glue from the reference cohorts' pages. Missing ones are skipped.
-RUN_PROSE_PAGES = ("methods.md", "data_dictionary.md", "reproducibility.md", "bibliography.md")
+RUN_PROSE_PAGES = (
+    "methods.md",
+    "data_dictionary.md",
+    "data_import.md",
+    "reproducibility.md",
+    "bibliography.md",
+)
 
 
 RUN_PROSE_FILES = ("references.bib",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ivigbook.data.importing.guide import import_markdown
 from ivigbook.data.schema import (
     AE_TERMS,
     OPTIONAL_TABLES,
@@ -14,6 +15,7 @@ from ivigbook.data.schema import (
 )
 
 PAGE = Path("book") / "data_dictionary.md"
+IMPORT_PAGE = Path("book") / "data_import.md"
 
 
 def _md_table(rows: list[dict]) -> str:
@@ -35,8 +37,11 @@ def dictionary_markdown() -> str:
         "A cohort package is a folder of CSV files (UTF-8, comma-separated, ISO dates "
         "`YYYY-MM-DD`), one `.xlsx` workbook with one sheet per table, Stata `.dta` files or "
         "parquet files with the same table names. `ivigbook template DIR` writes an empty "
-        "package with these headers and an Excel workbook; `ivigbook validate DIR` checks a "
-        "package against this contract and lists every problem as `file:row:column: value - rule`.",
+        "package with these headers (`DIR/csv/`) and an Excel workbook with drop-down lists "
+        "(`DIR/xlsx/`); `ivigbook validate DIR` checks a package against this contract and "
+        "lists every problem as `file:row:column: value - rule`. A REDCap project or any "
+        "other export comes in through `ivigbook import` ([Importing a centre's "
+        "export](data_import.md)).",
         "",
         f"Required tables: {', '.join(f'`{t}`' for t in REQUIRED_TABLES)}. Optional tables: "
         f"{', '.join(f'`{t}`' for t in OPTIONAL_TABLES)} (chapters that need them say so when "
@@ -79,10 +84,16 @@ def dictionary_markdown() -> str:
     return "\n".join(parts)
 
 
+def data_pages() -> dict[Path, str]:
+    """The generated pages of the data chapter: path -> Markdown."""
+    return {PAGE: dictionary_markdown(), IMPORT_PAGE: import_markdown()}
+
+
 def write_dictionary_page(root: str | Path = ".") -> Path:
-    path = Path(root) / PAGE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = dictionary_markdown()
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-    return path
+    """Write the data chapter's generated pages (only when they changed)."""
+    for page, text in data_pages().items():
+        path = Path(root) / page
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return Path(root) / PAGE

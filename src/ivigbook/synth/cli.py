@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ivigbook.synth import cohort_space, hopkins2015, registry, spain_multicentre
+from ivigbook.synth import cohort_space, exports, hopkins2015, registry, spain_multicentre
 from ivigbook.synth.common import CalibrationError
 
 #: synthetic cohort name -> module implementing it
@@ -24,6 +24,7 @@ GENERATORS = {
     "spain_multicentre": spain_multicentre,
     "registry": registry,
     "cohort_space": cohort_space,
+    "exports": exports,
 }
 
 

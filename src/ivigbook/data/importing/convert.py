@@ -337,7 +337,8 @@ def _collapse(
                 )
             )
         value = filled.drop_duplicates("patient_id").set_index("patient_id")[col]
-        result[col] = result["patient_id"].map(value).fillna("")
+        mapped = result["patient_id"].map(value).astype(object)
+        result[col] = mapped.where(mapped.notna(), "")
     return result.reset_index(drop=True), origin[first].reset_index(drop=True)
 
 
