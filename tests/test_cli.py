@@ -78,13 +78,71 @@ def test_nonexistent_path_is_a_clear_message(tmp_path):
 
 
 def test_validate_limit_option(valid_package):
+    """--limit N: N lines (distinct values) per file, column and rule; rows all counted."""
     f = valid_package / "measurements.csv"
-    f.write_text(f.read_text() + "".join(f"P01,2012-01-{d:02d},MRSS,99\n" for d in range(1, 6)))
+    values = [99, 99, 98, 97, 99, 96, 97]
+    f.write_text(
+        f.read_text() + "".join(f"P01,2012-01-{d:02d},MRSS,{v}\n" for d, v in enumerate(values, 1))
+    )
     out = ivigbook("validate", valid_package, "--limit", 2).stdout.splitlines()
-    assert out[-2:] == [
-        "measurements.csv:*:value: ... - 3 more not listed: outside the range of MRSS (0 to 51)",
-        "5 errors, 0 warnings",
+    assert out == [
+        "measurements.csv:11:value: 99 - outside the range of MRSS (0 to 51) (3 rows: 11, 12, 15)",
+        "measurements.csv:13:value: 98 - outside the range of MRSS (0 to 51)",
+        "measurements.csv:*:value: ... - 2 more values not listed (3 rows): "
+        "outside the range of MRSS (0 to 51)",
+        "7 errors, 0 warnings",
+        "for the full list (one problem per line), add --report FILE",
     ]
+
+
+def test_validate_report_writes_the_full_list_only_when_asked(valid_package, tmp_path):
+    f = valid_package / "patients.csv"
+    f.write_text(f.read_text().replace(",F,", ",Female,").replace(",M,", ",Male,"))
+    before = fingerprint(valid_package)
+    listing = sorted(tmp_path.rglob("*"))
+    plain = ivigbook("validate", valid_package)
+    assert plain.returncode == 1
+    assert plain.stdout.splitlines()[-3:] == [
+        "  hint: looks like a label export: write the codes (Female → F, Male → M)",
+        "3 errors, 0 warnings",
+        "for the full list (one problem per line), add --report FILE",
+    ]
+    assert sorted(tmp_path.rglob("*")) == listing  # nothing written unasked
+
+    full = tmp_path / "out" / "problems.txt"
+    full.parent.mkdir()
+    result = ivigbook("validate", valid_package, "--report", full)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "patients.csv:2:sex: Female - not one of F, M (2 rows: 2, 4)"
+    assert lines[-2:] == [
+        "3 errors, 0 warnings",
+        f"full list (3 problems, one per line) written to {full}",
+    ]
+    assert full.read_text(encoding="utf-8").splitlines() == [
+        "patients.csv:2:sex: Female - not one of F, M",
+        "patients.csv:3:sex: Male - not one of F, M",
+        "patients.csv:4:sex: Female - not one of F, M",
+        "3 errors, 0 warnings",
+    ]
+    assert full.stat().st_mode & 0o777 == 0o600
+    assert fingerprint(valid_package) == before
+
+    # never over a file of the package (its inputs stay untouched)
+    refused = ivigbook("validate", valid_package, "--report", valid_package / "patients.csv")
+    assert refused.returncode == 2 and "would overwrite a file of the package" in refused.stderr
+    assert fingerprint(valid_package) == before
+
+
+def test_validate_report_of_a_valid_package(valid_package, tmp_path):
+    full = tmp_path / "problems.txt"
+    result = ivigbook("validate", valid_package, "--report", full)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "0 errors, 0 warnings",
+        f"full list (0 problems, one per line) written to {full}",
+    ]
+    assert full.read_text() == "0 errors, 0 warnings\n"
 
 
 # ---------------------------------------------------------------- template
@@ -97,9 +155,9 @@ def test_template_then_filled_validates(tmp_path):
         ("infusions", "T01,2021-05-03,2,5"),
         ("measurements", "T01,2021-05-03,MRSS,22"),
     ):
-        with open(target / f"{name}.csv", "a", encoding="utf-8") as f:
+        with open(target / "csv" / f"{name}.csv", "a", encoding="utf-8") as f:
             f.write(row + "\n")
-    result = ivigbook("validate", target)
+    result = ivigbook("validate", target / "csv")
     assert result.returncode == 0, result.stdout
     again = ivigbook("template", target)
     assert again.returncode == 1 and "would overwrite" in again.stderr

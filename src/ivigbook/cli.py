@@ -26,11 +26,12 @@ from ivigbook import __version__
 from ivigbook.book.reference import build_reference_book
 from ivigbook.book.run import run
 from ivigbook.data.cohort import Cohort
+from ivigbook.data.importing import command as import_command
 from ivigbook.data.io import read_package
 from ivigbook.data.params import AnalysisParams, parse_overrides
 from ivigbook.data.problems import MAX_LISTED, DataError
 from ivigbook.data.rules import DEFAULT_SEED, format_rules, rules_markdown
-from ivigbook.data.template import write_template
+from ivigbook.data.template import DEFAULT_KINDS, MAPPING_FILE, template_folders, write_template
 from ivigbook.data.terms import read_term_map, term_warning
 from ivigbook.data.validate import validate_package
 from ivigbook.derive.context import inclusion_lines
@@ -108,7 +109,15 @@ def _configure_validate(p: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="problems listed per file, column and rule (default 50); all are counted",
+        help="lines (distinct values) listed per file, column and rule (default 50); "
+        "all problems are counted",
+    )
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="FILE",
+        help="also write every problem, one per line, to FILE (created with mode 0600: "
+        "it holds patient ids; written only when asked)",
     )
     _configure_terms(p)
     p.add_argument(
@@ -131,8 +140,20 @@ def _configure_terms(p: argparse.ArgumentParser) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     """Every problem of the package and of the ``--terms`` map in one report; a valid
-    package also gets one warning naming the terms still outside the vocabulary."""
+    package also gets one warning naming the terms still outside the vocabulary. With
+    ``--report FILE`` every problem is also written to FILE, one per line."""
+    from pathlib import Path
+
     limit = args.limit or MAX_LISTED
+    full = getattr(args, "report", None)
+    target = Path(full).resolve() if full else None
+    root = Path(args.path).resolve()
+    if target is not None and target.exists() and (target == root or root in target.parents):
+        print(
+            f"ivigbook validate: error: --report {full} would overwrite a file of the package",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     raw = read_package(args.path)
     report = validate_package(raw, limit=limit)
     terms = {}
@@ -146,7 +167,10 @@ def _validate(args: argparse.Namespace) -> int:
         warning = term_warning(events.frame, events.file, terms, limit)
         if warning is not None:
             report.problems.append(warning)
-    print(report.format())
+    print(report.format(None if full else "--report FILE"))
+    if full:
+        n = report.write_full(full)
+        print(f"full list ({n} problem{'s' * (n != 1)}, one per line) written to {full}")
     if not report.ok:
         return EXIT_FAILURE
     sizes = ", ".join(f"{len(t)} {name}" for name, t in raw.tables.items())
@@ -161,12 +185,44 @@ def _validate(args: argparse.Namespace) -> int:
 def _configure_template(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", metavar="DIR", help="folder to write the template into")
     p.add_argument("--force", action="store_true", help="overwrite existing template files")
+    p.add_argument(
+        "--redcap",
+        action="store_true",
+        help="write DIR/redcap/: the REDCap data dictionary of the contract (upload it in "
+        "REDCap's Data Dictionary page) and its repeating instruments",
+    )
+    p.add_argument(
+        "--mapping",
+        action="store_true",
+        help="write DIR/mapping.toml: a starter mapping file for `ivigbook import`",
+    )
 
 
 def _template(args: argparse.Namespace) -> int:
-
-    files = write_template(args.directory, overwrite=args.force)
-    print(f"wrote {len(files)} files to {args.directory}: " + ", ".join(f.name for f in files))
+    kinds = tuple(k for k in ("redcap", "mapping") if getattr(args, k, False))
+    files = write_template(args.directory, overwrite=args.force, kinds=kinds or DEFAULT_KINDS)
+    print(f"wrote the cohort template to {args.directory}:")
+    for folder in dict.fromkeys(f.parent for f in files):
+        print(f"  {folder}: " + ", ".join(f.name for f in files if f.parent == folder))
+    folders = template_folders(args.directory)
+    if "redcap" in kinds:
+        print(
+            "Build the REDCap project from it: upload the dictionary (Project Setup > Data "
+            "Dictionary), make the instruments listed in the second file repeating, enter the "
+            "data, export all records as CSV (raw or labels), then:\n"
+            "  ivigbook import EXPORT.csv --out PKG"
+        )
+    if "mapping" in kinds:
+        print(
+            "Describe your export in it (sources, columns, value maps, date format), then:\n"
+            f"  ivigbook import EXPORT --out PKG --mapping {folders['mapping'] / MAPPING_FILE}"
+        )
+    if not kinds:
+        print(
+            "Fill in one of the two, the CSV files or the workbook (its read_me sheet explains "
+            f"it), then check it:\n  ivigbook validate {folders['csv']}\n"
+            f"  ivigbook validate {folders['xlsx']}"
+        )
     return EXIT_OK
 
 
@@ -314,7 +370,7 @@ register(
 )
 register(
     "template",
-    "write an empty cohort package (CSV files and an .xlsx workbook)",
+    "write an empty cohort package to fill in: DIR/csv (CSV files) or DIR/xlsx (a workbook)",
     _configure_template,
     _template,
 )
@@ -327,6 +383,7 @@ register(
     _rules,
 )
 register("book", "render the reference edition of the book", _configure_book, main_book)
+register("import", import_command.HELP, import_command.configure, import_command.handler)
 
 
 # ---------------------------------------------------------------- main

@@ -47,6 +47,7 @@ from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 #: line is exercised end to end; one or two of every kind of fault
 SUBPROCESS_CASES = {
     "missing-table-patients",
+    "repeated-labels-and-day-month-dates",
     "wrong-type-date-format",
     "duplicate-patient-id",
     "utf16-file",
@@ -395,6 +396,45 @@ def _(base):
     ]
 
 
+# -- a half-converted export: the same wrong value in many rows is one line per value
+FULL_LIST_NOTE = "for the full list (one problem per line), add --report FILE"
+
+
+def _labels_and_day_month_dates(base):
+    """Sex exported as its labels, infusion dates as DD/MM/YYYY: one line per value, with
+    the count and the first rows, a hint under each column's lines, and (``validate``
+    only) how to get the full list."""
+    pkg = csv_package(base)
+    header, rows = read_table(pkg / "patients.csv")
+    i = header.index("sex")
+    first, count, label = {}, {}, {"F": "Female", "M": "Male"}
+    for n, r in enumerate(rows):
+        first.setdefault(r[i], n + 2)
+        count[r[i]] = count.get(r[i], 0) + 1
+        r[i] = label[r[i]]
+    write_table(pkg / "patients.csv", header, rows)
+    header, rows = read_table(pkg / "infusions.csv")
+    j = header.index("start_date")
+    for r in rows:
+        y, m, d = r[j].split("-")
+        r[j] = f"{d}/{m}/{y}"
+    write_table(pkg / "infusions.csv", header, rows)
+    return pkg, [
+        f"patients.csv:{first['F']}:sex: Female - not one of F, M ({count['F']} rows: ",
+        f"patients.csv:{first['M']}:sex: Male - not one of F, M ({count['M']} rows: ",
+        "  hint: looks like a label export: write the codes ("
+        + ", ".join(f"{label[c]} → {c}" for c in sorted(first, key=first.get))
+        + ")",
+        f"infusions.csv:2:start_date: {rows[0][j]} - not a date in YYYY-MM-DD format",
+        "infusions.csv:*:start_date: ... - ",
+        "  hint: dates look like DD/MM/YYYY: convert them to YYYY-MM-DD",
+        FULL_LIST_NOTE,
+    ]
+
+
+CASES.append(Case("repeated-labels-and-day-month-dates", _labels_and_day_month_dates))
+
+
 # -- impossible dates and date orders
 @case("infusion-after-death")
 def _(base):
@@ -576,6 +616,7 @@ def _(base):
 #: the runtime; `run` validates with the same code as `validate`, see runner.run).
 RUN_CASES = {
     "missing-table-patients",
+    "repeated-labels-and-day-month-dates",
     "missing-column-measurements.value",
     "missing-column-patients.patient_id",
     "wrong-type-date-format",
@@ -742,8 +783,12 @@ def test_run_rejects_before_executing_anything(case: Case, outcomes):
     o = outcomes[case.id]
     r = o.run
     assert r.returncode == case.run_exit, r.stdout + r.stderr
-    expected = [e.format(path=o.path) for e in case.run_expect] if case.run_expect else o.expected
+    if case.run_expect:
+        expected = [e.format(path=o.path) for e in case.run_expect]
+    else:  # the same report, without the pointer to an option `run` does not have
+        expected = [e for e in o.expected if e != FULL_LIST_NOTE]
     _assert_reported(r.stdout + r.stderr, expected, "ivigbook run")
+    assert FULL_LIST_NOTE not in r.stdout + r.stderr
     assert "executing" not in r.stderr, "run started executing notebooks on bad data"
     if case.run_exit == 1:
         assert "ivigbook run: nothing was written" in r.stderr

@@ -249,3 +249,20 @@ def test_the_guide_documents_every_key_and_shows_the_example():
     assert EXAMPLE_MAPPING.rstrip() in page
     for form in ("patient", "ivig_cycle", "measurement_visit", "medication", "adverse_event"):
         assert f"`{form}`" in page
+
+
+@pytest.mark.parametrize(
+    "shape", ["spanish_registry", "redcap_raw", "redcap_labels", "redcap_events"]
+)
+def test_the_readmes_commands_import_the_synthetic_exports(tmp_path, capsys, shape):
+    demo = tmp_path / "demo"
+    assert main(["synth", "exports", "--shape", shape, "--out", str(demo)]) == 0
+    assert "SYNTHETIC" in (demo / "README.md").read_text(encoding="utf-8")
+    if shape == "spanish_registry":
+        args = [str(demo), "--mapping", str(demo / "mapping.toml")]
+    else:
+        args = [str(demo / "redcap_export.csv")]
+    assert main(["import", *args, "--out", str(tmp_path / "pkg")]) == 0
+    out = capsys.readouterr().out
+    assert "30 patients" in out and f"ivigbook run {tmp_path / 'pkg'} --out OUT" in out
+    assert main(["validate", str(tmp_path / "pkg")]) == 0

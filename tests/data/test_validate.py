@@ -201,14 +201,15 @@ def test_many_problems_are_capped_but_all_counted(valid_package):
     assert [p.row for p in report.errors] == list(range(11, 61))
     lines = report.format().splitlines()
     assert (
-        "measurements.csv:*:value: ... - 70 more not listed: "
+        "measurements.csv:*:value: ... - 70 more values not listed (70 rows): "
         "outside the range of MRSS (0 to 51)" in lines
     )
     assert lines[-1] == "120 errors, 0 warnings"
 
 
 def test_large_table_is_validated_vectorised(tmp_path):
-    """200,000 measurement rows, every one wrong twice: seconds, and only the cap is listed."""
+    """200,000 measurement rows, every one wrong twice: seconds, and only the cap is listed
+    (200,000 distinct bad dates, one value out of range in every row)."""
     d = write_valid_package(tmp_path / "big")
     n = 200_000
     rows = pd.DataFrame(
@@ -222,7 +223,215 @@ def test_large_table_is_validated_vectorised(tmp_path):
     rows.to_csv(d / "measurements.csv", index=False)
     report = _validate(d)
     assert report.n_errors == 2 * n
-    assert len(report.problems) == 2 * 50
+    assert len(report.problems) == 50 + 1
+    (repeated,) = [p for p in report.problems if p.column == "value"]
+    assert (repeated.count, repeated.row, len(repeated.rows)) == (n, 2, n)
+    assert str(repeated) == (
+        "measurements.csv:2:value: 99 - outside the range of MRSS (0 to 51) "
+        f"({n} rows: 2, 3, 4, 5, 6, …)"
+    )
+    assert report.omitted_values == {
+        ("measurements.csv", "date", "not a date in YYYY-MM-DD format", "error"): n - 50
+    }
+
+
+# ---------------------------------------------------------------- grouped repeats
+def _set_column(path, column: str, values: list[str]) -> None:
+    """Set ``column`` of the CSV file ``path`` row by row (cycling through ``values``)."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df[column] = [values[i % len(values)] for i in range(len(df))]
+    df.to_csv(path, index=False)
+
+
+def _many_patients(path, n: int = 40) -> None:
+    """``n`` patients, copies of the clean ones (ids P01..; from P04 on without infusions)."""
+    df = pd.read_csv(path / "patients.csv", dtype=str, keep_default_na=False)
+    df = pd.concat([df] * (n // len(df) + 1), ignore_index=True).head(n)
+    df["patient_id"] = [f"P{i + 1:02d}" for i in range(n)]
+    df.to_csv(path / "patients.csv", index=False)
+
+
+def test_a_problem_met_once_keeps_its_line_and_repeats_are_one_line():
+    once = Problem("patients.csv", 7, "sex", "X", "not one of F, M")
+    many = Problem(
+        "patients.csv",
+        2,
+        "sex",
+        "Hombre",
+        "not one of F, M",
+        count=38,
+        rows=np.array([2, 3, 5, 8, 9] + list(range(10, 43))),
+    )
+    few = Problem("patients.csv", 4, "sex", "", "required value is blank", count=2, rows=[4, 6])
+    assert str(once) == "patients.csv:7:sex: X - not one of F, M"
+    assert str(many) == "patients.csv:2:sex: Hombre - not one of F, M (38 rows: 2, 3, 5, 8, 9, …)"
+    assert str(few) == 'patients.csv:4:sex: "" - required value is blank (2 rows: 4, 6)'
+    twice = Problem("x.csv", None, None, None, "required table missing", count=2)
+    assert str(twice) == "x.csv:-:-: - required table missing (2 times)"
+    report = Report([many, once, few])
+    assert (report.n_errors, len(report.errors), report.abbreviated) == (41, 3, True)
+    assert report.format("--report FILE").splitlines() == [
+        str(many),
+        str(few),
+        str(once),
+        "41 errors, 0 warnings",
+        "for the full list (one problem per line), add --report FILE",
+    ]
+    assert Report([once]).format("--report FILE").splitlines()[-1] == "1 error, 0 warnings"
+
+
+def test_problems_added_one_by_one_are_grouped_when_they_repeat():
+    """Readers add problems one by one (ragged rows, ...): the report groups them too,
+    with or without a value, and keeps the files in order."""
+    ragged = [Problem("b.csv", r, None, "5 fields", "wrong number of fields") for r in (9, 3, 4)]
+    blank = [Problem("b.csv", r, None, None, "blank line") for r in (6, 2)]
+    report = Report([*ragged, Problem("a.csv", 5, "x", "1", "bad"), *blank])
+    assert report.format().splitlines() == [
+        "b.csv:2:-: - blank line (2 rows: 2, 6)",
+        "b.csv:3:-: 5 fields - wrong number of fields (3 rows: 3, 4, 9)",
+        "a.csv:5:x: 1 - bad",
+        "6 errors, 0 warnings",
+    ]
+
+
+def test_validate_groups_repeats_by_value_in_order_of_first_row(valid_package):
+    _many_patients(valid_package, 12)
+    sexes = [
+        "F",
+        "Hombre",
+        "Mujer",
+        "Hombre",
+        "Hombre",
+        "M",
+        "Hombre",
+        "Hombre",
+        "mujer",
+        "F",
+        "Hombre",
+        "X",
+    ]
+    _set_column(valid_package / "patients.csv", "sex", sexes)
+    report = _validate(valid_package)
+    lines = [ln for ln in report.format().splitlines() if ":sex:" in ln]
+    assert lines == [
+        "patients.csv:3:sex: Hombre - not one of F, M (6 rows: 3, 5, 6, 8, 9, …)",
+        "patients.csv:4:sex: Mujer - not one of F, M",
+        "patients.csv:10:sex: mujer - not one of F, M",
+        "patients.csv:13:sex: X - not one of F, M",
+    ]
+    (hombre,) = [p for p in report.problems if p.value == "Hombre"]
+    assert list(hombre.rows) == [3, 5, 6, 8, 9, 12] and hombre.count == 6
+    assert report.n_errors == 9  # rows, not lines
+    assert report.format().splitlines()[-1] == "9 errors, 9 warnings"  # 9 with no infusions
+
+
+def test_limit_counts_lines_per_column_and_rule(valid_package):
+    f = valid_package / "measurements.csv"
+    values = [99, 98, 99, 97, 96, 99, 95, 96]
+    f.write_text(
+        f.read_text() + "".join(f"P01,2012-01-{d + 1:02d},MRSS,{v}\n" for d, v in enumerate(values))
+    )
+    report = _validate(valid_package, limit=2)
+    assert report.format().splitlines() == [
+        "measurements.csv:11:value: 99 - outside the range of MRSS (0 to 51) (3 rows: 11, 13, 16)",
+        "measurements.csv:12:value: 98 - outside the range of MRSS (0 to 51)",
+        "measurements.csv:*:value: ... - 3 more values not listed (4 rows): "
+        "outside the range of MRSS (0 to 51)",
+        "8 errors, 0 warnings",
+    ]
+    assert report.abbreviated
+
+
+def test_repeated_duplicates_name_their_first_row(valid_package):
+    f = valid_package / "infusions.csv"
+    text = f.read_text()
+    first = text.splitlines()[1]
+    f.write_text(text + f"{first}\n{first}\n")
+    report = _validate(valid_package)
+    assert report.format().splitlines()[0] == (
+        "infusions.csv:11:patient_id+start_date: P01 2011-01-10 - duplicate patient_id + "
+        "start_date (first at row 2) (2 rows: 11, 12)"
+    )
+
+
+def test_full_list_has_every_problem_ungrouped(valid_package, tmp_path):
+    _many_patients(valid_package, 30)
+    _set_column(valid_package / "patients.csv", "sex", ["Hombre", "Mujer", "F"])
+    _set_column(
+        valid_package / "patients.csv", "birth_year", [str(1901 + i) for i in range(30)] + ["x"]
+    )
+    f = valid_package / "measurements.csv"
+    f.write_text(f.read_text() + "P01,2012-01-01,MRSS,99\n" * 3)
+    report = _validate(valid_package, limit=1)
+    out = tmp_path / "full.txt"
+    out.write_text("old\n")
+    out.chmod(0o644)
+    written = report.write_full(out)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert written == report.n_errors + report.n_warnings == len(lines) - 1
+    assert (out.stat().st_mode & 0o777) == 0o600
+    assert lines[-1] == report.summary()
+    sex = [ln for ln in lines if ":sex:" in ln]
+    assert sex[:3] == [
+        "patients.csv:2:sex: Hombre - not one of F, M",
+        "patients.csv:3:sex: Mujer - not one of F, M",
+        "patients.csv:5:sex: Hombre - not one of F, M",
+    ]
+    assert len(sex) == 20 and len({ln.split(":")[1] for ln in sex}) == 20
+    assert lines.index(sex[0]) < lines.index(
+        "measurements.csv:11:value: 99 - outside the range of MRSS (0 to 51)"
+    )
+    rows = [int(ln.split(":")[1]) for ln in lines if ln.startswith("patients.csv")]
+    assert rows == sorted(rows)
+    fresh = tmp_path / "new.txt"
+    Report([Problem("a.csv", 2, "x", "1", "bad")]).write_full(fresh)
+    assert fresh.read_text().splitlines() == ["a.csv:2:x: 1 - bad", "1 error, 0 warnings"]
+    assert (fresh.stat().st_mode & 0o777) == 0o600
+
+
+def test_full_list_writes_what_the_reader_only_counted_as_its_count_line(tmp_path):
+    key = ("m.csv", None, "wrong number of fields", "error")
+    report = Report(
+        [Problem("m.csv", r, None, "5 fields", key[2]) for r in (3, 2)]
+        + [Problem("m.csv", None, None, None, "no data rows")],
+        {key: 30},
+    )
+    assert report.write_full(tmp_path / "full.txt") == 3
+    assert (tmp_path / "full.txt").read_text().splitlines() == [
+        "m.csv:-:-: - no data rows",
+        "m.csv:2:-: 5 fields - wrong number of fields",
+        "m.csv:3:-: 5 fields - wrong number of fields",
+        "m.csv:*:-: ... - 30 more not listed: wrong number of fields",
+        "33 errors, 0 warnings",
+    ]
+
+
+def test_hints_follow_the_lines_they_concern_once(valid_package):
+    _many_patients(valid_package, 6)
+    _set_column(valid_package / "patients.csv", "sex", ["Female", "Male"])
+    _set_column(valid_package / "patients.csv", "onset_date", ["15/04/2009", "20/01/2010"])
+    for name, column in (("infusions", "start_date"), ("medications", "start_date")):
+        path = valid_package / f"{name}.csv"
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df[column] = pd.to_datetime(df[column]).dt.strftime("%d/%m/%Y")
+        df.to_csv(path, index=False)
+    _set_column(valid_package / "measurements.csv", "value", ["1,5", "2,25", "30"])
+    lines = _validate(valid_package).format().splitlines()
+    hints = [ln for ln in lines if ln.startswith("  hint: ")]
+    date_hint = (
+        "  hint: dates look like DD/MM/YYYY: convert them to YYYY-MM-DD, or use "
+        '`ivigbook import` with a mapping file (date_format = "%d/%m/%Y")'
+    )
+    assert hints == [
+        "  hint: looks like a label export: write the codes (Female → F, Male → M)",
+        date_hint,
+        "  hint: numbers have a decimal comma (1,5): write them with a decimal point (1.5), "
+        'or use `ivigbook import` with a mapping file (decimal = ",")',
+    ]
+    at = lines.index(date_hint)
+    assert ":onset_date:" in lines[at - 1]  # under the last line of patients' onset dates
+    sex = [i for i, ln in enumerate(lines) if ":sex:" in ln]
+    assert lines[sex[-1] + 1] == hints[0]
 
 
 # ---------------------------------------------------------------- loading

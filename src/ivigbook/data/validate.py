@@ -15,10 +15,35 @@ Problem string convention (``str(problem)``)::
   problem is not about one value; ``rule``: what is wrong, prefixed ``warning:`` for
   warnings.
 
+The report (:meth:`Report.format <ivigbook.data.problems.Report.format>`) prints one
+line per (file, column, rule, value). A problem met once is the line above; one met in
+several rows names its first row and appends the count and the first five rows. With
+``--limit 2``::
+
+    patients.csv:2:sex: Female - not one of F, M (38 rows: 2, 3, 5, 8, 9, …)
+    patients.csv:4:sex: Male - not one of F, M (3 rows: 4, 6, 7)
+      hint: looks like a label export: write the codes (Female → F, Male → M)
+    patients.csv:12:birth_year: 1850 - outside the range 1900 to 2100 (year)
+    measurements.csv:3:value: 1,5 - not a number (2 rows: 3, 9)
+    measurements.csv:5:value: 2,25 - not a number
+    measurements.csv:*:value: ... - 12 more values not listed (40 rows): not a number
+      hint: numbers have a decimal comma (1,5): write them with a decimal point (1.5), …
+    85 errors, 0 warnings
+    for the full list (one problem per line), add --report FILE
+
+Problems without a value repeat per (file, column, rule) the same way (``(3 times)`` for
+file-level ones). Lines follow the files in package order, then the first row; at most
+``limit`` values (``--limit``) are listed per (file, column, rule), the others counted
+on one ``file:*:column: ...`` line. A hint (:mod:`ivigbook.data.hints`: dates written
+DD/MM/YYYY, decimal commas, labels instead of codes) follows the last line it concerns,
+once. The summary counts problems (rows), listed or not. Every failing row is kept:
+:meth:`Report.write_full <ivigbook.data.problems.Report.write_full>` (``validate
+--report FILE``) writes them all ungrouped, one per line, and only when asked (the last
+line above says so when the report groups or leaves out problems).
+
 Column rules run through pandera schemas generated from :mod:`ivigbook.data.schema`;
-rules across columns and tables are vectorised (pandas, numpy, pyarrow). Problems
-are formatted only for the first ``limit`` failing rows of each (file, column,
-rule); the others are counted in ``Report.omitted`` and in the summary line.
+rules across columns and tables are vectorised (pandas, numpy, pyarrow), and so is the
+grouping of failing rows by value.
 
 :func:`load_cohort` raises :class:`DataError` (with the full report) on any error;
 warnings do not stop it. :func:`load_cohort_with_report` also returns the report,
@@ -34,9 +59,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ivigbook.data import hints
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.io import RawPackage, RawTable, read_package
-from ivigbook.data.problems import MAX_LISTED, DataError, Problem, Report
+from ivigbook.data.problems import MAX_LISTED, DataError, Problem, Report, Unlisted
 from ivigbook.data.schema import MEASURES, REQUIRED_TABLES, TABLES, Column
 
 _YEARS = (
@@ -59,10 +85,17 @@ _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
+_BLANK, _NOT_A_DATE, _NOT_A_NUMBER = (
+    "required value is blank",
+    "not a date in YYYY-MM-DD format",
+    "not a number",
+)
+
 
 # ---------------------------------------------------------------- collecting
 class _Collector:
-    """Turns failing rows into Problems, listing at most ``limit`` per rule."""
+    """Turns failing rows into Problems: one per value of a (file, column, rule), for at
+    most ``limit`` values; the rows of the others are counted and kept for the full list."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -80,38 +113,76 @@ class _Collector:
         *,
         values=None,
         details=None,
+        note: str | None = None,
         severity: str = "error",
-    ) -> None:
+    ) -> list[str | None]:
         """Report rows ``failing`` (boolean mask or sorted positions) of ``table``.
 
-        ``values`` default to the cells of ``column``; ``details`` (per failing row)
-        are appended to the rule in brackets.
+        ``values`` (one per failing row) default to the cells of ``column``; ``details``
+        (one per failing row) fill ``note`` (``"first at row {}"``), appended to the rule
+        in brackets. Rows with the same value and detail are one Problem; the values
+        come in the order of their first row. Returns the distinct values (at most
+        :data:`hints.SAMPLE`), for hints.
         """
         failing = np.asarray(failing)
         positions = np.flatnonzero(failing) if failing.dtype == bool else failing
         if not positions.size:
-            return
-        shown = positions[: self.limit]
-        if values is None:
-            cells = table.frame[column].iloc[shown].to_numpy(dtype=object)
-        else:
-            cells = np.asarray(values, dtype=object)[: self.limit]
-        notes = [None] * shown.size if details is None else list(details)[: self.limit]
-        for pos, cell, note in zip(shown, cells, notes):
-            text = rule if note is None else f"{rule} ({note})"
+            return []
+        cells = table.frame[column].iloc[positions] if values is None else values
+        if not isinstance(cells, pd.Series):
+            cells = pd.Series(np.asarray(cells, dtype=object))
+        codes = pd.factorize(cells, use_na_sentinel=False)[0]
+        if details is not None:
+            details = np.asarray(details)
+            other = pd.factorize(details, use_na_sentinel=False)[0]
+            codes = pd.factorize(codes * (int(other.max()) + 1) + other)[0]
+        # codes number the values in order of first appearance: a new one raises the max
+        top = np.maximum.accumulate(codes)
+        first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]])
+        texts = [None if v is None else str(v) for v in cells.iloc[first].tolist()]
+        notes = None if details is None else details[first]
+        counts = np.bincount(codes, minlength=len(first))
+        shown = min(len(first), self.limit)
+        rows = np.asarray(table.rows)[positions]
+        listed = codes < shown
+        order = np.flatnonzero(listed)
+        if shown > 1:  # the rows of each listed value together, in reading order
+            order = order[np.argsort(codes[order], kind="stable")]
+        for g, group in enumerate(np.split(rows[order], np.cumsum(counts[:shown])[:-1])):
+            text = rule if note is None else f"{rule} ({note.format(notes[g])})"
+            n = int(counts[g])
             self.add(
                 Problem(
                     table.file,
-                    int(table.rows[pos]),
+                    int(group[0]),
                     column,
-                    None if cell is None else str(cell),
+                    texts[g],
                     text,
                     severity,
+                    n,
+                    group if n > 1 else None,
                 )
             )
-        if positions.size > shown.size:
+        if len(first) > shown:
+            rest = ~listed
             key = (table.file, column, rule, severity)
-            self.report.omitted[key] = self.report.omitted.get(key, 0) + positions.size - shown.size
+            omitted, values_omitted = self.report.omitted, self.report.omitted_values
+            omitted[key] = omitted.get(key, 0) + int(rest.sum())
+            values_omitted[key] = values_omitted.get(key, 0) + len(first) - shown
+            self.report.unlisted.append(
+                Unlisted(
+                    table.file,
+                    column,
+                    rule,
+                    severity,
+                    rows[rest],
+                    codes[rest] - shown,
+                    texts[shown:],
+                    note,
+                    None if notes is None else notes[shown:],
+                )
+            )
+        return texts[: hints.SAMPLE]
 
 
 def _arrow(s: pd.Series):
@@ -207,7 +278,7 @@ def column_rules(col: Column) -> list[Rule]:
     """
     rules: list[Rule] = []
     if not col.nullable:
-        rules.append(("required value is blank", lambda s: s != ""))
+        rules.append((_BLANK, lambda s: s != ""))
     if col.kind == "vocab":
         allowed = set(_canon(col.name, pd.Series(col.vocab, dtype="str")))
         rules.append((_allowed(col), lambda s: (s == "") | _canon(col.name, s).isin(allowed)))
@@ -221,7 +292,7 @@ def column_rules(col: Column) -> list[Rule]:
 
         rules.append((f"{_allowed(col)} (in a ;-list)", each_known))
     elif col.kind == "date":
-        rules.append(("not a date in YYYY-MM-DD format", lambda s: (s == "") | _iso(s)))
+        rules.append((_NOT_A_DATE, lambda s: (s == "") | _iso(s)))
         rules.append(
             (
                 f"impossible date (or year outside {_YEARS[0]}-{_YEARS[1]})",
@@ -229,7 +300,7 @@ def column_rules(col: Column) -> list[Rule]:
             )
         )
     elif col.kind in ("int", "float", "measure"):
-        rules.append(("not a number", lambda s: (s == "") | ~np.isnan(_numbers(s))))
+        rules.append((_NOT_A_NUMBER, lambda s: (s == "") | ~np.isnan(_numbers(s))))
         if col.kind == "int":
             rules.append(
                 ("not a whole number", lambda s: pd.Series(~_fraction(_numbers(s)), s.index))
@@ -300,7 +371,21 @@ def _pandera_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> 
             raise RuntimeError(
                 f"{table.file}: check {rule!r} failed: {group['failure_case'].iloc[0]}"
             )
-        out.rows(table, np.sort(index.to_numpy(dtype=np.int64)), column, rule)
+        failing = out.rows(table, np.sort(index.to_numpy(dtype=np.int64)), column, rule)
+        hint = _hint(TABLES[table.name].column(column), rule, failing)
+        if hint is not None:
+            out.report.hints[(table.file, column, rule)] = hint
+
+
+def _hint(col: Column, rule: str, failing: list) -> str | None:
+    """The usual cause of ``col`` failing ``rule``, from its failing values (:mod:`hints`)."""
+    if col.kind == "date" and rule == _NOT_A_DATE:
+        return hints.date_hint(failing)
+    if col.kind in ("int", "float", "measure") and rule == _NOT_A_NUMBER:
+        return hints.decimal_comma_hint(failing)
+    if col.kind in ("vocab", "vocab_list") and rule != _BLANK:
+        return hints.label_hint(col.vocab, failing, listed=col.kind == "vocab_list")
+    return None
 
 
 # ---------------------------------------------------------------- validation
@@ -350,14 +435,23 @@ def _unique_problems(table: RawTable, clean: pd.DataFrame, out: _Collector) -> N
     if not repeat.any():
         return
     _, first_of_code, code = np.unique(combined, return_index=True, return_inverse=True)
-    where = np.flatnonzero(repeat)[: out.limit]
+    where = np.flatnonzero(repeat)
+    values = clean[key[0]].iloc[where]
+    if len(key) > 1:  # the key's cells joined by spaces, in one pyarrow call
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cells = [_arrow(clean[c].iloc[where]) for c in key]
+        joined = pc.binary_join_element_wise(*cells, pa.scalar(" ", pa.large_string()))
+        values = pd.Series(joined, dtype="str")
     out.rows(
         table,
-        repeat,
+        where,
         "+".join(key),
         f"duplicate {' + '.join(key)}",
-        values=[" ".join(row) for row in clean.loc[where, list(key)].to_numpy()],
-        details=[f"first at row {table.rows[first_of_code[code[i]]]}" for i in where],
+        values=values,
+        details=np.asarray(table.rows)[first_of_code[code[where]]],
+        note="first at row {}",
     )
 
 

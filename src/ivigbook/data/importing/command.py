@@ -28,6 +28,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         "starter); not needed for a REDCap export of the project",
     )
     p.add_argument(
+        "--report",
+        default=None,
+        metavar="FILE",
+        help="on failure, also write every problem, one per line, to FILE (mode 0600)",
+    )
+    p.add_argument(
         "--ids",
         default=None,
         metavar="FILE",
@@ -44,7 +50,11 @@ def handler(args: argparse.Namespace) -> int:
         print(f"ivigbook import: error: {e}", file=sys.stderr)
         return 2
     except DataError as e:
-        print(e.report.format(), file=sys.stderr)
+        full = getattr(args, "report", None)
+        print(e.report.format(None if full else "--report FILE"), file=sys.stderr)
+        if full:
+            n = e.report.write_full(full)
+            print(f"full list ({n} problems, one per line) written to {full}", file=sys.stderr)
         print(f"ivigbook import: nothing was written to {args.out}", file=sys.stderr)
         return 1
     if done.report.problems:

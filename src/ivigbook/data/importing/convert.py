@@ -23,8 +23,6 @@ from ivigbook.data.importing.sources import SourceTable
 from ivigbook.data.problems import Problem
 from ivigbook.data.schema import LABELS, TABLES, Column
 
-#: Rows listed per grouped problem.
-FIRST_ROWS = 5
 #: Date layouts tried, to say which one the failing dates have.
 DATE_LAYOUTS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%y", "%Y-%m-%d")
 _UNTICKED = ("", "0", "no", "n", "false", "unchecked")
@@ -75,11 +73,10 @@ class _Context:
 
 
 def _grouped(display, column, value, rule, rows, hide=False, severity="error") -> Problem:
-    n = len(rows)
-    if n > 1:
-        listed = ", ".join(str(r) for r in rows[:FIRST_ROWS]) + (", …" if n > FIRST_ROWS else "")
-        rule = f"{rule} ({n} rows: {listed})"
-    return Problem(display, int(rows[0]), column, HIDDEN if hide else value, rule, severity)
+    """One problem for every row in ``rows`` (the report shows the count and first rows)."""
+    rows = np.sort(np.asarray(rows, dtype=np.int64), kind="stable")
+    shown = HIDDEN if hide else value
+    return Problem(display, int(rows[0]), column, shown, rule, severity, len(rows), rows)
 
 
 def _blank(s: pd.Series) -> np.ndarray:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ivigbook import __version__
@@ -86,37 +86,44 @@ def _write(frames: dict, folder: Path) -> None:
             frames[name].to_csv(folder / TABLES[name].file, index=False, lineterminator="\n")
 
 
-def _traced(report: Report, conv: Converted, folder: Path, keys: dict[str, str]) -> Report:
+def _traced(
+    report: Report, conv: Converted, folder: Path, keys: dict[str, str], dropped: set
+) -> Report:
     """The package's problems, moved to the source file, row and column they came from
-    (a ``patient_id`` shown as the source's own key, ``keys``: id -> key or hidden)."""
+    (a ``patient_id`` shown as the source's own key, ``keys``: id -> key or hidden).
+    Columns ``dropped`` from the mapping (already reported) are not reported again.
+    Counts of problems not listed stay with the package's file names."""
     raw = read_package(folder)
-    out = Report(omitted=dict(report.omitted))
+    out = Report(
+        omitted=dict(report.omitted),
+        omitted_values=dict(report.omitted_values),
+        unlisted=list(report.unlisted),
+    )
+    moved: dict[tuple, tuple] = {}
     for p in report.problems:
         table = next((t for t in TABLES.values() if t.file == p.file), None)
+        if table is not None and (table.name, p.column) in dropped:
+            continue
         if table is None or p.row is None or table.name not in conv.origin:
             out.problems.append(p)
             continue
-        lines = raw.tables[table.name].rows.tolist()
-        if p.row not in lines:  # the header row
-            out.problems.append(p)
-            continue
-        origin = conv.origin[table.name].iloc[lines.index(p.row)]
+        position = {line: i for i, line in enumerate(raw.tables[table.name].rows.tolist())}
         label = conv.columns[table.name].get(p.column or "", p.column or "")
-        if conv.reported(str(origin["display"]), int(origin["row"]), label):
-            continue  # the conversion said it already (the cell was left blank)
-        if table.name in conv.duplicated and p.column == "+".join(table.unique):
-            continue
         value = keys.get(p.value, p.value) if p.column == "patient_id" else p.value
-        out.problems.append(
-            Problem(
-                str(origin["display"]),
-                int(origin["row"]),
-                label,
-                value,
-                f"{p.rule} [{table.name}.{p.column}]",
-                p.severity,
-            )
-        )
+        rule = f"{p.rule} [{table.name}.{p.column}]"
+        for row in p.every_row():
+            if row not in position:  # the header row
+                out.problems.append(replace(p, count=1, rows=None, row=row))
+                continue
+            origin = conv.origin[table.name].iloc[position[row]]
+            display, at = str(origin["display"]), int(origin["row"])
+            if conv.reported(display, at, label):
+                continue  # the conversion said it already (the cell was left blank)
+            if table.name in conv.duplicated and p.column == "+".join(table.unique):
+                continue
+            out.problems.append(Problem(display, at, label, value, rule, p.severity))
+            moved[(p.file, p.column, p.rule)] = (display, label, rule)
+    out.hints = {moved.get(k, k): v for k, v in report.hints.items()}
     return out
 
 
@@ -155,7 +162,14 @@ def import_export(
         problems = [p for p in problems if not redcap.status_header(p)]
     headers = {k: (t.display, list(t.frame.columns)) for k, t in tables.items()}
     problems += check_against_sources(m, headers)
-    m = usable_part(m, headers)
+    usable = usable_part(m, headers)
+    dropped = {
+        (t, c)
+        for t, tm in m.tables.items()
+        for c in tm.fields
+        if t not in usable.tables or c not in usable.tables[t].fields
+    }
+    m = usable
     conv = convert(m, tables)
     problems += conv.problems
     if any(t not in conv.frames for t in REQUIRED_TABLES):
@@ -172,7 +186,7 @@ def import_export(
     try:
         _write(conv.frames, work)
         shown = {v: HIDDEN if m.patient_id != "copy" else k for k, v in ids.items()}
-        report = _traced(validate_package(read_package(work)), conv, work, shown)
+        report = _traced(validate_package(read_package(work)), conv, work, shown, dropped)
         report.problems = problems + report.problems
         if not report.ok:
             raise DataError(report, str(source))
