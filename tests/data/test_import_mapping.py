@@ -15,7 +15,7 @@ import warnings
 
 import pandas as pd
 import pytest
-from test_import_redcap import assert_same_cohort
+from test_import_redcap import assert_same_cohort, write_tables
 
 from ivigbook.chapters.compute import chapter_results
 from ivigbook.chapters.historical import load_comparators
@@ -34,9 +34,7 @@ from ivigbook.synth import cohort_space, exports
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     tables = cohort_space.generate(cohort_space.NAMED["typical"][0], 5)
-    contract = tmp_path_factory.mktemp("contract")
-    for name, frame in tables.items():
-        frame.to_csv(contract / TABLES[name].file, index=False)
+    contract = write_tables(tables, tmp_path_factory.mktemp("contract"))
     export = tmp_path_factory.mktemp("export")
     for name, data in exports.spanish_export(tables, seed=5).items():
         (export / name).write_bytes(data)
@@ -65,10 +63,7 @@ def test_example_mapping_reads_the_spanish_export(cohort, tmp_path):
 def test_example_mapping_gives_the_same_results(cohort, tmp_path):
     tables, contract, export, mapping = cohort
     import_export(export, tmp_path / "pkg", mapping)
-    for name, frame in tables.items():  # the contract without the free text the mapping drops
-        frame.drop(columns=["stop_detail"], errors="ignore").to_csv(
-            tmp_path / TABLES[name].file, index=False
-        )
+    write_tables(tables, tmp_path, drop=["stop_detail"])  # without the free text it drops
     comparators = load_comparators(project_root() / COMPARATORS_PATH)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

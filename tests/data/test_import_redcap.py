@@ -30,14 +30,21 @@ from ivigbook.synth import cohort_space, exports
 FORMS = [(False, False), (False, True), (True, False), (True, True)]
 
 
+def write_tables(tables: dict[str, pd.DataFrame], folder, drop=()):
+    """Write contract tables as a CSV package in ``folder`` (created); return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.drop(columns=list(drop), errors="ignore").to_csv(
+            folder / TABLES[name].file, index=False
+        )
+    return folder
+
+
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     """The contract package (typical shape: free-text AE terms, centres, all tables)."""
     tables = cohort_space.generate(cohort_space.NAMED["typical"][0], 3)
-    folder = tmp_path_factory.mktemp("contract")
-    for name, frame in tables.items():
-        frame.to_csv(folder / TABLES[name].file, index=False)
-    return tables, folder
+    return tables, write_tables(tables, tmp_path_factory.mktemp("contract"))
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -185,10 +192,7 @@ def test_bad_values_of_a_redcap_export_are_reported_at_the_export_row(cohort, tm
 def test_every_cohort_shape_survives_a_redcap_round_trip(name, tmp_path):
     """Absent tables and columns, empty tables, one patient, deaths, ties: all come back."""
     tables = cohort_space.generate(cohort_space.NAMED[name][0], 1)
-    contract = tmp_path / "contract"
-    contract.mkdir()
-    for table, frame in tables.items():
-        frame.to_csv(contract / TABLES[table].file, index=False)
+    contract = write_tables(tables, tmp_path / "contract")
     export = tmp_path / "export.csv"
     export.write_bytes(exports.redcap_export(tables, labels=True, events=True))
     import_export(export, tmp_path / "pkg")

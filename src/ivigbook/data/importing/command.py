@@ -63,5 +63,6 @@ def handler(args: argparse.Namespace) -> int:
     print(f"ivigbook import: {args.out} written ({rows}); source: {done.kind}")
     if done.link_table is not None:
         print(f"  identifier table: {done.link_table} (keep it safe; never share it)")
-    print(f"  next: ivigbook run {args.out} --out OUT")
+    print(f"  next: ivigbook validate {args.out}   (the inclusion flow of your patients)")
+    print(f"        ivigbook run {args.out} --out OUT")
     return 0
