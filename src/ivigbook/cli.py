@@ -234,7 +234,13 @@ def _configure_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--patients", type=_positive_int, default=None, metavar="N", help="number of patients"
     )
-    p.add_argument("--shape", default=None, metavar="NAME", help="named shape (cohort_space only)")
+    p.add_argument(
+        "--shape",
+        default=None,
+        metavar="NAME",
+        help="named shape (cohort_space; exports: spanish_registry, redcap_raw, redcap_labels, "
+        "redcap_events)",
+    )
 
 
 def _configure_jobs(p: argparse.ArgumentParser) -> None:

@@ -261,3 +261,46 @@ def test_the_readmes_commands_import_the_synthetic_exports(tmp_path, capsys, sha
     out = capsys.readouterr().out
     assert "30 patients" in out and f"ivigbook run {tmp_path / 'pkg'} --out OUT" in out
     assert main(["validate", str(tmp_path / "pkg")]) == 0
+
+
+def test_checkboxes_that_disagree_between_visits_are_an_error(tmp_path):
+    rows = [
+        "id;sex;year;subtype;myo;fecha;mrss",
+        "1;F;1960;diffuse;Yes;2015-01-10;20",
+        "1;F;1960;diffuse;No;2015-07-10;15",
+    ]
+    (tmp_path / "visits.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "cycles.csv").write_text("id;start\n1;2015-01-12\n", encoding="utf-8")
+    (tmp_path / "map.toml").write_text(
+        """
+[sources.v]
+file = "visits.csv"
+patient = "id"
+[sources.c]
+file = "cycles.csv"
+patient = "id"
+[tables.patients]
+source = "v"
+columns.sex = "sex"
+columns.birth_year = "year"
+columns.ssc_subtype = "subtype"
+columns.overlap = { checkboxes = { myositis = "myo" } }
+[tables.infusions]
+source = "c"
+columns = { start_date = "start" }
+[tables.measurements]
+source = "v"
+date = "fecha"
+measures = { MRSS = "mrss" }
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError) as e:
+        import_export(tmp_path, tmp_path / "pkg", tmp_path / "map.toml")
+    assert re.search(
+        r"visits\.csv:2:myo: .* - different values for one patient", str(e.value.report)
+    )
+    rows[2] = rows[2].replace(";No;", ";Yes;")
+    (tmp_path / "visits.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    import_export(tmp_path, tmp_path / "pkg", tmp_path / "map.toml")
+    assert pd.read_csv(tmp_path / "pkg" / "patients.csv")["overlap"].tolist() == ["myositis"]

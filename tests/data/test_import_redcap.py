@@ -179,7 +179,8 @@ def test_bad_values_of_a_redcap_export_are_reported_at_the_export_row(cohort, tm
     with pytest.raises(DataError) as e:
         import_export(export, tmp_path / "pkg")
     report = e.value.report.format()
-    assert "export.csv:2:sex: X - not a code of sex" in report
+    assert "export.csv:2:sex: X - not a choice of sex (F, M, or their labels)" in report
+    assert "[values" not in report and "mapping" not in report  # no mapping in sight
     # a range problem found by the package validator, moved back to the export's row
     assert re.search(r"export\.csv:2:birth_year: 1850 - .*\[patients\.birth_year\]", report), report
     assert not (tmp_path / "pkg").exists()
@@ -203,3 +204,68 @@ def test_every_cohort_shape_survives_a_redcap_round_trip(name, tmp_path):
             assert y is None or y.empty, table
             continue
         pd.testing.assert_frame_equal(_sorted(x), _sorted(y), check_dtype=False, obj=table)
+
+
+def _export_frame(tables, **kw) -> pd.DataFrame:
+    return pd.read_csv(
+        io.BytesIO(exports.redcap_export(tables, **kw)), dtype=str, keep_default_na=False
+    )
+
+
+def test_a_de_identified_export_imports_with_a_warning(cohort, tmp_path):
+    tables, contract = cohort
+    frame = _export_frame(tables).drop(columns=["stop_detail", "ae_term_other"])
+    frame.to_csv(tmp_path / "export.csv", index=False)
+    done = import_export(tmp_path / "export.csv", tmp_path / "pkg")
+    text = done.report.format()
+    assert "not in the export, read as not recorded: stop_detail, ae_term_other" in text
+    events = pd.read_csv(tmp_path / "pkg" / "adverse_events.csv", dtype=str)
+    free = set(tables["adverse_events"]["term"]) - set(AE_TERMS)
+    assert free and redcap.UNEXPORTED_TERM in set(events["term"])  # counted, never shown
+    assert "stop_detail" not in pd.read_csv(tmp_path / "pkg" / "patients.csv").columns
+
+
+def test_rows_and_fields_outside_the_project_are_ignored_with_a_warning(cohort, tmp_path):
+    tables, _ = cohort
+    frame = _export_frame(tables)
+    frame["local_lab_value"] = ""
+    cycle = frame.index[frame["redcap_repeat_instrument"] == "ivig_cycle"][0]
+    frame.loc[cycle, "redcap_repeat_instrument"] = "lab_result"
+    frame.to_csv(tmp_path / "export.csv", index=False)
+    done = import_export(tmp_path / "export.csv", tmp_path / "pkg")
+    text = done.report.format()
+    assert (
+        f"export.csv:{cycle + 2}:redcap_repeat_instrument: lab_result - warning: rows of an "
+        in text
+    )
+    assert "fields outside the ivigbook project, ignored: local_lab_value" in text
+    assert done.rows["infusions"] == len(tables["infusions"]) - 1
+
+
+def test_a_record_without_its_patient_form_is_named_in_the_exports_terms(cohort, tmp_path):
+    tables, _ = cohort
+    frame = _export_frame(tables, labels=True)
+    first = frame.iloc[0][RECORD_HEADER]
+    frame = frame[~((frame[RECORD_HEADER] == first) & (frame["Repeat Instrument"] == ""))]
+    frame.to_csv(tmp_path / "export.csv", index=False)
+    with pytest.raises(DataError) as e:
+        import_export(tmp_path / "export.csv", tmp_path / "pkg")
+    text = e.value.report.format()
+    assert f"{RECORD_HEADER}: {first} - this record has no patient form" in text
+    assert "patients.csv" not in text
+
+
+RECORD_HEADER = redcap.RECORD_LABEL
+
+
+def test_reimport_keeps_the_users_own_files(cohort, tmp_path, capsys):
+    from ivigbook.cli import main
+
+    tables, _ = cohort
+    export = tmp_path / "export.csv"
+    export.write_bytes(exports.redcap_export(tables))
+    import_export(export, tmp_path / "pkg")
+    (tmp_path / "pkg" / "my_notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["import", str(export), "--out", str(tmp_path / "pkg")]) == 2
+    assert "my_notes.txt" in capsys.readouterr().err
+    assert (tmp_path / "pkg" / "my_notes.txt").read_text(encoding="utf-8") == "mine"

@@ -127,6 +127,21 @@ def _race_groups(race: pd.Series) -> pd.Series:
     return r.where(r.isin(["white", "black", "unknown"]), "other")
 
 
+def _overlap_rows(a: pd.DataFrame, n: int, cat, rows: list[dict]) -> None:
+    """Any overlap disease, concomitant myositis (always) and the other overlaps present."""
+    overlaps = a[[f"overlap_{o}" for o in OVERLAP]].fillna(False).astype(bool)
+    cat(
+        "overlap_any", "Any overlap disease", overlaps.any(axis=1).sum(), n, group="Overlap disease"
+    )
+    for o in OVERLAP:
+        k = overlaps[f"overlap_{o}"].sum()
+        if o == "myositis":
+            cat("myositis", "Concomitant myositis", k, n, group="Overlap disease")
+            rows.append({**rows[-1], "key": "overlap_myositis", "hidden": True})
+        elif k:
+            cat(f"overlap_{o}", LABELS[o], k, n, group="Overlap disease")
+
+
 def table1_values(ctx: Context) -> list[dict]:
     """Rows of Table 1 for the analysis set: key, label, group, n, denom, mean, sd, kind."""
     a = ctx.analysed
@@ -179,25 +194,17 @@ def table1_values(ctx: Context) -> list[dict]:
         for sub in SSC_SUBTYPE:
             cat(f"subtype_{sub}", LABELS[sub], (a["ssc_subtype"] == sub).sum(), n, group="Subtype")
     race = _race_groups(a["race"])
+    known = ctx.cohort.recorded("patients", "race") and (race != "unknown").any()
     for r in ("white", "black", "other", "unknown"):
-        if r == "unknown" and not (race == "unknown").any():
-            continue
+        if r == "unknown" and not (race == "unknown").any() or r != "unknown" and not known:
+            continue  # nobody's race recorded: no share of white, black or other to show
         cat(r, LABELS[r], (race == r).sum(), n, group="Race")
     for code, (key, dec) in TABLE1_MEASURES.items():
         if code == "MRSS" or a[f"BASE_{code}"].notna().any():
             m = MEASURES[code]
             cont(key, f"{m.label}, {m.unit}", a[f"BASE_{code}"], decimals=dec)
-    overlaps = a[[f"overlap_{o}" for o in OVERLAP]].fillna(False).astype(bool)
-    cat(
-        "overlap_any", "Any overlap disease", overlaps.any(axis=1).sum(), n, group="Overlap disease"
-    )
-    for o in OVERLAP:
-        k = overlaps[f"overlap_{o}"].sum()
-        if o == "myositis":
-            cat("myositis", "Concomitant myositis", k, n, group="Overlap disease")
-            rows.append({**rows[-1], "key": "overlap_myositis", "hidden": True})
-        elif k:
-            cat(f"overlap_{o}", LABELS[o], k, n, group="Overlap disease")
+    if ctx.cohort.recorded("patients", "overlap"):  # absent: not counted (blank is not no)
+        _overlap_rows(a, n, cat, rows)
     ind = a[[f"indication_{i}" for i in INDICATION]].fillna(False).astype(bool)
     if ind.to_numpy().any():
         for i in INDICATION:

@@ -102,6 +102,12 @@ def myositis(ctx: Context, rec) -> Table | Skip:
     """Muscle outcomes: CK and MRC strength in the myositis group (Wilcoxon for skewed CK)."""
     mctx, who = _muscle_population(ctx)
     rec.value("myositis_patients_n", mctx.n, kind="int")
+    if not ctx.params.population_by_indication and not ctx.cohort.recorded("patients", "overlap"):
+        rec.prose("organ_myositis_text", "")
+        return Skip(
+            "Overlap diseases are not recorded in this cohort's data (no overlap column), so "
+            "the patients with overlap myositis are not known and there are no muscle outcomes."
+        )
     if mctx.n == 0:
         rec.prose("organ_myositis_text", "")
         return Skip(_no_muscle_group(ctx, who))

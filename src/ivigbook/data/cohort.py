@@ -121,6 +121,7 @@ class Cohort:
     medications: pd.DataFrame
     adverse_events: pd.DataFrame
     present: frozenset = field(default_factory=frozenset)  # tables the package really had
+    columns: frozenset | None = None  # (table, column) pairs it had; None: every column
     name: str = "cohort"
     source: str = ""
     sha256: str = ""
@@ -134,11 +135,19 @@ class Cohort:
         if unknown:
             raise TypeError(f"unknown tables: {sorted(unknown)}")
         present = frozenset(k for k, v in frames.items() if v is not None)
+        columns = frozenset((t, c) for t, f in frames.items() if f is not None for c in f.columns)
         typed = {
             t: coerce_table(t, frames[t]) if frames.get(t) is not None else empty_table(t)
             for t in TABLES
         }
-        return cls(**typed, present=present, name=name, source=source, sha256=sha256)
+        return cls(
+            **typed, present=present, columns=columns, name=name, source=source, sha256=sha256
+        )
+
+    def recorded(self, table: str, column: str) -> bool:
+        """Did the package have this column (blank cells allowed)? An absent optional
+        column means "not recorded", never "no"."""
+        return self.columns is None or (table, column) in self.columns
 
     def has(self, table: str) -> bool:
         """Did the package contain ``table`` (even with zero rows)?"""

@@ -242,6 +242,9 @@ def cached_cohort(data_dir: str | Path, cache_dir: str | Path, name: str | None 
             return Cohort(
                 **frames,
                 present=frozenset(meta["present"]),
+                columns=frozenset(tuple(c) for c in meta["columns"])
+                if meta.get("columns") is not None
+                else None,
                 name=name or _default_name(data_dir),
                 source=str(data_dir),
                 sha256=meta["sha256"],
@@ -255,7 +258,12 @@ def cached_cohort(data_dir: str | Path, cache_dir: str | Path, name: str | None 
 
 def _store_cohort(folder: Path, cohort: Cohort) -> None:
     tables = {t: getattr(cohort, t) for t in _COHORT_TABLES}
-    meta = {"sha256": cohort.sha256, "present": sorted(cohort.present), "tables": list(tables)}
+    meta = {
+        "sha256": cohort.sha256,
+        "present": sorted(cohort.present),
+        "columns": None if cohort.columns is None else sorted(cohort.columns),
+        "tables": list(tables),
+    }
     _store(folder, tables, {_COHORT_META: json.dumps(meta, sort_keys=True)})
 
 

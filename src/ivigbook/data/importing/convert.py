@@ -20,13 +20,15 @@ import pandas as pd
 
 from ivigbook.data.importing.mapping import TICKED, Field, Mapping, TableMap
 from ivigbook.data.importing.sources import SourceTable
-from ivigbook.data.problems import Problem
+from ivigbook.data.problems import MAX_LISTED, Problem
 from ivigbook.data.schema import LABELS, TABLES, Column
 
 #: Date layouts tried, to say which one the failing dates have.
 DATE_LAYOUTS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%y", "%Y-%m-%d")
 _UNTICKED = ("", "0", "no", "n", "false", "unchecked")
 HIDDEN = "(value hidden: identifier column)"
+#: A list made of checkboxes that are all unticked: "none", until patients are collapsed.
+NONE_TICKED = "(none ticked)"
 
 
 @dataclass
@@ -40,6 +42,9 @@ class Converted:
     key_order: list[str] = field(default_factory=list)  # patient keys, first seen first
     flagged: set[tuple[str, int, str]] = field(default_factory=set)  # (display, row, column)
     duplicated: set[str] = field(default_factory=set)  # tables with repeated keys
+    hints: dict[tuple[str, str | None, str], str] = field(default_factory=dict)
+    omitted: dict[tuple, int] = field(default_factory=dict)  # rows of values not listed
+    omitted_values: dict[tuple, int] = field(default_factory=dict)
 
     def reported(self, display: str, row: int, label: str) -> bool:
         """Was a problem of this cell (any source column of ``label``) reported already?"""
@@ -54,22 +59,35 @@ class _Context:
         self.rows = rows
         self.problems: list[Problem] = []
         self.flagged: set[tuple[str, int, str]] = set()
+        self.out: Converted | None = None
 
-    def report(self, mask, column: str, rule: str, values=None, severity="error") -> None:
-        """One problem per distinct failing value of ``column`` (count and first rows)."""
+    def report(
+        self, mask, column: str, rule: str, values=None, severity="error", hint=None
+    ) -> None:
+        """One problem per distinct failing value of ``column`` (count and first rows), at
+        most ``MAX_LISTED`` values (the others counted); ``hint`` is said once under them."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         cells = (self.frame[column] if values is None else values)[mask].astype(str)
         hide = column in self.m.identifiers
         rows = self.rows[mask]
+        display = self.source.display
         if severity == "error":
-            self.flagged |= {(self.source.display, int(r), column) for r in rows}
-        for value in dict.fromkeys(cells.tolist()):
+            self.flagged |= {(display, int(r), column) for r in rows}
+        distinct = list(dict.fromkeys(cells.tolist()))
+        for value in distinct[:MAX_LISTED]:
             at = rows[(cells == value).to_numpy()]
-            self.problems.append(
-                _grouped(self.source.display, column, value, rule, at, hide, severity)
+            self.problems.append(_grouped(display, column, value, rule, at, hide, severity))
+        if len(distinct) > MAX_LISTED and self.out is not None:
+            key = (display, column, rule, severity)
+            rest = ~cells.isin(distinct[:MAX_LISTED]).to_numpy()
+            self.out.omitted[key] = self.out.omitted.get(key, 0) + int(rest.sum())
+            self.out.omitted_values[key] = (
+                self.out.omitted_values.get(key, 0) + len(distinct) - MAX_LISTED
             )
+        if hint and self.out is not None:
+            self.out.hints[(display, column, rule)] = hint
 
 
 def _grouped(display, column, value, rule, rows, hide=False, severity="error") -> Problem:
@@ -101,15 +119,20 @@ def _dates(ctx, s, col_label, f: Field) -> pd.Series:
     parsed = parsed.where(parsed.notna(), iso)
     bad = ~_blank(s) & parsed.isna().to_numpy()
     if bad.any():
-        rule = f"not a date in the format {fmt}"
         guess = [
             lay
             for lay in DATE_LAYOUTS
             if lay != fmt and pd.to_datetime(s[bad], format=lay, errors="coerce").notna().all()
         ]
-        if guess:
-            rule += f' (they read as {guess[0]}: set date_format = "{guess[0]}")'
-        ctx.report(bad, col_label, rule, values=s)
+        hint = None
+        if guess and ctx.m.kind == "redcap":
+            hint = (
+                f"dates read as {guess[0]}, but REDCap exports YYYY-MM-DD: was the export "
+                "opened and saved again in a spreadsheet? Export it again from REDCap"
+            )
+        elif guess:
+            hint = f'dates read as {guess[0]}: set date_format = "{guess[0]}" in the mapping'
+        ctx.report(bad, col_label, f"not a date in the format {fmt}", values=s, hint=hint)
     return parsed.dt.strftime("%Y-%m-%d").fillna("")
 
 
@@ -120,10 +143,15 @@ def _numbers(ctx, s: pd.Series, col_label: str, f: Field) -> tuple[pd.Series, np
     x = pd.to_numeric(text.str.replace(" ", "", regex=False), errors="coerce")
     bad = ~_blank(s) & x.isna().to_numpy()
     if bad.any():
-        rule = "not a number"
+        hint = None
         if decimal != "," and s[bad].str.fullmatch(r"[-+]?\d*,\d+").all():
-            rule += ' (decimal comma? set decimal = ",")'
-        ctx.report(bad, col_label, rule, values=s)
+            hint = (
+                "decimal commas, but REDCap exports a decimal point: was the export saved "
+                "again in a spreadsheet? Export it again from REDCap"
+                if ctx.m.kind == "redcap"
+                else 'decimal commas: set decimal = "," in the mapping'
+            )
+        ctx.report(bad, col_label, "not a number", values=s, hint=hint)
     return x.to_numpy(dtype=float), bad
 
 
@@ -137,13 +165,16 @@ def _codes(ctx, s, col_label, spec: Column, hit: np.ndarray) -> pd.Series:
     out = s.map(lambda v: codes.get(v.lower(), v if v == "" else None))
     bad = out.isna().to_numpy()
     if bad.any():
-        rule = (
-            f"not a code of {spec.name} ({', '.join(spec.vocab)}) and not in [values.{spec.name}]"
-        )
+        codes = ", ".join(spec.vocab)
+        if ctx.m.kind == "redcap":
+            rule = f"not a choice of {spec.name} ({codes}, or their labels)"
+        else:
+            rule = f"not a code of {spec.name} ({codes}) and not in [values.{spec.name}]"
         labels = {LABELS.get(c, "").lower(): c for c in spec.vocab if c in LABELS}
-        if s[bad].str.lower().isin(labels).all():
-            rule += ": these are labels of the codes; map them in [values." + spec.name + "]"
-        ctx.report(bad, col_label, rule, values=s)
+        hint = None
+        if ctx.m.kind != "redcap" and s[bad].str.lower().isin(labels).all():
+            hint = f"labels of the codes of {spec.name}: map them in [values.{spec.name}]"
+        ctx.report(bad, col_label, rule, values=s, hint=hint)
     return out.fillna("")
 
 
@@ -188,7 +219,10 @@ def _field(ctx: _Context, name: str, f: Field, spec: Column) -> pd.Series:
 
 
 def _checkboxes(ctx: _Context, f: Field, spec: Column) -> pd.Series:
-    ticked = []
+    """The ticked codes as a list; in a mapped export, a row whose boxes are all unticked
+    (not blank) says "none", so that another row of the patient that ticks one is a
+    conflict, not a silent merge. (A REDCap export writes 0 in every row of a record.)"""
+    ticked, answered = [], np.zeros(len(ctx.frame), dtype=bool)
     for code, column in f.checkboxes.items():
         cell = ctx.frame[column].str.strip().str.lower()
         yes = cell.isin(TICKED).to_numpy()
@@ -198,8 +232,12 @@ def _checkboxes(ctx: _Context, f: Field, spec: Column) -> pd.Series:
             "not a checkbox value (ticked: 1, yes, checked; not: 0, no, blank)",
         )
         ticked.append(np.where(yes, code, ""))
+        answered |= (cell != "").to_numpy()
     cells = [";".join(c for c in row if c) for row in zip(*ticked)]
-    return pd.Series(cells, dtype=object)
+    out = pd.Series(cells, dtype=object)
+    if ctx.m.kind != "redcap":
+        out = out.where((out != "") | ~answered, NONE_TICKED)
+    return out
 
 
 # ---------------------------------------------------------------- tables
@@ -248,6 +286,7 @@ def _convert_table(m: Mapping, t: TableMap, sources: dict[str, SourceTable], out
         keep = frame[t.rows[0]].str.strip().isin(t.rows[1]).to_numpy()
         frame, rows = frame[keep].reset_index(drop=True), rows[keep]
     ctx = _Context(m, sources[t.source], frame, rows)
+    ctx.out = out
     keys = _keys(m, t.source, sources, out, ctx)
     contract = TABLES[t.table]
     cells = {"patient_id": keys.reset_index(drop=True)}
@@ -268,6 +307,7 @@ def _convert_table(m: Mapping, t: TableMap, sources: dict[str, SourceTable], out
         if t.table == "patients":
             out.key_order = list(dict.fromkeys(table["patient_id"][table["patient_id"] != ""]))
             table, origin = _collapse(ctx, table, origin, labels)
+    table = table.replace(NONE_TICKED, "")
     out.problems += ctx.problems
     out.flagged |= ctx.flagged
     table = table.reindex(columns=[c for c in contract.column_names if c in table.columns])
@@ -346,7 +386,8 @@ def _unique(out: Converted, table: str, labels: dict[str, str]) -> None:
     frame, origin = out.frames[table], out.origin[table]
     if table == "patients" or not key or frame.empty:
         return
-    dup = frame.duplicated(key, keep=False).to_numpy()
+    filled = (frame[key] != "").all(axis=1).to_numpy()  # a blank key cell is reported already
+    dup = frame.duplicated(key, keep=False).to_numpy() & filled
     if not dup.any():
         return
     out.duplicated.add(table)

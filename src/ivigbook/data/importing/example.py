@@ -224,7 +224,9 @@ def starter_mapping() -> str:
     for t in TABLES.values():
         for c in t.columns:
             star = "*" if c.required else " "
-            lines.append(f"#  {star} {t.name}.{c.name}: {c.description}")
+            unit = f" ({c.unit})" if c.unit and c.unit != "year" else ""
+            codes = f"; codes: {', '.join(c.vocab)}" if c.vocab and c.name != "measure" else ""
+            lines.append(f"#  {star} {t.name}.{c.name}: {c.description}{unit}{codes}")
     lines.append("# Measures (keys of [tables.measurements.measures]):")
     lines += [
         f"#    {m.code}: {m.description} ({m.unit}, {m.lo:g} to {m.hi:g})"

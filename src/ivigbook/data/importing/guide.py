@@ -94,8 +94,9 @@ contract column that can be mapped.
   error, and their values are hidden in every message. `patient_id` is one of
   {methods}: `copy` keeps the source's key (a study number), `sequence` numbers the
   patients in the order they first appear (`P001` …), `hash` takes a keyed hash of the
-  key (`P-` and 16 hex digits, key in the environment variable `{KEY_VARIABLE}`, so
-  later exports get the same ids). `--ids FILE` writes the key → `patient_id` table,
+  key (`P-` and 16 hex digits; the secret, 16 characters or more, in the environment
+  variable `{KEY_VARIABLE}`, so later exports get the same ids; another secret gives
+  other ids). `--ids FILE` writes the key → `patient_id` table,
   never inside `PKG`.
 - `[sources.NAME]`: `file` (relative to `SOURCE`), `sheet` (of a workbook), `patient`
   (the column that says whose row it is), `link = {{ source = ..., column = ... }}` when
@@ -114,7 +115,16 @@ Each column is a string (the source column) or a table with these keys:
 |---|---|
 {keys}
 
-Checkbox cells count as ticked when they are one of {ticked} (any case).
+Checkbox cells count as ticked when they are one of {ticked} (any case); a row whose
+boxes are all unticked says "none", so a patient ticked on one visit row and not on
+another is an error. A measure takes the same keys as a column (`values` turns `Yes` into
+`1` for tendon friction rubs; `multiply` converts units, also after `divide`). `rows`
+takes one value or a list (`equals = ["baseline", "follow-up"]`). `SOURCE` is a folder
+whose files the sources name, or one file (a CSV, a Stata file, or a workbook whose
+sheets the sources name with `sheet`). Cells that a workbook stores as dates are read as
+dates, whatever `date_format` says. A REDCap export that was opened and saved again in a
+spreadsheet (other date layout, decimal commas) is best exported again; a mapping can
+also read it.
 
 ### A complete example
 

@@ -53,11 +53,20 @@ class Imported:
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ImportUsageError(f"{out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARK).exists():
+    if not out.is_dir():
+        return
+    ours = {MARK} | {t.file for t in TABLES.values()}
+    if any(out.iterdir()) and not (out / MARK).exists():
         names = ", ".join(sorted(p.name for p in out.iterdir())[:5])
         raise ImportUsageError(
             f"{out} is not empty and was not written by ivigbook import ({names}): "
             "choose a new or empty folder"
+        )
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+    if foreign:
+        raise ImportUsageError(
+            f"{out} holds files that ivigbook import did not write ({', '.join(foreign[:5])}): "
+            "move them elsewhere, or choose a new folder; nothing was replaced"
         )
 
 
@@ -131,6 +140,45 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _in_users_terms(report: Report, kind: str) -> Report:
+    """A REDCap user's report speaks of the export's own headers and forms."""
+    if kind.startswith("REDCap"):
+        report.problems = redcap.in_export_terms(report.problems, "label" in kind)
+    return report
+
+
+def _converted(source: Path, mapping: str | Path | None):
+    """The mapping (its usable part), what kind of export, the converted tables, every
+    problem so far and the contract columns left out of the mapping (already reported)."""
+    if mapping is not None:
+        m, problems = parse_mapping(mapping)
+        kind = f"export read through {Path(mapping).name}"
+    else:
+        m, kind, problems = redcap.mapping_for_export(source)
+    if m is None:
+        raise DataError(Report(problems), str(mapping or source))
+    tables, found = _sources(source, m)
+    if mapping is None:
+        tables = {k: redcap.normalise(t) for k, t in tables.items()}
+        found = [p for p in found if not redcap.status_header(p)]
+    problems += found
+    headers = {k: (t.display, list(t.frame.columns)) for k, t in tables.items()}
+    problems += check_against_sources(m, headers)
+    usable = usable_part(m, headers)
+    dropped = {
+        (t, c)
+        for t, tm in m.tables.items()
+        for c in tm.fields
+        if t not in usable.tables or c not in usable.tables[t].fields
+    }
+    conv = convert(usable, tables)
+    problems += conv.problems
+    if any(t not in conv.frames for t in REQUIRED_TABLES):
+        report = Report(problems, conv.omitted, conv.omitted_values, hints=conv.hints)
+        raise DataError(_in_users_terms(report, kind), str(source))
+    return usable, kind, conv, problems, dropped
+
+
 def import_export(
     source: str | Path,
     out: str | Path,
@@ -148,32 +196,7 @@ def import_export(
             raise ImportUsageError("the identifier table may not be written inside the package")
     if not source.exists():
         raise ImportUsageError(f"{source}: no such file or folder")
-    if mapping is not None:
-        m, problems = parse_mapping(mapping)
-        kind = f"export read through {Path(mapping).name}"
-    else:
-        m, kind, problems = redcap.mapping_for_export(source)
-    if m is None:
-        raise DataError(Report(problems), str(mapping or source))
-    tables, found = _sources(source, m)
-    problems += found
-    if mapping is None:
-        tables = {k: redcap.normalise(t) for k, t in tables.items()}
-        problems = [p for p in problems if not redcap.status_header(p)]
-    headers = {k: (t.display, list(t.frame.columns)) for k, t in tables.items()}
-    problems += check_against_sources(m, headers)
-    usable = usable_part(m, headers)
-    dropped = {
-        (t, c)
-        for t, tm in m.tables.items()
-        for c in tm.fields
-        if t not in usable.tables or c not in usable.tables[t].fields
-    }
-    m = usable
-    conv = convert(m, tables)
-    problems += conv.problems
-    if any(t not in conv.frames for t in REQUIRED_TABLES):
-        raise DataError(Report(problems), str(source))
+    m, kind, conv, problems, dropped = _converted(source, mapping)
     keys = conv.key_order + [k for f in conv.frames.values() for k in f["patient_id"]]
     try:
         ids = pseudonyms(m.patient_id, keys, env)
@@ -188,6 +211,12 @@ def import_export(
         shown = {v: HIDDEN if m.patient_id != "copy" else k for k, v in ids.items()}
         report = _traced(validate_package(read_package(work)), conv, work, shown, dropped)
         report.problems = problems + report.problems
+        report.hints |= conv.hints
+        for k, v in conv.omitted.items():
+            report.omitted[k] = report.omitted.get(k, 0) + v
+        for k, v in conv.omitted_values.items():
+            report.omitted_values[k] = report.omitted_values.get(k, 0) + v
+        report = _in_users_terms(report, kind)
         if not report.ok:
             raise DataError(report, str(source))
         files = [source] if source.is_file() else [source / s.file for s in m.sources.values()]

@@ -137,6 +137,7 @@ class Mapping:
     decimal: str = "."
     list_separator: str = ";"
     path: str = "mapping"
+    kind: str = "mapping"  # or "redcap": the built-in mapping of the REDCap project
 
     def source_of(self, table: str) -> Source:
         return self.sources[self.tables[table].source]

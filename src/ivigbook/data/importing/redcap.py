@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ivigbook.data.importing.mapping import Field, Mapping, Source, TableMap
@@ -55,18 +55,27 @@ class Form:
     table: str
     prefix: str
     repeating: bool
+    section: str = ""  # the section header of its first field
 
 
 FORMS = (
-    Form("patient", "Patient", "patients", "", False),
-    Form("ivig_cycle", "IVIG cycle", "infusions", "cycle_", True),
-    Form("measurement_visit", "Measurement visit", "measurements", "visit_", True),
-    Form("medication", "Medication", "medications", "med_", True),
-    Form("adverse_event", "Adverse event", "adverse_events", "ae_", True),
+    Form("patient", "Patient", "patients", "", False, "One record per patient"),
+    Form("ivig_cycle", "IVIG cycle", "infusions", "cycle_", True, "One instance per IVIG cycle"),
+    Form(
+        "measurement_visit",
+        "Measurement visit",
+        "measurements",
+        "visit_",
+        True,
+        "One instance per visit: its date and every measure taken that day",
+    ),
+    Form("medication", "Medication", "medications", "med_", True, "One instance per drug course"),
+    Form("adverse_event", "Adverse event", "adverse_events", "ae_", True, "One instance per event"),
 )
 RECORD_ID = "record_id"
 RECORD_LABEL = "Patient ID (pseudonymous)"
 OTHER_TERM = "other_term"
+UNEXPORTED_TERM = "other (free text not exported)"
 STATUS_LABEL = "Complete?"
 _CHOICE_LABELS = {"pos": "Positive", "neg": "Negative", "yes": "Yes", "no": "No"}
 #: REDCap's own export columns: raw header -> label header.
@@ -115,6 +124,8 @@ def fields() -> list[RedcapField]:
             if form.table == "measurements" and col.name in ("measure", "value"):
                 continue
             label = _label(col.description)
+            if col.unit and col.unit != "year":
+                label += f" ({col.unit})"
             if form.prefix:
                 label = f"{form.label}: {label[0].lower()}{label[1:]}"
             out.append(RedcapField(form.prefix + col.name, form, col.name, label=label))
@@ -159,7 +170,8 @@ def _row(f: RedcapField, section: str) -> dict:
             "Required Field?": "y",
         }
     col: Column = TABLES[f.form.table].column(f.column)
-    row["Field Note"] = col.description
+    note = col.description.replace(" (`;`-separated list)", "")
+    row["Field Note"] = "" if note == f.label else note
     row["Required Field?"] = "y" if col.required and not col.nullable else ""
     if f.column == "term":
         codes = {**AE_TERMS, OTHER_TERM: "Other (specify)"}
@@ -203,7 +215,7 @@ def dictionary_rows() -> list[dict]:
         section = ""
         if f.form.name not in seen:
             seen.add(f.form.name)
-            section = TABLES[f.form.table].description
+            section = f.form.section
         rows.append(_row(f, section))
     return rows
 
@@ -282,7 +294,7 @@ def build_mapping(file: str | None, repeating: bool) -> Mapping:
                 columns[f.column] = Field(column=f.name)
         tables[form.table] = TableMap(form.table, "export", columns, date, measures, rows)
     source = Source("export", file, None, RECORD_ID)
-    return Mapping({"export": source}, tables, path="REDCap project of ivigbook")
+    return Mapping({"export": source}, tables, path="REDCap project of ivigbook", kind="redcap")
 
 
 def normalise(table: SourceTable) -> SourceTable:
@@ -293,9 +305,12 @@ def normalise(table: SourceTable) -> SourceTable:
         frame["redcap_repeat_instrument"] = (
             frame["redcap_repeat_instrument"].str.strip().map(lambda v: names.get(v, v))
         )
-    if "ae_term" in frame and "ae_term_other" in frame:
+    if "ae_term" in frame:
         other = frame["ae_term"].str.strip().isin([OTHER_TERM, "Other (specify)"])
-        frame.loc[other, "ae_term"] = frame.loc[other, "ae_term_other"]
+        if "ae_term_other" in frame:  # blank: the event has no term (an error later)
+            frame.loc[other, "ae_term"] = frame.loc[other, "ae_term_other"]
+        else:  # a de-identified export: a free-text term, counted as "other"
+            frame.loc[other, "ae_term"] = UNEXPORTED_TERM
     return SourceTable(table.display, frame, table.rows)
 
 
@@ -305,7 +320,10 @@ def status_header(problem: Problem) -> bool:
 
 
 def mapping_for_export(source: Path) -> tuple[Mapping | None, str, list[Problem]]:
-    """The mapping of a REDCap export of the project, its kind, and the problems."""
+    """The mapping of a REDCap export of the project, its kind, and what to say about the
+    export: fields of the project it lacks (an error when required, else a warning: a
+    de-identified export leaves free text out), and the rows and fields it has beyond the
+    project (ignored, with a warning)."""
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix.lower() == ".csv")
         if len(files) != 1:
@@ -323,8 +341,114 @@ def mapping_for_export(source: Path) -> tuple[Mapping | None, str, list[Problem]
         kind = "REDCap export (label headers)"
     else:
         return None, "", [_not_redcap(source, f"no {RECORD_ID} column")]
-    repeating = bool(headers & {"redcap_repeat_instrument", "Repeat Instrument"})
-    return build_mapping(source.name, repeating), kind, problems
+    table = normalise(table)
+    columns = set(table.frame.columns)
+    repeating = "redcap_repeat_instrument" in columns
+    mapping = build_mapping(source.name, repeating)
+    return _present_part(mapping, columns), kind, _export_notes(table, mapping)
+
+
+def _needed(mapping: Mapping) -> dict[str, tuple[str, bool]]:
+    """Source column -> (contract table.column, required) of every field of the mapping."""
+    out = {}
+    for name, t in mapping.tables.items():
+        parts = [(c, f) for c, f in t.fields.items()] + [("value", f) for f in t.measures.values()]
+        parts += [("date", t.date)] if t.date else []
+        for column, f in parts:
+            required = TABLES[name].column(column).required
+            for c in f.source_columns:
+                out[c] = (f"{name}.{column}", required)
+    return out
+
+
+def _present_part(mapping: Mapping, columns: set[str]) -> Mapping:
+    """The mapping without the fields the export does not have."""
+    tables = {}
+    for name, t in mapping.tables.items():
+        keep = {c: f for c, f in t.fields.items() if all(s in columns for s in f.source_columns)}
+        measures = {c: f for c, f in t.measures.items() if f.column in columns}
+        date = t.date if t.date and t.date.column in columns else None
+        tables[name] = replace(t, fields=keep, measures=measures if date else {}, date=date)
+    return replace(mapping, tables=tables)
+
+
+def _export_notes(table: SourceTable, mapping: Mapping) -> list[Problem]:
+    display, frame = table.display, table.frame
+    needed = _needed(mapping)
+    notes = []
+    missing = [c for c in needed if c not in frame.columns]
+    required = [c for c in missing if needed[c][1]]
+    for c in required:
+        notes.append(
+            Problem(display, 1, c, None, f"required field of the project missing ({needed[c][0]})")
+        )
+    optional = [c for c in missing if not needed[c][1]]
+    if "ae_term" in frame and "ae_term_other" not in frame:
+        optional.append("ae_term_other")
+    if optional:
+        notes.append(
+            Problem(
+                display,
+                1,
+                None,
+                None,
+                "fields of the project not in the export, read as not recorded: "
+                + ", ".join(optional),
+                "warning",
+            )
+        )
+    own = set(needed) | {RECORD_ID, "ae_term_other"} | set(REDCAP_COLUMNS)
+    extra = [
+        c
+        for c in frame.columns
+        if c not in own
+        and not c.endswith("_complete")
+        and not c.startswith(STATUS_LABEL)
+        and not c.startswith("redcap_")
+    ]
+    if extra:
+        notes.append(
+            Problem(
+                display,
+                1,
+                None,
+                None,
+                "fields outside the ivigbook project, ignored: " + ", ".join(extra),
+                "warning",
+            )
+        )
+    if "redcap_repeat_instrument" in frame:
+        instrument = frame["redcap_repeat_instrument"].str.strip()
+        forms = {f.name for f in FORMS}
+        for name in dict.fromkeys(instrument[(instrument != "") & ~instrument.isin(forms)]):
+            rows = table.rows[(instrument == name).to_numpy()]
+            notes.append(
+                Problem(
+                    display,
+                    int(rows[0]),
+                    "redcap_repeat_instrument",
+                    name,
+                    "rows of an instrument outside the ivigbook project, ignored",
+                    "warning",
+                    len(rows),
+                    rows,
+                )
+            )
+    return notes
+
+
+def in_export_terms(problems: list[Problem], labels: bool) -> list[Problem]:
+    """Problems as a REDCap user reads them: label headers in a label export, and a
+    record without its patient form said so."""
+    to_label = {raw: label for label, raw in label_headers().items()} if labels else {}
+    out = []
+    for p in problems:
+        column = to_label.get(p.column, p.column) if p.column else p.column
+        rule = p.rule
+        if rule.startswith("patient_id not in patients.csv"):
+            rule = "this record has no patient form (sex, year of birth, subtype are needed)"
+        out.append(replace(p, column=column, rule=rule))
+    return out
 
 
 def _not_redcap(source: Path, why: str) -> Problem:
