@@ -164,7 +164,7 @@ def _row(f: RedcapField, section: str) -> dict:
     if f.name == "ae_term_other":
         return row | {
             "Field Type": "text",
-            "Field Note": "Free text: counted as Other and never shown",
+            "Field Note": "Free text: counted as Other, never shown in the book",
             "Identifier?": "y",
             "Branching Logic (Show field only if...)": f"[ae_term] = '{OTHER_TERM}'",
             "Required Field?": "y",
