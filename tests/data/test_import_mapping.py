@@ -159,7 +159,7 @@ def test_every_problem_is_reported_at_once_and_nothing_is_written(cohort, tmp_pa
     assert "efectos_2024.csv" in err and "source file not found" in err
     assert re.search(r"registro\.csv:2:fecha_visita: 2015-31-01 - not a date in the format", err)
     assert re.search(r"rows 3, 4 make the same measurements row", err), err
-    assert "sexo: Hombre - not a code of sex" in err and "rows:" in err
+    assert "sexo:" not in err  # the wrong value map is said once, not again at every row
     assert "nothing was written" in err
     assert not pkg.exists()
     assert not list(tmp_path.glob(".pkg.import-*"))
@@ -297,9 +297,8 @@ measures = { MRSS = "mrss" }
     )
     with pytest.raises(DataError) as e:
         import_export(tmp_path, tmp_path / "pkg", tmp_path / "map.toml")
-    assert re.search(
-        r"visits\.csv:2:myo: .* - different values for one patient", str(e.value.report)
-    )
+    # the values as the export writes them, so that the user can find them
+    assert "visits.csv:2:myo: Yes, No - different values for one patient" in str(e.value.report)
     rows[2] = rows[2].replace(";No;", ";Yes;")
     (tmp_path / "visits.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     import_export(tmp_path, tmp_path / "pkg", tmp_path / "map.toml")

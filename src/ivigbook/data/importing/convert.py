@@ -200,7 +200,11 @@ def _field(ctx: _Context, name: str, f: Field, spec: Column) -> pd.Series:
     else:
         s = frame[f.column]
     label = f.label
-    s, hit = _mapped(s.astype(str).str.strip(), f.values)
+    s = s.astype(str).str.strip()
+    if f.reported:  # their value map is wrong, and said so: the cells are not reported again
+        wrong = s.isin(f.reported).to_numpy()
+        ctx.flagged |= {(ctx.source.display, int(r), label) for r in ctx.rows[wrong]}
+    s, hit = _mapped(s, f.values)
     if spec.kind == "date":
         return _dates(ctx, s, label, f)
     if spec.kind in ("int", "float", "measure"):
@@ -347,6 +351,15 @@ def _long(ctx, t: TableMap, cells: dict, rows) -> tuple[pd.DataFrame, pd.DataFra
     return table.iloc[order], origin.iloc[order]
 
 
+def _as_written(ctx, label: str, positions, codes: pd.Series) -> str:
+    """The values of a conflict as the source writes them (the codes when made of
+    several columns), so that the user can find them."""
+    if label in ctx.frame.columns:
+        cells = ctx.frame[label].iloc[positions].str.strip()
+        return ", ".join(dict.fromkeys(c for c in cells if c))
+    return ", ".join(codes)
+
+
 def _collapse(
     ctx, table: pd.DataFrame, origin: pd.DataFrame, labels
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -361,16 +374,17 @@ def _collapse(
         distinct = filled.drop_duplicates(["patient_id", col])
         clash = distinct["patient_id"].duplicated(keep=False)
         for pid in dict.fromkeys(distinct["patient_id"][clash]):
-            at = origin["row"].to_numpy()[filled.index[(filled["patient_id"] == pid).to_numpy()]]
+            mine = filled.index[(filled["patient_id"] == pid).to_numpy()]
             ctx.problems.append(
                 _grouped(
                     ctx.source.display,
                     labels[col],
-                    ", ".join(distinct[col][distinct["patient_id"] == pid])
-                    if labels[col] not in ctx.m.identifiers
-                    else HIDDEN,
+                    _as_written(
+                        ctx, labels[col], mine, distinct[col][distinct["patient_id"] == pid]
+                    ),
                     "different values for one patient",
-                    at,
+                    origin["row"].to_numpy()[mine],
+                    hide=labels[col] in ctx.m.identifiers,
                 )
             )
         value = filled.drop_duplicates("patient_id").set_index("patient_id")[col]

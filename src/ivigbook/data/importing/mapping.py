@@ -94,6 +94,7 @@ class Field:
     divide: tuple[str, str] | None = None
     year_of: str | None = None
     checkboxes: dict[str, str] = field(default_factory=dict)
+    reported: frozenset = frozenset()  # source values whose value map is wrong (reported)
 
     @property
     def source_columns(self) -> list[str]:
@@ -459,9 +460,12 @@ def usable_part(m: Mapping, headers: dict[str, tuple[str, list[str]]]) -> Mappin
             if not ok(t.source, f.source_columns):
                 continue
             vocab = {v.lower() for v in contract.column(col).vocab}
-            if vocab:
+            if vocab:  # a target outside the vocabulary is reported: its cells left blank
+                bad = {k for k, v in f.values.items() if v != "" and v.lower() not in vocab}
                 f = replace(
-                    f, values={k: v for k, v in f.values.items() if v == "" or v.lower() in vocab}
+                    f,
+                    values={k: "" if k in bad else v for k, v in f.values.items()},
+                    reported=frozenset(bad),
                 )
             fields[col] = f
         measures = {c: f for c, f in t.measures.items() if ok(t.source, f.source_columns)}
