@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ivigbook import __version__
 from ivigbook.book.reference import build_reference_book
@@ -142,8 +143,6 @@ def _validate(args: argparse.Namespace) -> int:
     """Every problem of the package and of the ``--terms`` map in one report; a valid
     package also gets one warning naming the terms still outside the vocabulary. With
     ``--report FILE`` every problem is also written to FILE, one per line."""
-    from pathlib import Path
-
     limit = args.limit or MAX_LISTED
     full = getattr(args, "report", None)
     target = Path(full).resolve() if full else None

@@ -192,7 +192,7 @@ SPANISH_MEASURES = {
     "MRC_STRENGTH": "fuerza_mrc",
     "UCLA_GIT_TOTAL": "ucla_git",
     "RENAL_CRISIS": "crisis_renal",
-    **{c: c.lower().replace("medsger_", "medsger_") for c in MEASURES if c.startswith("MEDSGER")},
+    **{c: c.lower() for c in MEASURES if c.startswith("MEDSGER")},
 }
 _ANTIBODIES = ("ana", "anti_centromere", "anti_scl70", "anti_rnapol3", "anti_rnp")
 

@@ -52,14 +52,17 @@ class Converted:
 
 
 class _Context:
-    def __init__(self, mapping: Mapping, source: SourceTable, frame: pd.DataFrame, rows):
+    """One source table being converted; problems, flagged cells, hints and counts of
+    values not listed go to ``out``."""
+
+    def __init__(self, mapping: Mapping, source: SourceTable, frame: pd.DataFrame, rows, out):
         self.m = mapping
         self.source = source
         self.frame = frame
         self.rows = rows
         self.problems: list[Problem] = []
         self.flagged: set[tuple[str, int, str]] = set()
-        self.out: Converted | None = None
+        self.out: Converted = out
 
     def report(
         self, mask, column: str, rule: str, values=None, severity="error", hint=None
@@ -79,14 +82,14 @@ class _Context:
         for value in distinct[:MAX_LISTED]:
             at = rows[(cells == value).to_numpy()]
             self.problems.append(_grouped(display, column, value, rule, at, hide, severity))
-        if len(distinct) > MAX_LISTED and self.out is not None:
+        if len(distinct) > MAX_LISTED:
             key = (display, column, rule, severity)
             rest = ~cells.isin(distinct[:MAX_LISTED]).to_numpy()
             self.out.omitted[key] = self.out.omitted.get(key, 0) + int(rest.sum())
             self.out.omitted_values[key] = (
                 self.out.omitted_values.get(key, 0) + len(distinct) - MAX_LISTED
             )
-        if hint and self.out is not None:
+        if hint:
             self.out.hints[(display, column, rule)] = hint
 
 
@@ -245,12 +248,14 @@ def _checkboxes(ctx: _Context, f: Field, spec: Column) -> pd.Series:
 
 
 # ---------------------------------------------------------------- tables
-def _select(table: SourceTable, rows) -> tuple[pd.DataFrame, np.ndarray]:
-    frame = table.frame.astype(str)
-    if rows is None:
-        return frame.reset_index(drop=True), table.rows
-    keep = frame[rows[0]].str.strip().isin(rows[1]).to_numpy()
-    return frame[keep].reset_index(drop=True), table.rows[keep]
+def _select(table: SourceTable, *filters) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of ``table`` that pass every ``rows`` filter (column, allowed values)."""
+    frame, rows = table.frame.astype(str), table.rows
+    for spec in filters:
+        if spec is not None:
+            keep = frame[spec[0]].str.strip().isin(spec[1]).to_numpy()
+            frame, rows = frame[keep], rows[keep]
+    return frame.reset_index(drop=True), rows
 
 
 def _keys(m: Mapping, name: str, sources: dict[str, SourceTable], out: Converted, ctx) -> pd.Series:
@@ -285,12 +290,8 @@ def _keys(m: Mapping, name: str, sources: dict[str, SourceTable], out: Converted
 
 def _convert_table(m: Mapping, t: TableMap, sources: dict[str, SourceTable], out: Converted):
     src = m.sources[t.source]
-    frame, rows = _select(sources[t.source], src.rows)
-    if t.rows is not None:
-        keep = frame[t.rows[0]].str.strip().isin(t.rows[1]).to_numpy()
-        frame, rows = frame[keep].reset_index(drop=True), rows[keep]
-    ctx = _Context(m, sources[t.source], frame, rows)
-    ctx.out = out
+    frame, rows = _select(sources[t.source], src.rows, t.rows)
+    ctx = _Context(m, sources[t.source], frame, rows, out)
     keys = _keys(m, t.source, sources, out, ctx)
     contract = TABLES[t.table]
     cells = {"patient_id": keys.reset_index(drop=True)}

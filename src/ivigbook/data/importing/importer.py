@@ -28,7 +28,7 @@ from ivigbook.data.importing.mapping import (
 )
 from ivigbook.data.importing.pseudonym import PseudonymError, pseudonyms, write_link_table
 from ivigbook.data.importing.sources import SourceTable, read_source
-from ivigbook.data.io import read_package
+from ivigbook.data.io import RawPackage, read_package
 from ivigbook.data.problems import DataError, Problem, Report
 from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 from ivigbook.data.validate import validate_package
@@ -96,13 +96,15 @@ def _write(frames: dict, folder: Path) -> None:
 
 
 def _traced(
-    report: Report, conv: Converted, folder: Path, keys: dict[str, str], dropped: set
+    report: Report, conv: Converted, raw: RawPackage, keys: dict[str, str], dropped: set
 ) -> Report:
     """The package's problems, moved to the source file, row and column they came from
     (a ``patient_id`` shown as the source's own key, ``keys``: id -> key or hidden).
     Columns ``dropped`` from the mapping (already reported) are not reported again.
     Counts of problems not listed stay with the package's file names."""
-    raw = read_package(folder)
+    position = {  # table -> package line -> row of the converted table
+        name: {line: i for i, line in enumerate(t.rows.tolist())} for name, t in raw.tables.items()
+    }
     out = Report(
         omitted=dict(report.omitted),
         omitted_values=dict(report.omitted_values),
@@ -116,15 +118,15 @@ def _traced(
         if table is None or p.row is None or table.name not in conv.origin:
             out.problems.append(p)
             continue
-        position = {line: i for i, line in enumerate(raw.tables[table.name].rows.tolist())}
+        at_line = position[table.name]
         label = conv.columns[table.name].get(p.column or "", p.column or "")
         value = keys.get(p.value, p.value) if p.column == "patient_id" else p.value
         rule = f"{p.rule} [{table.name}.{p.column}]"
         for row in p.every_row():
-            if row not in position:  # the header row
+            if row not in at_line:  # the header row
                 out.problems.append(replace(p, count=1, rows=None, row=row))
                 continue
-            origin = conv.origin[table.name].iloc[position[row]]
+            origin = conv.origin[table.name].iloc[at_line[row]]
             display, at = str(origin["display"]), int(origin["row"])
             if conv.reported(display, at, label):
                 continue  # the conversion said it already (the cell was left blank)
@@ -153,15 +155,14 @@ def _converted(source: Path, mapping: str | Path | None):
     if mapping is not None:
         m, problems = parse_mapping(mapping)
         kind = f"export read through {Path(mapping).name}"
+        if m is not None:
+            tables, found = _sources(source, m)
+            problems += found
     else:
-        m, kind, problems = redcap.mapping_for_export(source)
+        m, kind, export, problems = redcap.read_export(source)
+        tables = {name: export for name in (m.sources if m else ())}
     if m is None:
         raise DataError(Report(problems), str(mapping or source))
-    tables, found = _sources(source, m)
-    if mapping is None:
-        tables = {k: redcap.normalise(t) for k, t in tables.items()}
-        found = [p for p in found if not redcap.status_header(p)]
-    problems += found
     headers = {k: (t.display, list(t.frame.columns)) for k, t in tables.items()}
     problems += check_against_sources(m, headers)
     usable = usable_part(m, headers)
@@ -209,7 +210,8 @@ def import_export(
     try:
         _write(conv.frames, work)
         shown = {v: HIDDEN if m.patient_id != "copy" else k for k, v in ids.items()}
-        report = _traced(validate_package(read_package(work)), conv, work, shown, dropped)
+        raw = read_package(work)
+        report = _traced(validate_package(raw), conv, raw, shown, dropped)
         report.problems = problems + report.problems
         report.hints |= conv.hints
         for k, v in conv.omitted.items():

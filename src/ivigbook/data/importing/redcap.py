@@ -319,33 +319,37 @@ def status_header(problem: Problem) -> bool:
     return problem.column == STATUS_LABEL and problem.rule.startswith("repeated column header")
 
 
-def mapping_for_export(source: Path) -> tuple[Mapping | None, str, list[Problem]]:
-    """The mapping of a REDCap export of the project, its kind, and what to say about the
-    export: fields of the project it lacks (an error when required, else a warning: a
+def read_export(
+    source: Path,
+) -> tuple[Mapping | None, str, SourceTable | None, list[Problem]]:
+    """A REDCap export of the project: the mapping that reads it, its kind, the export
+    (raw headers, after :func:`normalise`) and what to say about it: problems of reading,
+    fields of the project it lacks (an error when required, else a warning: a
     de-identified export leaves free text out), and the rows and fields it has beyond the
     project (ignored, with a warning)."""
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix.lower() == ".csv")
         if len(files) != 1:
-            return None, "", [_not_redcap(source, "give the export's CSV file")]
+            return None, "", None, [_not_redcap(source, "give the export's CSV file")]
         source = files[0]
     if source.suffix.lower() != ".csv":
-        return None, "", [_not_redcap(source, "a REDCap export is a CSV file")]
+        return None, "", None, [_not_redcap(source, "a REDCap export is a CSV file")]
     table, problems = read_source(source)
     if table is None:
-        return None, "", problems
+        return None, "", None, problems
     headers = set(table.frame.columns)
     if RECORD_ID in headers:
         kind = "REDCap export (raw headers)"
     elif RECORD_LABEL in headers:
         kind = "REDCap export (label headers)"
     else:
-        return None, "", [_not_redcap(source, f"no {RECORD_ID} column")]
+        return None, "", None, [_not_redcap(source, f"no {RECORD_ID} column")]
     table = normalise(table)
     columns = set(table.frame.columns)
     repeating = "redcap_repeat_instrument" in columns
     mapping = build_mapping(source.name, repeating)
-    return _present_part(mapping, columns), kind, _export_notes(table, mapping)
+    problems = [p for p in problems if not status_header(p)] + _export_notes(table, mapping)
+    return _present_part(mapping, columns), kind, table, problems
 
 
 def _needed(mapping: Mapping) -> dict[str, tuple[str, bool]]:
