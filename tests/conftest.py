@@ -250,6 +250,7 @@ SEEDED_WARNINGS = [
     ("patients.csv", 1, "sex", "header read as sex"),
     ("patients.csv", 1, "favourite_colour", "ignored extra column; never rendered"),
     ("patients.csv", 8, "patient_id", "patient has no infusions"),
+    ("patients.csv", 7, "onset_date", "after the first IVIG cycle"),
 ]
 
 

@@ -1,20 +1,30 @@
 """Analysis rules (DESIGN §4) as one parameter object with the paper's defaults.
 
 Every field is also a papermill parameter of the notebooks and can be set with
-``ivigbook run ... --set name=value``.
+``ivigbook run ... --set name=value``. One function converts and checks every value,
+whether it comes as text (``--set``, ``make run SET=...``) or typed (papermill's
+``params_json``, a dict in code): :func:`parse_overrides`; :meth:`AnalysisParams.from_mapping`
+and the dataclass itself go through the same per-value check.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ivigbook.data.schema import MEASURES
 from ivigbook.errors import UsageError
 
 ANCHORS = ("ivig_start", "last_cycle")
 INCLUSION_RULES = ("active_diffuse_skin", "all_treated")
 SAFETY_POPULATIONS = ("treated", "analysis")
+#: the measure codes of the contract, or "" for no baseline requirement
+BASELINE_MEASURES = ("", *MEASURES)
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
 @dataclass(frozen=True)
@@ -44,37 +54,12 @@ class AnalysisParams:
     maic_max_failed_share: float = 0.10
 
     def __post_init__(self):
-        object.__setattr__(self, "followup_months", tuple(int(m) for m in self.followup_months))
         problems = []
-        if self.followup_anchor not in ANCHORS:
-            problems.append(
-                f"followup_anchor must be one of {ANCHORS}, got {self.followup_anchor!r}"
-            )
-        if self.inclusion not in INCLUSION_RULES:
-            problems.append(f"inclusion must be one of {INCLUSION_RULES}, got {self.inclusion!r}")
-        if self.safety_population not in SAFETY_POPULATIONS:
-            problems.append(
-                f"safety_population must be one of {SAFETY_POPULATIONS}, "
-                f"got {self.safety_population!r}"
-            )
-        for name in (
-            "round_gap_months",
-            "min_cycles_6m",
-            "baseline_lookback_months",
-            "window_halfwidth_months",
-            "min_mixed_model_patients",
-        ):
-            if int(getattr(self, name)) < 0:
-                problems.append(f"{name} must be >= 0")
-        if int(self.min_pairs) < 2:
-            problems.append("min_pairs must be >= 2 (a paired test needs two pairs at least)")
-        for name in ("min_events_per_variable", "maic_min_ess"):
-            if float(getattr(self, name)) < 0:
-                problems.append(f"{name} must be >= 0")
-        if not 0 <= float(self.maic_max_failed_share) <= 1:
-            problems.append("maic_max_failed_share must be between 0 and 1")
-        if not self.followup_months:
-            problems.append("followup_months must name at least one target month")
+        for f in fields(self):
+            try:
+                object.__setattr__(self, f.name, convert(f.name, getattr(self, f.name)))
+            except ValueError as exc:
+                problems.append(str(exc))
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -85,11 +70,153 @@ class AnalysisParams:
 
     @classmethod
     def from_mapping(cls, values: dict) -> AnalysisParams:
-        """Build from typed values (what :func:`parse_overrides` returns); unknown keys are
-        ignored."""
-        names = {f.name for f in fields(cls)}
-        kept = {k: v for k, v in values.items() if k in names and v is not None}
-        return replace(cls(), **kept)
+        """The defaults with ``values`` (text or typed) applied, checked by
+        :func:`parse_overrides`; ``None`` values keep the default. Raises
+        :class:`UsageError` naming every unknown name and bad value."""
+        return replace(cls(), **parse_overrides(values))
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The allowed range of a number (of each month of a list): ``minimum``/``maximum``
+    included, ``above`` a strict lower bound."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+
+    def holds(self, x: float) -> bool:
+        return not (
+            (self.minimum is not None and x < self.minimum)
+            or (self.maximum is not None and x > self.maximum)
+            or (self.above is not None and x <= self.above)
+        )
+
+    def text(self) -> str:
+        """``>= 0``, ``from 0 to 1``, ``> 0 and <= 51``."""
+        if self.minimum is not None and self.maximum is not None:
+            return f"from {self.minimum:g} to {self.maximum:g}"
+        parts = [
+            f"{sign} {x:g}"
+            for sign, x in ((">=", self.minimum), (">", self.above), ("<=", self.maximum))
+            if x is not None
+        ]
+        return " and ".join(parts)
+
+
+#: the ranges of the numeric rules (for followup_months: of each month)
+BOUNDS: dict[str, Bounds] = {
+    "round_gap_months": Bounds(0),
+    "min_cycles_6m": Bounds(0),
+    "baseline_lookback_months": Bounds(0),
+    "followup_months": Bounds(1),
+    "window_halfwidth_months": Bounds(0),
+    "responder_mcid": Bounds(above=0, maximum=MEASURES["MRSS"].hi),  # a fall of mRSS points
+    "min_pairs": Bounds(2),  # a paired test needs two pairs at least
+    "min_events_per_variable": Bounds(0),
+    "min_mixed_model_patients": Bounds(0),
+    "maic_min_ess": Bounds(0),
+    "maic_max_failed_share": Bounds(0, 1),
+}
+#: the closed lists of the text rules
+CHOICES: dict[str, tuple[str, ...]] = {
+    "followup_anchor": ANCHORS,
+    "inclusion": INCLUSION_RULES,
+    "baseline_measure": BASELINE_MEASURES,
+    "safety_population": SAFETY_POPULATIONS,
+}
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(AnalysisParams)}
+
+
+def describe(default: Any, bounds: Bounds | None = None, choices: tuple | None = None) -> str:
+    """The allowed values in words, for the documentation and for error messages."""
+    if choices:
+        shown = ", ".join('"" (none)' if c == "" else str(c) for c in choices)
+        return "one of " + shown
+    if isinstance(default, bool):
+        return "yes or no (or true/false, 1/0, on/off)"
+    within = f" {bounds.text()}" if bounds else ""
+    if isinstance(default, tuple):
+        return (
+            f"one or more distinct whole months{within}, in increasing order, "
+            "comma-separated (e.g. 6,12)"
+        )
+    kind = "an integer" if isinstance(default, int) else "a number"
+    return kind + within
+
+
+def allowed(name: str) -> str:
+    """The allowed values of the rule ``name`` in words."""
+    return describe(_DEFAULTS[name], BOUNDS.get(name), CHOICES.get(name))
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _number(value: Any, whole: bool, bounds: Bounds | None) -> float | int:
+    """A finite number (a whole one when ``whole``) within ``bounds``; ValueError otherwise."""
+    if isinstance(value, str):
+        if not _NUMBER.fullmatch(value.strip()):
+            raise ValueError
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError
+    x = float(value)
+    if not math.isfinite(x) or (whole and x != round(x)):
+        raise ValueError
+    if bounds is not None and not bounds.holds(x):
+        raise ValueError
+    return int(round(x)) if whole else x
+
+
+def _months(value: Any, bounds: Bounds | None) -> tuple[int, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.strip().strip("[]()").replace(";", ",").split(",") if v.strip()]
+    elif not isinstance(value, (list, tuple)):
+        value = [value]
+    months = tuple(_number(v, True, bounds) for v in value)
+    if not months or list(months) != sorted(set(months)):
+        raise ValueError  # none, repeated or out of order
+    return months
+
+
+def _yes_no(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text in _TRUE or text == 1:
+        return True
+    if text in _FALSE or text == 0:
+        return False
+    raise ValueError
+
+
+def _choice(value: Any, choices: tuple[str, ...]) -> str:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        for choice in choices:
+            if choice.lower() == text:
+                return choice
+    raise ValueError
+
+
+def convert(name: str, value: Any) -> Any:
+    """The value of rule ``name`` from text or a typed value, checked against its type and
+    allowed values (:func:`allowed`); ValueError ``name=value: expected ...`` otherwise."""
+    default = _DEFAULTS[name]
+    try:
+        if name in CHOICES:
+            return _choice(value, CHOICES[name])
+        if isinstance(default, bool):
+            return _yes_no(value)
+        if isinstance(default, tuple):
+            return _months(value, BOUNDS.get(name))
+        if isinstance(default, (int, float)):
+            return _number(value, isinstance(default, int), BOUNDS.get(name))
+        raise ValueError
+    except (ValueError, TypeError, OverflowError):
+        shown = (value.strip() or '""') if isinstance(value, str) else repr(value)
+        raise ValueError(f"{name}={shown}: expected {allowed(name)}") from None
 
 
 PAPER = AnalysisParams()
@@ -104,65 +231,40 @@ MULTICENTRE = AnalysisParams(
 )
 
 
-def _convert(name: str, raw: str, default: Any) -> Any:
-    raw = raw.strip()
-    try:
-        if isinstance(default, bool):
-            low = raw.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, tuple):
-            items = raw.strip("[]()").replace(";", ",").split(",")
-            return tuple(int(x) for x in items if x.strip())
-    except ValueError:
-        kind = {
-            bool: "yes/no",
-            int: "an integer",
-            float: "a number",
-            tuple: "a comma-separated list of integers",
-        }[type(default)]
-        raise UsageError(f"--set {name}={raw}: expected {kind}") from None
-    return raw
-
-
 def parse_overrides(items: Iterable[str] | dict | None) -> dict:
-    """``--set`` values -> ``{name: typed value}`` checked against :class:`AnalysisParams`.
+    """Analysis-rule overrides -> ``{name: typed value}``, each converted and checked by
+    :func:`convert`.
 
-    ``items``: ``["name=value", ...]`` strings, or a ``{name: value}`` dict (what the CLI's
-    ``--set`` action produces; values already typed or strings). Lists of months come
-    back as tuples. Raises :class:`UsageError` (exit 2) on unknown names or bad values.
+    ``items``: ``["name=value", ...]`` strings (``--set``), or a ``{name: value}`` dict
+    (papermill's ``params_json``, code; values typed or text, ``None`` = not set). Lists
+    of months come back as tuples. Raises :class:`UsageError` (exit 2) listing every
+    malformed item, unknown name and bad value at once.
     """
-    known = {f.name: f.default for f in fields(AnalysisParams)}
-    pairs: list[tuple[str, Any, str]] = []
     if isinstance(items, dict):
-        pairs = [(str(k).strip(), v, f"{k}={v}") for k, v in items.items()]
+        pairs = [(str(k).strip(), v, f"{k}={v}") for k, v in items.items() if v is not None]
     else:
-        for item in items or []:
-            if "=" not in item:
-                raise UsageError(f"--set expects name=value, got {item!r}")
-            name, raw = item.split("=", 1)
-            pairs.append((name.strip(), raw, item))
+        pairs = [
+            (*item.split("=", 1), item) if "=" in item else ("", None, item) for item in items or []
+        ]
     out: dict[str, Any] = {}
+    problems: list[str] = []
     for name, value, item in pairs:
-        if name not in known:
-            raise UsageError(
-                f"--set {item}: unknown analysis parameter {name!r}; known "
-                f"parameters: {', '.join(sorted(known))}"
+        name = name.strip()
+        if value is None:
+            problems.append(f"{item}: expected name=value")
+        elif name not in _DEFAULTS:
+            problems.append(
+                f"{item}: unknown analysis parameter {name!r}; known parameters: "
+                + ", ".join(_DEFAULTS)
             )
-        if isinstance(value, str):
-            value = _convert(name, value, known[name])
-        elif isinstance(value, (tuple, list)):
-            value = tuple(int(v) for v in value)
-        out[name] = value
-    try:
-        AnalysisParams.from_mapping(out)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"invalid --set value: {exc}") from None
+        else:
+            try:
+                out[name] = convert(name, value)
+            except ValueError as exc:
+                problems.append(str(exc))
+    if len(problems) == 1:
+        raise UsageError(f"bad analysis parameter {problems[0]}")
+    if problems:
+        lines = "".join(f"\n  {p}" for p in problems)
+        raise UsageError(f"{len(problems)} bad analysis parameters:{lines}")
     return out

@@ -3,10 +3,10 @@
 
 ``ivigbook rules`` prints them (:func:`format_rules`), ``ivigbook run --help`` ends with
 them and the README's *Analysis rules* section is :func:`rules_markdown`. Types and
-defaults come from the dataclass, the allowed choices from :mod:`ivigbook.data.params`, the
-reference editions' values from :data:`~ivigbook.data.params.PAPER` and
-:data:`~ivigbook.data.params.MULTICENTRE`; only the prose is written here. A test fails
-when a field has no record or a record no field.
+defaults come from the dataclass, the allowed ranges and choices from
+:mod:`ivigbook.data.params` (which enforces them), the reference editions' values from
+:data:`~ivigbook.data.params.PAPER` and :data:`~ivigbook.data.params.MULTICENTRE`; only
+the prose is written here. A test fails when a field has no record or a record no field.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from ivigbook.data.params import (
-    ANCHORS,
-    INCLUSION_RULES,
+    BOUNDS,
+    CHOICES,
     MULTICENTRE,
     PAPER,
-    SAFETY_POPULATIONS,
     AnalysisParams,
+    Bounds,
+    describe,
 )
-from ivigbook.data.schema import MEASURES
 
 #: the random seed of a cohort without a registered one (``config`` re-exports it)
 DEFAULT_SEED = 2015
@@ -40,9 +40,6 @@ README_END = "<!-- rules:end -->"
 @dataclass(frozen=True)
 class _Doc:
     meaning: str
-    choices: tuple | None = None
-    minimum: float | None = None
-    maximum: float | None = None
     allowed: str = ""  # instead of the generated description of the allowed values
     rationale: str = ""
 
@@ -51,45 +48,36 @@ _DOCS: dict[str, _Doc] = {
     "round_gap_months": _Doc(
         "A new IVIG round starts where two consecutive cycles start at least this many "
         "calendar months apart; only the first round is analysed.",
-        minimum=0,
     ),
     "min_cycles_6m": _Doc(
         "Inclusion needs at least this many first-round IVIG cycles in months 0-5 after the "
         "first cycle.",
-        minimum=0,
     ),
     "baseline_lookback_months": _Doc(
         "The baseline of a measure is its latest value from this many months before the "
         "first cycle up to the month of the first cycle.",
-        minimum=0,
     ),
     "followup_months": _Doc(
         "The target months of the follow-up visits, counted from followup_anchor.",
-        allowed="one or more whole months, comma-separated (e.g. 6,12)",
     ),
     "window_halfwidth_months": _Doc(
         "A value counts for a target month when it lies at most this many months from it; "
         "the closest value wins and ties go to the later date.",
-        minimum=0,
     ),
     "followup_anchor": _Doc(
         "What follow-up months are counted from: the first IVIG cycle (ivig_start) or the "
         "last first-round cycle (last_cycle). Baseline is always relative to the first cycle.",
-        choices=ANCHORS,
     ),
     "responder_mcid": _Doc(
         "A patient is a responder when the mRSS falls by at least this many points from baseline.",
-        allowed="a number of mRSS points",
     ),
     "inclusion": _Doc(
         "Who is analysed: active_diffuse_skin (active diffuse skin disease, enough cycles, a "
         "baseline) or all_treated (every patient with enough cycles).",
-        choices=INCLUSION_RULES,
     ),
     "baseline_measure": _Doc(
         "Inclusion also needs a baseline value of this measure; empty means that no "
         "baseline is required.",
-        choices=("", *MEASURES),
         allowed="a measure code of the data dictionary (e.g. MRSS, FVC_PCT), or empty for none",
     ),
     "population_by_indication": _Doc(
@@ -100,12 +88,10 @@ _DOCS: dict[str, _Doc] = {
     "safety_population": _Doc(
         "The patients of the safety chapter: treated (every patient with at least one IVIG "
         "cycle) or analysis (the analysis set of the inclusion rule).",
-        choices=SAFETY_POPULATIONS,
     ),
     "min_pairs": _Doc(
         "The fewest patients with both a baseline and a follow-up value for a paired test "
         "(paired t, Wilcoxon signed-rank); with fewer, no test is shown.",
-        minimum=2,
         rationale="3 pairs are the fewest that give the paired t interval 2 degrees of "
         "freedom (df = pairs - 1; with 1 df the 95% t quantile is 12.7). With fewer than 6 "
         "pairs the exact two-sided Wilcoxon signed-rank p cannot go below 0.05 (at best "
@@ -115,7 +101,6 @@ _DOCS: dict[str, _Doc] = {
     "min_events_per_variable": _Doc(
         "The fewest events per predictor for a logistic regression, the events being the "
         "patients of the smaller outcome class; with fewer, no odds ratio is estimated.",
-        minimum=0,
         rationale="Peduzzi et al., J Clin Epidemiol 1996;49:1373-9: with fewer than 10 "
         "events per variable the coefficients of a logistic regression are biased and "
         "their confidence intervals lose their coverage. The book's regressions are simple (one "
@@ -124,7 +109,6 @@ _DOCS: dict[str, _Doc] = {
     "min_mixed_model_patients": _Doc(
         "The fewest patients with at least two values of a measure for its mixed model; "
         "with fewer, the model is not fitted.",
-        minimum=0,
         rationale="McNeish & Stapleton, Educ Psychol Rev 2016;28:295-314, review two-level "
         "models with few clusters (here: patients): variance components and standard "
         "errors are biased when clusters are few. 10 patients with two or more visits is "
@@ -133,7 +117,6 @@ _DOCS: dict[str, _Doc] = {
     "maic_min_ess": _Doc(
         "The smallest effective sample size, ESS = (sum of weights)^2 / sum of squared "
         "weights, for which a matching-adjusted comparison is reported.",
-        minimum=0,
         rationale="NICE DSU TSD 18 (Phillippo et al. 2016) recommends reporting the ESS "
         "of every population-adjusted comparison: a small ESS means that a few patients "
         "carry the comparison. 5 is this book's convention, not a published threshold.",
@@ -141,8 +124,6 @@ _DOCS: dict[str, _Doc] = {
     "maic_max_failed_share": _Doc(
         "The largest share of MAIC bootstrap resamples without weights for which the "
         "bootstrap interval is reported; above it the robust (sandwich) interval is.",
-        minimum=0,
-        maximum=1,
         rationale="A bootstrap that drops resamples is conditional on those that could be "
         "weighted, and the more it drops the less it says. NICE DSU TSD 18 (Phillippo et "
         "al. 2016) asks for the ESS and the weights to be reported so that fragile "
@@ -154,7 +135,6 @@ _SEED_DOC = _Doc(
     "The random seed of the multiple imputation and of the MAIC bootstrap; the same seed "
     "gives the same numbers. Set with --seed S (not --set); a reference cohort run on its "
     "own data uses its registered seed.",
-    minimum=0,
 )
 
 
@@ -198,31 +178,26 @@ def _type(default: Any) -> str:
     return "list of integers" if isinstance(default, tuple) else "text"
 
 
-def _allowed(doc: _Doc, default: Any) -> str:
-    if doc.allowed:
-        return doc.allowed
-    if doc.choices:
-        return "one of " + ", ".join(_show(c) for c in doc.choices)
-    if isinstance(default, bool):
-        return "yes or no"
-    kind = "a whole number" if isinstance(default, int) else "a number"
-    if doc.minimum is not None and doc.maximum is not None:
-        return f"{kind} from {doc.minimum:g} to {doc.maximum:g}"
-    if doc.minimum is not None:
-        return f"{kind} >= {doc.minimum:g}"
-    return kind
-
-
-def _rule(name: str, default: Any, doc: _Doc, paper: Any = None, multi: Any = None) -> Rule:
+def _rule(
+    name: str,
+    default: Any,
+    doc: _Doc,
+    paper: Any = None,
+    multi: Any = None,
+    bounds: Bounds | None = None,
+    choices: tuple | None = None,
+) -> Rule:
+    """The record of one rule: its range and choices are those :mod:`~ivigbook.data.params`
+    enforces (for followup_months, the range of each month)."""
     return Rule(
         name=name,
         type=_type(default),
         default=default,
-        allowed=_allowed(doc, default),
+        allowed=doc.allowed or describe(default, bounds, choices),
         meaning=doc.meaning,
-        choices=doc.choices,
-        minimum=doc.minimum,
-        maximum=doc.maximum,
+        choices=choices,
+        minimum=bounds.minimum if bounds else None,
+        maximum=bounds.maximum if bounds else None,
         paper=paper,
         multicentre=multi,
         rationale=doc.rationale,
@@ -237,7 +212,8 @@ def _rules() -> tuple[Rule, ...]:
         if f.name not in _DOCS:
             raise RuntimeError(f"analysis parameter {f.name!r} has no record in data/rules.py")
         editions = [_differs(values[f.name], f.default) for values in (paper, multi)]
-        out.append(_rule(f.name, f.default, _DOCS[f.name], *editions))
+        limits = BOUNDS.get(f.name), CHOICES.get(f.name)
+        out.append(_rule(f.name, f.default, _DOCS[f.name], *editions, *limits))
     return tuple(out)
 
 
@@ -249,7 +225,7 @@ def _differs(value: Any, default: Any) -> Any:
 #: every field of AnalysisParams, in the dataclass's order
 RULES: tuple[Rule, ...] = _rules()
 #: the random seed (``ivigbook run --seed S``), not a field of AnalysisParams
-SEED_RULE: Rule = _rule("seed", DEFAULT_SEED, _SEED_DOC)
+SEED_RULE: Rule = _rule("seed", DEFAULT_SEED, _SEED_DOC, bounds=Bounds(0))
 
 
 def all_rules() -> tuple[Rule, ...]:

@@ -52,6 +52,7 @@ for callers that show the warnings.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -95,10 +96,12 @@ _BLANK, _NOT_A_DATE, _NOT_A_NUMBER = (
 # ---------------------------------------------------------------- collecting
 class _Collector:
     """Turns failing rows into Problems: one per value of a (file, column, rule), for at
-    most ``limit`` values; the rows of the others are counted and kept for the full list."""
+    most ``limit`` values; the rows of the others are counted and kept for the full list.
+    ``today``: the day of validation (dates after it are warned about)."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, today: datetime.date | None = None):
         self.limit = limit
+        self.today = np.datetime64(today or datetime.date.today(), "D")
         self.report = Report()
 
     def add(self, problem: Problem) -> None:
@@ -151,36 +154,18 @@ class _Collector:
         for g, group in enumerate(np.split(rows[order], np.cumsum(counts[:shown])[:-1])):
             text = rule if note is None else f"{rule} ({note.format(notes[g])})"
             n = int(counts[g])
-            self.add(
-                Problem(
-                    table.file,
-                    int(group[0]),
-                    column,
-                    texts[g],
-                    text,
-                    severity,
-                    n,
-                    group if n > 1 else None,
-                )
-            )
+            first_row, every = int(group[0]), group if n > 1 else None
+            self.add(Problem(table.file, first_row, column, texts[g], text, severity, n, every))
         if len(first) > shown:
             rest = ~listed
             key = (table.file, column, rule, severity)
             omitted, values_omitted = self.report.omitted, self.report.omitted_values
             omitted[key] = omitted.get(key, 0) + int(rest.sum())
             values_omitted[key] = values_omitted.get(key, 0) + len(first) - shown
+            left = (rows[rest], codes[rest] - shown, texts[shown:])
+            later = None if notes is None else notes[shown:]
             self.report.unlisted.append(
-                Unlisted(
-                    table.file,
-                    column,
-                    rule,
-                    severity,
-                    rows[rest],
-                    codes[rest] - shown,
-                    texts[shown:],
-                    note,
-                    None if notes is None else notes[shown:],
-                )
+                Unlisted(table.file, column, rule, severity, *left, note, later)
             )
         return texts[: hints.SAMPLE]
 
@@ -389,9 +374,12 @@ def _hint(col: Column, rule: str, failing: list) -> str | None:
 
 
 # ---------------------------------------------------------------- validation
-def validate_package(raw: RawPackage, limit: int = MAX_LISTED) -> Report:
-    """Every problem of ``raw``: reading, columns (pandera), keys and cross-table rules."""
-    out = _Collector(limit)
+def validate_package(
+    raw: RawPackage, limit: int = MAX_LISTED, today: datetime.date | None = None
+) -> Report:
+    """Every problem of ``raw``: reading, columns (pandera), keys and cross-table rules.
+    ``today`` (default: the system date) is the date that no date should follow."""
+    out = _Collector(limit, today)
     for p in raw.problems:
         out.add(p)
     out.report.omitted.update(raw.omitted)
@@ -399,16 +387,8 @@ def validate_package(raw: RawPackage, limit: int = MAX_LISTED) -> Report:
     for name, table in raw.tables.items():
         clean[name] = table.frame.apply(lambda s: s.str.strip())
         for extra in table.extra_columns:
-            out.add(
-                Problem(
-                    table.file,
-                    table.header_row,
-                    extra,
-                    None,
-                    "ignored extra column; never rendered",
-                    "warning",
-                )
-            )
+            rule = "ignored extra column; never rendered"
+            out.add(Problem(table.file, table.header_row, extra, None, rule, "warning"))
         if name in REQUIRED_TABLES and len(table) == 0:
             out.add(Problem(table.file, None, None, None, "no data rows"))
         _pandera_problems(table, clean[name], out)
@@ -483,6 +463,7 @@ def _cross_problems(raw: RawPackage, clean: dict[str, pd.DataFrame], out: _Colle
         else np.full(len(pc), np.datetime64("NaT", "D"))
     )
     _date_problems(patients, pc, birth, death, out)
+    _first_cycle_problems(raw, clean, birth, out)
     first = np.flatnonzero((~ids.duplicated() & (ids != "")).to_numpy())
     # one sentinel (unknown patient) at the end: position -1 picks it
     birth_of = np.append(birth[first], np.nan)
@@ -525,6 +506,7 @@ def _date_problems(
     }
     for name, d in dates.items():
         out.rows(table, _years(d) < birth, name, "before the patient's birth year")
+        out.rows(table, d > out.today, name, _FUTURE, severity="warning")
     if not contract.child:
         if {"onset_date", "death_date"} <= set(dates):
             out.rows(
@@ -536,6 +518,31 @@ def _date_problems(
             out.rows(table, dates[c.name] > death, c.name, "after the patient's death_date")
     if {"start_date", "stop_date"} <= set(dates):
         out.rows(table, dates["stop_date"] < dates["start_date"], "stop_date", "before start_date")
+
+
+_FUTURE = "after today (a date in the future)"
+
+
+def _first_cycle_problems(
+    raw: RawPackage, clean: dict[str, pd.DataFrame], birth: np.ndarray, out: _Collector
+) -> None:
+    """Warnings against each patient's first IVIG cycle (earliest infusion start_date):
+    disease onset after it, an age at it (calendar years since birth_year) under 16 or
+    over 100."""
+    pc, infusions = clean["patients"], clean.get("infusions")
+    if infusions is None or not {"patient_id", "start_date"} <= set(infusions):
+        return
+    starts = pd.Series(_dates(infusions["start_date"]))
+    first = starts.groupby(infusions["patient_id"].to_numpy()).min()
+    first = first.reindex(pc["patient_id"].to_numpy()).to_numpy()  # NaT: no dated cycle
+    where = f"the first IVIG cycle ({raw.tables['infusions'].file} start_date)"
+    patients = raw.tables["patients"]
+    if "onset_date" in pc:
+        onset = _dates(pc["onset_date"])
+        out.rows(patients, onset > first, "onset_date", f"after {where}", severity="warning")
+    age = _years(first) - birth
+    for mask, rule in ((age < 16, "age under 16"), (age > 100, "age over 100")):
+        out.rows(patients, mask, "birth_year", f"{rule} at {where}", severity="warning")
 
 
 def _measure_problems(table: RawTable, tc: pd.DataFrame, out: _Collector) -> None:

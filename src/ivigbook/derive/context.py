@@ -25,7 +25,7 @@ import pandas as pd
 from ivigbook.data.cohort import Cohort
 from ivigbook.data.io import RawPackage
 from ivigbook.data.lookup import isin
-from ivigbook.data.params import AnalysisParams, parse_overrides
+from ivigbook.data.params import AnalysisParams
 from ivigbook.data.terms import apply_term_map, read_term_map
 from ivigbook.data.validate import load_cohort
 from ivigbook.derive import adsl, treatment
@@ -184,7 +184,7 @@ def load_context(
     map in ``cache_dir`` (:data:`TERM_MAP_FILE`) is applied to the cohort.
     """
     overrides = json.loads(params_json) if isinstance(params_json, str) else dict(params_json)
-    params = AnalysisParams.from_mapping(parse_overrides(overrides))
+    params = AnalysisParams.from_mapping(overrides)  # the one parser: text or typed values
     if not cache_dir:
         cohort = load_cohort(data_dir, name=cohort_name)
         return Context(
