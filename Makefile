@@ -12,7 +12,7 @@ SET    ?=
 # random seed for make run (empty: the registered seed of a reference cohort, else 2015)
 SEED   ?=
 
-.PHONY: all venv book test check lint format run bench clean
+.PHONY: all venv book test check lint format run bench faults clean
 
 all: test
 
@@ -54,6 +54,12 @@ run: $(STAMP)
 ## Performance benchmarks (not part of make test).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+## Fault-injection sweep (not part of make test): real runs killed at random points,
+## SIGKILL and SIGTERM of the main process, a worker and a kernel, for seeds SEEDS.
+SEEDS ?= 1-10
+faults: $(STAMP)
+	$(BIN)/python tests/faults/sweep.py --seeds $(SEEDS)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -65,10 +65,9 @@ def tree_hashes(folder: Path) -> dict[str, str]:
 
 def make_previous_out(out: Path) -> Path:
     """An existing output folder as a previous ``ivigbook run`` leaves it (with the stamp)."""
-    from ivigbook.book.outdir import STAMP_NAME, STAMP_TEXT
+    from ivigbook.book.outdir import write_stamp
 
     (out / "_build" / "html").mkdir(parents=True)
-    (out / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")
     (out / "results.json").write_text(
         '{"cohort": "previous", "results": {"x_n": 1}}\n', encoding="utf-8"
     )
@@ -76,6 +75,7 @@ def make_previous_out(out: Path) -> Path:
     (out / "_build" / "html" / "index.html").write_text(
         "<html>previous book</html>\n", encoding="utf-8"
     )
+    write_stamp(out, "ivigbook run")
     return out
 
 

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ivigbook"
 #: stages in import order: a module imports only from its own stage or earlier ones
 STAGES = (
     "errors",
+    "system",
     "data",
     "config",
     "derive",

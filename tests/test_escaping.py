@@ -144,8 +144,9 @@ def test_cohort_and_folder_names_are_made_plain(hostile_book):
     shown = "_script_alert(3)__script_ _ _q_"
     assert "cohort <code" in intro and shown in intro
     assert "note: the cohort name" in hostile_book["proc"].stderr
-    # the footer (raw HTML in the theme) names the package folder: made plain too
-    assert "Computed by ivigbook from the cohort package _img src_x onerror_alert(5)_" in intro
+    # the footer (raw HTML in the theme) never names the package folder
+    assert "Computed by ivigbook from a cohort package (SHA-256" in intro
+    assert "onerror_alert(5)" not in intro and "onerror=alert(5)" not in intro
     assert re.search(r"<title>[^<]*_script_alert\(3\)__script_", intro)
 
 

@@ -3,10 +3,10 @@
 A copy of the synthetic Hopkins cohort gets sentinel strings wherever a real export
 carries identifying text: extra identifier columns (name, MRN, date of birth), the
 patient ids themselves (rewritten consistently across all tables), the free-text
-``stop_detail`` and adverse-event terms outside the known list, and the name of the
-folder the export lives in. The full ``ivigbook run`` on that copy must succeed, and
-no file of OUT (notebooks, HTML, JSON, the search index, the page sources, Sphinx's
-pickles) may contain any sentinel.
+``stop_detail`` and adverse-event terms outside the known list, the package's own folder
+name and the name of the folder the export lives in. The full ``ivigbook run`` on that
+copy must succeed, and no file of OUT (notebooks, HTML, JSON, the search index, the page
+sources) may contain any sentinel.
 
 The copy's ``patients.csv`` is also what Excel writes as "CSV UTF-8" in a European
 locale (BOM, ``;`` separator, CRLF line ends): the run must accept it with warnings.
@@ -36,6 +36,7 @@ EXTRA_COLUMNS = {  # header -> value template (i = patient number)
     "date_of_birth": "SENTINEL-DOB-1961-02-{day:02d}",
 }
 PATH_SENTINEL = "SENTINEL-PATH-smith_jane_export"
+PACKAGE_SENTINEL = "SENTINEL-PKG-Smith_Jane_MRN4711"
 
 
 def _git_available() -> bool:
@@ -44,10 +45,10 @@ def _git_available() -> bool:
 
 def make_private_copy(base: Path) -> tuple[Path, list[str]]:
     """The sentinel-bearing package; returns its path and every sentinel put in it."""
-    pkg = copy_hopkins(base / PATH_SENTINEL / "cohort")
+    pkg = copy_hopkins(base / PATH_SENTINEL / PACKAGE_SENTINEL)
     header, rows = read_table(pkg / "patients.csv")
     ids = {r[0]: PID.format(i) for i, r in enumerate(rows, 1)}
-    sentinels = [PATH_SENTINEL, *ids.values()]
+    sentinels = [PATH_SENTINEL, PACKAGE_SENTINEL, *ids.values()]
     for table in ("infusions", "measurements", "medications", "adverse_events"):
         h, rr = read_table(pkg / f"{table}.csv")
         for r in rr:
@@ -129,7 +130,9 @@ def test_no_sentinel_in_any_file_of_out(private_run):
     # positive control: the scanner finds every sentinel in the input it was put in
     needles = {s.encode() for s in sentinels} | {b"SENTINEL", b"Dr Smith"}
     raw = b"".join(p.read_bytes() for p in private_run["pkg"].iterdir())
-    missing = [s for s in sentinels if s.encode() not in raw and s != PATH_SENTINEL]
+    missing = [
+        s for s in sentinels if s.encode() not in raw and s not in (PATH_SENTINEL, PACKAGE_SENTINEL)
+    ]
     assert not missing, f"sentinels not in the input: {missing[:3]}"
 
     leaks = {}
@@ -146,10 +149,10 @@ def test_executed_notebooks_do_not_record_where_the_export_lives(private_run):
     out = private_run["out"]
     nb = json.loads((out / "01_cohort.ipynb").read_text(encoding="utf-8"))
     recorded = nb["metadata"]["papermill"]["parameters"]["data_dir"]
-    assert recorded == "<not recorded: path of the cohort package cohort>"
+    assert recorded == "<not recorded: path of the cohort package>"
     injected = [c for c in nb["cells"] if c["id"] == "injected-parameters"]
     assert len(injected) == 1
-    assert 'data_dir = "<not recorded: path of the cohort package cohort>"' in "".join(
+    assert 'data_dir = "<not recorded: path of the cohort package>"' in "".join(
         injected[0]["source"]
     )
 
@@ -217,7 +220,7 @@ def test_scrub_redacts_a_parameter_in_metadata_and_injected_cell():
         ],
         metadata={"papermill": {"parameters": {"data_dir": secret, "cohort_name": "c"}}},
     )
-    placeholder = "<not recorded: path of the cohort package cohort>"
+    placeholder = "<not recorded: path of the cohort package>"
     scrub_notebook(nb, redact={"data_dir": placeholder})
     text = nbformat.writes(nb)
     assert "Smith" not in text and "4711" not in text

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from ivigbook.data.validate import validate_package
 from ivigbook.derive.context import inclusion_lines
 from ivigbook.errors import InvalidDataError, RunError, UsageError
 from ivigbook.synth.cli import main_synth
+from ivigbook.system.processes import Terminated
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -86,18 +88,28 @@ def _seed(text: str) -> int:
 
 
 class _SetParameter(argparse.Action):
-    """``--set name=value``: an analysis parameter, typed and checked by the one parser
-    (:func:`ivigbook.data.params.parse_overrides`). The namespace attribute becomes a
-    dict ``{name: typed value}``; a bad name or value exits 2 with the allowed values."""
+    """``--set name=value`` (repeatable): collects the texts; :class:`_Parser` checks them
+    all at once when the command line has been read."""
 
     def __call__(self, parser, namespace, text, option_string=None):
-        settings = dict(getattr(namespace, self.dest, None) or {})
-        try:
-            settings.update(parse_overrides([text]))
-            parse_overrides(settings)
-        except UsageError as e:
-            parser.error(str(e))
-        setattr(namespace, self.dest, settings)
+        texts = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, [*(texts if isinstance(texts, list) else []), text])
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose ``--set`` texts become ``{name: typed value}`` through the
+    one parser (:func:`ivigbook.data.params.parse_overrides`) before any command runs:
+    every bad name or value is reported at once, with the allowed values, and exits 2."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, rest = super().parse_known_args(args, namespace)
+        texts = getattr(namespace, "set", None)
+        if isinstance(texts, list):
+            try:
+                namespace.set = parse_overrides(texts)
+            except UsageError as e:
+                self.error(str(e))
+        return namespace, rest
 
 
 # ---------------------------------------------------------------- validate / template
@@ -176,7 +188,7 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"{args.path}: valid cohort package ({raw.format}: {sizes}; sha256 {raw.sha256})")
     frames = {t: raw.tables[t].frame.astype("string") for t in raw.tables}
     cohort = Cohort.from_frames(name=raw.name, source=str(args.path), sha256=raw.sha256, **frames)
-    params = AnalysisParams.from_mapping(parse_overrides(getattr(args, "set", None) or {}))
+    params = AnalysisParams.from_mapping(getattr(args, "set", None) or {})
     print("\n".join(inclusion_lines(cohort, params)))
     return EXIT_OK
 
@@ -313,6 +325,18 @@ def _jobs(args) -> int | None:
     return int(value) if value else None
 
 
+def _stopped(exc: KeyboardInterrupt) -> str:
+    """How the run was stopped, in words."""
+    if isinstance(exc, Terminated):
+        return f"stopped by {signal.Signals(exc.signum).name}; its scratch files were removed"
+    return "interrupted"
+
+
+def _interrupted_status(exc: KeyboardInterrupt) -> int:
+    """128 + the signal's number, as a shell reports a process killed by it."""
+    return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
+
+
 def main_run(args) -> int:
     """Entry of ``ivigbook run DATA_DIR --out OUT [--set name=value ...] [--seed S]
     [--jobs N] [--cohort-name NAME] [--terms FILE]``; returns the exit code (0 ok, 1 failed run or
@@ -340,9 +364,9 @@ def main_run(args) -> int:
         if not isinstance(exc, UsageError):
             print(f"ivigbook run: {args.out} was left unchanged", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"ivigbook run: interrupted; {args.out} was left unchanged", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"ivigbook run: {_stopped(exc)}; {args.out} was left unchanged", file=sys.stderr)
+        return _interrupted_status(exc)
     n = len(summary.notebooks)
     built = "executed and the book built" if summary.html_index else "executed"
     print(f"ivigbook run: {n} notebooks {built} in {summary.seconds:.1f} s")
@@ -362,9 +386,9 @@ def main_book(args) -> int:
     except RunError as exc:
         print(f"ivigbook book: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("ivigbook book: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"ivigbook book: {_stopped(exc)}", file=sys.stderr)
+        return _interrupted_status(exc)
     print(f"ivigbook book: done in {time.monotonic() - t0:.1f} s")
     print(f"  book: {index}")
     return 0
@@ -394,7 +418,7 @@ register("import", import_command.HELP, import_command.configure, import_command
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every registered sub-command."""
-    parser = argparse.ArgumentParser(prog="ivigbook", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="ivigbook", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ivigbook {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -422,9 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         print(f"{prog}: error: {e.strerror or e}{where}", file=sys.stderr)
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"{prog}: {_stopped(exc)}", file=sys.stderr)
+        return _interrupted_status(exc)
     except Exception as e:
         if args.debug:
             raise

@@ -281,8 +281,8 @@ def test_invalid_data_exit_1_before_touching_out(tmp_path, stub_validate, capsys
     (data / "BAD").write_text("")
     out = tmp_path / "out"
     out.mkdir()
-    (out / outdir.STAMP_NAME).write_text(outdir.STAMP_TEXT)
     (out / "marker.txt").write_text("old book")
+    outdir.write_stamp(out)
     before = snapshot(out)
     args = argparse.Namespace(data_dir=str(data), out=str(out), set=None, jobs=1, cohort_name=None)
     assert cli.main_run(args) == 1
@@ -421,10 +421,10 @@ def test_failed_run_names_notebook_cell_and_error_and_keeps_out(
     data = make_data(tmp_path / "mine")
     out = tmp_path / "out"
     out.mkdir()
-    (out / outdir.STAMP_NAME).write_text(outdir.STAMP_TEXT)
     (out / "marker.txt").write_text("previous book, must survive")
     (out / "sub").mkdir()
     (out / "sub" / "page.html").write_bytes(b"<html>old</html>\n")
+    outdir.write_stamp(out)
     before = snapshot(out)
     args = argparse.Namespace(
         data_dir=str(data), out=str(out), set=None, jobs=2, cohort_name="mine"
@@ -450,8 +450,8 @@ def test_successful_run_replaces_out_atomically(tmp_path, stub_validate, capsys,
     data = make_data(tmp_path / "mine")
     out = tmp_path / "out"
     out.mkdir()
-    (out / outdir.STAMP_NAME).write_text(outdir.STAMP_TEXT)
     (out / "marker.txt").write_text("previous book")
+    outdir.write_stamp(out)
     assert (
         cli.main(
             [
@@ -480,7 +480,8 @@ def test_successful_run_replaces_out_atomically(tmp_path, stub_validate, capsys,
     html = (out / "_build" / "html" / "01_alpha.html").read_text()
     assert "The value is" in html and "5.333" in html  # glue rendered, override applied
     results = json.loads((out / "results.json").read_text())
-    assert results["cohort"] == "mine" and results["data_sha256"] == "0" * 64
+    # the package's folder name ("mine") is never the cohort's name
+    assert results["cohort"] == run.DEFAULT_COHORT_NAME and results["data_sha256"] == "0" * 64
     assert results["parameters"]["responder_mcid"] == 4.0
     assert results["parameters"]["followup_months"] == [6, 12]
     assert results["results"]["alpha_value"] == pytest.approx(4 + 1 / 3 + 1, rel=1e-11)
@@ -582,7 +583,7 @@ def test_concurrent_runs_never_exceed_the_shared_slots(tmp_path, monkeypatch):
 
     running, peak, lock = [0], [0], threading.Lock()
 
-    def fake_execute_one(task):
+    def fake_execute_one(task, active, scratch):
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])

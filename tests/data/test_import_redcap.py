@@ -269,3 +269,25 @@ def test_reimport_keeps_the_users_own_files(cohort, tmp_path, capsys):
     assert main(["import", str(export), "--out", str(tmp_path / "pkg")]) == 2
     assert "my_notes.txt" in capsys.readouterr().err
     assert (tmp_path / "pkg" / "my_notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_dead_imports_staged_package_is_removed_and_said(cohort, tmp_path):
+    import subprocess
+    import sys
+
+    from ivigbook.system.processes import start_ticks
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    ticks = start_ticks(proc.pid)
+    proc.wait()
+    staged = tmp_path / f".pkg.import-{proc.pid}-{ticks}"
+    staged.mkdir()
+    (staged / "patients.csv").write_text("patient_id\nP1\n", encoding="utf-8")
+    tables, _ = cohort
+    export = tmp_path / "export.csv"
+    export.write_bytes(exports.redcap_export(tables))
+    lines = []
+    import_export(export, tmp_path / "pkg", emit=lines.append)
+    assert not staged.exists() and any("left by an interrupted run" in ln for ln in lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.csv", "pkg"]
+    assert (tmp_path / "pkg").stat().st_mode & 0o777 == 0o755

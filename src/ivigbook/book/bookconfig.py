@@ -105,7 +105,6 @@ def toc_files(toc_path: str | Path) -> set[str]:
 def run_intro_page(
     *,
     cohort_name: str,
-    data_label: str,
     data_sha256: str,
     synthetic: bool,
     parameters: dict,
@@ -142,7 +141,6 @@ def run_intro_page(
         "| | |",
         "|---|---|",
         f"| cohort | `{cohort_name}` |",
-        f"| data package | `{data_label}` |",
         f"| data SHA-256 | `{data_sha256}` |",
         f"| parameters changed from the defaults | `{json.dumps(overrides, sort_keys=True)}` |",
         "",

@@ -38,12 +38,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivigbook.book import notebook_source
 from ivigbook.book.notebook_clean import scrub_file, stderr_outputs
 from ivigbook.errors import RunError
+from ivigbook.system.processes import kill_tree, lifeline
+from ivigbook.system.scratch import run_scratch
 
 KERNEL_NAME = "python3"
 
@@ -170,7 +173,7 @@ def _check_contract(sources: list[Path], parameters: dict, emit) -> None:
         raise RunError("notebook contract violated:\n  " + "\n  ".join(problems))
 
 
-def _execute_one(task: dict) -> dict:
+def _execute_one(task: dict, active: set, scratch: Path) -> dict:
     """Execute one notebook in a fresh Python process (``_worker_main``); called from a
     thread of :func:`execute_notebooks`.
 
@@ -178,31 +181,41 @@ def _execute_one(task: dict) -> dict:
     working directory of its process (so threads cannot share one), and unlike
     ``spawn``/``forkserver`` pools this never re-imports the caller's ``__main__``
     (scripts without an ``if __name__ == "__main__"`` guard, Jupyter, Windows all work).
-    The kernel inherits the worker's stderr, which is captured and filtered.
+    The kernel inherits the worker's stderr, which is captured and filtered. The worker
+    dies with this process (:func:`~ivigbook.system.processes.lifeline`) and is listed in
+    ``active`` while it runs, so that an interrupted run can kill it and its kernel.
+    Its socket folder lies in the run's private ``scratch`` folder.
     """
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="ivigbook-nb-") as scratch:
-        result_path = Path(scratch) / "result.json"
-        payload = json.dumps({**task, "result_path": str(result_path), "ipc_dir": scratch})
+    with tempfile.TemporaryDirectory(prefix="nb-", dir=scratch) as ipc:
+        result_path = Path(ipc) / "result.json"
+        payload = json.dumps({**task, "result_path": str(result_path), "ipc_dir": ipc})
         env = {**os.environ, **task["env"]}
+        cmd = [
+            sys.executable,
+            "-c",
+            "from ivigbook.book.execute import _worker_main; _worker_main()",
+        ]
         try:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    "from ivigbook.book.execute import _worker_main; _worker_main()",
-                ],
-                input=payload,
-                capture_output=True,
+            proc = subprocess.Popen(
+                lifeline(cmd),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 env=env,
                 encoding="utf-8",
                 errors="replace",
             )
-            text = (proc.stdout or "") + (proc.stderr or "")
-            returncode = proc.returncode
         except OSError as exc:
             text, returncode = str(exc), -1
+        else:
+            active.add(proc)
+            try:
+                stdout, stderr = proc.communicate(payload)
+            finally:
+                active.discard(proc)
+            text, returncode = (stdout or "") + (stderr or ""), proc.returncode
         if result_path.is_file():
             out = json.loads(result_path.read_text(encoding="utf-8"))
         else:
@@ -249,6 +262,9 @@ def _ipc_kernel_manager(folder: str):
     from traitlets import default
 
     class IPCKernelManager(AsyncKernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            return lifeline(super().format_kernel_cmd(extra_arguments))
+
         @default("transport")
         def _transport_default(self) -> str:
             return "ipc"
@@ -256,6 +272,10 @@ def _ipc_kernel_manager(folder: str):
         @default("ip")
         def _ip_default(self) -> str:
             return os.path.join(folder, "kernel")
+
+        @default("connection_file")
+        def _connection_file_default(self) -> str:  # not a stray file in /tmp
+            return os.path.join(folder, "kernel.json")
 
     return IPCKernelManager
 
@@ -346,19 +366,27 @@ def _format_failure(res: NotebookResult) -> str:
     return "\n".join(lines)
 
 
-def _execute_in_slot(task: dict, slots: threading.Semaphore | None) -> dict:
+def _execute_in_slot(task: dict, slots: threading.Semaphore | None, active, scratch) -> dict:
     """:func:`_execute_one`, holding one of the shared ``slots`` (if any) while it runs."""
     if slots is None:
-        return _execute_one(task)
+        return _execute_one(task, active, scratch)
     with slots:
-        return _execute_one(task)
+        return _execute_one(task, active, scratch)
 
 
 class _CancellingPool(cf.ThreadPoolExecutor):
-    """A thread pool that, when its block is left by an exception (Ctrl-C, a failed
-    stage), drops the notebooks not yet started instead of running them all first."""
+    """A thread pool that, when its block is left by an exception (Ctrl-C, SIGTERM, a
+    failed stage), drops the notebooks not yet started and kills the workers (and their
+    kernels) still running instead of waiting for them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.active: set = set()
 
     def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.shutdown(wait=False, cancel_futures=True)
+            kill_tree([p.pid for p in list(self.active)])
         self.shutdown(wait=True, cancel_futures=exc_type is not None)
         return False
 
@@ -376,6 +404,7 @@ def execute_notebooks(
     source_root: str | os.PathLike | None = None,
     redact: dict[str, str] | None = None,
     slots: threading.Semaphore | None = None,
+    scratch: str | os.PathLike | None = None,
 ) -> list[NotebookResult]:
     """Execute ``sources`` (``.md`` or ``.ipynb``) with papermill into ``out_dir/<stem>.ipynb``.
 
@@ -391,6 +420,8 @@ def execute_notebooks(
     notebooks (see :func:`ivigbook.book.notebook_clean.scrub_notebook`). ``slots``: a
     semaphore shared by several concurrent calls (the reference book runs its cohorts
     side by side), so that together they never run more than its value of notebooks.
+    ``scratch``: the run's private scratch folder for the workers' sockets (by default one
+    of their own, :func:`~ivigbook.system.scratch.run_scratch`).
     """
     emit = _emitter(progress)
     sources = [Path(s).resolve() for s in sources]
@@ -432,13 +463,23 @@ def execute_notebooks(
         f"executing {total} notebook{'s' if total != 1 else ''} in {out_dir} "
         f"({workers} worker{'s' if workers != 1 else ''})"
     )
+    with nullcontext(Path(scratch)) if scratch else run_scratch() as folder:
+        return _run_stages(stages, names, task, workers, folder, slots, between, emit)
+
+
+def _run_stages(stages, names, task, workers, scratch, slots, between, emit):
+    """The stages of :func:`execute_notebooks`, one after the other."""
+    total = sum(len(s) for s in stages)
     results: list[NotebookResult] = []
     done = 0
     with _CancellingPool(max_workers=workers, thread_name_prefix="notebook") as pool:
         for number, stage in enumerate(stages):
             if number > 0 and between is not None:
                 between()
-            futures = {pool.submit(_execute_in_slot, task(src), slots): src for src in stage}
+            futures = {
+                pool.submit(_execute_in_slot, task(src), slots, pool.active, scratch): src
+                for src in stage
+            }
             failed = []
             for fut in cf.as_completed(futures):
                 src = futures[fut]
@@ -456,7 +497,7 @@ def execute_notebooks(
                 res = NotebookResult(
                     name=src.stem,
                     source=src,
-                    output=out_dir / notebook_source.executed_name(src),
+                    output=Path(task(src)["output"]),
                     ok=raw["ok"],
                     seconds=raw["seconds"],
                     error=raw["error"],

@@ -12,13 +12,7 @@ from pathlib import Path
 
 from ivigbook.book.execute import _emitter, discover_notebooks, execute_notebooks
 from ivigbook.book.merge import RESULTS_DIRNAME, RESULTS_FILENAME, merge_results, write_results_json
-from ivigbook.book.outdir import (
-    STAMP_NAME,
-    STAMP_TEXT,
-    _check_replaceable,
-    _fresh_dir,
-    _swap_into_place,
-)
+from ivigbook.book.outdir import _check_replaceable, install, staging_for, write_stamp
 from ivigbook.book.run import _cohort_params, _data_sha, _load_and_validate, _prime
 from ivigbook.book.sphinx import _check_toc, build_book
 from ivigbook.config import (
@@ -31,6 +25,8 @@ from ivigbook.config import (
 )
 from ivigbook.data.dictionary import write_dictionary_page
 from ivigbook.errors import RunError, UsageError
+from ivigbook.system.processes import signals_raise
+from ivigbook.system.scratch import scratch_root, sweep
 
 
 def build_reference_book(
@@ -80,6 +76,7 @@ def build_reference_book(
     notebooks = discover_notebooks(root / "notebooks")
     _check_toc(root, selected, notebooks)
     book_dir = root / "book"
+    sweep([scratch_root(), book_dir], emit)
     for name in selected:
         _check_replaceable(book_dir / name, "the output folder")
 
@@ -89,6 +86,28 @@ def build_reference_book(
         cohorts[name] = _load_and_validate(data_dir)
         loaded[name] = _data_sha(cohorts[name], data_dir)
 
+    with signals_raise():  # SIGTERM / SIGHUP clean up as Ctrl-C does
+        return _execute_and_install(
+            root,
+            registry,
+            selected,
+            notebooks,
+            cohorts,
+            loaded,
+            jobs,
+            emit,
+            progress,
+            build,
+            timeout,
+        )
+
+
+def _execute_and_install(
+    root, registry, selected, notebooks, cohorts, loaded, jobs, emit, progress, build, timeout
+) -> Path | None:
+    """Execute each selected cohort's notebooks into a staged edition, install them all
+    once all succeeded, build the book."""
+    book_dir = root / "book"
     staged: list[tuple[Path, Path]] = []
     ok = False
     try:
@@ -99,13 +118,13 @@ def build_reference_book(
             data_dir = (root / entry["data_dir"]).resolve()
             params, params_json = _cohort_params(dict(entry.get("params", {})), {})
             target = book_dir / name
-            tmp = book_dir / f".{name}.tmp-{os.getpid()}"
-            _fresh_dir(tmp)
+            tmp = staging_for(target)
             staged.append((tmp, target))
             results_dir = tmp / RESULTS_DIRNAME
             results_dir.mkdir()
             cache_dir = root / BOOK_CACHE_DIR / name
-            _fresh_dir(cache_dir)
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            cache_dir.mkdir(parents=True)
             _prime(cohorts.pop(name), data_dir, params, cache_dir)
             published = entry.get("published")
             parameters = {
@@ -142,7 +161,7 @@ def build_reference_book(
                 slots=slots,
             )
             merge()
-            (tmp / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")
+            write_stamp(tmp, "ivigbook book")
 
         with cf.ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="cohort") as pool:
             futures = [pool.submit(run_cohort, *r) for r in runs]
@@ -155,7 +174,7 @@ def build_reference_book(
         if errors:
             raise RunError("\n\n".join(errors))
         for tmp, target in staged:
-            _swap_into_place(tmp, target)
+            install(tmp, target)
         ok = True
     finally:
         if not ok:

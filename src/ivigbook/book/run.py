@@ -25,13 +25,12 @@ from ivigbook.book.merge import (
     write_results_json,
 )
 from ivigbook.book.outdir import (
-    STAMP_NAME,
-    STAMP_TEXT,
     _check_creatable,
     _check_replaceable,
-    _fresh_dir,
     _privacy_warning,
-    _swap_into_place,
+    install,
+    staging_for,
+    write_stamp,
 )
 from ivigbook.book.sphinx import build_book
 from ivigbook.config import (
@@ -48,8 +47,10 @@ from ivigbook.data.terms import adverse_events_file, read_term_map, term_warning
 from ivigbook.data.validate import load_cohort_with_report
 from ivigbook.derive.context import TERM_MAP_FILE, inclusion_lines, prime_cache
 from ivigbook.errors import InvalidDataError, UsageError
+from ivigbook.system.processes import signals_raise
+from ivigbook.system.scratch import run_scratch, scratch_root, sweep
 
-RUN_CACHE_DIRNAME = "_cache"  # derived tables during `ivigbook run` (removed at the end)
+RUN_CACHE_DIRNAME = "cache"  # derived tables, in the run's private scratch folder
 
 
 #: prose pages of book/ copied into an analyst's book (`ivigbook run`); they must not
@@ -216,32 +217,17 @@ def run(
         raise UsageError(f"the cohort package {data_dir} does not exist")
     overrides = parse_overrides(overrides)
     jobs = jobs or min(4, os.cpu_count() or 1)
-    requested = cohort_name or (data_dir.stem if data_dir.is_file() else data_dir.name)
-    cohort_name = _display_name(requested)
-    if cohort_name != requested:
-        emit(
-            f"note: the cohort name {requested!r} is shown as {cohort_name!r} (characters "
-            f"that are markup in a web page are replaced by '_')"
-        )
-    if out == data_dir or data_dir.is_relative_to(out):
-        raise UsageError(
-            f"--out {out} would contain the input data {data_dir}; choose another folder"
-        )
-    if out.is_relative_to(data_dir):
-        raise UsageError(
-            f"--out {out} lies inside the cohort package {data_dir}; input "
-            f"folders are never written to: choose another folder"
-        )
-    if out == root or root.is_relative_to(out):
-        raise UsageError(f"--out {out} would replace the project folder")
-    _check_replaceable(out, "--out")
-    _check_creatable(out, "--out")
-
+    _check_out(out, data_dir, root)
     # reference cohort run on its own registered data: its parameters and published results
-    ref = next(
-        (c for c in REFERENCE_COHORTS.values() if (root / c["data_dir"]).resolve() == data_dir),
-        None,
+    ref_name, ref = next(
+        (
+            (name, c)
+            for name, c in REFERENCE_COHORTS.items()
+            if (root / c["data_dir"]).resolve() == data_dir
+        ),
+        (None, None),
     )
+    cohort_name = _cohort_name(cohort_name, ref_name, emit)
     base = dict(ref["params"]) if ref else {}
     seed = int((ref or {}).get("seed", DEFAULT_SEED)) if seed is None else int(seed)
     if seed < 0:
@@ -250,6 +236,9 @@ def run(
     published = (root / ref["published"]) if ref else None
     notebooks = discover_notebooks(root / "notebooks", include_late=published is not None)
 
+    sweep([scratch_root(), out.parent, *([out] if out.is_dir() else [])], emit)
+    _check_replaceable(out, "--out")
+    _check_creatable(out, "--out")
     mapping = _read_terms(terms)
     cohort = _load_and_validate(data_dir, emit, mapping)  # (a) validate before touching OUT
     sha = _data_sha(cohort, data_dir)
@@ -264,78 +253,69 @@ def run(
         )
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    _fresh_dir(tmp)
-    ok = False
-    try:
-        results_dir = tmp / RESULTS_DIRNAME
-        cache_dir = tmp / RUN_CACHE_DIRNAME
-        results_dir.mkdir()
-        cache_dir.mkdir()
-        if mapping:  # read by every notebook's load_context (and by the priming below)
-            write_term_map(mapping, cache_dir / TERM_MAP_FILE)
-        t_prime = time.monotonic()
-        if _prime(cohort, data_dir, params, cache_dir, emit):
-            emit(f"derived tables cached for the notebooks in {time.monotonic() - t_prime:.1f} s")
-        del cohort  # the runner lets go of it while the notebooks run
-        parameters = {
-            "data_dir": data_dir,
-            "cohort_name": cohort_name,
-            "params_json": json.dumps(params_json, sort_keys=True),
-            "results_dir": results_dir,
-            "cache_dir": cache_dir,
-            "comparators_path": comparators_file(root, ref),
-            "published_path": published if published is not None else "",
-            "synthetic": synthetic,
-            "seed": seed,
-        }
-
-        def merge() -> None:
-            payload = merge_results(results_dir, cohort_name, params, sha)
-            write_results_json(tmp / RESULTS_FILENAME, {**payload, "seed": seed})
-
-        # where a real export lives is not published with its book (folder names may
-        # carry patient names or record numbers); the intro page names the package
-        redact = (
-            None
-            if synthetic
-            else {
-                "data_dir": f"<not recorded: path of the cohort package "
-                f"{_display_name(data_dir.name)}>"
+    with signals_raise(), run_scratch() as scratch:
+        tmp = staging_for(out)
+        ok = False
+        try:
+            results_dir = tmp / RESULTS_DIRNAME
+            cache_dir = scratch / RUN_CACHE_DIRNAME  # patient-level: never beside OUT
+            results_dir.mkdir()
+            cache_dir.mkdir()
+            if mapping:  # read by every notebook's load_context (and by the priming below)
+                write_term_map(mapping, cache_dir / TERM_MAP_FILE)
+            t_prime = time.monotonic()
+            if _prime(cohort, data_dir, params, cache_dir, emit):
+                emit(
+                    f"derived tables cached for the notebooks in {time.monotonic() - t_prime:.1f} s"
+                )
+            del cohort  # the runner lets go of it while the notebooks run
+            parameters = {
+                "data_dir": data_dir,
+                "cohort_name": cohort_name,
+                "params_json": json.dumps(params_json, sort_keys=True),
+                "results_dir": results_dir,
+                "cache_dir": cache_dir,
+                "comparators_path": comparators_file(root, ref),
+                "published_path": published if published is not None else "",
+                "synthetic": synthetic,
+                "seed": seed,
             }
-        )
-        nb_results = execute_notebooks(
-            notebooks,
-            tmp,
-            parameters,
-            jobs,
-            progress,
-            between=merge,
-            source_root=root,
-            timeout=timeout,
-            redact=redact,
-        )
-        merge()
-        _write_run_book(
-            root,
-            tmp,
-            cohort_name=cohort_name,
-            data_dir=data_dir,
-            sha=sha,
-            synthetic=synthetic,
-            params=params,
-            overrides=params_json,
-            notebooks=notebooks,
-            title=ref["title"] if ref else None,
-        )
-        index = build_book(tmp, progress) if build else None
-        shutil.rmtree(cache_dir, ignore_errors=True)  # derived patient-level tables
-        (tmp / STAMP_NAME).write_text(STAMP_TEXT, encoding="utf-8")
-        _swap_into_place(tmp, out)  # (c) only now is OUT touched
-        ok = True
-    finally:
-        if not ok:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+            def merge() -> None:
+                payload = merge_results(results_dir, cohort_name, params, sha)
+                write_results_json(tmp / RESULTS_FILENAME, {**payload, "seed": seed})
+
+            nb_results = execute_notebooks(
+                notebooks,
+                tmp,
+                parameters,
+                jobs,
+                progress,
+                between=merge,
+                source_root=root,
+                timeout=timeout,
+                redact=_recorded_paths(parameters, root, synthetic),
+                scratch=scratch,
+            )
+            merge()
+            _write_run_book(
+                root,
+                tmp,
+                cohort_name=cohort_name,
+                sha=sha,
+                synthetic=synthetic,
+                params=params,
+                overrides=params_json,
+                notebooks=notebooks,
+                title=ref["title"] if ref else None,
+            )
+            index = build_book(tmp, progress) if build else None
+            write_stamp(tmp, "ivigbook run")
+            install(tmp, out)  # (c) only now is OUT touched
+            ok = True
+        finally:
+            if not ok:
+                shutil.rmtree(tmp, ignore_errors=True)
     for res in nb_results:
         res.output = out / res.output.name
     html = out / "_build" / "html" / "index.html" if index is not None else None
@@ -348,12 +328,80 @@ def run(
     )
 
 
+#: the cohort's name in the book when ``--cohort-name`` is not given
+DEFAULT_COHORT_NAME = "unnamed cohort"
+
+
+def _cohort_name(requested: str | None, reference: str | None, emit) -> str:
+    """The cohort's name in the book: ``--cohort-name``, the name of a reference cohort
+    run on its own data, or :data:`DEFAULT_COHORT_NAME`; never the package's file or
+    folder name, which may carry a patient's name or record number."""
+    if not requested:
+        name = reference or DEFAULT_COHORT_NAME
+        if reference is None:
+            emit(
+                f"note: no --cohort-name given: the book calls the cohort {name!r} (the "
+                f"package's file and folder names are never shown)"
+            )
+        return name
+    shown = _display_name(requested)
+    if shown != requested:
+        emit(
+            f"note: the cohort name {requested!r} is shown as {shown!r} (characters "
+            f"that are markup in a web page are replaced by '_')"
+        )
+    return shown
+
+
+def _check_out(out: Path, data_dir: Path, root: Path) -> None:
+    """OUT is neither the input, inside it, the project, nor a reference edition."""
+    if out == data_dir or data_dir.is_relative_to(out):
+        raise UsageError(
+            f"--out {out} would contain the input data {data_dir}; choose another folder"
+        )
+    if out.is_relative_to(data_dir):
+        raise UsageError(
+            f"--out {out} lies inside the cohort package {data_dir}; input "
+            f"folders are never written to: choose another folder"
+        )
+    if out == root or root.is_relative_to(out):
+        raise UsageError(f"--out {out} would replace the project folder")
+    if out.is_relative_to(root / "book"):
+        raise UsageError(
+            f"--out {out} lies in {root / 'book'}, which holds the book's reference "
+            f"editions: only `ivigbook book` writes there. Choose a folder outside it."
+        )
+
+
+def _recorded_paths(parameters: dict, root: Path, synthetic: bool) -> dict[str, str]:
+    """What the executed notebooks record for the path parameters: paths inside the
+    project relative to it, the run's scratch not at all, and the location of real
+    data never (folder names may carry patient names or record numbers). The book is
+    then the same wherever OUT lies."""
+
+    def recorded(path) -> str:
+        if not path:
+            return ""
+        path = Path(path).resolve()
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+        return "<not recorded: a path outside the project>"
+
+    return {
+        "data_dir": recorded(parameters["data_dir"])
+        if synthetic
+        else "<not recorded: path of the cohort package>",
+        "cache_dir": "",
+        "comparators_path": recorded(parameters["comparators_path"]),
+        "published_path": recorded(parameters["published_path"]),
+    }
+
+
 def _write_run_book(
     root: Path,
     book: Path,
     *,
     cohort_name: str,
-    data_dir: Path,
     sha: str,
     synthetic: bool,
     params: AnalysisParams,
@@ -382,7 +430,6 @@ def _write_run_book(
     (book / "intro.md").write_text(
         run_intro_page(
             cohort_name=cohort_name,
-            data_label=_display_name(data_dir.name),
             data_sha256=sha,
             synthetic=synthetic,
             parameters=params.to_dict(),
@@ -394,9 +441,8 @@ def _write_run_book(
     footer = (
         "All patient-level data shown in this book are synthetic."
         if synthetic
-        else f"Computed by ivigbook from the cohort package {_display_name(data_dir.name)}; "
-        f"may contain "
-        f"results from real patient data."
+        else f"Computed by ivigbook from a cohort package (SHA-256 {sha[:12]}…); may "
+        f"contain results from real patient data."
     )
     (book / "_config.yml").write_text(
         cohort_book_config(

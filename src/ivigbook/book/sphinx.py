@@ -14,6 +14,7 @@ from pathlib import Path
 from ivigbook.book.bookconfig import toc_files
 from ivigbook.book.execute import _ANSI, _emitter
 from ivigbook.errors import RunError
+from ivigbook.system.processes import lifeline
 
 
 def _jupyter_book_cmd() -> list[str]:
@@ -29,7 +30,9 @@ def _jupyter_book_cmd() -> list[str]:
 def build_book(book_dir: str | os.PathLike, progress: bool | Callable[[str], None] = True) -> Path:
     """``jupyter-book build --all -W -n --keep-going BOOK_DIR`` -> ``_build/html``.
 
-    Any Sphinx warning fails the build: :class:`RunError` lists the warnings.
+    Any Sphinx warning fails the build: :class:`RunError` lists the warnings. Sphinx's
+    cache (``_build/.doctrees``, which records the build folder's path) is removed after
+    the build, so the same pages built in two places give the same files.
     """
     emit = _emitter(progress)
     book_dir = Path(book_dir).resolve()
@@ -39,7 +42,9 @@ def build_book(book_dir: str | os.PathLike, progress: bool | Callable[[str], Non
     env = {**os.environ, "PYTHONHASHSEED": "0", "TZ": "UTC"}
     env.pop("SOURCE_DATE_EPOCH", None)
     proc = subprocess.run(
-        [*_jupyter_book_cmd(), "build", "--all", "-W", "-n", "--keep-going", str(book_dir)],
+        lifeline(
+            [*_jupyter_book_cmd(), "build", "--all", "-W", "-n", "--keep-going", str(book_dir)]
+        ),
         cwd=book_dir,
         env=env,
         capture_output=True,
@@ -58,6 +63,7 @@ def build_book(book_dir: str | os.PathLike, progress: bool | Callable[[str], Non
             f"the Jupyter Book build failed (exit {proc.returncode}); every Sphinx "
             f"warning is an error:\n  {detail}"
         )
+    shutil.rmtree(book_dir / "_build" / ".doctrees", ignore_errors=True)
     emit(f"book built in {time.monotonic() - start:.1f} s")  # the caller says where it lands
     return index
 

@@ -17,6 +17,14 @@ cells of xlsx/dta/parquet are rendered as text (dates ``YYYY-MM-DD``, whole floa
 * dta: the Stata observation number ``_n`` (first observation = 1);
 * parquet: the 1-based row number.
 
+A table has one source: two files (or sheets) whose names differ only in case or
+surrounding spaces are an error naming both, and so is a hidden sheet named like a
+table (hidden sheets are never read). Files and sheets that are no table are ignored
+with a warning (the reference sheets of the template silently). Merged cells and
+formulas without a saved value are errors (:mod:`ivigbook.data.workbook`), as are NUL
+bytes in a cell and UTF-16/32 text (:mod:`ivigbook.data.textfile`). Every cell is read
+in Unicode NFC, with a warning where that makes two spellings of an id one.
+
 Problems met while reading (missing files, undecodable bytes, ragged rows, ...)
 are returned as :class:`~ivigbook.data.validate.Problem` objects, never raised. Inputs
 are opened read-only, read once, and never modified.
@@ -24,9 +32,6 @@ are opened read-only, read once, and never modified.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import datetime as dt
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -35,15 +40,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ivigbook.data.cells import capped, column_names, column_text, nul_problems
 from ivigbook.data.problems import MAX_LISTED, Problem
 from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 from ivigbook.data.sheets import REFERENCE_SHEETS, drop_example
+from ivigbook.data.textfile import decode, parse_csv
+from ivigbook.data.workbook import HIDDEN_RULES, Sheet, Workbook, sheet_problems
 
 #: File suffixes of the one-file-per-table formats, in order of preference.
 TABLE_SUFFIXES = {"csv": (".csv",), "dta": (".dta",), "parquet": (".parquet", ".pq")}
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 _SEPARATORS = (",", ";", "\t")
 _SEP_NAMES = {";": "semicolon", "\t": "tab"}
+#: Columns naming a patient or a row: two spellings read as one deserve a warning.
+_KEYS = {c.name for t in TABLES.values() for c in t.columns if c.kind == "id"} | {
+    c for t in TABLES.values() for c in t.unique
+}
+_column_text = column_text  # the name tests/data/test_io.py imports
 
 
 @dataclass
@@ -113,6 +126,7 @@ def read_package(path: str | Path) -> RawPackage:
             pkg.problems.append(_problem(str(path), f"cannot read the folder ({e.strerror})"))
     else:
         pkg.problems.append(_problem(str(path), "not a regular file or folder"))
+    _normalise(pkg)
     return pkg
 
 
@@ -127,24 +141,40 @@ def _problem(
     return Problem(file, row, column, value, rule, severity)
 
 
+def _key(name: str) -> str:
+    """How file stems and sheet names are matched to tables."""
+    return name.strip().lower()
+
+
+def _two_sources(display: str, kind: str, table: str, names: list[str]) -> Problem:
+    return _problem(
+        display,
+        f"{len(names)} {kind}s hold the {table} table: {', '.join(names)}; {kind} names are "
+        "compared ignoring case and surrounding spaces: keep one, delete or rename the others",
+    )
+
+
 def _read_folder(folder: Path, pkg: RawPackage) -> None:
     """Pick the folder's format and read its tables."""
     visible = sorted(
         f for f in folder.iterdir() if f.is_file() and not f.name.startswith((".", "~$"))
     )
-    found: dict[str, dict[str, Path]] = {}
+    found: dict[str, dict[str, list[Path]]] = {}
     for fmt, suffixes in TABLE_SUFFIXES.items():
-        tables = {
-            f.stem.lower(): f
-            for f in visible
-            if f.suffix.lower() in suffixes and f.stem.lower() in TABLES
-        }
-        if tables:
-            found[fmt] = tables
+        for f in visible:
+            if f.suffix.lower() not in suffixes:
+                continue
+            if _key(f.stem) in TABLES:
+                found.setdefault(fmt, {}).setdefault(_key(f.stem), []).append(f)
+            else:
+                tables = ", ".join(f"{t}{f.suffix}" for t in TABLES)
+                rule = f"file ignored: not a table of the contract ({tables})"
+                pkg.problems.append(_problem(f.name, rule, severity="warning"))
     workbooks = [f for f in visible if f.suffix.lower() in WORKBOOK_SUFFIXES]
     if len(found) > 1:
         names = ", ".join(
-            f"{fmt} ({', '.join(sorted(p.name for p in t.values()))})" for fmt, t in found.items()
+            f"{fmt} ({', '.join(sorted(p.name for ps in t.values() for p in ps))})"
+            for fmt, t in found.items()
         )
         pkg.problems.append(
             _problem(
@@ -187,13 +217,15 @@ def _read_folder(folder: Path, pkg: RawPackage) -> None:
     reader = {"csv": _read_csv, "dta": _read_dta, "parquet": _read_parquet}[fmt]
     suffix = TABLE_SUFFIXES[fmt][0]
     for name in TABLES:
-        pkg.displays[name] = files[name].name if name in files else f"{name}{suffix}"
-        if name not in files:
+        paths = files.get(name, [])
+        pkg.displays[name] = paths[0].name if paths else f"{name}{suffix}"
+        if not paths:
             _note_missing(pkg, name, pkg.displays[name], "required table missing")
-            continue
-        data = _read_bytes(files[name], pkg)
-        if data is not None:
-            reader(name, files[name].name, data, pkg)
+        elif len(paths) > 1:
+            names = [f'"{p.name}"' for p in paths]
+            pkg.problems.append(_two_sources(pkg.displays[name], "file", name, names))
+        elif (data := _read_bytes(paths[0], pkg)) is not None:
+            reader(name, paths[0].name, data, pkg)
 
 
 def _read_bytes(path: Path, pkg: RawPackage) -> bytes | None:
@@ -222,21 +254,28 @@ def _assemble(
     rows: np.ndarray,
     header_row: int | None,
     pkg: RawPackage,
+    nul: bool = True,
 ) -> None:
     """Map header names to the contract, drop blank rows, register the table.
 
-    ``body`` has positional columns aligned with ``header``.
+    ``body`` has positional columns aligned with ``header``; ``nul``: may cells hold
+    NUL bytes (each is an error)?
     """
-    contract = {c.lower(): c for c in TABLES[name].column_names}
+    contract = set(TABLES[name].column_names)
+    names = column_names(header, TABLES[name].column_names)
+    if nul:
+        listed, omitted = capped(nul_problems(display, names, header, body, rows, header_row))
+        pkg.problems += listed
+        pkg.omitted.update(omitted)
     keep: dict[int, str] = {}
     extras: list[str] = []
     for i, raw in enumerate(header):
         text = "" if raw is None else str(raw)
-        canonical = contract.get(text.strip().lower())
+        canonical = names[i] if names[i] in contract else None
         if canonical is None:
             if text.strip() == "" and not (body[i].str.strip() != "").any():
                 continue  # an empty column without a header: spreadsheet residue
-            extras.append(text.strip() or f"(unnamed column {i + 1})")
+            extras.append(names[i])
         elif canonical in keep.values():
             pkg.problems.append(
                 _problem(
@@ -281,7 +320,8 @@ def _assemble(
 
 # ---------------------------------------------------------------- CSV
 def _read_csv(name: str, display: str, data: bytes, pkg: RawPackage) -> None:
-    text = _decode(display, data, pkg)
+    text, problems = decode(display, data)
+    pkg.problems += problems
     if text is None:
         return
     if not text.strip():
@@ -307,43 +347,13 @@ def _read_csv(name: str, display: str, data: bytes, pkg: RawPackage) -> None:
                 severity="warning",
             )
         )
-    parsed = _parse_fast(data.removeprefix(codecs.BOM_UTF8), text, sep) if '"' not in text else None
-    if parsed is None:
-        parsed = _parse_exact(text, sep)
-    header, body, lines, ragged = parsed
+    header, body, lines, ragged = parse_csv(data, text, sep)
     rule = f"wrong number of fields (the header has {len(header)})"
     for line, n in ragged[:MAX_LISTED]:
         pkg.problems.append(_problem(display, rule, int(line), value=f"{n} fields"))
     if len(ragged) > MAX_LISTED:
         pkg.omitted[(display, None, rule, "error")] = len(ragged) - MAX_LISTED
-    _assemble(name, display, header, body, lines, 1, pkg)
-
-
-def _decode(display: str, data: bytes, pkg: RawPackage) -> str | None:
-    """UTF-8 text of ``data`` (BOM removed with a warning) or None with an error."""
-    offset = 0
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        pkg.problems.append(_problem(display, "file is UTF-16 encoded; save it as CSV UTF-8", 1))
-        return None
-    if data.startswith(codecs.BOM_UTF8):
-        offset = len(codecs.BOM_UTF8)
-        pkg.problems.append(
-            _problem(display, "UTF-8 byte-order mark (BOM) removed", 1, severity="warning")
-        )
-    try:
-        return data[offset:].decode("utf-8")
-    except UnicodeDecodeError as e:
-        at = offset + e.start
-        line = data.count(b"\n", 0, at) + 1
-        pkg.problems.append(
-            _problem(
-                display,
-                "file is not UTF-8 text (save it as CSV UTF-8)",
-                line,
-                value=f"byte 0x{data[at]:02X} at offset {at}",
-            )
-        )
-        return None
+    _assemble(name, display, header, body, lines, 1, pkg, nul="\x00" in text)
 
 
 def _empty(name: str, display: str, pkg: RawPackage) -> None:
@@ -368,91 +378,25 @@ def _detect_separator(name: str, first_line: str) -> str:
     return best if hits(best) > hits(",") and hits(best) >= 2 else ","
 
 
-_Parsed = tuple[list[str], pd.DataFrame, np.ndarray, list[tuple[int, int]]]
-
-
-def _parse_fast(data: bytes, text: str, sep: str) -> _Parsed | None:
-    """Quote-free CSV: pandas C parser; records = physical lines, counted with numpy.
-
-    ``data`` are the UTF-8 bytes of ``text``. Returns None when pandas and the line
-    count disagree (e.g. lone CR line ends); the caller then uses the exact parser.
-    """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    starts = np.concatenate(([0], np.flatnonzero(buf == 10) + 1))
-    starts = starts[starts < buf.size]  # line i = bytes starts[i]:starts[i+1], line end included
-    bounds = np.append(starts, buf.size)
-    fields = np.diff(np.searchsorted(np.flatnonzero(buf == ord(sep)), bounds)) + 1
-    width = int(fields[0])
-    odd = np.flatnonzero(fields != width)  # few: check them one by one for blank lines
-    junk = (" \t\r\n" + sep).encode()
-    odd = odd[[bool(data[bounds[i] : bounds[i + 1]].strip(junk)) for i in odd]]
-    too_long = np.zeros(len(starts), dtype=bool)
-    too_long[odd[fields[odd] > width]] = True
-    short = np.zeros(len(starts), dtype=bool)
-    short[odd[fields[odd] < width]] = True
-    lines = np.arange(1, len(starts) + 1)
-    try:
-        table = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            header=None,
-            dtype=str,
-            na_filter=False,
-            skip_blank_lines=False,
-            index_col=False,
-            quoting=csv.QUOTE_NONE,
-            on_bad_lines="skip",
-            engine="c",
-        )
-    except (pd.errors.ParserError, ValueError):
-        return None
-    kept = ~too_long
-    if len(table) != kept.sum() or table.shape[1] != width:
-        return None
-    ok = ~short[kept][1:]
-    body = table.iloc[1:][ok].reset_index(drop=True)
-    body.columns = range(width)
-    ragged = [(int(lines[i]), int(fields[i])) for i in np.flatnonzero(too_long | short)]
-    return [str(h) for h in table.iloc[0]], body, lines[kept][1:][ok], ragged
-
-
-def _parse_exact(text: str, sep: str) -> _Parsed:
-    """Any CSV, with Python's csv module: exact start lines of multi-line records."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False)
-    header: list[str] | None = None
-    records: list[list[str]] = []
-    lines: list[int] = []
-    ragged: list[tuple[int, int]] = []
-    previous = 0
-    for record in reader:
-        start, previous = previous + 1, reader.line_num
-        if header is None:
-            header = record
-        elif not any(f.strip() for f in record):
-            continue  # blank line
-        elif len(record) != len(header):
-            ragged.append((start, len(record)))
-        else:
-            records.append(record)
-            lines.append(start)
-    header = header or [""]
-    body = (
-        pd.DataFrame(records, columns=range(len(header)), dtype="str")
-        if records
-        else pd.DataFrame({i: pd.Series(dtype="str") for i in range(len(header))})
-    )
-    return header, body, np.asarray(lines, dtype=np.int64), ragged
-
-
 # ---------------------------------------------------------------- xlsx
 def _read_workbook(path: Path, pkg: RawPackage) -> None:
-    """One sheet per table; sheet names match table names case-insensitively."""
+    """One visible sheet per table; sheet names match table names ignoring case and
+    surrounding spaces."""
     pkg.format = "xlsx"
     data = _read_bytes(path, pkg)
     if data is None:
         return
     try:
-        sheets = _sheet_values(data)
+        with Workbook(data) as wb:
+            states = wb.states
+            titles: dict[str, list[str]] = {}
+            for title in states:
+                titles.setdefault(_key(title), []).append(title)
+            sheets = {
+                key: wb.read(ts[0])
+                for key, ts in titles.items()
+                if key in TABLES and len(ts) == 1 and states[ts[0]] == "visible"
+            }
     except Exception as e:  # noqa: BLE001 - any failure means an unreadable workbook
         pkg.problems.append(
             _problem(
@@ -462,44 +406,32 @@ def _read_workbook(path: Path, pkg: RawPackage) -> None:
             )
         )
         return
-    by_name = {title.strip().lower(): title for title in sheets}
-    for key, title in by_name.items():
+    for key, ts in titles.items():
         if key not in TABLES and key not in REFERENCE_SHEETS:
-            pkg.problems.append(
-                _problem(
-                    f"{path.name}[{title}]",
-                    "sheet ignored: not a table of the contract",
-                    severity="warning",
-                )
-            )
+            for title in ts:
+                rule = "sheet ignored: not a table of the contract"
+                pkg.problems.append(_problem(f"{path.name}[{title}]", rule, severity="warning"))
     for name in TABLES:
-        pkg.displays[name] = f"{path.name}[{by_name.get(name, name)}]"
-        if name not in by_name:
+        ts = titles.get(name, [])
+        pkg.displays[name] = f"{path.name}[{ts[0] if ts else name}]"
+        if not ts:
             _note_missing(pkg, name, pkg.displays[name], "required sheet missing")
-        else:
-            _read_sheet(name, pkg.displays[name], sheets[by_name[name]], pkg)
+        if len(ts) > 1:
+            shown = [f'"{t}"' + ("" if states[t] == "visible" else " (hidden)") for t in ts]
+            pkg.problems.append(_two_sources(pkg.displays[name], "sheet", name, shown))
+        for t in ts:
+            if states[t] != "visible":
+                rule = HIDDEN_RULES.get(states[t], HIDDEN_RULES["hidden"])
+                pkg.problems.append(_problem(f"{path.name}[{t}]", rule))
+        if name in sheets:
+            _read_sheet(name, pkg.displays[name], sheets[name], pkg)
 
 
-def _sheet_values(data: bytes) -> dict[str, list[list[str]] | None]:
-    """Cell texts of the table sheets (None for the other sheets, which are not read)."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        return {
-            ws.title: [
-                [_cell_text(v) for v in row] for row in ws.iter_rows(min_row=1, values_only=True)
-            ]
-            if ws.title.strip().lower() in TABLES
-            else None
-            for ws in wb.worksheets
-        }
-    finally:
-        wb.close()
-
-
-def _read_sheet(name: str, display: str, values: list[list[str]], pkg: RawPackage) -> None:
+def _read_sheet(name: str, display: str, sheet: Sheet, pkg: RawPackage) -> None:
     """Row 1 is the header; data rows keep their worksheet row numbers."""
+    values = sheet.values
+    header = values[0] if values else []
+    pkg.problems += sheet_problems(display, sheet, column_names(header, TABLES[name].column_names))
     if not values or not any(v.strip() for v in values[0]):
         if any(any(v.strip() for v in row) for row in values):
             pkg.problems.append(_problem(display, "row 1 must hold the column headers", 1))
@@ -513,25 +445,8 @@ def _read_sheet(name: str, display: str, values: list[list[str]], pkg: RawPackag
         if len(values) > 1
         else pd.DataFrame({i: pd.Series(dtype="str") for i in range(width)})
     )
-    _assemble(name, display, values[0], body, np.arange(2, len(values) + 1), 1, pkg)
+    _assemble(name, display, values[0], body, np.arange(2, len(values) + 1), 1, pkg, nul=False)
     drop_example(pkg.tables[name], pkg.problems)  # rows of the template's EXAMPLE patient
-
-
-def _cell_text(v) -> str:
-    """The text of one typed cell (xlsx or object columns of dta/parquet)."""
-    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
-        return ""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else repr(v)
-    if isinstance(v, dt.datetime):
-        return v.date().isoformat() if v.time() == dt.time() else v.isoformat(sep=" ")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return str(v)
 
 
 # ---------------------------------------------------------------- dta / parquet
@@ -553,7 +468,7 @@ def _read_typed(name: str, display: str, load, kind: str, pkg: RawPackage) -> No
     if any(n is not None for n in frame.index.names):
         frame = frame.reset_index()  # a named index is data (e.g. patient_id)
     body = pd.DataFrame(
-        {i: _column_text(frame.iloc[:, i]) for i in range(frame.shape[1])},
+        {i: column_text(frame.iloc[:, i]) for i in range(frame.shape[1])},
         index=pd.RangeIndex(len(frame)),
     )
     _assemble(
@@ -567,25 +482,36 @@ def _read_typed(name: str, display: str, load, kind: str, pkg: RawPackage) -> No
     )
 
 
-def _column_text(s: pd.Series) -> pd.Series:
-    """Vectorised text rendering of a typed column (dates ISO, whole floats as integers)."""
-    s = s.reset_index(drop=True)
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        s = s.astype(object)
-    if pd.api.types.is_datetime64_any_dtype(s):
-        has_time = (s.dropna() != s.dropna().dt.normalize()).any()
-        out = s.dt.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d")
-    elif pd.api.types.is_bool_dtype(s):
-        out = s.map({True: "TRUE", False: "FALSE"})
-    elif pd.api.types.is_integer_dtype(s):
-        out = s.astype("string")
-    elif pd.api.types.is_float_dtype(s):
-        f = s.astype("float64")
-        whole = np.isfinite(f) & (f == np.round(f)) & (f.abs() < 2**53)
-        out = f.astype(str).where(~whole, f.where(whole, 0).astype("int64").astype(str))
-        out = out.where(f.notna(), "")
-    elif pd.api.types.is_string_dtype(s) and not s.dtype == object:
-        out = s
-    else:
-        out = s.map(_cell_text)
-    return out.astype("str").fillna("")
+# ---------------------------------------------------------------- Unicode
+def _normalise(pkg: RawPackage) -> None:
+    """Every cell in Unicode NFC; a warning where that makes two spellings of a key one."""
+    forms = []  # the non-ASCII cells of key columns, in reading order
+    for table in pkg.tables.values():
+        for column in table.frame.columns:
+            s = table.frame[column]
+            wide = ~s.str.isascii().to_numpy(dtype=bool, na_value=True)
+            if not wide.any():
+                continue
+            nfc = s[wide].str.normalize("NFC")
+            if column in _KEYS:
+                raw = s[wide].to_numpy()
+                where = {"file": table.file, "row": table.rows[wide], "column": column}
+                forms.append(pd.DataFrame({**where, "raw": raw, "nfc": nfc.to_numpy()}))
+            table.frame.loc[wide, column] = nfc
+    if not forms:
+        return
+    cells = pd.concat(forms, ignore_index=True)
+    cells = cells[cells.groupby(["column", "nfc"])["raw"].transform("nunique") > 1]
+    for (column, _), same in cells.groupby(["column", "nfc"], sort=False):
+        first = same.iloc[0]
+        rule = (
+            f"the same {column} as {first.file} row {first.row}, written in another Unicode "
+            f"form (accents composed or decomposed): both are read as one {column} "
+            "(if they are not the same, make them differ in letters)"
+        )
+        others = same[same["raw"] != first.raw]
+        for (file, raw), rows in others.groupby(["file", "raw"], sort=False)["row"]:
+            rows = np.sort(rows.to_numpy())
+            several = rows if len(rows) > 1 else None
+            problem = Problem(file, int(rows[0]), column, raw, rule, "warning", len(rows), several)
+            pkg.problems.append(problem)

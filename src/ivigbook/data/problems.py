@@ -9,11 +9,16 @@ the others are counted on one line. Hints (usual causes of a rule's failures) fo
 the lines they concern. :meth:`Report.write_full` writes every problem on its own line
 to a file, for the person who fixes the export; it is only ever written when asked
 (the full list names patients by their ids).
+
+Every name and value a line shows passes through :func:`escape` (values through
+``_show``): control characters, invisible format characters and lone surrogates are
+written as escapes (``\\x1b``), so no message can move the cursor or recolour a terminal.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,22 @@ MAX_LISTED = 50
 SHOWN_ROWS = 5
 
 Key = tuple[str, "str | None", str, str]  # (file, column, rule, severity)
+
+#: C0 and C1 controls, zero-width and bidirectional marks, line separators, BOM, surrogates.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def escape(text: str) -> str:
+    """``text`` with unsafe characters written as escapes: ``\\x1b``, ``\\n``, ``\\u202e``."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def _escaped(m: re.Match) -> str:
+    c = m.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
 
 
 # ---------------------------------------------------------------- problems
@@ -71,13 +92,17 @@ class Problem:
 def _line(
     file: str, row: int | None, column: str | None, value: str | None, rule: str, severity: str
 ) -> str:
-    head = f"{file}:{'-' if row is None else row}:{column or '-'}:"
+    head = f"{escape(file)}:{'-' if row is None else row}:{_column(column)}:"
     return head + _tail(value, rule, severity)
+
+
+def _column(column: str | None) -> str:
+    return escape(column) if column else "-"
 
 
 def _tail(value: str | None, rule: str, severity: str) -> str:
     """What follows ``column:`` in a problem line."""
-    rule = rule if severity == "error" else f"warning: {rule}"
+    rule = escape(rule if severity == "error" else f"warning: {rule}")
     return f" - {rule}" if value is None else f" {_show(value)} - {rule}"
 
 
@@ -140,7 +165,7 @@ class Unlisted:
             if self.note is not None and self.details is not None:
                 rule = f"{rule} ({self.note.format(self.details[k])})"
             tail = _tail(None if value is None else str(value), rule, self.severity)
-            out.append(f":{self.column or '-'}:{tail}")
+            out.append(f":{_column(self.column)}:{tail}")
         return out
 
 
@@ -225,7 +250,7 @@ class Report:
                 hint = self.hints.get(key)
                 if hint and last[key] == i and hint not in hinted:
                     hinted.add(hint)
-                    lines.append(f"  hint: {hint}")
+                    lines.append(f"  hint: {escape(hint)}")
         lines.append(self.summary())
         if full_list and self.abbreviated:
             lines.append(f"for the full list (one problem per line), add {full_list}")
@@ -235,11 +260,12 @@ class Report:
 
     def _omitted_line(self, file: str, column: str | None, rule: str, sev: str, n: int) -> str:
         values = self.omitted_values.get((file, column, rule, sev))
-        rule = rule if sev == "error" else f"warning: {rule}"
+        rule = escape(rule if sev == "error" else f"warning: {rule}")
+        head = f"{escape(file)}:*:{_column(column)}: ..."
         if values is None:
-            return f"{file}:*:{column or '-'}: ... - {n} more not listed: {rule}"
+            return f"{head} - {n} more not listed: {rule}"
         return (
-            f"{file}:*:{column or '-'}: ... - {values} more value{'s' * (values != 1)} "
+            f"{head} - {values} more value{'s' * (values != 1)} "
             f"not listed ({n} row{'s' * (n != 1)}): {rule}"
         )
 
@@ -272,7 +298,7 @@ class Report:
             )
             rows[p.file].append(every)
             which[p.file].append(np.full(len(every), len(tails[p.file]), dtype=np.int64))
-            tails[p.file].append(f":{p.column or '-'}:{_tail(p.value, p.rule, p.severity)}")
+            tails[p.file].append(f":{_column(p.column)}:{_tail(p.value, p.rule, p.severity)}")
         for u in self.unlisted:
             rows[u.file].append(np.asarray(u.rows, dtype=np.int64))
             which[u.file].append(np.asarray(u.codes, dtype=np.int64) + len(tails[u.file]))
@@ -284,6 +310,7 @@ class Report:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
                 os.fchmod(out.fileno(), 0o600)  # also when the file was already there
                 for f in files:
+                    name = escape(f)
                     at = np.concatenate(rows[f] or [np.zeros(0, dtype=np.int64)])
                     line = np.concatenate(which[f] or [np.zeros(0, dtype=np.int64)])
                     order = np.argsort(at, kind="stable")  # reading order, whole-file first
@@ -291,7 +318,7 @@ class Report:
                         chunk = order[start : start + 100_000]
                         out.write(
                             "".join(
-                                f"{f}:{'-' if r < 0 else r}{tails[f][k]}\n"
+                                f"{name}:{'-' if r < 0 else r}{tails[f][k]}\n"
                                 for r, k in zip(at[chunk].tolist(), line[chunk].tolist())
                             )
                         )
@@ -312,5 +339,5 @@ class DataError(Exception):
     def __init__(self, report: Report, source: str = ""):
         self.report = report
         self.source = source
-        where = f"{source}: " if source else ""
+        where = f"{escape(source)}: " if source else ""
         super().__init__(f"{where}the cohort package has {report.summary()}")

@@ -8,6 +8,7 @@ import sys
 from ivigbook.data.importing.importer import ImportUsageError, import_export
 from ivigbook.data.importing.pseudonym import KEY_VARIABLE
 from ivigbook.data.problems import DataError
+from ivigbook.system.processes import signals_raise
 
 HELP = "convert a REDCap export, or any export described by a mapping file, into a cohort package"
 
@@ -45,7 +46,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 def handler(args: argparse.Namespace) -> int:
     """Import, validate, and say what was written; every problem at once on failure."""
     try:
-        done = import_export(args.source, args.out, args.mapping, args.ids)
+        with signals_raise():  # SIGTERM / SIGHUP: the staged package is removed
+            done = import_export(
+                args.source,
+                args.out,
+                args.mapping,
+                args.ids,
+                emit=lambda line: print(line, file=sys.stderr),
+            )
     except ImportUsageError as e:
         print(f"ivigbook import: error: {e}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +32,8 @@ from ivigbook.data.io import RawPackage, read_package
 from ivigbook.data.problems import DataError, Problem, Report
 from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 from ivigbook.data.validate import validate_package
+from ivigbook.system.replace import remove_entry, replace_entry
+from ivigbook.system.scratch import staging_path, sweep
 
 #: The file that marks a package written by ``ivigbook import`` (no patient data).
 MARK = ".ivigbook-import.json"
@@ -186,10 +188,13 @@ def import_export(
     mapping: str | Path | None = None,
     link_table: str | Path | None = None,
     env: dict | None = None,
+    emit: Callable[[str], None] = lambda line: None,
 ) -> Imported:
     """Import ``source`` into the package folder ``out``; raise :class:`DataError` with
-    every problem (nothing written) or :class:`ImportUsageError`."""
+    every problem (nothing written) or :class:`ImportUsageError`. What an interrupted
+    import left beside ``out`` is removed first, and said through ``emit``."""
     source, out = Path(source), Path(out)
+    sweep([out.parent], emit)
     _check_out(out)
     if link_table is not None:
         target = Path(link_table).resolve()
@@ -206,7 +211,9 @@ def import_export(
     for frame in conv.frames.values():
         frame["patient_id"] = frame["patient_id"].map(ids).fillna("")
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
+    work = staging_path(out, "import")  # a dead import's is removed by the next (sweep)
+    remove_entry(work)
+    work.mkdir(mode=0o700)
     try:
         _write(conv.frames, work)
         shown = {v: HIDDEN if m.patient_id != "copy" else k for k, v in ids.items()}
@@ -231,7 +238,7 @@ def import_export(
         }
         (work / MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
         work.chmod(0o755)
-        _replace(work, out)
+        replace_entry(work, out)  # an old PKG is removed only once the new one is there
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -239,18 +246,3 @@ def import_export(
     if link_table is not None and m.patient_id != "copy":
         written = write_link_table(link_table, ids, out)
     return Imported(out, report, mark["rows"], kind, written)
-
-
-def _replace(work: Path, out: Path) -> None:
-    """Move ``work`` to ``out``; an old ``out`` is removed only once the new one is there."""
-    if not out.exists():
-        work.rename(out)
-        return
-    old = out.with_name(f".{out.name}.old-{work.name.rsplit('-', 1)[-1]}")
-    out.rename(old)
-    try:
-        work.rename(out)
-    except OSError:
-        old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

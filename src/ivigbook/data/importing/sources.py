@@ -3,7 +3,9 @@
 A source is a CSV file (UTF-8; ``,``, ``;`` or tab separated), one sheet of an
 ``.xlsx`` workbook, or a Stata ``.dta`` file. Every cell is text, as in
 :mod:`ivigbook.data.io`; each row keeps the number a person sees (CSV line, worksheet
-row, Stata ``_n``). Problems are collected, never raised.
+row, Stata ``_n``). The faults :mod:`ivigbook.data.io` reports are reported here too:
+UTF-16/32 text, NUL bytes in cells, merged cells and formulas without a saved value in
+the sheet read. Problems are collected, never raised.
 """
 
 from __future__ import annotations
@@ -15,15 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ivigbook.data.io import (
-    WORKBOOK_SUFFIXES,
-    _cell_text,
-    _column_text,
-    _decode,
-    _parse_exact,
-    _parse_fast,
-)
+from ivigbook.data.cells import capped, column_names, column_text, nul_problems
+from ivigbook.data.io import WORKBOOK_SUFFIXES
 from ivigbook.data.problems import Problem
+from ivigbook.data.textfile import decode, parse_csv
+from ivigbook.data.workbook import Workbook, sheet_problems
 
 SOURCE_SUFFIXES = (".csv", ".txt", ".dta", *WORKBOOK_SUFFIXES)
 
@@ -42,7 +40,7 @@ class SourceTable:
 
 @dataclass
 class _Sink:
-    """What :func:`ivigbook.data.io._decode` reports into."""
+    """The problems met reading one source."""
 
     problems: list[Problem] = field(default_factory=list)
 
@@ -73,7 +71,8 @@ def _separator(header_line: str) -> str:
 
 
 def _read_csv(name: str, data: bytes, sink: _Sink) -> SourceTable | None:
-    text = _decode(name, data, sink)
+    text, problems = decode(name, data)
+    sink.problems += problems
     if text is None:
         return None
     if not text.strip():
@@ -81,8 +80,7 @@ def _read_csv(name: str, data: bytes, sink: _Sink) -> SourceTable | None:
         return None
     first = text.split("\n", 1)[0]
     sep = _separator(first)
-    parsed = _parse_fast(data.removeprefix(b"\xef\xbb\xbf"), text, sep) if '"' not in text else None
-    header, body, lines, ragged = parsed if parsed is not None else _parse_exact(text, sep)
+    header, body, lines, ragged = parse_csv(data, text, sep)
     for line, n in ragged:
         sink.problems.append(
             Problem(name, int(line), None, f"{n} fields", f"wrong number of fields ({len(header)})")
@@ -91,49 +89,40 @@ def _read_csv(name: str, data: bytes, sink: _Sink) -> SourceTable | None:
 
 
 def _read_sheet(name: str, data: bytes, sheet: str | None, sink: _Sink) -> SourceTable | None:
-    import openpyxl
-
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        with Workbook(data) as wb:
+            titles = list(wb.states)
+            chosen = titles[0] if sheet is None and len(titles) == 1 else sheet
+            read = wb.read(chosen) if chosen in titles else None
     except Exception as e:  # noqa: BLE001 - any failure means an unreadable workbook
         sink.problems.append(
             Problem(name, None, None, None, f"cannot read the workbook ({type(e).__name__})")
         )
         return None
-    try:
-        titles = [ws.title for ws in wb.worksheets]
-        if sheet is None and len(titles) != 1:
-            sink.problems.append(
-                Problem(
-                    name,
-                    None,
-                    None,
-                    None,
-                    "the workbook has several sheets: name one with sheet = ... (sheets: "
-                    + ", ".join(titles)
-                    + ")",
-                )
+    if sheet is None and len(titles) != 1:
+        sink.problems.append(
+            Problem(
+                name,
+                None,
+                None,
+                None,
+                "the workbook has several sheets: name one with sheet = ... (sheets: "
+                + ", ".join(titles)
+                + ")",
             )
-            return None
-        title = titles[0] if sheet is None else sheet
-        if title not in titles:
-            sink.problems.append(
-                Problem(
-                    name,
-                    None,
-                    None,
-                    title,
-                    "no such sheet (sheets: " + ", ".join(titles) + ")",
-                )
-            )
-            return None
-        values = [[_cell_text(v) for v in row] for row in wb[title].iter_rows(values_only=True)]
-    finally:
-        wb.close()
-    display = f"{name}[{title}]"
+        )
+        return None
+    if read is None:
+        sink.problems.append(
+            Problem(name, None, None, sheet, "no such sheet (sheets: " + ", ".join(titles) + ")")
+        )
+        return None
+    display = f"{name}[{read.title}]"
+    values = read.values
     if not values:
         sink.problems.append(Problem(display, None, None, None, "empty sheet (no header row)"))
         return None
+    sink.problems += sheet_problems(display, read, column_names(values[0]))
     width = max(len(r) for r in values)
     values = [r + [""] * (width - len(r)) for r in values]
     body = pd.DataFrame(values[1:], columns=range(width), dtype="str")
@@ -146,14 +135,28 @@ def _read_dta(name: str, data: bytes, sink: _Sink) -> SourceTable | None:
     except Exception as e:  # noqa: BLE001 - any reader failure is a problem of the file
         sink.problems.append(Problem(name, None, None, None, f"cannot read the Stata file ({e})"))
         return None
-    body = pd.DataFrame({i: _column_text(frame.iloc[:, i]) for i in range(frame.shape[1])})
-    return _table(name, [str(c) for c in frame.columns], body, np.arange(1, len(frame) + 1), sink)
+    body = pd.DataFrame({i: column_text(frame.iloc[:, i]) for i in range(frame.shape[1])})
+    header = [str(c) for c in frame.columns]
+    return _table(name, header, body, np.arange(1, len(frame) + 1), sink, header_row=None)
 
 
 def _table(
-    display: str, header: list, body: pd.DataFrame, rows: np.ndarray, sink: _Sink
+    display: str,
+    header: list,
+    body: pd.DataFrame,
+    rows: np.ndarray,
+    sink: _Sink,
+    header_row: int | None = 1,
 ) -> SourceTable:
-    """Name the columns by their stripped headers; drop blank rows; flag repeated headers."""
+    """Name the columns by their stripped headers; drop blank rows; flag repeated headers
+    and NUL bytes."""
+    body = body.copy()
+    found = nul_problems(display, column_names(header), header, body, rows, header_row)
+    listed, omitted = capped(found)
+    sink.problems += listed
+    for (file, column, rule, severity), n in omitted.items():
+        more = f"{rule} ({n} more cells not listed)"
+        sink.problems.append(Problem(file, None, column, None, more, severity))
     names: list[str] = []
     for i, h in enumerate(header):
         text = "" if h is None else str(h).strip()
@@ -170,7 +173,6 @@ def _table(
             )
             text = f"{text} ({i + 1})"
         names.append(text or f"(unnamed column {i + 1})")
-    body = body.copy()
     body.columns = names
     body = body.fillna("").astype(str)
     if len(body):
