@@ -11,6 +11,10 @@ from ivigbook.data.rules import DEFAULT_SEED as DEFAULT_SEED  # defined with its
 from ivigbook.data.rules import PAPER_AS_PUBLISHED
 from ivigbook.errors import RunError
 
+#: the cohort's name in a book when none is given (``--cohort-name``): never the package's
+#: file or folder name, which may carry a patient's name or record number
+DEFAULT_COHORT_NAME = "unnamed cohort"
+
 BOOK_CACHE_DIR = "_build/.cache"  # derived tables of `ivigbook book` (git-ignored)
 
 

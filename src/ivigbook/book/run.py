@@ -34,6 +34,7 @@ from ivigbook.book.outdir import (
 )
 from ivigbook.book.sphinx import build_book
 from ivigbook.config import (
+    DEFAULT_COHORT_NAME,
     DEFAULT_SEED,
     REFERENCE_COHORTS,
     SYNTHETIC_DIR,
@@ -326,10 +327,6 @@ def run(
         notebooks=nb_results,
         seconds=time.monotonic() - t0,
     )
-
-
-#: the cohort's name in the book when ``--cohort-name`` is not given
-DEFAULT_COHORT_NAME = "unnamed cohort"
 
 
 def _cohort_name(requested: str | None, reference: str | None, emit) -> str:

@@ -45,7 +45,7 @@ from ivigbook.data.problems import MAX_LISTED, Problem
 from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 from ivigbook.data.sheets import REFERENCE_SHEETS, drop_example
 from ivigbook.data.textfile import decode, parse_csv
-from ivigbook.data.workbook import HIDDEN_RULES, Sheet, Workbook, sheet_problems
+from ivigbook.data.workbook import HIDDEN_RULES, Sheet, Workbook, reported_cells, sheet_problems
 
 #: File suffixes of the one-file-per-table formats, in order of preference.
 TABLE_SUFFIXES = {"csv": (".csv",), "dta": (".dta",), "parquet": (".parquet", ".pq")}
@@ -69,6 +69,9 @@ class RawTable:
     rows: np.ndarray  # row number a person sees, one per frame row
     header_row: int | None = 1  # where the header is (None: dta/parquet)
     extra_columns: tuple[str, ...] = ()
+    #: column -> rows whose cells were already reported as unreadable (merged cells,
+    #: unsaved formulas); validation adds nothing about them
+    reported: dict[str, list[int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -446,6 +449,9 @@ def _read_sheet(name: str, display: str, sheet: Sheet, pkg: RawPackage) -> None:
         else pd.DataFrame({i: pd.Series(dtype="str") for i in range(width)})
     )
     _assemble(name, display, values[0], body, np.arange(2, len(values) + 1), 1, pkg, nul=False)
+    if name in pkg.tables:
+        names = column_names(header, TABLES[name].column_names)
+        pkg.tables[name].reported = reported_cells(sheet, names)
     drop_example(pkg.tables[name], pkg.problems)  # rows of the template's EXAMPLE patient
 
 

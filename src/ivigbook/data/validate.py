@@ -129,6 +129,12 @@ class _Collector:
         """
         failing = np.asarray(failing)
         positions = np.flatnonzero(failing) if failing.dtype == bool else failing
+        said = table.reported.get(column) if column else None
+        if said:  # cells already reported as unreadable (merged, unsaved formula)
+            keep = ~np.isin(np.asarray(table.rows)[positions], said)
+            positions = positions[keep]
+            values = None if values is None else np.asarray(values, dtype=object)[keep]
+            details = None if details is None else np.asarray(details)[keep]
         if not positions.size:
             return []
         cells = table.frame[column].iloc[positions] if values is None else values

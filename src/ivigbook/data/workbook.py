@@ -127,6 +127,22 @@ def _unsaved_formulas(xml: bytes) -> list[tuple[int, int, str]]:
     return out
 
 
+def reported_cells(sheet: Sheet, names: Sequence[str]) -> dict[str, list[int]]:
+    """Column name -> worksheet rows of the cells that :func:`sheet_problems` reports
+    (unsaved formulas, and merged cells but the first of each range): validation says
+    nothing more of them."""
+    cells = list(sheet.formulas)
+    for ref in sheet.merged:
+        corners = [(int(r), _column_index(c)) for c, r in _CELL.findall(ref)]
+        (r0, c0), (r1, c1) = corners[0], corners[-1]
+        cells += [(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)][1:]
+    out: dict[str, list[int]] = defaultdict(list)
+    for row, col in cells:
+        if 0 < col <= len(names):
+            out[names[col - 1]].append(row)
+    return dict(out)
+
+
 def sheet_problems(display: str, sheet: Sheet, names: Sequence[str]) -> list[Problem]:
     """Errors for the merged ranges (one per range, the first ``MAX_LISTED``) and the
     unsaved formulas (one per column) of ``sheet``; ``names``: column names by position."""

@@ -11,10 +11,10 @@ and ends with ``page.finish(rec)``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from IPython.display import Markdown, display
 
+from ivigbook.config import DEFAULT_COHORT_NAME
 from ivigbook.derive.context import Context, load_context
 from ivigbook.report.figures import NoDataError, to_png_bytes
 from ivigbook.report.glue import flush, glue
@@ -54,7 +54,7 @@ def start(
         params_json,
         cache_dir or None,
         synthetic=synthetic,
-        cohort_name=cohort_name or Path(data_dir).name,
+        cohort_name=cohort_name or DEFAULT_COHORT_NAME,
     )
     rec = Recorder(notebook, results_dir or None, glue=glue)
     ctx.record_basics(rec)
