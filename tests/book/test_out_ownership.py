@@ -8,6 +8,7 @@ Fast tests with a stubbed validation and no notebooks; the real runs are in
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -112,11 +113,16 @@ def test_install_fills_an_existing_empty_folder_in_place(tmp_path):
     inode = out.stat().st_ino
     staged = outdir.staging_for(out)
     _book(staged, {"a.txt": "new", "b/c.txt": "new"})
-    stamp = (staged / outdir.STAMP_NAME).read_bytes()
+    stamp = json.loads((staged / outdir.STAMP_NAME).read_text())
     outdir.install(staged, out)
     assert out.stat().st_ino == inode
     assert _files(out) == {"a.txt": "new", "b/c.txt": "new"}
-    assert (out / outdir.STAMP_NAME).read_bytes() == stamp
+    assert json.loads((out / outdir.STAMP_NAME).read_text()) == {**stamp, "in_place": True}
+    # the next run fills it in place again: the folder the user made stays theirs
+    staged = outdir.staging_for(out)
+    _book(staged, {"a.txt": "newer"})
+    outdir.install(staged, out)
+    assert out.stat().st_ino == inode and _files(out) == {"a.txt": "newer"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -171,36 +177,98 @@ def _dead_process() -> tuple[int, int]:
     return proc.pid, ticks
 
 
+def _leftover(folder: Path, marker: str | None = scratch.MARKER) -> Path:
+    (folder / "cache").mkdir(parents=True)
+    (folder / "cache" / "patients.parquet").write_bytes(b"rows")
+    if marker:
+        (folder / marker).write_text("")
+    return folder
+
+
 def test_sweep_removes_what_dead_runs_left_and_says_so(tmp_path):
     pid, ticks = _dead_process()
+    host = scratch._host_tag()
     dead = [
-        tmp_path / f"{scratch.SCRATCH_PREFIX}{pid}-{ticks}-abc",
-        tmp_path / f".out.tmp-{pid}-{ticks}",
-        tmp_path / f".ivigbook-staging.tmp-{pid}-{ticks}",
+        _leftover(tmp_path / f"{scratch.SCRATCH_PREFIX}{host}-{pid}-{ticks}-abcdefgh"),
+        _leftover(tmp_path / f".out.tmp-{host}-{pid}-{ticks}"),
+        _leftover(tmp_path / f".ivigbook-staging.tmp-{host}-{pid}-{ticks}"),
     ]
-    live = [
-        tmp_path / f"{scratch.SCRATCH_PREFIX}{scratch.run_tag()}-abc",
-        tmp_path / f".out.tmp-{scratch.run_tag()}",
+    kept = [
+        # this run's own
+        _leftover(tmp_path / f"{scratch.SCRATCH_PREFIX}{scratch.run_tag()}-abcdefgh"),
+        _leftover(tmp_path / f".out.tmp-{scratch.run_tag()}"),
+        # another host's or container's: its pids mean nothing here
+        _leftover(tmp_path / f".out.tmp-00000000-{pid}-{ticks}"),
+        # no marker: not ivigbook's, whatever its name
+        _leftover(tmp_path / f".book.tmp-{host}-{pid}-{ticks}", marker=None),
+        # users' folders that look alike
+        _leftover(tmp_path / ".photos.old-2024-05", marker=None),
+        _leftover(tmp_path / ".thesis.tmp-2023-12-01"),
     ]
-    reused = tmp_path / f".out.tmp-{os.getpid()}-{start_ticks(os.getpid()) + 1}"  # pid reused
-    for folder in [*dead, *live, reused]:
-        (folder / "cache").mkdir(parents=True)
-        (folder / "cache" / "patients.parquet").write_bytes(b"rows")
+    reused = _leftover(tmp_path / f".out.tmp-{host}-{os.getpid()}-{start_ticks(os.getpid()) + 1}")
     (tmp_path / "keep").mkdir()
     lines = []
     removed = scratch.sweep([tmp_path], lines.append)
     assert sorted(removed) == sorted([*dead, reused])
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["keep", *(p.name for p in live)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["keep", *(p.name for p in kept)])
     assert len(lines) == 4 and all("left by an interrupted run" in ln for ln in lines)
 
 
 def test_sweep_puts_back_an_old_book_a_dead_run_had_moved_aside(tmp_path):
     pid, ticks = _dead_process()
-    aside = _book(tmp_path / f".out.old-{pid}-{ticks}", {"index.html": "old"})
+    aside = _book(tmp_path / f".out.old-{scratch._host_tag()}-{pid}-{ticks}", {"index.html": "old"})
     lines = []
     scratch.sweep([tmp_path], lines.append)
     assert _files(tmp_path / "out") == {"index.html": "old"} and not aside.exists()
     assert "restored" in lines[0]
+
+
+def test_an_interrupted_first_fill_of_an_empty_folder_can_be_replaced(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    staged = outdir.staging_for(out)
+    _book(staged, {"a.md": "new", "b.md": "new"})
+    calls = []
+
+    def dies_at_the_second(new, old):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(new)
+        os.rename(new, old)
+
+    monkeypatch.setattr(outdir, "replace_entry", dies_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        outdir.install(staged, out)
+    outdir._check_replaceable(out, "--out")  # the interim stamp lists old and new
+
+
+def test_a_file_put_into_out_during_the_run_stops_the_swap(tmp_path):
+    out = _book(tmp_path / "out", {"index.html": "old"})
+    staged = outdir.staging_for(out)
+    _book(staged, {"index.html": "new"})
+    (out / ".ipynb_checkpoints").mkdir()  # the user opened the old book meanwhile
+    with pytest.raises(UsageError, match=r"\.ipynb_checkpoints"):
+        outdir.install(staged, out)
+    assert _files(out) == {"index.html": "old"}
+
+
+def test_the_staging_marker_never_reaches_out(tmp_path):
+    out = tmp_path / "out"
+    staged = outdir.staging_for(out)
+    assert (staged / scratch.MARKER).is_file()
+    _book(staged, {"index.html": "new"})
+    outdir.install(staged, out)
+    assert not (out / scratch.MARKER).exists() and not outdir.foreign_files(out)
+
+
+def test_sighup_stays_ignored_under_nohup():
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with signals_raise():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.2)
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 def test_run_scratch_is_private_and_removed(tmp_path, monkeypatch):

@@ -140,7 +140,7 @@ def test_interrupted_run_keeps_previous_out(tmp_path):
     reader.start()
     assert started.wait(120), "".join(lines)
     time.sleep(4)  # the kernels are running the first cells
-    assert list(tmp_path.glob(f".out.tmp-{proc.pid}-*"))  # the run writes next to OUT
+    assert list(tmp_path.glob(f".out.tmp-*-{proc.pid}-*"))  # the run writes next to OUT
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
     proc.wait(timeout=300)  # a hang guard, not a speed check
     reader.join(timeout=30)

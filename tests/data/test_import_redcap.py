@@ -276,12 +276,14 @@ def test_a_dead_imports_staged_package_is_removed_and_said(cohort, tmp_path):
     import sys
 
     from ivigbook.system.processes import start_ticks
+    from ivigbook.system.scratch import MARKER, _host_tag
 
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     ticks = start_ticks(proc.pid)
     proc.wait()
-    staged = tmp_path / f".pkg.import-{proc.pid}-{ticks}"
+    staged = tmp_path / f".pkg.import-{_host_tag()}-{proc.pid}-{ticks}"
     staged.mkdir()
+    (staged / MARKER).write_text("")
     (staged / "patients.csv").write_text("patient_id\nP1\n", encoding="utf-8")
     tables, _ = cohort
     export = tmp_path / "export.csv"

@@ -45,7 +45,7 @@ from pathlib import Path
 from ivigbook.book import notebook_source
 from ivigbook.book.notebook_clean import scrub_file, stderr_outputs
 from ivigbook.errors import RunError
-from ivigbook.system.processes import kill_tree, lifeline
+from ivigbook.system.processes import kill_tree, lifeline, signals_held
 from ivigbook.system.scratch import run_scratch
 
 KERNEL_NAME = "python3"
@@ -173,7 +173,37 @@ def _check_contract(sources: list[Path], parameters: dict, emit) -> None:
         raise RunError("notebook contract violated:\n  " + "\n  ".join(problems))
 
 
-def _execute_one(task: dict, active: set, scratch: Path) -> dict:
+class Workers:
+    """The live worker processes of one or more concurrent executions, and whether they
+    were cancelled: once :meth:`cancel` ran, no worker starts and every live one (and
+    its kernel) is killed."""
+
+    def __init__(self):
+        self.active: set = set()
+        self.lock = threading.Lock()
+        self.cancelled = False
+
+    def start(self, cmd: list[str], **kwargs) -> subprocess.Popen | None:
+        """Start a worker (None once cancelled)."""
+        with self.lock:
+            if self.cancelled:
+                return None
+            proc = subprocess.Popen(cmd, **kwargs)
+            self.active.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.active.discard(proc)
+
+    def cancel(self) -> None:
+        """Start no more workers; kill the live ones and their kernels (signals wait)."""
+        with signals_held(), self.lock:
+            self.cancelled = True
+            kill_tree([p.pid for p in self.active])
+
+
+def _execute_one(task: dict, workers: Workers, scratch: Path) -> dict:
     """Execute one notebook in a fresh Python process (``_worker_main``); called from a
     thread of :func:`execute_notebooks`.
 
@@ -183,7 +213,7 @@ def _execute_one(task: dict, active: set, scratch: Path) -> dict:
     (scripts without an ``if __name__ == "__main__"`` guard, Jupyter, Windows all work).
     The kernel inherits the worker's stderr, which is captured and filtered. The worker
     dies with this process (:func:`~ivigbook.system.processes.lifeline`) and is listed in
-    ``active`` while it runs, so that an interrupted run can kill it and its kernel.
+    ``workers`` while it runs, so that an interrupted run can kill it and its kernel.
     Its socket folder lies in the run's private ``scratch`` folder.
     """
     start = time.monotonic()
@@ -197,7 +227,7 @@ def _execute_one(task: dict, active: set, scratch: Path) -> dict:
             "from ivigbook.book.execute import _worker_main; _worker_main()",
         ]
         try:
-            proc = subprocess.Popen(
+            proc = workers.start(
                 lifeline(cmd),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -208,13 +238,14 @@ def _execute_one(task: dict, active: set, scratch: Path) -> dict:
                 errors="replace",
             )
         except OSError as exc:
-            text, returncode = str(exc), -1
+            proc, text, returncode = None, str(exc), -1
         else:
-            active.add(proc)
+            text, returncode = "the run was cancelled", -1
+        if proc is not None:
             try:
                 stdout, stderr = proc.communicate(payload)
             finally:
-                active.discard(proc)
+                workers.done(proc)
             text, returncode = (stdout or "") + (stderr or ""), proc.returncode
         if result_path.is_file():
             out = json.loads(result_path.read_text(encoding="utf-8"))
@@ -366,12 +397,12 @@ def _format_failure(res: NotebookResult) -> str:
     return "\n".join(lines)
 
 
-def _execute_in_slot(task: dict, slots: threading.Semaphore | None, active, scratch) -> dict:
+def _execute_in_slot(task: dict, slots: threading.Semaphore | None, workers, scratch) -> dict:
     """:func:`_execute_one`, holding one of the shared ``slots`` (if any) while it runs."""
     if slots is None:
-        return _execute_one(task, active, scratch)
+        return _execute_one(task, workers, scratch)
     with slots:
-        return _execute_one(task, active, scratch)
+        return _execute_one(task, workers, scratch)
 
 
 class _CancellingPool(cf.ThreadPoolExecutor):
@@ -379,14 +410,14 @@ class _CancellingPool(cf.ThreadPoolExecutor):
     failed stage), drops the notebooks not yet started and kills the workers (and their
     kernels) still running instead of waiting for them."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, workers: Workers | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.active: set = set()
+        self.workers = workers or Workers()
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             self.shutdown(wait=False, cancel_futures=True)
-            kill_tree([p.pid for p in list(self.active)])
+            self.workers.cancel()
         self.shutdown(wait=True, cancel_futures=exc_type is not None)
         return False
 
@@ -405,6 +436,7 @@ def execute_notebooks(
     redact: dict[str, str] | None = None,
     slots: threading.Semaphore | None = None,
     scratch: str | os.PathLike | None = None,
+    registry: Workers | None = None,
 ) -> list[NotebookResult]:
     """Execute ``sources`` (``.md`` or ``.ipynb``) with papermill into ``out_dir/<stem>.ipynb``.
 
@@ -464,20 +496,22 @@ def execute_notebooks(
         f"({workers} worker{'s' if workers != 1 else ''})"
     )
     with nullcontext(Path(scratch)) if scratch else run_scratch() as folder:
-        return _run_stages(stages, names, task, workers, folder, slots, between, emit)
+        return _run_stages(stages, names, task, workers, folder, slots, between, emit, registry)
 
 
-def _run_stages(stages, names, task, workers, scratch, slots, between, emit):
+def _run_stages(stages, names, task, workers, scratch, slots, between, emit, registry):
     """The stages of :func:`execute_notebooks`, one after the other."""
     total = sum(len(s) for s in stages)
     results: list[NotebookResult] = []
     done = 0
-    with _CancellingPool(max_workers=workers, thread_name_prefix="notebook") as pool:
+    with _CancellingPool(
+        max_workers=workers, thread_name_prefix="notebook", workers=registry
+    ) as pool:
         for number, stage in enumerate(stages):
             if number > 0 and between is not None:
                 between()
             futures = {
-                pool.submit(_execute_in_slot, task(src), slots, pool.active, scratch): src
+                pool.submit(_execute_in_slot, task(src), slots, pool.workers, scratch): src
                 for src in stage
             }
             failed = []

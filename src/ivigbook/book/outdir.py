@@ -14,7 +14,7 @@ from pathlib import Path
 from ivigbook.config import SYNTHETIC_DIR
 from ivigbook.errors import UsageError
 from ivigbook.system.replace import remove_entry, replace_entry
-from ivigbook.system.scratch import run_tag, staging_path
+from ivigbook.system.scratch import MARKER, make_marked, run_tag, staging_path, unmark
 
 #: written into every folder ivigbook produces, listing what it wrote: only such folders
 #: (or empty ones) are ever replaced, and only while they hold nothing else, so that
@@ -36,8 +36,13 @@ _LEGACY_LAYOUT = re.compile(
 )
 
 
-def _tree(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+def _tree(folder: Path, skip: str | None = None) -> list[str]:
+    """Every file and folder below ``folder`` (relative), but the scratch marker and the
+    entry ``skip`` (a staging folder inside it)."""
+    names = (p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+    return sorted(
+        n for n in names if n != MARKER and not (skip and (n == skip or n.startswith(skip + "/")))
+    )
 
 
 def write_stamp(folder: Path, writer: str = "ivigbook") -> None:
@@ -47,22 +52,32 @@ def write_stamp(folder: Path, writer: str = "ivigbook") -> None:
     (folder / STAMP_NAME).write_text(text + "\n", encoding="utf-8")
 
 
-def stamped_files(folder: Path) -> set[str] | None:
-    """What the stamp of ``folder`` lists (None: no stamp)."""
+def _stamp(folder: Path) -> dict | None:
+    """The stamp of ``folder`` as JSON ({} for an older ivigbook's text; None: none)."""
     path = folder / STAMP_NAME
     if not path.is_file():
         return None
     try:
-        listed = json.loads(path.read_text(encoding="utf-8"))["files"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        stamp = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return stamp if isinstance(stamp, dict) and isinstance(stamp.get("files"), list) else {}
+
+
+def stamped_files(folder: Path) -> set[str] | None:
+    """What the stamp of ``folder`` lists (None: no stamp)."""
+    stamp = _stamp(folder)
+    if stamp is None:
+        return None
+    if not stamp:
         return {name for name in _tree(folder) if _LEGACY_LAYOUT.match(name)}
-    return set(listed) | {STAMP_NAME}
+    return set(stamp["files"]) | {STAMP_NAME}
 
 
-def foreign_files(folder: Path) -> list[str]:
+def foreign_files(folder: Path, skip: str | None = None) -> list[str]:
     """Files and folders in a stamped ``folder`` that its stamp does not list."""
     listed = stamped_files(folder) or {STAMP_NAME}
-    return [name for name in _tree(folder) if name not in listed]
+    return [name for name in _tree(folder, skip) if name not in listed]
 
 
 def _some(names: list[str], limit: int = 8) -> str:
@@ -108,9 +123,13 @@ def _check_creatable(path: Path, what: str) -> None:
 
 
 def writes_into(target: Path) -> bool:
-    """Is ``target`` kept and filled (a mount point, or an existing empty folder) rather
-    than replaced by a rename?"""
-    return target.is_dir() and (os.path.ismount(target) or not any(target.iterdir()))
+    """Is ``target`` kept and filled (a mount point, an existing empty folder, or a folder
+    filled so before) rather than replaced by a rename?"""
+    if not target.is_dir():
+        return False
+    if os.path.ismount(target) or not any(target.iterdir()):
+        return True
+    return bool((_stamp(target) or {}).get("in_place"))
 
 
 def staging_for(target: Path) -> Path:
@@ -123,8 +142,8 @@ def staging_for(target: Path) -> Path:
     )
     if path.exists():
         shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return make_marked(path)
 
 
 def install(staging: Path, target: Path) -> None:
@@ -134,23 +153,31 @@ def install(staging: Path, target: Path) -> None:
     empty folder is kept and filled instead: each top-level entry is swapped in
     atomically and the stamp, written last, lists the new files; until then it lists the
     old and the new ones, so an interrupted fill leaves a folder ivigbook may replace."""
+    unmark(staging)
+    inside = staging.name if staging.parent == target else None
+    if target.exists() and (stamped_files(target) is not None or inside):
+        foreign = foreign_files(target, inside)
+        if foreign:  # put there while the run ran (the check at its start passed)
+            raise UsageError(
+                f"{target} now holds files ivigbook did not write: {_some(foreign)}; "
+                f"it was left as it was. Move them out of it and run again."
+            )
     if not writes_into(target):
         replace_entry(staging, target)
         return
     old = stamped_files(target) or set()
     new = stamped_files(staging) or set()
-    stamp = (staging / STAMP_NAME).read_bytes()
+    stamp = {**json.loads((staging / STAMP_NAME).read_text(encoding="utf-8")), "in_place": True}
     (staging / STAMP_NAME).unlink()
-    if old:
-        text = json.dumps({"note": STAMP_NOTE, "files": sorted(old | new)}, indent=1)
-        (target / STAMP_NAME).write_text(text + "\n", encoding="utf-8")
+    interim = {"note": STAMP_NOTE, "files": sorted(old | new), "in_place": True}
+    (target / STAMP_NAME).write_text(json.dumps(interim, indent=1) + "\n", encoding="utf-8")
     for entry in sorted(staging.iterdir()):
         replace_entry(entry, target / entry.name)
     for name in sorted(old - new - {STAMP_NAME}):
         if "/" not in name:
             remove_entry(target / name)
     staging.rmdir()
-    (target / STAMP_NAME).write_bytes(stamp)
+    (target / STAMP_NAME).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess | None:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ivigbook.book.execute import _emitter, discover_notebooks, execute_notebooks
+from ivigbook.book.execute import Workers, _emitter, discover_notebooks, execute_notebooks
 from ivigbook.book.merge import RESULTS_DIRNAME, RESULTS_FILENAME, merge_results, write_results_json
 from ivigbook.book.outdir import _check_replaceable, install, staging_for, write_stamp
 from ivigbook.book.run import _cohort_params, _data_sha, _load_and_validate, _prime
@@ -25,7 +25,7 @@ from ivigbook.config import (
 )
 from ivigbook.data.dictionary import write_dictionary_page
 from ivigbook.errors import RunError, UsageError
-from ivigbook.system.processes import signals_raise
+from ivigbook.system.processes import signals_held, signals_raise
 from ivigbook.system.scratch import scratch_root, sweep
 
 
@@ -159,18 +159,24 @@ def _execute_and_install(
                 source_root=root,
                 timeout=timeout,
                 slots=slots,
+                registry=registry,
             )
             merge()
             write_stamp(tmp, "ivigbook book")
 
+        registry = Workers()  # one cancel (Ctrl-C, SIGTERM) stops both cohorts' workers
         with cf.ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="cohort") as pool:
             futures = [pool.submit(run_cohort, *r) for r in runs]
             errors = []
-            for (name, *_), fut in zip(runs, futures):
-                try:
-                    fut.result()
-                except RunError as exc:
-                    errors.append(f"{name}: {exc}")
+            try:
+                for (name, *_), fut in zip(runs, futures):
+                    try:
+                        fut.result()
+                    except RunError as exc:
+                        errors.append(f"{name}: {exc}")
+            except BaseException:
+                registry.cancel()
+                raise
         if errors:
             raise RunError("\n\n".join(errors))
         for tmp, target in staged:
@@ -178,6 +184,7 @@ def _execute_and_install(
         ok = True
     finally:
         if not ok:
-            for tmp, _ in staged:
-                shutil.rmtree(tmp, ignore_errors=True)
+            with signals_held():
+                for tmp, _ in staged:
+                    shutil.rmtree(tmp, ignore_errors=True)
     return build_book(root, progress) if build else None

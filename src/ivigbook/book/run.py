@@ -11,6 +11,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ from ivigbook.data.terms import adverse_events_file, read_term_map, term_warning
 from ivigbook.data.validate import load_cohort_with_report
 from ivigbook.derive.context import TERM_MAP_FILE, inclusion_lines, prime_cache
 from ivigbook.errors import InvalidDataError, UsageError
-from ivigbook.system.processes import signals_raise
+from ivigbook.system.processes import signals_held, signals_raise
 from ivigbook.system.scratch import run_scratch, scratch_root, sweep
 
 RUN_CACHE_DIRNAME = "cache"  # derived tables, in the run's private scratch folder
@@ -254,7 +255,9 @@ def run(
         )
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    with signals_raise(), run_scratch() as scratch:
+    # from the swap on, signals wait until the handlers are restored: a SIGTERM then
+    # ends the process as it always does, with OUT and the scratch already settled
+    with ExitStack() as settled, signals_raise(), run_scratch() as scratch:
         tmp = staging_for(out)
         ok = False
         try:
@@ -312,10 +315,12 @@ def run(
             )
             index = build_book(tmp, progress) if build else None
             write_stamp(tmp, "ivigbook run")
+            settled.enter_context(signals_held())
             install(tmp, out)  # (c) only now is OUT touched
             ok = True
         finally:
             if not ok:
+                settled.enter_context(signals_held())
                 shutil.rmtree(tmp, ignore_errors=True)
     for res in nb_results:
         res.output = out / res.output.name

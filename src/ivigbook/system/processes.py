@@ -131,9 +131,10 @@ class Terminated(KeyboardInterrupt):
 @contextmanager
 def signals_raise() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread
-    (SIGINT raises KeyboardInterrupt as always). After the first signal, further ones are
-    ignored, so that the clean-up it started is not cut short. Outside the main thread
-    this does nothing."""
+    (SIGINT raises KeyboardInterrupt as always); a signal that was ignored before (SIGHUP
+    under ``nohup``) stays ignored. After the first signal, further ones are ignored, so
+    that the clean-up it started is not cut short. Outside the main thread this does
+    nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -148,7 +149,8 @@ def signals_raise() -> Iterator[None]:
         raise Terminated(signum)
 
     for s in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, handler)
+        if before[s] is not signal.SIG_IGN:
+            signal.signal(s, handler)
     if before[signal.SIGINT] is signal.default_int_handler:
         signal.signal(signal.SIGINT, handler)
     try:
@@ -156,3 +158,19 @@ def signals_raise() -> Iterator[None]:
     finally:
         for s, h in before.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Within the block, SIGTERM, SIGHUP and SIGINT wait (the clean-up it does is never cut
+    short); one that arrived is delivered when the block ends (POSIX; elsewhere nothing is
+    held)."""
+    held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)

@@ -11,15 +11,17 @@ from those of a live one: :func:`sweep` removes the first and names what it remo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ivigbook.system.processes import is_alive, start_ticks
+from ivigbook.system.processes import is_alive, signals_held, start_ticks
 
 SCRATCH_PREFIX = "ivigbook-run-"
 
@@ -28,22 +30,54 @@ SCRATCH_PREFIX = "ivigbook-run-"
 STAGING_KINDS = ("tmp", "old", "import")
 
 
+#: written into every scratch and staging folder: only folders holding it (or an old
+#: output's stamp, or an imported package's mark) are ever swept
+MARKER = ".ivigbook-scratch"
+SWEPT_MARKERS = (MARKER, ".ivigbook-output", ".ivigbook-import.json")
+
+
 _LEFTOVER = re.compile(
     rf"^(?:{SCRATCH_PREFIX}|\.(?P<target>.+)\.(?P<kind>{'|'.join(STAGING_KINDS)})-)"
-    r"(?P<pid>\d+)-(?P<ticks>\d+)(?:-.*)?$"
+    r"(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-(?P<ticks>\d+)(?P<random>-[a-z0-9_]{8})?$"
 )
 
 
+def _host_tag() -> str:
+    """8 hex digits naming this machine, boot and pid namespace: a pid is only
+    meaningful there, so another host's (or container's) leftovers are never judged."""
+    parts = [socket.gethostname()]
+    for source in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(
+                os.readlink(source) if source.endswith("ns/pid") else Path(source).read_text()
+            )
+        except OSError:
+            parts.append("")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
+
+
 def run_tag() -> str:
-    """``<pid>-<start ticks>`` of this process: unique among live and dead runs."""
+    """``<host>-<pid>-<start ticks>`` of this process: unique among live and dead runs."""
     pid = os.getpid()
-    return f"{pid}-{start_ticks(pid) or 0}"
+    return f"{_host_tag()}-{pid}-{start_ticks(pid) or 0}"
 
 
 def staging_path(target: Path, kind: str = "tmp") -> Path:
     """The hidden sibling of ``target`` where this run stages its ``kind`` folder."""
     assert kind in STAGING_KINDS
     return target.with_name(f".{target.name}.{kind}-{run_tag()}")
+
+
+def make_marked(path: Path, mode: int = 0o755) -> Path:
+    """Create the folder ``path`` with the :data:`MARKER` that lets a later run sweep it."""
+    path.mkdir(mode=mode)
+    (path / MARKER).write_text(f"ivigbook scratch of run {run_tag()}\n", encoding="utf-8")
+    return path
+
+
+def unmark(path: Path) -> None:
+    """Remove the :data:`MARKER` (before the folder becomes an output)."""
+    (path / MARKER).unlink(missing_ok=True)
 
 
 def scratch_root() -> Path:
@@ -55,10 +89,12 @@ def scratch_root() -> Path:
 def run_scratch() -> Iterator[Path]:
     """A private folder (mode 0700) for this run's patient-level files, removed on exit."""
     path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{run_tag()}-", dir=scratch_root()))
+    (path / MARKER).write_text(f"ivigbook scratch of run {run_tag()}\n", encoding="utf-8")
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        with signals_held():  # a signal now would leave patient-level files behind
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def sweep(folders: Iterable[Path], emit: Callable[[str], None] = lambda line: None) -> list[Path]:
@@ -73,13 +109,15 @@ def sweep(folders: Iterable[Path], emit: Callable[[str], None] = lambda line: No
             continue
         for entry in entries:
             match = _LEFTOVER.match(entry.name)
-            if not match or not entry.is_dir() or entry.is_symlink():
-                continue
-            if is_alive(int(match["pid"]), int(match["ticks"])):
+            if not match or not _swept(entry, match):
                 continue
             target = folder / match["target"] if match["target"] else None
             if match["kind"] == "old" and target is not None and not target.exists():
-                os.rename(entry, target)
+                try:
+                    os.rename(entry, target)
+                except OSError as exc:
+                    emit(f"warning: could not restore {target} from {entry}: {exc}")
+                    continue
                 emit(
                     f"note: restored {target}: an interrupted run (pid {match['pid']}) "
                     f"had moved it aside"
@@ -95,3 +133,16 @@ def sweep(folders: Iterable[Path], emit: Callable[[str], None] = lambda line: No
                 )
                 handled.append(entry)
     return handled
+
+
+def _swept(entry: Path, match: re.Match) -> bool:
+    """Is ``entry`` a leftover of a dead run of this host, this user's, and marked?"""
+    if match["host"] != _host_tag() or not entry.is_dir() or entry.is_symlink():
+        return False
+    if hasattr(os, "getuid") and entry.stat().st_uid != os.getuid():
+        return False
+    if not any((entry / name).is_file() for name in SWEPT_MARKERS):
+        return False
+    if bool(match["random"]) != (not match["target"]):  # scratch only has the suffix
+        return False
+    return not is_alive(int(match["pid"]), int(match["ticks"]))

@@ -33,7 +33,7 @@ from ivigbook.data.problems import DataError, Problem, Report
 from ivigbook.data.schema import REQUIRED_TABLES, TABLES
 from ivigbook.data.validate import validate_package
 from ivigbook.system.replace import remove_entry, replace_entry
-from ivigbook.system.scratch import staging_path, sweep
+from ivigbook.system.scratch import make_marked, staging_path, sweep, unmark
 
 #: The file that marks a package written by ``ivigbook import`` (no patient data).
 MARK = ".ivigbook-import.json"
@@ -213,7 +213,7 @@ def import_export(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = staging_path(out, "import")  # a dead import's is removed by the next (sweep)
     remove_entry(work)
-    work.mkdir(mode=0o700)
+    make_marked(work, 0o700)
     try:
         _write(conv.frames, work)
         shown = {v: HIDDEN if m.patient_id != "copy" else k for k, v in ids.items()}
@@ -238,6 +238,7 @@ def import_export(
         }
         (work / MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
         work.chmod(0o755)
+        unmark(work)
         replace_entry(work, out)  # an old PKG is removed only once the new one is there
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
