@@ -376,3 +376,14 @@ def test_recorded_paths_do_not_depend_on_where_out_lies(tmp_path):
         {**params, "data_dir": root / "data" / "synthetic" / "hopkins2015"}, root, True
     )
     assert synthetic["data_dir"] == "data/synthetic/hopkins2015"
+
+
+def test_kernel_sockets_move_to_tmp_when_the_scratch_path_is_too_long(tmp_path):
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    with scratch.socket_folder(deep) as folder:
+        assert folder.parent == Path("/tmp") and folder.name.startswith(scratch.SCRATCH_PREFIX)
+        assert len(os.fsencode(folder / "nb-xxxxxxxx" / "kernel-10")) < 104
+    assert not folder.exists()
+    with scratch.socket_folder(Path("/tmp")) as folder:
+        assert folder == Path("/tmp")

@@ -222,4 +222,18 @@ class Bench:
             p.name for p in self.base.iterdir() if p.name not in ("export", "out", "tmp", "home")
         ]
         stray += [p.name for p in self.tmp.iterdir()]
+        stray += [str(p) for p in _dead_scratch(Path("/tmp"))]  # sockets of a deep TMPDIR
         return found + [f"{name} (left behind)" for name in stray]
+
+
+def _dead_scratch(folder: Path) -> list[Path]:
+    """Scratch folders of dead runs in ``folder``."""
+    from ivigbook.system.processes import is_alive
+    from ivigbook.system.scratch import _LEFTOVER, SCRATCH_PREFIX
+
+    found = []
+    for path in sorted(folder.glob(f"{SCRATCH_PREFIX}*")):
+        match = _LEFTOVER.match(path.name)
+        if match and not is_alive(int(match["pid"]), int(match["ticks"])):
+            found.append(path)
+    return found

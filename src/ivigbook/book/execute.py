@@ -46,7 +46,7 @@ from ivigbook.book import notebook_source
 from ivigbook.book.notebook_clean import scrub_file, stderr_outputs
 from ivigbook.errors import RunError
 from ivigbook.system.processes import kill_tree, lifeline, signals_held
-from ivigbook.system.scratch import run_scratch
+from ivigbook.system.scratch import run_scratch, socket_folder
 
 KERNEL_NAME = "python3"
 
@@ -496,7 +496,10 @@ def execute_notebooks(
         f"({workers} worker{'s' if workers != 1 else ''})"
     )
     with nullcontext(Path(scratch)) if scratch else run_scratch() as folder:
-        return _run_stages(stages, names, task, workers, folder, slots, between, emit, registry)
+        with socket_folder(folder) as sockets:
+            return _run_stages(
+                stages, names, task, workers, sockets, slots, between, emit, registry
+            )
 
 
 def _run_stages(stages, names, task, workers, scratch, slots, between, emit, registry):

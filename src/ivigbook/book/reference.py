@@ -26,7 +26,7 @@ from ivigbook.config import (
 from ivigbook.data.dictionary import write_dictionary_page
 from ivigbook.errors import RunError, UsageError
 from ivigbook.system.processes import signals_held, signals_raise
-from ivigbook.system.scratch import scratch_root, sweep
+from ivigbook.system.scratch import scratch_roots, sweep
 
 
 def build_reference_book(
@@ -76,7 +76,7 @@ def build_reference_book(
     notebooks = discover_notebooks(root / "notebooks")
     _check_toc(root, selected, notebooks)
     book_dir = root / "book"
-    sweep([scratch_root(), book_dir], emit)
+    sweep([*scratch_roots(), book_dir], emit)
     for name in selected:
         _check_replaceable(book_dir / name, "the output folder")
 

@@ -50,7 +50,7 @@ from ivigbook.data.validate import load_cohort_with_report
 from ivigbook.derive.context import TERM_MAP_FILE, inclusion_lines, prime_cache
 from ivigbook.errors import InvalidDataError, UsageError
 from ivigbook.system.processes import signals_held, signals_raise
-from ivigbook.system.scratch import run_scratch, scratch_root, sweep
+from ivigbook.system.scratch import run_scratch, scratch_roots, sweep
 
 RUN_CACHE_DIRNAME = "cache"  # derived tables, in the run's private scratch folder
 
@@ -238,7 +238,7 @@ def run(
     published = (root / ref["published"]) if ref else None
     notebooks = discover_notebooks(root / "notebooks", include_late=published is not None)
 
-    sweep([scratch_root(), out.parent, *([out] if out.is_dir() else [])], emit)
+    sweep([*scratch_roots(), out.parent, *([out] if out.is_dir() else [])], emit)
     _check_replaceable(out, "--out")
     _check_creatable(out, "--out")
     mapping = _read_terms(terms)

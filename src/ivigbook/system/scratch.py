@@ -18,7 +18,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from ivigbook.system.processes import is_alive, signals_held, start_ticks
@@ -85,10 +85,32 @@ def scratch_root() -> Path:
     return Path(tempfile.gettempdir())
 
 
+#: a Unix socket's path holds at most about 100 bytes; the kernels' sockets lie
+#: ``nb-xxxxxxxx/kernel-N`` below their folder
+_SOCKET_ROOM = 100 - len("/nb-xxxxxxxx/kernel-NN")
+
+
+def socket_folder(scratch: Path):
+    """A context giving the folder for the kernels' sockets: ``scratch`` itself, or, when
+    its path is too long for a socket (a deep ``$TMPDIR``), a scratch folder of its own
+    in ``/tmp`` (the sockets hold no data)."""
+    if len(os.fsencode(scratch)) <= _SOCKET_ROOM or not os.access("/tmp", os.W_OK):
+        return nullcontext(scratch)
+    return run_scratch(Path("/tmp"))
+
+
+def scratch_roots() -> list[Path]:
+    """Every folder where scratch folders may lie (swept by each run)."""
+    return list(dict.fromkeys([scratch_root(), Path("/tmp")]))
+
+
 @contextmanager
-def run_scratch() -> Iterator[Path]:
-    """A private folder (mode 0700) for this run's patient-level files, removed on exit."""
-    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{run_tag()}-", dir=scratch_root()))
+def run_scratch(root: Path | None = None) -> Iterator[Path]:
+    """A private folder (mode 0700) for this run's patient-level files, removed on exit;
+    in ``root`` (default :func:`scratch_root`)."""
+    path = Path(
+        tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{run_tag()}-", dir=root or scratch_root())
+    )
     (path / MARKER).write_text(f"ivigbook scratch of run {run_tag()}\n", encoding="utf-8")
     try:
         yield path
