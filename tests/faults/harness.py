@@ -227,13 +227,8 @@ class Bench:
 
 
 def _dead_scratch(folder: Path) -> list[Path]:
-    """Scratch folders of dead runs in ``folder``."""
-    from ivigbook.system.processes import is_alive
-    from ivigbook.system.scratch import _LEFTOVER, SCRATCH_PREFIX
+    """Scratch folders of dead runs in ``folder`` (what the next sweep would remove)."""
+    from ivigbook.system.scratch import _LEFTOVER, SCRATCH_PREFIX, _swept
 
-    found = []
-    for path in sorted(folder.glob(f"{SCRATCH_PREFIX}*")):
-        match = _LEFTOVER.match(path.name)
-        if match and not is_alive(int(match["pid"]), int(match["ticks"])):
-            found.append(path)
-    return found
+    paths = sorted(folder.glob(f"{SCRATCH_PREFIX}*"))
+    return [p for p in paths if (m := _LEFTOVER.match(p.name)) and _swept(p, m)]

@@ -76,6 +76,33 @@ CONTRACT_PARAMETERS = (
 )
 
 
+def contract_parameters(
+    *,
+    data_dir: Path,
+    cohort_name: str,
+    params_json: dict,
+    results_dir: Path,
+    cache_dir: Path,
+    comparators_path: Path,
+    published_path: Path | None,
+    synthetic: bool,
+    seed: int,
+) -> dict:
+    """The :data:`CONTRACT_PARAMETERS` of every chapter notebook, in their order."""
+    values = {
+        "data_dir": data_dir,
+        "cohort_name": cohort_name,
+        "params_json": json.dumps(params_json, sort_keys=True),
+        "results_dir": results_dir,
+        "cache_dir": cache_dir,
+        "comparators_path": comparators_path,
+        "published_path": published_path if published_path is not None else "",
+        "synthetic": synthetic,
+        "seed": seed,
+    }
+    return {name: values[name] for name in CONTRACT_PARAMETERS}
+
+
 #: a notebook whose stem contains this runs after all others (it reads merged results)
 LATE_MARKER = "reproduction"
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import os
 import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ivigbook.book.execute import Workers, _emitter, discover_notebooks, execute_notebooks
+from ivigbook.book.execute import (
+    Workers,
+    _emitter,
+    contract_parameters,
+    discover_notebooks,
+    execute_notebooks,
+)
 from ivigbook.book.merge import RESULTS_DIRNAME, RESULTS_FILENAME, merge_results, write_results_json
 from ivigbook.book.outdir import _check_replaceable, install, staging_for, write_stamp
 from ivigbook.book.run import _cohort_params, _data_sha, _load_and_validate, _prime
@@ -127,17 +132,17 @@ def _execute_and_install(
             cache_dir.mkdir(parents=True)
             _prime(cohorts.pop(name), data_dir, params, cache_dir)
             published = entry.get("published")
-            parameters = {
-                "data_dir": data_dir,
-                "cohort_name": name,
-                "params_json": json.dumps(params_json, sort_keys=True),
-                "results_dir": results_dir,
-                "cache_dir": cache_dir,
-                "comparators_path": comparators_file(root, entry),
-                "published_path": (root / published) if published else "",
-                "synthetic": data_dir.is_relative_to((root / SYNTHETIC_DIR).resolve()),
-                "seed": int(entry.get("seed", DEFAULT_SEED)),
-            }
+            parameters = contract_parameters(
+                data_dir=data_dir,
+                cohort_name=name,
+                params_json=params_json,
+                results_dir=results_dir,
+                cache_dir=cache_dir,
+                comparators_path=comparators_file(root, entry),
+                published_path=(root / published) if published else None,
+                synthetic=data_dir.is_relative_to((root / SYNTHETIC_DIR).resolve()),
+                seed=int(entry.get("seed", DEFAULT_SEED)),
+            )
             runs.append((name, tmp, results_dir, params, parameters))
 
         # the cohorts run side by side and share the `jobs` notebook slots, so one

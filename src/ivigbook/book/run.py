@@ -5,7 +5,6 @@ written, the book built, and OUT replaced atomically.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -17,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ivigbook.book.bookconfig import cohort_book_config, cohort_book_toc, run_intro_page
-from ivigbook.book.execute import NotebookResult, _emitter, discover_notebooks, execute_notebooks
+from ivigbook.book.execute import (
+    NotebookResult,
+    _emitter,
+    contract_parameters,
+    discover_notebooks,
+    execute_notebooks,
+)
 from ivigbook.book.merge import (
     RESULTS_DIRNAME,
     RESULTS_FILENAME,
@@ -273,17 +278,17 @@ def run(
                     f"derived tables cached for the notebooks in {time.monotonic() - t_prime:.1f} s"
                 )
             del cohort  # the runner lets go of it while the notebooks run
-            parameters = {
-                "data_dir": data_dir,
-                "cohort_name": cohort_name,
-                "params_json": json.dumps(params_json, sort_keys=True),
-                "results_dir": results_dir,
-                "cache_dir": cache_dir,
-                "comparators_path": comparators_file(root, ref),
-                "published_path": published if published is not None else "",
-                "synthetic": synthetic,
-                "seed": seed,
-            }
+            parameters = contract_parameters(
+                data_dir=data_dir,
+                cohort_name=cohort_name,
+                params_json=params_json,
+                results_dir=results_dir,
+                cache_dir=cache_dir,
+                comparators_path=comparators_file(root, ref),
+                published_path=published,
+                synthetic=synthetic,
+                seed=seed,
+            )
 
             def merge() -> None:
                 payload = merge_results(results_dir, cohort_name, params, sha)

@@ -71,6 +71,10 @@ def staging_path(target: Path, kind: str = "tmp") -> Path:
 def make_marked(path: Path, mode: int = 0o755) -> Path:
     """Create the folder ``path`` with the :data:`MARKER` that lets a later run sweep it."""
     path.mkdir(mode=mode)
+    return _mark(path)
+
+
+def _mark(path: Path) -> Path:
     (path / MARKER).write_text(f"ivigbook scratch of run {run_tag()}\n", encoding="utf-8")
     return path
 
